@@ -1,0 +1,1 @@
+"""Textual operator console over the trainer engine; ``--batch`` is the same engine headless."""

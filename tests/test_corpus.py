@@ -1,0 +1,125 @@
+import os
+
+import numpy as np
+import pytest
+
+from trainer.corpus import REJECTION_REASONS, discover_files, load_corpus, parse_lines
+from trainer.features import FEATURE_NAMES
+
+GOOD = b'{"src": "a", "encoder": "libx264", "crf": 23, "vmaf_score": 90.0, "exit_status": 0}'
+
+BAD_LINES = {
+    "malformed-json": b'{"src": "a", "encoder": "libx264", "vmaf_score": 9',
+    "not-utf8": b'{"src": "\xff\xfe", "encoder": "libx264", "vmaf_score": 90.0}',
+    "not-an-object": b"[1, 2, 3]",
+    "missing-target": b'{"src": "a", "encoder": "libx264", "crf": 23}',
+    "non-finite-target": b'{"src": "a", "encoder": "libx264", "vmaf_score": NaN}',
+    "target-out-of-range": b'{"src": "a", "encoder": "libx264", "vmaf_score": 100.5}',
+    "missing-codec": b'{"src": "a", "vmaf_score": 90.0}',
+    "unknown-codec": b'{"src": "a", "encoder": "../../etc/passwd", "vmaf_score": 90.0}',
+    "missing-source": b'{"encoder": "libx264", "vmaf_score": 90.0}',
+    "nonzero-exit-status": b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "exit_status": 137}',
+    "wrong-value-type": b'{"src": "a", "encoder": "libx264", "crf": "23", "vmaf_score": 90.0}',
+}
+
+
+def test_every_rejection_reason_is_counted_with_file_and_line():
+    assert set(BAD_LINES) == set(REJECTION_REASONS)
+    lines = [GOOD, *BAD_LINES.values(), b"", GOOD]
+    chunk = parse_lines(lines, "corpus.jsonl")
+    assert chunk.n_rows == 2
+    assert dict(chunk.rejections.counts) == {reason: 1 for reason in REJECTION_REASONS}
+    for lineno, reason in enumerate(BAD_LINES, start=2):
+        assert chunk.rejections.examples[reason][0].startswith(f"corpus.jsonl:{lineno}: {reason}")
+    assert dict(chunk.rejections.unknown_codecs) == {"../../etc/passwd": 1}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "width": true}',
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": "90"}',
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "exit_status": "0"}',
+        b'{"src": 17, "encoder": "libx264", "vmaf_score": 90.0}',
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "fps": Infinity}',
+    ],
+)
+def test_wrong_types_are_rejected_not_coerced(line):
+    chunk = parse_lines([line], "f")
+    assert chunk.n_rows == 0
+    assert chunk.rejections.counts["wrong-value-type"] == 1
+
+
+def test_aliases_and_per_frame_canonical_rows_load():
+    lines = [
+        b'{"source": "s1", "codec": "libx265", "cq": 30, "vmaf": 80.5, "actual_kbps": 900, "fps": 30}',
+        b'{"src": "s2", "encoder": "libx265", "cq": 28, "frame_index": 0, "vmaf": 88.1, "adm2": 0.97, '
+        b'"vif_scale0": 0.5, "vif_scale1": 0.8, "vif_scale2": 0.9, "vif_scale3": 0.95, "motion2": 3.2}',
+    ]
+    chunk = parse_lines(lines, "f")
+    assert chunk.n_rows == 2 and chunk.rejections.total == 0
+    assert chunk.sources == ["s1", "s2"]
+    assert chunk.target.tolist() == [80.5, 88.1]
+    assert chunk.raw[0, FEATURE_NAMES.index("crf")] == 30
+    assert chunk.raw[0, FEATURE_NAMES.index("probe_bitrate_kbps")] == 900
+
+
+def test_feature_stand_ins_follow_the_contract(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(
+        b'{"src": "a", "encoder": "libx264", "crf": 23, "vmaf_score": 90.0, "bitrate_kbps": 2400, '
+        b'"framerate": 30, "duration_s": 4.0, "width": 1920, "height": 1080}\n'
+        b'{"src": "b", "encoder": "libx264", "crf": 23, "vmaf_score": 90.0, "bitrate_kbps": 2400, '
+        b'"framerate": 30, "probe_i_frame_avg_bytes": 123, "shot_length_frames": 7, "y_avg": 99}'
+    )
+    corpus = load_corpus([path])
+    data = corpus.for_codec("libx264")
+    f = dict(zip(FEATURE_NAMES, data.features[0].tolist(), strict=True))
+    avg = 2400 * 1000 / 8 / 30
+    assert f["probe_i_frame_avg_bytes"] == pytest.approx(5 * avg)
+    assert f["probe_p_frame_avg_bytes"] == pytest.approx(avg)
+    assert f["probe_b_frame_avg_bytes"] == pytest.approx(0.5 * avg)
+    assert f["shot_length_frames"] == 120 and f["saliency_mean"] == 0 and f["y_var"] == 0
+    own = dict(zip(FEATURE_NAMES, data.features[1].tolist(), strict=True))
+    assert own["probe_i_frame_avg_bytes"] == 123 and own["shot_length_frames"] == 7 and own["y_avg"] == 99
+    assert data.features.dtype == np.float32 and data.features.shape == (2, 14)
+
+
+def test_file_is_parsed_once_for_all_codecs_and_last_line_needs_no_newline(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(GOOD + b"\n" + GOOD.replace(b"libx264", b"libx265"))
+    corpus = load_corpus([path])
+    assert corpus.rows_per_codec()["libx264"] == 1 and corpus.rows_per_codec()["libx265"] == 1
+    assert corpus.inputs[0].bytes == path.stat().st_size and len(corpus.inputs[0].sha256) == 64
+    assert corpus.for_codec("libx265").provenance == [{"path": str(path), "rows": 1}]
+
+
+def test_unreadable_file_is_reported_and_the_rest_still_loads(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(GOOD + b"\n")
+    gone = tmp_path / "gone.jsonl"
+    corpus = load_corpus([gone, good])
+    assert corpus.rows_accepted == 1
+    assert len(corpus.rejections.unreadable_files) == 1 and "gone.jsonl" in corpus.rejections.unreadable_files[0]
+
+
+def test_discovery_skips_missing_roots_and_symlink_loops(tmp_path):
+    root = tmp_path / "root"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "x.jsonl").write_bytes(GOOD)
+    (root / "a" / "notes.txt").write_text("ignored")
+    (root / "top.jsonl").write_bytes(GOOD)
+    os.symlink(root, root / "a" / "loop")
+    files, present, missing = discover_files([root, tmp_path / "absent"])
+    assert [p.relative_to(root).as_posix() for p in files] == ["a/b/x.jsonl", "top.jsonl"]
+    assert present == [str(root)] and missing == [str(tmp_path / "absent")]
+
+
+def test_large_parse_keeps_columns_aligned():
+    lines = [GOOD.replace(b'"a"', f'"s{i % 9}"'.encode()).replace(b"90.0", f"{i % 100}.5".encode()) for i in range(999)]
+    lines[500] = b"{broken"
+    chunk = parse_lines(lines, "f")
+    assert chunk.n_rows == 998 and chunk.raw.shape == (998, 15)
+    # Row 500 was rejected, so accepted row 500 is input row 501.
+    assert chunk.sources[500] == "s6" and chunk.target[500] == pytest.approx(1.5)
+    assert chunk.sources[499] == "s4" and chunk.target[499] == pytest.approx(99.5)

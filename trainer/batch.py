@@ -1,0 +1,125 @@
+"""Headless batch: load once, train every selected codec, gate, report, log, exit code.
+
+Exit codes: 0 iff every selected codec passes; 1 if any does not; 2 for usage or
+configuration errors (raised as ConfigError before any training starts).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from trainer.config import ConfigError, RunConfig
+from trainer.corpus import CodecData, Corpus, load_corpus
+from trainer.describe import describe_event, summary_table, verdict_line
+from trainer.engine import TrainingEngine, process_pool_factory
+from trainer.events import Event
+from trainer.inputs import CorpusInputs, find_inputs
+from trainer.report import build_report, corpus_section, summary_section, utc_stamp, write_report
+from trainer.runlog import RunLog
+from trainer.synthetic import synthetic_codec_data
+
+SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE = 8, 40, 1.0
+EXIT_OK, EXIT_NOT_ALL_PASS, EXIT_CONFIG = 0, 1, 2
+
+
+def _announce_corpus(log: RunLog, inputs: CorpusInputs, corpus: Corpus) -> None:
+    for root in inputs.present_roots:
+        log.line(f"corpus root: {root}")
+    for root in inputs.missing_roots:
+        log.line(f"corpus root missing, skipped: {root}")
+    rejected = corpus.rejections
+    log.line(f"corpus: {len(inputs.files)} files, {corpus.rows_accepted} rows accepted, {rejected.total} rejected")
+    for reason, count in sorted(rejected.counts.items()):
+        log.line(f"    rejected {reason}: {count}")
+    for example in rejected.example_list():
+        log.line(f"    e.g. {example}")
+    for name, count in sorted(rejected.unknown_codecs.items()):
+        log.line(f"    unknown codec {name!r}: {count} rows")
+    for problem in rejected.unreadable_files:
+        log.line(f"    unreadable file: {problem}")
+
+
+def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None) -> dict[str, Callable[[], CodecData]]:
+    """How each codec's table is obtained: generated, re-read (reference parity) or sliced."""
+    loaders: dict[str, Callable[[], CodecData]] = {}
+    for codec in config.codecs:
+        if config.synthetic_smoke:
+            loaders[codec] = lambda c=codec: synthetic_codec_data(
+                c, SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE, config.seed
+            )
+        elif config.profile.reread_corpus_per_codec:
+            loaders[codec] = lambda c=codec: load_corpus(inputs.files).for_codec(c)
+        else:
+            assert corpus is not None
+            loaders[codec] = lambda c=codec: corpus.for_codec(c)
+    return loaders
+
+
+def run_batch(config: RunConfig, entrypoint: str, out: TextIO = sys.stdout) -> int:
+    stamp = utc_stamp()
+    inputs = CorpusInputs([], [], [])
+    corpus: Corpus | None = None
+    if not config.synthetic_smoke:
+        inputs = find_inputs(config)
+        if not inputs.files and not config.allow_empty:
+            raise ConfigError(
+                "no corpus found: pass --corpus FILE or --corpus-root DIR, or populate one of "
+                f"{inputs.describe_missing()} with *.jsonl files (or set ALLOW_EMPTY=1 to report missing-rows)"
+            )
+    log_path = config.out_dir / f"train_{stamp}.log"
+    log = RunLog(log_path, echo=out)
+    try:
+        log.line(f"{entrypoint}: profile={config.profile.name} seed={config.seed} workers={config.workers} "
+                 f"codecs={len(config.codecs)}")
+        if config.synthetic_smoke:
+            log.line("synthetic smoke run: generated corpora, diagnostic only, nothing can pass or promote")
+        else:
+            corpus = load_corpus(inputs.files, inputs.present_roots, inputs.missing_roots)
+            _announce_corpus(log, inputs, corpus)
+
+        def emit(event: Event) -> None:
+            log.line(describe_event(event))
+
+        engine = TrainingEngine(
+            profile=config.profile,
+            seed=config.seed,
+            emit=emit,
+            executor_factory=process_pool_factory(config.workers),
+            workers=config.workers,
+            synthetic=config.synthetic_smoke,
+        )
+        try:
+            for codec, load in codec_loaders(config, inputs, corpus).items():
+                engine.submit(codec, load)
+            results = engine.run_until_idle()
+        finally:
+            engine.close()
+
+        ordered = [results[c] for c in config.codecs]
+        summary = summary_section(ordered)
+        exit_code = EXIT_OK if summary["n_pass"] == len(ordered) and ordered else EXIT_NOT_ALL_PASS
+        report = build_report(
+            results=results,
+            corpus=corpus_section(corpus, inputs.present_roots, len(inputs.files)),
+            synthetic_smoke=config.synthetic_smoke,
+            profile=config.profile.as_dict(),
+            provenance={
+                "entrypoint": entrypoint,
+                "argv": config.argv,
+                "args": config.as_dict(),
+                "inputs": [vars(i) for i in (corpus.inputs if corpus else [])],
+                "outputs": [str(config.report_path), str(log_path)],
+            },
+        )
+        write_report(config.report_path, report)
+        log.line("")
+        for line in summary_table(ordered):
+            log.line(line)
+        log.line(verdict_line(summary, exit_code))
+        log.line(f"report: {config.report_path}")
+        log.line(f"log: {log_path}")
+        return exit_code
+    finally:
+        log.close()

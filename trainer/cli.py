@@ -1,0 +1,34 @@
+"""``python -m trainer``: the direct trainer, same options as ``predictor-console --batch``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from trainer.batch import EXIT_CONFIG, run_batch
+from trainer.config import ConfigError, add_run_arguments, resolve_config
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Train per-codec VMAF predictors under the ADR-0303 LOSO gate."
+    )
+    add_run_arguments(parser)
+    return parser
+
+
+def run_headless(argv: Sequence[str], prog: str, entrypoint: str) -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(list(argv))
+    try:
+        config = resolve_config(args, argv=[prog, *argv])
+        return run_batch(config, entrypoint)
+    except ConfigError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    return run_headless(args, "python -m trainer", "python -m trainer")

@@ -1,0 +1,369 @@
+"""Corpus reading: discover JSONL files, parse each once for all codecs, count every rejection.
+
+I/O lives here and only here; everything downstream works on numpy columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from trainer.codecs import CODEC_INDEX, SUPPORTED_CODECS
+from trainer.features import RAW_COLUMNS, project_features
+
+# Row keys per raw column, first match wins (the aliases operators' corpora use).
+FIELD_KEYS: tuple[tuple[str, ...], ...] = tuple(
+    {
+        "crf": ("crf", "cq", "q"),
+        "probe_bitrate_kbps": ("bitrate_kbps", "actual_kbps", "probe_bitrate_kbps"),
+        "fps": ("framerate", "fps"),
+    }.get(name, (name,))
+    for name in RAW_COLUMNS
+)
+CODEC_KEYS = ("encoder", "codec")
+TARGET_KEYS = ("vmaf_score", "vmaf")
+SOURCE_KEYS = ("src", "source")
+
+REJECTION_REASONS: tuple[str, ...] = (
+    "malformed-json",
+    "not-utf8",
+    "not-an-object",
+    "missing-target",
+    "non-finite-target",
+    "target-out-of-range",
+    "missing-codec",
+    "unknown-codec",
+    "missing-source",
+    "nonzero-exit-status",
+    "wrong-value-type",
+)
+EXAMPLES_PER_REASON = 3
+MAX_TRACKED_UNKNOWN_CODECS = 200
+_NUMBER = (int, float)
+
+
+class CorpusConfigError(Exception):
+    """The corpus could not be configured as asked (exit code 2 territory)."""
+
+
+@dataclass
+class Rejections:
+    """Per-reason counts, the first few ``file:line: reason`` examples, unknown codec names."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    unknown_codecs: Counter = field(default_factory=Counter)
+    unreadable_files: list[str] = field(default_factory=list)
+
+    def add(self, reason: str, where: str, detail: str = "") -> None:
+        self.counts[reason] += 1
+        shown = self.examples.setdefault(reason, [])
+        if len(shown) < EXAMPLES_PER_REASON:
+            shown.append(f"{where}: {reason}{': ' + detail if detail else ''}")
+
+    def add_unknown_codec(self, name: str, where: str) -> None:
+        self.add("unknown-codec", where, repr(name[:64]))
+        key = name[:64]
+        if key in self.unknown_codecs or len(self.unknown_codecs) < MAX_TRACKED_UNKNOWN_CODECS:
+            self.unknown_codecs[key] += 1
+        else:
+            self.unknown_codecs["<other>"] += 1
+
+    def merge(self, other: Rejections) -> None:
+        self.counts.update(other.counts)
+        for reason, shown in other.examples.items():
+            mine = self.examples.setdefault(reason, [])
+            mine.extend(shown[: max(0, EXAMPLES_PER_REASON - len(mine))])
+        self.unknown_codecs.update(other.unknown_codecs)
+        self.unreadable_files.extend(other.unreadable_files)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def example_list(self) -> list[str]:
+        return [ex for reason in REJECTION_REASONS for ex in self.examples.get(reason, [])]
+
+
+@dataclass
+class ParsedChunk:
+    """Accepted rows of one stretch of one file, as columns."""
+
+    path: str
+    raw: np.ndarray  # float64 [n, len(RAW_COLUMNS)], NaN = absent
+    target: np.ndarray  # float64 [n]
+    codec: np.ndarray  # int8 [n], index into SUPPORTED_CODECS
+    sources: list[str]
+    rejections: Rejections
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.target.shape[0])
+
+
+def _classify_undecodable(line: bytes) -> tuple[str, str, dict | None]:
+    """orjson refused the line: say why, and recover rows that only carry NaN/Infinity."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return "not-utf8", f"byte {exc.start}", None
+    try:
+        # The stdlib accepts NaN/Infinity tokens, so such a row is judged on its target instead.
+        return "", "", json.loads(text)
+    except json.JSONDecodeError as exc:
+        return "malformed-json", exc.msg, None
+
+
+def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> ParsedChunk:
+    """Parse complete JSONL lines into accepted columns and counted rejections."""
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    rejections = Rejections()
+    values: list[float] = []
+    targets: list[float] = []
+    codecs: list[int] = []
+    sources: list[str] = []
+    nan = math.nan
+    isfinite = math.isfinite
+    n_cols = len(FIELD_KEYS)
+
+    for offset, line in enumerate(lines):
+        try:
+            row = loads(line)
+        except decode_error:
+            if not line.strip():
+                continue  # blank lines separate nothing and carry no row
+            reason, detail, row = _classify_undecodable(line)
+            if row is None:
+                rejections.add(reason, f"{path}:{first_line_no + offset}", detail)
+                continue
+        if type(row) is not dict:
+            rejections.add("not-an-object", f"{path}:{first_line_no + offset}", type(row).__name__)
+            continue
+        where = None
+        exit_status = row.get("exit_status")
+        if exit_status is not None and exit_status != 0:
+            where = f"{path}:{first_line_no + offset}"
+            if type(exit_status) is not int:
+                rejections.add("wrong-value-type", where, f"exit_status is {type(exit_status).__name__}")
+            else:
+                rejections.add("nonzero-exit-status", where, f"exit_status={exit_status}")
+            continue
+        codec = row.get("encoder")
+        if codec is None:
+            codec = row.get("codec")
+        if codec is None or codec == "":
+            rejections.add("missing-codec", f"{path}:{first_line_no + offset}")
+            continue
+        if type(codec) is not str:
+            rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", "codec is not a string")
+            continue
+        codec_id = CODEC_INDEX.get(codec)
+        if codec_id is None:
+            rejections.add_unknown_codec(codec, f"{path}:{first_line_no + offset}")
+            continue
+        target = row.get("vmaf_score")
+        if target is None:
+            target = row.get("vmaf")
+        if target is None:
+            rejections.add("missing-target", f"{path}:{first_line_no + offset}")
+            continue
+        if type(target) not in _NUMBER:
+            rejections.add(
+                "wrong-value-type", f"{path}:{first_line_no + offset}", f"target is {type(target).__name__}"
+            )
+            continue
+        if not math.isfinite(target):
+            rejections.add("non-finite-target", f"{path}:{first_line_no + offset}", repr(target))
+            continue
+        if not 0.0 <= target <= 100.0:
+            rejections.add("target-out-of-range", f"{path}:{first_line_no + offset}", f"{target!r} not in [0, 100]")
+            continue
+        source = row.get("src")
+        if source is None:
+            source = row.get("source")
+        if source is None or source == "":
+            rejections.add("missing-source", f"{path}:{first_line_no + offset}")
+            continue
+        if type(source) is not str:
+            rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", "src is not a string")
+            continue
+        bad_field = None
+        start = len(values)
+        for keys in FIELD_KEYS:
+            v = None
+            for key in keys:
+                v = row.get(key)
+                if v is not None:
+                    break
+            if v is None:
+                values.append(nan)
+            elif type(v) in _NUMBER and isfinite(v):
+                values.append(v)
+            else:
+                bad_field = f"{keys[0]} is {v!r}" if type(v) in _NUMBER else f"{keys[0]} is {type(v).__name__}"
+                break
+        if bad_field is not None:
+            del values[start:]
+            rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", bad_field)
+            continue
+        targets.append(target)
+        codecs.append(codec_id)
+        sources.append(source)
+
+    raw = np.array(values, dtype=np.float64).reshape(-1, n_cols)
+    return ParsedChunk(
+        path=path,
+        raw=raw,
+        target=np.array(targets, dtype=np.float64),
+        codec=np.array(codecs, dtype=np.int8),
+        sources=sources,
+        rejections=rejections,
+    )
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    bytes: int
+    sha256: str
+
+
+def read_corpus_file(path: Path) -> tuple[ParsedChunk, InputFile]:
+    """Read and parse one whole file; the last line counts even without its newline."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return parse_lines(lines, str(path)), InputFile(str(path), len(data), digest)
+
+
+def discover_files(roots: Iterable[Path]) -> tuple[list[Path], list[str], list[str]]:
+    """All ``*.jsonl`` under the present roots (symlinked dirs not followed, so no loops).
+
+    Returns (files, present roots, missing roots); files are sorted and de-duplicated.
+    """
+    found: dict[str, Path] = {}
+    present: list[str] = []
+    missing: list[str] = []
+    for root in roots:
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            missing.append(str(root))
+            continue
+        present.append(str(root))
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames.sort()
+            for name in filenames:
+                if name.endswith(".jsonl"):
+                    candidate = Path(dirpath) / name
+                    if candidate.is_file():
+                        found.setdefault(os.path.realpath(candidate), candidate)
+    return sorted(found.values()), present, missing
+
+
+@dataclass
+class CodecData:
+    """One codec's training table: features in contract order, targets, LOSO groups."""
+
+    codec: str
+    features: np.ndarray  # float32 [n, 14]
+    target: np.ndarray  # float32 [n]
+    sources: np.ndarray  # str [n]
+    provenance: list[dict[str, object]]
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.target.shape[0])
+
+    @property
+    def n_sources(self) -> int:
+        return int(np.unique(self.sources).size) if self.n_rows else 0
+
+
+@dataclass
+class Corpus:
+    """Every accepted row of a run, with the rejection ledger and the input provenance."""
+
+    raw: np.ndarray
+    target: np.ndarray
+    codec: np.ndarray
+    sources: np.ndarray
+    file_index: np.ndarray
+    files: list[str]
+    rejections: Rejections
+    inputs: list[InputFile] = field(default_factory=list)
+    roots: list[str] = field(default_factory=list)
+    missing_roots: list[str] = field(default_factory=list)
+
+    @property
+    def rows_accepted(self) -> int:
+        return int(self.target.shape[0])
+
+    @classmethod
+    def from_chunks(cls, chunks: Sequence[ParsedChunk], **extra: object) -> Corpus:
+        rejections = Rejections()
+        files: list[str] = []
+        file_ids: list[np.ndarray] = []
+        for chunk in chunks:
+            rejections.merge(chunk.rejections)
+            if chunk.path not in files:
+                files.append(chunk.path)
+            file_ids.append(np.full(chunk.n_rows, files.index(chunk.path), dtype=np.int32))
+        n_cols = len(RAW_COLUMNS)
+        return cls(
+            raw=np.concatenate([c.raw for c in chunks]) if chunks else np.zeros((0, n_cols)),
+            target=np.concatenate([c.target for c in chunks]) if chunks else np.zeros(0),
+            codec=np.concatenate([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8),
+            sources=np.array([s for c in chunks for s in c.sources], dtype=object),
+            file_index=np.concatenate(file_ids) if chunks else np.zeros(0, np.int32),
+            files=files,
+            rejections=rejections,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    def rows_per_codec(self) -> dict[str, int]:
+        counts = np.bincount(self.codec.astype(np.int64), minlength=len(SUPPORTED_CODECS))
+        return {name: int(counts[i]) for i, name in enumerate(SUPPORTED_CODECS)}
+
+    def for_codec(self, codec: str) -> CodecData:
+        mask = self.codec == CODEC_INDEX[codec]
+        file_counts = np.bincount(self.file_index[mask], minlength=len(self.files))
+        provenance = [
+            {"path": self.files[i], "rows": int(n)} for i, n in enumerate(file_counts) if n > 0
+        ]
+        return CodecData(
+            codec=codec,
+            features=project_features(self.raw[mask]),
+            target=self.target[mask].astype(np.float32),
+            sources=self.sources[mask].astype(str),
+            provenance=provenance,
+        )
+
+
+def load_corpus(files: Sequence[Path], roots: Sequence[str] = (), missing_roots: Sequence[str] = ()) -> Corpus:
+    """Parse every file once; an unreadable file is recorded and the rest still load."""
+    chunks: list[ParsedChunk] = []
+    inputs: list[InputFile] = []
+    unreadable = Rejections()
+    for path in files:
+        try:
+            chunk, info = read_corpus_file(Path(path))
+        except OSError as exc:
+            unreadable.unreadable_files.append(f"{path}: {exc.strerror or exc}")
+            continue
+        chunks.append(chunk)
+        inputs.append(info)
+    corpus = Corpus.from_chunks(chunks, inputs=inputs, roots=list(roots), missing_roots=list(missing_roots))
+    corpus.rejections.merge(unreadable)
+    return corpus

@@ -1,0 +1,135 @@
+"""The predictor: MLP 14->64->64->1, ReLU, 100*sigmoid, normalisation baked in.
+
+Several models (one per LOSO fold) train side by side as one batched network: the per-step
+overhead, not arithmetic, dominates at this size, so five folds cost little more than one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from trainer.features import N_FEATURES
+from trainer.profiles import TrainingProfile
+
+HIDDEN = 64
+STD_FLOOR = 1e-6
+
+
+@dataclass
+class MLPWeights:
+    """Weights of F independent models; index 0..F-1 along the first axis of every array."""
+
+    mean: np.ndarray  # [F, 14]
+    std: np.ndarray  # [F, 14]
+    w1: np.ndarray  # [F, 14, 64]
+    b1: np.ndarray  # [F, 64]
+    w2: np.ndarray  # [F, 64, 64]
+    b2: np.ndarray  # [F, 64]
+    w3: np.ndarray  # [F, 64, 1]
+    b3: np.ndarray  # [F, 1]
+
+    def select(self, index: int) -> MLPWeights:
+        return MLPWeights(*(getattr(self, f)[index : index + 1] for f in self.__dataclass_fields__))
+
+
+def _init_layer(n_models: int, fan_in: int, fan_out: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    bound = 1.0 / math.sqrt(fan_in)  # the same range torch.nn.Linear draws from
+    w = (torch.rand(n_models, fan_in, fan_out, generator=gen) * 2 - 1) * bound
+    b = (torch.rand(n_models, 1, fan_out, generator=gen) * 2 - 1) * bound
+    return w.requires_grad_(), b.requires_grad_()
+
+
+def _forward(params: list[torch.Tensor], xn: torch.Tensor) -> torch.Tensor:
+    w1, b1, w2, b2, w3, b3 = params
+    h = torch.relu(torch.baddbmm(b1, xn, w1))
+    h = torch.relu(torch.baddbmm(b2, h, w2))
+    return 100.0 * torch.sigmoid(torch.baddbmm(b3, h, w3)).squeeze(-1)
+
+
+def fit(
+    features: np.ndarray,
+    target: np.ndarray,
+    train_masks: np.ndarray,
+    profile: TrainingProfile,
+    seed: int,
+) -> MLPWeights:
+    """Train one model per row of ``train_masks`` ([F, n] bool) with Adam on MSE."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x_all = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+    y_all = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32))
+    masks = torch.from_numpy(np.asarray(train_masks, dtype=bool))
+    n_models = masks.shape[0]
+    if n_models == 1:
+        # One model: iterate over its own rows only, exactly like a per-fold trainer.
+        keep = masks[0]
+        x_all, y_all = x_all[keep], y_all[keep]
+        masks = torch.ones(1, x_all.shape[0], dtype=torch.bool)
+    weight = masks.to(torch.float32)
+    counts = weight.sum(1, keepdim=True).clamp(min=1.0)
+    mean = (weight @ x_all) / counts
+    var = (weight @ (x_all * x_all)) / counts - mean * mean
+    std = var.clamp(min=0.0).sqrt()
+    std = torch.where(std < STD_FLOOR, torch.ones_like(std), std)
+    xn_all = (x_all.unsqueeze(0) - mean.unsqueeze(1)) / std.unsqueeze(1)  # [F, n, 14]
+
+    params = [
+        *_init_layer(n_models, N_FEATURES, HIDDEN, gen),
+        *_init_layer(n_models, HIDDEN, HIDDEN, gen),
+        *_init_layer(n_models, HIDDEN, 1, gen),
+    ]
+    n_rows = x_all.shape[0]
+    batch_size, learning_rate = profile.batch_and_lr(n_rows)
+    optimiser = torch.optim.Adam(params, lr=learning_rate)
+    steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
+    total_steps = steps_per_epoch * profile.epochs
+    step = 0
+    for _epoch in range(profile.epochs):
+        order = torch.randperm(n_rows, generator=gen)
+        for start in range(0, n_rows, batch_size):
+            idx = order[start : start + batch_size]
+            wb = weight[:, idx]
+            pred = _forward(params, xn_all[:, idx])
+            err = (pred - y_all[idx]) ** 2
+            loss = ((err * wb).sum(1) / wb.sum(1).clamp(min=1.0)).sum()
+            if profile.cosine_decay:
+                lr = 0.5 * learning_rate * (1.0 + math.cos(math.pi * step / total_steps))
+                optimiser.param_groups[0]["lr"] = lr
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            step += 1
+
+    w1, b1, w2, b2, w3, b3 = (p.detach().numpy().copy() for p in params)
+    return MLPWeights(
+        mean=mean.numpy(),
+        std=std.numpy(),
+        w1=w1,
+        b1=b1[:, 0, :],
+        w2=w2,
+        b2=b2[:, 0, :],
+        w3=w3,
+        b3=b3[:, 0, :],
+    )
+
+
+def predict(weights: MLPWeights, features: np.ndarray) -> np.ndarray:
+    """Torch forward pass of every model on the same rows: ``[F, n]`` float32."""
+    with torch.no_grad():
+        x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+        mean = torch.from_numpy(weights.mean).unsqueeze(1)
+        std = torch.from_numpy(weights.std).unsqueeze(1)
+        xn = (x.unsqueeze(0) - mean) / std
+        params = [
+            torch.from_numpy(weights.w1),
+            torch.from_numpy(weights.b1).unsqueeze(1),
+            torch.from_numpy(weights.w2),
+            torch.from_numpy(weights.b2).unsqueeze(1),
+            torch.from_numpy(weights.w3),
+            torch.from_numpy(weights.b3).unsqueeze(1),
+        ]
+        return _forward(params, xn).numpy()

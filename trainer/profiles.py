@@ -1,0 +1,56 @@
+"""Training profiles: the fast default and the reference trainer's exact hyper-parameters."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class TrainingProfile:
+    name: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    # How many LOSO folds one task trains side by side as a single batched model.
+    folds_per_task: int
+    # Decay the learning rate to zero over training (cosine); the reference kept it constant.
+    cosine_decay: bool
+    # Reference parity: parse every corpus file again for each codec, and run codecs one by one.
+    reread_corpus_per_codec: bool = False
+    sequential_codecs: bool = False
+    # Double the batch (and scale the learning rate by sqrt 2) per doubling of rows beyond this
+    # many, so big corpora take a similar number of optimiser steps as small ones. 0 = off.
+    rows_per_batch_doubling: int = 0
+
+    def batch_and_lr(self, n_rows: int) -> tuple[int, float]:
+        """Effective batch size and learning rate for a training table of ``n_rows``."""
+        if self.rows_per_batch_doubling <= 0 or n_rows <= self.rows_per_batch_doubling:
+            return self.batch_size, self.learning_rate
+        doublings = max(0, round(math.log2(n_rows / self.rows_per_batch_doubling)))
+        return self.batch_size * 2**doublings, self.learning_rate * math.sqrt(2**doublings)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+DEFAULT_PROFILE = TrainingProfile(
+    name="default",
+    epochs=200,
+    batch_size=32,
+    learning_rate=5e-3,
+    folds_per_task=5,
+    cosine_decay=True,
+    rows_per_batch_doubling=500,
+)
+REFERENCE_PROFILE = TrainingProfile(
+    name="reference",
+    epochs=200,
+    batch_size=32,
+    learning_rate=5e-3,
+    folds_per_task=1,
+    cosine_decay=False,
+    reread_corpus_per_codec=True,
+    sequential_codecs=True,
+)
+PROFILES = {p.name: p for p in (DEFAULT_PROFILE, REFERENCE_PROFILE)}

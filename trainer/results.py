@@ -1,0 +1,92 @@
+"""A codec's verdict: LOSO folds folded through the gate into a status with reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trainer.gate import LOSO_FOLD_COUNT, evaluate_gate
+from trainer.tasks import FoldResult, _finite_or_none
+
+STATUSES = ("pass", "fail", "insufficient-sources", "missing-rows", "error")
+SYNTHETIC_REASON = "synthetic runs are diagnostic only: a synthetic corpus never promotes a model"
+
+
+@dataclass
+class CodecResult:
+    codec: str
+    status: str
+    n_rows_total: int
+    n_distinct_sources: int
+    failure_reasons: list[str] = field(default_factory=list)
+    folds: list[FoldResult] = field(default_factory=list)
+    corpus_provenance: list[dict[str, object]] = field(default_factory=list)
+    mean_plcc: float | None = None
+    plcc_spread: float | None = None
+
+    def _mean(self, attr: str) -> float | None:
+        values = [getattr(f, attr) for f in self.folds]
+        if not values or not all(np.isfinite(values)):
+            return None
+        return float(np.mean(values))
+
+    def as_report(self) -> dict[str, object]:
+        return {
+            "codec": self.codec,
+            "status": self.status,
+            "mean_plcc": self.mean_plcc,
+            "plcc_spread": self.plcc_spread,
+            "mean_srocc": self._mean("srocc"),
+            "mean_rmse": self._mean("rmse"),
+            "n_rows_total": self.n_rows_total,
+            "n_distinct_sources": self.n_distinct_sources,
+            "failure_reasons": list(self.failure_reasons),
+            "corpus_provenance": list(self.corpus_provenance),
+            "folds": [f.as_report() for f in sorted(self.folds, key=lambda f: f.fold_index)],
+        }
+
+
+def untrainable_result(
+    codec: str, n_rows: int, n_sources: int, provenance: list[dict[str, object]]
+) -> CodecResult | None:
+    """The verdict reached without training, or None when LOSO can run."""
+    if n_rows == 0:
+        reason = "no accepted rows for this codec in the corpus"
+        return CodecResult(codec, "missing-rows", 0, 0, [reason], corpus_provenance=provenance)
+    if n_sources < LOSO_FOLD_COUNT:
+        reason = f"{n_sources} distinct sources < {LOSO_FOLD_COUNT} needed for {LOSO_FOLD_COUNT}-fold LOSO"
+        return CodecResult(codec, "insufficient-sources", n_rows, n_sources, [reason], corpus_provenance=provenance)
+    return None
+
+
+def judged_result(
+    codec: str,
+    n_rows: int,
+    n_sources: int,
+    folds: list[FoldResult],
+    provenance: list[dict[str, object]],
+    synthetic: bool,
+) -> CodecResult:
+    ordered = sorted(folds, key=lambda f: f.fold_index)
+    verdict = evaluate_gate([f.plcc for f in ordered])
+    reasons = list(verdict.reasons)
+    status = "pass" if verdict.passed else "fail"
+    if synthetic and status == "pass":
+        status = "fail"
+        reasons.append(SYNTHETIC_REASON)
+    return CodecResult(
+        codec=codec,
+        status=status,
+        n_rows_total=n_rows,
+        n_distinct_sources=n_sources,
+        failure_reasons=reasons,
+        folds=ordered,
+        corpus_provenance=provenance,
+        mean_plcc=_finite_or_none(verdict.mean_plcc) if verdict.mean_plcc is not None else None,
+        plcc_spread=_finite_or_none(verdict.plcc_spread) if verdict.plcc_spread is not None else None,
+    )
+
+
+def error_result(codec: str, n_rows: int, n_sources: int, reason: str) -> CodecResult:
+    return CodecResult(codec, "error", n_rows, n_sources, [reason])
