@@ -12,7 +12,11 @@ from trainer.synthetic import synthetic_rows
 
 def write_corpus(path: Path, plan: dict[str, tuple[int, int, float]], seed: int = 7, extra: bytes = b"") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [orjson.dumps(r) for codec, (s, n, sigma) in plan.items() for r in synthetic_rows(codec, s, n, sigma, seed)]
+    lines = [
+        orjson.dumps(r)
+        for codec, (s, n, sigma) in plan.items()
+        for r in synthetic_rows(codec, s, n, sigma, seed, mark_generated=False)
+    ]
     path.write_bytes(b"\n".join(lines) + b"\n" + extra)
     return path
 

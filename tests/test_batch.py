@@ -10,7 +10,7 @@ FAST = ["--epochs", "25", "--workers", "2"]
 
 REPORT_KEYS = {
     "schema_version", "generated_at_utc", "synthetic_smoke", "gate", "profile", "corpus", "codecs",
-    "summary", "run_provenance",
+    "summary", "run_provenance", "promotion",
 }
 CODEC_KEYS = {
     "codec", "status", "mean_plcc", "plcc_spread", "mean_srocc", "mean_rmse", "n_rows_total",

@@ -16,6 +16,7 @@ from trainer.describe import describe_event, summary_table, verdict_line
 from trainer.engine import TrainingEngine, process_pool_factory
 from trainer.events import Event
 from trainer.inputs import CorpusInputs, find_inputs
+from trainer.promote import PromotionPlan, apply_plan, model_dir_lock, plan_promotion, restore_backup
 from trainer.report import build_report, corpus_section, summary_section, utc_stamp, write_report
 from trainer.runlog import RunLog
 from trainer.synthetic import synthetic_codec_data
@@ -57,7 +58,47 @@ def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None
     return loaders
 
 
-def run_batch(config: RunConfig, entrypoint: str, out: TextIO = sys.stdout) -> int:
+def promote(
+    config: RunConfig, engine: TrainingEngine, loaders: dict[str, Callable[[], CodecData]], log: RunLog, stamp: str
+) -> tuple[dict[str, object], list[str]]:
+    """Retrain passing codecs on everything, plan the model-dir changes, apply them with --yes."""
+    results = {c: engine.results[c] for c in config.codecs}
+    passing = [c for c, r in results.items() if r.status == "pass"]
+    datas = {codec: loaders[codec]() for codec in passing}
+    for codec in passing:
+        if not datas[codec].n_generated:
+            engine.submit_final(datas[codec])
+    engine.run_until_idle()
+    plan: PromotionPlan = plan_promotion(results, engine.final_models(), datas, config.model_dir,
+                                         str(config.report_path))
+    for line in plan.describe():
+        log.line(line)
+    section: dict[str, object] = {**plan.as_report(), "applied": [], "backup": None}
+    if plan.changes and config.yes:
+        section.update(apply_plan(plan, config.model_dir, config.out_dir / "backup", stamp))
+        log.line(f"applied {len(plan.changes)} change(s); previous files in {section['backup']}")
+        log.line(f"roll back with: --restore {section['backup_stamp']}")
+        return section, [c.path for c in plan.changes]
+    if plan.changes:
+        log.line("nothing written to the model directory: review the plan, then re-run with --yes to apply it")
+    return section, []
+
+
+def run_restore(config: RunConfig, out: TextIO) -> int:
+    assert config.restore is not None
+    restored = restore_backup(config.out_dir / "backup", config.restore, config.model_dir, utc_stamp())
+    for path in restored:
+        print(f"restored {path}", file=out)
+    return EXIT_OK
+
+
+def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    if config.restore:
+        return run_restore(config, out)
+    if config.yes:
+        with model_dir_lock(config.model_dir, purpose="preflight"):
+            pass  # fail fast, before any training, if another run is applying
     stamp = utc_stamp()
     inputs = CorpusInputs([], [], [])
     corpus: Corpus | None = None
@@ -90,10 +131,16 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO = sys.stdout) -> i
             workers=config.workers,
             synthetic=config.synthetic_smoke,
         )
+        loaders = codec_loaders(config, inputs, corpus)
         try:
-            for codec, load in codec_loaders(config, inputs, corpus).items():
+            for codec, load in loaders.items():
                 engine.submit(codec, load)
             results = engine.run_until_idle()
+            if config.synthetic_smoke:
+                promotion: dict[str, object] = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
+                written: list[str] = []
+            else:
+                promotion, written = promote(config, engine, loaders, log, stamp)
         finally:
             engine.close()
 
@@ -110,8 +157,9 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO = sys.stdout) -> i
                 "argv": config.argv,
                 "args": config.as_dict(),
                 "inputs": [vars(i) for i in (corpus.inputs if corpus else [])],
-                "outputs": [str(config.report_path), str(log_path)],
+                "outputs": [str(config.report_path), str(log_path), *written],
             },
+            promotion=promotion,
         )
         write_report(config.report_path, report)
         log.line("")

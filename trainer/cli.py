@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from trainer.batch import EXIT_CONFIG, run_batch
 from trainer.config import ConfigError, add_run_arguments, resolve_config
+from trainer.promote import ModelDirLocked, PromotionError
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def run_headless(argv: Sequence[str], prog: str, entrypoint: str) -> int:
     try:
         config = resolve_config(args, argv=[prog, *argv])
         return run_batch(config, entrypoint)
-    except ConfigError as exc:
+    except (ConfigError, ModelDirLocked, PromotionError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 

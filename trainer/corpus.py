@@ -104,6 +104,7 @@ class ParsedChunk:
     codec: np.ndarray  # int8 [n], index into SUPPORTED_CODECS
     sources: list[str]
     rejections: Rejections
+    generated: np.ndarray  # bool [n]: the row says it was generated ("synthetic": true)
 
     @property
     def n_rows(self) -> int:
@@ -132,6 +133,7 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
     targets: list[float] = []
     codecs: list[int] = []
     sources: list[str] = []
+    generated: list[bool] = []
     nan = math.nan
     isfinite = math.isfinite
     n_cols = len(FIELD_KEYS)
@@ -219,6 +221,7 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         targets.append(target)
         codecs.append(codec_id)
         sources.append(source)
+        generated.append(row.get("synthetic") is True)
 
     raw = np.array(values, dtype=np.float64).reshape(-1, n_cols)
     return ParsedChunk(
@@ -228,6 +231,7 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         codec=np.array(codecs, dtype=np.int8),
         sources=sources,
         rejections=rejections,
+        generated=np.array(generated, dtype=bool),
     )
 
 
@@ -281,6 +285,7 @@ class CodecData:
     target: np.ndarray  # float32 [n]
     sources: np.ndarray  # str [n]
     provenance: list[dict[str, object]]
+    n_generated: int = 0  # rows marked as generated: such a table may pass the gate but never promotes
 
     @property
     def n_rows(self) -> int:
@@ -302,6 +307,7 @@ class Corpus:
     file_index: np.ndarray
     files: list[str]
     rejections: Rejections
+    generated: np.ndarray
     inputs: list[InputFile] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
     missing_roots: list[str] = field(default_factory=list)
@@ -327,6 +333,7 @@ class Corpus:
             codec=np.concatenate([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8),
             sources=np.array([s for c in chunks for s in c.sources], dtype=object),
             file_index=np.concatenate(file_ids) if chunks else np.zeros(0, np.int32),
+            generated=np.concatenate([c.generated for c in chunks]) if chunks else np.zeros(0, bool),
             files=files,
             rejections=rejections,
             **extra,  # type: ignore[arg-type]
@@ -348,6 +355,7 @@ class Corpus:
             target=self.target[mask].astype(np.float32),
             sources=self.sources[mask].astype(str),
             provenance=provenance,
+            n_generated=int(self.generated[mask].sum()),
         )
 
 

@@ -49,7 +49,7 @@ def stub_curve(codec: str, crf: np.ndarray, kbps: np.ndarray) -> np.ndarray:
     return a - b * delta - c * delta**2 + d * np.log10(np.maximum(kbps, 1.0))
 
 
-def _base_kbps(width: np.ndarray, fps: np.ndarray, crf: np.ndarray, crf_ref: float) -> np.ndarray:
+def base_kbps(width: np.ndarray, fps: np.ndarray, crf: np.ndarray, crf_ref: float) -> np.ndarray:
     pixels_per_s = width * (width * 9 / 16) * fps
     return pixels_per_s * 0.00006 * np.exp(-(crf - crf_ref) * 0.11)
 
@@ -69,7 +69,7 @@ def synthetic_columns(
     width = np.array([r[0] for r in RESOLUTIONS], dtype=np.float64)[res]
     height = np.array([r[1] for r in RESOLUTIONS], dtype=np.float64)[res]
     fps = np.array(FRAMERATES)[rng.integers(0, len(FRAMERATES), n)]
-    kbps = _base_kbps(width, fps, crf, crf_ref) * (0.6 + complexity) * rng.uniform(0.85, 1.15, n)
+    kbps = base_kbps(width, fps, crf, crf_ref) * (0.6 + complexity) * rng.uniform(0.85, 1.15, n)
     frame_diff = complexity * 20.0 + rng.normal(0.0, 0.3, n)
     content_penalty = 8.0 * complexity
     vmaf = stub_curve(codec, crf, kbps) - content_penalty + rng.normal(0.0, noise_sigma, n)
@@ -88,13 +88,19 @@ def synthetic_columns(
 
 
 def synthetic_rows(
-    codec: str, n_sources: int, rows_per_source: int, noise_sigma: float, seed: int
+    codec: str, n_sources: int, rows_per_source: int, noise_sigma: float, seed: int, mark_generated: bool = True
 ) -> Iterator[dict[str, object]]:
-    """The same corpus as JSON-ready rows in the Phase-A schema."""
+    """The same corpus as JSON-ready rows in the Phase-A schema.
+
+    Rows carry ``"synthetic": true`` unless ``mark_generated`` is off (tests that stand in for a
+    real ingest); marked rows can pass the gate but never promote a model.
+    """
     cols = synthetic_columns(codec, n_sources, rows_per_source, noise_sigma, seed)
     keys = list(cols)
     for i in range(len(cols["src"])):
         row: dict[str, object] = {"encoder": codec, "exit_status": 0}
+        if mark_generated:
+            row["synthetic"] = True
         for key in keys:
             value = cols[key][i]
             row[key] = value if isinstance(value, str) else float(value)
@@ -120,4 +126,5 @@ def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise
         target=cols["vmaf_score"].astype(np.float32),
         sources=cols["src"].astype(str),
         provenance=[{"path": f"<synthetic:{codec}:{n_sources}x{rows_per_source}:sigma={noise_sigma}>", "rows": n}],
+        n_generated=n,
     )

@@ -1,0 +1,238 @@
+"""Promotion: ONNX contract checks, cards, plans, atomic writes, lock, backup and restore."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from trainer import atomic
+from trainer.artifacts import card_path, model_path, sha256_file
+from trainer.cards import status_line, with_status
+from trainer.cli import main
+from trainer.demo_corpus import DEMO_CORPUS_PATH
+from trainer.onnx_export import build_onnx, ort_predict, validate_onnx
+from trainer.profiles import DEFAULT_PROFILE
+from trainer.synthetic import synthetic_codec_data
+from trainer.tasks import FinalTask, run_final_task
+
+REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = synthetic_codec_data("libx264", 6, 20, 0.5, 0)
+    profile = DEFAULT_PROFILE.__class__(**{**DEFAULT_PROFILE.as_dict(), "epochs": 30})
+    weights = run_final_task(FinalTask("libx264", data.features, data.target, profile, 3))
+    return data, weights
+
+
+def test_onnx_meets_the_runtime_contract(trained):
+    data, weights = trained
+    blob = build_onnx(weights, "libx264")
+    assert validate_onnx(blob, weights, data.features) == []
+    model = onnx.load_from_string(blob)
+    assert model.opset_import[0].version == 18 and not any(t.data_location for t in model.graph.initializer)
+    out = ort_predict(blob, data.features[:7])
+    assert out.shape == (7, 1) and out.dtype == np.float32
+    assert ((out >= 0) & (out <= 100)).all()
+    assert build_onnx(weights, "libx264") == blob  # deterministic bytes
+
+
+def test_op_outside_allowlist_is_reported(trained):
+    data, weights = trained
+    model = onnx.load_from_string(build_onnx(weights, "libx264"))
+    for node in model.graph.node:
+        if node.op_type == "Relu":
+            node.op_type = "LeakyRelu"
+    problems = validate_onnx(model.SerializeToString(), weights, data.features)
+    assert any("LeakyRelu" in p and "allowlist" in p for p in problems)
+
+
+def test_parity_failure_is_reported(trained):
+    data, weights = trained
+    tampered = type(weights)(**{**vars(weights), "b3": weights.b3 + 0.5})
+    problems = validate_onnx(build_onnx(tampered, "libx264"), weights, data.features)
+    assert problems and "differs from torch" in problems[0]
+
+
+def test_stub_regeneration_is_byte_identical_and_card_says_stub():
+    from trainer.stubs import build_stub
+
+    first = build_stub("av1_qsv")
+    assert build_stub("av1_qsv") == first
+    onnx_bytes, card = first
+    assert "synthetic stub, not for production decisions" in card
+    assert "corpus kind: `synthetic-stub-N=1008`" in card
+    assert (REPO_MODEL_DIR / "predictor_av1_qsv.onnx").read_bytes() == onnx_bytes
+    assert (REPO_MODEL_DIR / "predictor_av1_qsv_card.md").read_text() == card
+
+
+def test_every_codec_ships_a_stub_model_and_card():
+    from trainer.codecs import SUPPORTED_CODECS
+
+    for codec in SUPPORTED_CODECS:
+        assert model_path(REPO_MODEL_DIR, codec).stat().st_size > 1000
+        assert "## Status:" in card_path(REPO_MODEL_DIR, codec).read_text()
+
+
+def test_status_block_patch_is_idempotent_and_single():
+    card = card_path(REPO_MODEL_DIR, "libx264").read_text()
+    block = "<!-- status:begin -->\n## Status: Proposed (gate-failed: x)\n<!-- status:end -->\n"
+    once = with_status(card, block)
+    assert with_status(once, block) == once
+    assert once.count("## Status:") == 1 and status_line(once) == "## Status: Proposed (gate-failed: x)"
+    assert once.split("<!-- status:begin -->")[0] == card.split("<!-- status:begin -->")[0]
+
+
+def test_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    target = tmp_path / "predictor_libx264.onnx"
+    target.write_bytes(b"old model")
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic.os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        atomic.atomic_write_bytes(target, b"new model, half written")
+    assert target.read_bytes() == b"old model"
+    assert os.listdir(tmp_path) == ["predictor_libx264.onnx"]
+
+
+# --- whole runs -------------------------------------------------------------------------------
+
+def _real_style_corpus(path: Path, codecs: set[str]) -> Path:
+    """Demo rows of some codecs without the generated flag: stands in for a real ingest."""
+    rows = [json.loads(line) for line in DEMO_CORPUS_PATH.read_text().splitlines() if '"synthetic"' in line]
+    keep = [{k: v for k, v in r.items() if k != "synthetic"} for r in rows if r["encoder"] in codecs]
+    path.write_text("\n".join(json.dumps(r) for r in keep) + "\n")
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for codec in ("libx265", "h264_amf"):
+        for path in (model_path(REPO_MODEL_DIR, codec), card_path(REPO_MODEL_DIR, codec)):
+            shutil.copy(path, model_dir / path.name)
+    corpus = _real_style_corpus(tmp_path / "real.jsonl", {"libx265", "h264_amf"})
+    return tmp_path, model_dir, corpus
+
+
+def _hashes(model_dir: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in sorted(model_dir.glob("predictor_*"))}
+
+
+def _batch(tmp_path, model_dir, corpus, *extra):
+    args = ["--corpus", str(corpus), "--codec", "libx265", "--codec", "h264_amf", "--model-dir", str(model_dir),
+            "--out-dir", str(tmp_path / "runs"), *extra]
+    code = main(args)
+    return code, json.loads((tmp_path / "runs" / "report.json").read_text())
+
+
+def test_without_yes_nothing_in_the_model_dir_changes_but_the_plan_is_reported(workspace):
+    tmp_path, model_dir, corpus = workspace
+    before = _hashes(model_dir)
+    code, report = _batch(tmp_path, model_dir, corpus)
+    assert code == 1 and _hashes(model_dir) == before
+    planned = {(c["codec"], c["action"]) for c in report["promotion"]["planned"]}
+    assert planned == {("libx265", "replace-model"), ("libx265", "rewrite-card"), ("h264_amf", "patch-card-status")}
+    assert report["promotion"]["applied"] == []
+
+
+def test_yes_promotes_only_the_pass_codec_and_restore_round_trips(workspace, capsys):
+    tmp_path, model_dir, corpus = workspace
+    before = _hashes(model_dir)
+    code, report = _batch(tmp_path, model_dir, corpus, "--yes")
+    after = _hashes(model_dir)
+    assert code == 1
+    assert after["predictor_libx265.onnx"] != before["predictor_libx265.onnx"]
+    assert after["predictor_h264_amf.onnx"] == before["predictor_h264_amf.onnx"]  # failing: byte-identical
+    assert status_line((model_dir / "predictor_libx265_card.md").read_text()).startswith("## Status: Production")
+    amf_card = (model_dir / "predictor_h264_amf_card.md").read_text()
+    assert status_line(amf_card).startswith("## Status: Proposed (gate-failed: ")
+    assert "corpus kind: `real-N=720`" in (model_dir / "predictor_libx265_card.md").read_text()
+    new_model = (model_dir / "predictor_libx265.onnx").read_bytes()
+    data_rows = np.zeros((3, 14), dtype=np.float32)
+    assert ort_predict(new_model, data_rows).shape == (3, 1)
+
+    # A second identical run has nothing left to change: cards patch idempotently.
+    _code, again = _batch(tmp_path, model_dir, corpus, "--yes")
+    assert again["promotion"]["planned"] == [] and _hashes(model_dir) == after
+
+    stamp = report["promotion"]["backup_stamp"]
+    assert main(["--restore", stamp, "--model-dir", str(model_dir), "--out-dir", str(tmp_path / "runs")]) == 0
+    assert _hashes(model_dir) == before
+    assert "restored" in capsys.readouterr().out
+
+
+def test_generated_rows_never_promote(tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for path in (model_path(REPO_MODEL_DIR, "libx265"), card_path(REPO_MODEL_DIR, "libx265")):
+        shutil.copy(path, model_dir / path.name)
+    before = _hashes(model_dir)
+    code = main(["--corpus", str(DEMO_CORPUS_PATH), "--codec", "libx265", "--model-dir", str(model_dir),
+                 "--out-dir", str(tmp_path / "runs"), "--yes"])
+    report = json.loads((tmp_path / "runs" / "report.json").read_text())
+    assert code == 0 and report["codecs"][0]["status"] == "pass"
+    assert "generated" in report["promotion"]["blocked"]["libx265"][0]
+    assert _hashes(model_dir)["predictor_libx265.onnx"] == before["predictor_libx265.onnx"]
+
+
+def test_a_second_applier_exits_2_naming_the_holder(workspace, capsys):
+    tmp_path, model_dir, corpus = workspace
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from pathlib import Path
+            from trainer.promote import model_dir_lock
+            with model_dir_lock(Path({str(model_dir)!r}), purpose="test-holder"):
+                print("held", flush=True)
+                sys.stdin.read()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = _hashes(model_dir)
+        code = main(["--corpus", str(corpus), "--model-dir", str(model_dir), "--out-dir", str(tmp_path / "r"), "--yes"])
+        err = capsys.readouterr().err
+        assert code == 2 and f"pid {holder.pid}" in err and "test-holder" in err
+        assert _hashes(model_dir) == before
+    finally:
+        holder.communicate("")
+    assert holder.returncode == 0
+
+
+def test_restore_rejects_a_stamp_that_is_a_path(tmp_path, capsys):
+    code = main(["--restore", "../../etc", "--model-dir", str(tmp_path / "m"), "--out-dir", str(tmp_path / "r")])
+    assert code == 2 and "expected a UTC stamp" in capsys.readouterr().err
+
+
+def test_allowlist_violation_blocks_promotion_in_the_plan(workspace, monkeypatch):
+    from trainer import promote
+
+    real_build = promote.build_onnx
+
+    def build_with_forbidden_op(weights, codec):
+        model = onnx.load_from_string(real_build(weights, codec))
+        model.graph.node[3].op_type = "LeakyRelu"
+        return model.SerializeToString()
+
+    monkeypatch.setattr(promote, "build_onnx", build_with_forbidden_op)
+    tmp_path, model_dir, corpus = workspace
+    before = _hashes(model_dir)
+    _code, report = _batch(tmp_path, model_dir, corpus, "--yes")
+    assert any("allowlist" in reason for reason in report["promotion"]["blocked"]["libx265"])
+    after = _hashes(model_dir)
+    assert after["predictor_libx265.onnx"] == before["predictor_libx265.onnx"]
+    card = (model_dir / "predictor_libx265_card.md").read_text()
+    assert "promotion blocked: ops outside the allowlist: LeakyRelu" in card
