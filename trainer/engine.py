@@ -30,18 +30,36 @@ Emit = Callable[[Event], None]
 POLL_SECONDS = 0.1
 
 
+POOL_PRELOAD = ["trainer.tasks"]
+
+
+def start_pool_helpers() -> None:
+    """Start multiprocessing's helper processes now, while stderr is a real file.
+
+    Textual swaps stderr for an object whose fileno() is -1; a resource tracker or fork server
+    launched after that fails with "bad value(s) in fds_to_keep" (Textual issue #3593). Once they
+    run, pools can be created and rebuilt at any time.
+    """
+    import multiprocessing.forkserver
+    import multiprocessing.resource_tracker
+
+    multiprocessing.resource_tracker.ensure_running()
+    multiprocessing.get_context("forkserver").set_forkserver_preload(POOL_PRELOAD)
+    multiprocessing.forkserver.ensure_running()
+
+
 def process_pool_factory(workers: int) -> ExecutorFactory:
     """Process pools whose workers fork from a server that has already imported torch."""
 
     def make() -> Executor:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["trainer.tasks"])
+        context.set_forkserver_preload(POOL_PRELOAD)
         return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=configure_worker)
 
     return make
 
 
-def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int) -> list[FoldTask]:
+def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_id: int = 0) -> list[FoldTask]:
     held_out = fold_masks(data.sources, seed, LOSO_FOLD_COUNT)
     tasks = []
     for start in range(0, LOSO_FOLD_COUNT, profile.folds_per_task):
@@ -56,6 +74,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int) -> li
                 held_out_sources=tuple(tuple(sorted(set(data.sources[held_out[f]]))) for f in folds),
                 profile=profile,
                 seed=stable_seed(seed, data.codec, *folds),
+                job_id=job_id,
             )
         )
     return tasks
@@ -63,6 +82,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int) -> li
 
 @dataclass
 class _Job:
+    job_id: int
     codec: str
     data: CodecData
     n_sources: int
@@ -70,6 +90,7 @@ class _Job:
     folds: list[FoldResult] = field(default_factory=list)
     error: str | None = None
     cancelled: bool = False
+    superseded: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,16 +120,28 @@ class TrainingEngine:
         self._lock = threading.Condition()
         self._incoming: deque[tuple[str, Callable[[], CodecData]]] = deque()
         self._tasks: deque[FoldTask | FinalTask] = deque()
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[int, _Job] = {}
+        self._active: dict[str, int] = {}  # codec -> its current job
+        self._next_job_id = 1
         self._in_flight: dict[Future, FoldTask | FinalTask] = {}
         self._finals: dict[str, FinalModel] = {}
         self.results: dict[str, CodecResult] = {}
 
     # -- thread-safe API -------------------------------------------------------------------
     def submit(self, codec: str, load: Callable[[], CodecData]) -> None:
-        """Queue a codec; ``load`` runs on the engine thread when the codec's turn comes."""
+        """Queue a codec; ``load`` runs on the engine thread when the codec's turn comes.
+
+        A codec is queued at most once: a newer submission replaces a queued one and supersedes
+        a running one (whose late results are then discarded), so the latest data always wins.
+        """
         with self._lock:
+            self._incoming = deque(item for item in self._incoming if item[0] != codec)
             self._incoming.append((codec, load))
+            job = self._job_of(codec)
+            if job is not None:
+                job.superseded = True
+                self._drop_queued_tasks(job)
+                self._finish_if_done(job)
             self._lock.notify_all()
 
     def submit_final(self, data: CodecData) -> None:
@@ -123,18 +156,21 @@ class TrainingEngine:
         with self._lock:
             before = len(self._incoming)
             self._incoming = deque(item for item in self._incoming if item[0] != codec)
-            job = self._jobs.get(codec)
+            job = self._job_of(codec)
             found = before != len(self._incoming)
             if job is not None and not job.cancelled:
                 job.cancelled = True
-                dropped = [t for t in self._tasks if isinstance(t, FoldTask) and t.codec == codec]
-                self._tasks = deque(t for t in self._tasks if t not in dropped)
-                job.pending_tasks -= len(dropped)
+                self._drop_queued_tasks(job)
                 found = True
                 self._finish_if_done(job)
             elif found:
                 self._emit(CodecCancelled(codec))
             return found
+
+    def active_codecs(self) -> set[str]:
+        """Codecs queued or training right now."""
+        with self._lock:
+            return {codec for codec, _ in self._incoming} | set(self._active)
 
     def is_busy(self) -> bool:
         with self._lock:
@@ -150,16 +186,41 @@ class TrainingEngine:
         return self.results
 
     def serve(self, stop: threading.Event) -> None:
-        """Console mode: keep working and waiting for submissions until ``stop`` is set."""
+        """Console mode: keep working and waiting for submissions until ``stop`` is set.
+
+        An unexpected error is reported as a log event and serving goes on: the console must
+        outlive any one bad job.
+        """
         while not stop.is_set():
-            if not self.step(POLL_SECONDS):
+            try:
+                idle = not self.step(POLL_SECONDS)
+            except Exception as exc:
+                self._emit(LogLine(f"engine error (serving continues): {type(exc).__name__}: {exc}"))
+                idle = True
+            if idle:
                 with self._lock:
                     self._lock.wait(POLL_SECONDS)
 
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+    def warm_up(self) -> None:
+        """Start the executor now (the console must do this before its UI takes over stderr)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = self._executor_factory()
+
+    def close(self, kill: bool = False) -> None:
+        """Shut the executor down; ``kill`` stops running tasks at once (console quit: no orphans)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # ProcessPoolExecutor keeps its workers in _processes (pid -> Process); other executors have none.
+        pool_processes = getattr(executor, "_processes", None) if kill else None
+        processes = list(pool_processes.values()) if isinstance(pool_processes, dict) else []
+        executor.shutdown(wait=not kill, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
 
     def step(self, timeout: float) -> bool:
         """Start what can start, wait up to ``timeout`` for a task; False when nothing is left."""
@@ -191,9 +252,11 @@ class TrainingEngine:
             if early is not None:
                 self._publish(early)
                 continue
-            tasks = build_fold_tasks(data, self.profile, self.seed)
             with self._lock:
-                self._jobs[codec] = _Job(codec, data, n_sources, len(tasks))
+                job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
+                tasks = build_fold_tasks(data, self.profile, self.seed, job_id)
+                self._jobs[job_id] = _Job(job_id, codec, data, n_sources, len(tasks))
+                self._active[codec] = job_id
                 self._tasks.extend(tasks)
             self._emit(CodecQueued(codec, data.n_rows, n_sources, LOSO_FOLD_COUNT))
 
@@ -226,9 +289,9 @@ class TrainingEngine:
             self._emit(LogLine(f"{task.codec}: full-corpus model trained on {task.target.shape[0]} rows"))
             return
         with self._lock:
-            job = self._jobs[task.codec]
+            job = self._jobs[task.job_id]
             job.pending_tasks -= 1
-        if not job.cancelled:
+        if not (job.cancelled or job.superseded):
             for fold in outcome:
                 job.folds.append(fold)
                 self._emit(FoldFinished(fold, len(job.folds), LOSO_FOLD_COUNT))
@@ -240,13 +303,20 @@ class TrainingEngine:
             self._emit(LogLine(f"{task.codec}: full-corpus retrain failed: {reason}"))
             return
         with self._lock:
-            job = self._jobs[task.codec]
+            job = self._jobs[task.job_id]
             job.pending_tasks -= 1
             job.error = job.error or reason
-            dropped = [t for t in self._tasks if isinstance(t, FoldTask) and t.codec == task.codec]
-            self._tasks = deque(t for t in self._tasks if t not in dropped)
-            job.pending_tasks -= len(dropped)
+            self._drop_queued_tasks(job)
         self._finish_if_done(job)
+
+    def _job_of(self, codec: str) -> _Job | None:
+        job_id = self._active.get(codec)
+        return None if job_id is None else self._jobs.get(job_id)
+
+    def _drop_queued_tasks(self, job: _Job) -> None:
+        dropped = [t for t in self._tasks if isinstance(t, FoldTask) and t.job_id == job.job_id]
+        self._tasks = deque(t for t in self._tasks if not (isinstance(t, FoldTask) and t.job_id == job.job_id))
+        job.pending_tasks -= len(dropped)
 
     def _replace_broken_pool(self) -> None:
         with self._lock:
@@ -263,9 +333,12 @@ class TrainingEngine:
         if job.pending_tasks > 0:
             return
         with self._lock:
-            if self._jobs.get(job.codec) is not job:
+            if self._jobs.pop(job.job_id, None) is None:
                 return
-            del self._jobs[job.codec]
+            if self._active.get(job.codec) == job.job_id:
+                del self._active[job.codec]
+        if job.superseded:
+            return  # a newer job for this codec reports instead
         if job.cancelled:
             self._emit(CodecCancelled(job.codec))
             return

@@ -25,7 +25,7 @@ from filelock import FileLock, Timeout
 from trainer.artifacts import card_path, model_path, sha256_bytes, sha256_file
 from trainer.atomic import atomic_write_bytes, atomic_write_text
 from trainer.cards import CardFacts, production_block, proposed_block, render_body, with_status
-from trainer.codecs import CODEC_INDEX
+from trainer.codecs import CODEC_INDEX, SUPPORTED_CODECS
 from trainer.corpus import CodecData
 from trainer.engine import FinalModel
 from trainer.onnx_export import build_onnx, validate_onnx
@@ -122,7 +122,8 @@ def plan_promotion(
     report_path: str,
 ) -> PromotionPlan:
     plan = PromotionPlan()
-    for codec, result in results.items():
+    for codec in sorted(results, key=SUPPORTED_CODECS.index):
+        result = results[codec]
         card = card_path(model_dir, codec)
         blocked: list[str] = []
         if result.status == "pass":
@@ -153,7 +154,8 @@ def plan_promotion(
             continue
         text = with_status(card.read_text(encoding="utf-8"),
                            proposed_block(result, report_path, [f"promotion blocked: {b}" for b in blocked]))
-        change = _change(codec, card, "patch-card-status", text.encode(), f"Status: Proposed ({result.status})")
+        why = "promotion blocked" if blocked else result.status
+        change = _change(codec, card, "patch-card-status", text.encode(), f"Status: Proposed ({why})")
         if change is not None:
             plan.changes.append(change)
     return plan

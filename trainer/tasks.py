@@ -26,6 +26,7 @@ class FoldTask:
     held_out_sources: tuple[tuple[str, ...], ...]
     profile: TrainingProfile
     seed: int
+    job_id: int = 0
 
 
 @dataclass(frozen=True)

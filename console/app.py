@@ -1,0 +1,248 @@
+"""The operator console: composes the panes and routes messages; the session does the work."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from console.messages import CorpusUpdated, EngineEvent, LogWritten, PlanApplied, PlanReady
+from console.screens.confirm_plan import ConfirmPlanScreen
+from console.screens.confirm_quit import ConfirmQuitScreen
+from console.session import ConsoleSession
+from console.watcher import CorpusWatcher
+from console.widgets.codec_table import CodecTable
+from console.widgets.corpus_pane import CorpusPane
+from console.widgets.fold_detail import FoldDetail
+from console.widgets.log_pane import LogPane
+from trainer.codecs import SUPPORTED_CODECS
+from trainer.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished
+from trainer.gate import LOSO_FOLD_COUNT, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
+from trainer.promote import PromotionPlan
+from trainer.results import CodecResult
+from trainer.tasks import FoldResult
+
+MIN_SIZE = (100, 28)
+
+
+class PredictorConsole(App[int]):
+    CSS_PATH = "console.tcss"
+    TITLE = "VMAF predictor console"
+    SUB_TITLE = (f"ADR-0303 gate: mean PLCC >= {SHIP_GATE_MEAN_PLCC}, spread <= {SHIP_GATE_PLCC_SPREAD_MAX}, "
+                 f"every fold >= {SHIP_GATE_PER_FOLD_MIN}, {LOSO_FOLD_COUNT}-fold LOSO")
+    BINDINGS = [
+        Binding("t", "train_selected", "Train"),
+        Binding("T", "train_all", "Train all"),
+        Binding("c", "cancel_selected", "Cancel"),
+        Binding("r", "retry", "Retry errors"),
+        Binding("a", "toggle_auto", "Auto-train"),
+        Binding("p", "promote", "Promote…"),
+        Binding("q", "quit_console", "Quit"),
+    ]
+
+    def __init__(self, session_factory: Callable[[Callable], ConsoleSession], debounce_s: float = 0.5,
+                 auto_train: bool = True) -> None:
+        super().__init__()
+        self.session = session_factory(self.post_message)
+        self.auto_train = auto_train
+        self.debounce_s = debounce_s
+        self.watcher: CorpusWatcher | None = None
+        self.folds: dict[str, list[FoldResult]] = {c: [] for c in SUPPORTED_CODECS}
+        self.results: dict[str, CodecResult] = {}
+        self.queue_counts: Counter = Counter()
+        self.rows: dict[str, int] = {c: 0 for c in SUPPORTED_CODECS}
+        self.promotions_applied = 0
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="too-small")
+        with Horizontal(id="main"):
+            yield CodecTable(id="codec-table")
+            with Vertical(id="side"):
+                yield FoldDetail(id="detail")
+                yield CorpusPane(id="corpus")
+        yield LogPane(id="log")
+        yield Footer()
+
+    @property
+    def table(self) -> CodecTable:
+        return self.query_one(CodecTable)
+
+    def on_mount(self) -> None:
+        self.table.border_title = "codecs  (auto-train on)" if self.auto_train else "codecs  (auto-train off)"
+        self.query_one("#detail").border_title = "selected codec"
+        self.query_one("#corpus").border_title = "corpus"
+        self.query_one("#log").border_title = "log"
+        self.session.start()
+        self.initial_scan()
+        config = self.session.config
+        self.watcher = CorpusWatcher(config.corpus_roots, config.corpus_files, self.on_files_changed,
+                                     debounce_s=self.debounce_s)
+        self.watcher.start()
+        self.table.focus()
+        self.show_selected()
+
+    def on_resize(self) -> None:
+        small = self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
+        notice = self.query_one("#too-small", Static)
+        notice.update(f"Terminal is {self.size.width}x{self.size.height}; the console needs at least "
+                      f"{MIN_SIZE[0]}x{MIN_SIZE[1]} to show every pane.")
+        notice.set_class(small, "visible")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            yield SystemCommand(f"{binding.description} [{binding.key}]", f"Same as pressing {binding.key}",
+                                lambda action=binding.action: self.run_action(action))
+
+    # -- corpus ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="scan")
+    def initial_scan(self) -> None:
+        self.post_message(self.session.scan())
+
+    def on_files_changed(self, paths: set[str]) -> None:
+        """Called on the watcher's debounce thread once per quiet period."""
+        self.post_message(self.session.refresh(paths))
+
+    def on_corpus_updated(self, message: CorpusUpdated) -> None:
+        stats = message.stats
+        for codec in SUPPORTED_CODECS:
+            self.rows[codec] = stats.rows_per_codec[codec]
+            self.table.set_counts(codec, stats.rows_per_codec[codec], stats.sources_per_codec[codec])
+        self.query_one(CorpusPane).show(stats)
+        changed = message.changed_codecs
+        if message.initial:
+            changed = {c for c in SUPPORTED_CODECS if stats.rows_per_codec[c]}
+        for codec in sorted(changed, key=SUPPORTED_CODECS.index):
+            if self.auto_train:
+                self.queue(codec)
+            else:
+                self.table.set_state(codec, "stale")
+        self.show_selected()
+
+    # -- training ----------------------------------------------------------------------------
+    def queue(self, codec: str) -> None:
+        self.queue_counts[codec] += 1
+        self.folds[codec] = []
+        self.results.pop(codec, None)
+        self.table.set_state(codec, "queued")
+        self.session.queue(codec)
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if isinstance(event, CodecQueued):
+            self.folds[event.codec] = []
+            self.table.set_state(event.codec, f"training 0/{event.n_folds}")
+        elif isinstance(event, FoldFinished):
+            codec = event.result.codec
+            self.folds[codec].append(event.result)
+            self.table.set_state(codec, f"training {event.folds_done}/{event.folds_total}")
+        elif isinstance(event, CodecFinished):
+            self.results[event.result.codec] = event.result
+            self.table.set_result(event.result.codec, event.result)
+        elif isinstance(event, CodecCancelled):
+            self.table.set_state(event.codec, "idle")
+        self.show_selected()
+
+    def on_log_written(self, message: LogWritten) -> None:
+        self.query_one(LogPane).write(message.text)
+
+    def on_data_table_row_highlighted(self, _message: object) -> None:
+        self.show_selected()
+
+    def show_selected(self) -> None:
+        codec = self.table.selected_codec
+        self.query_one(FoldDetail).show(codec, self.table.state_of(codec), self.folds[codec], self.results.get(codec))
+
+    def action_train_selected(self) -> None:
+        self.queue(self.table.selected_codec)
+
+    def action_train_all(self) -> None:
+        for codec in SUPPORTED_CODECS:
+            self.queue(codec)
+
+    def action_cancel_selected(self) -> None:
+        codec = self.table.selected_codec
+        if not self.session.cancel(codec):
+            self.notify(f"{codec}: nothing queued or running", markup=False)
+
+    def action_retry(self) -> None:
+        failed = [c for c, r in self.results.items() if r.status == "error"]
+        for codec in failed or [self.table.selected_codec]:
+            self.queue(codec)
+
+    def action_toggle_auto(self) -> None:
+        self.auto_train = not self.auto_train
+        self.table.border_title = f"codecs  (auto-train {'on' if self.auto_train else 'off'})"
+        self.notify(f"auto-train {'on: changed codecs retrain' if self.auto_train else 'off: changed codecs go stale'}")
+
+    # -- promotion ---------------------------------------------------------------------------
+    def action_promote(self) -> None:
+        if not self.results:
+            self.notify("No verdicts yet: train first", severity="warning")
+            return
+        self.notify("Retraining passing codecs on their full corpus and building the plan…")
+        self.build_plan()
+
+    @work(thread=True, exclusive=True, group="promote")
+    def build_plan(self) -> None:
+        try:
+            self.post_message(PlanReady(self.session.plan()))
+        except Exception as exc:  # shown to the operator, never swallowed
+            self.post_message(PlanReady(None, f"{type(exc).__name__}: {exc}"))
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        if message.plan is None:
+            self.notify(f"Could not build the plan: {message.error}", severity="error", markup=False)
+            return
+        plan = message.plan
+
+        def decided(confirmed: bool | None) -> None:
+            if confirmed:
+                self.apply_plan(plan)
+            else:
+                self.notify("Cancelled: nothing was written")
+                self.session.log.line("promotion cancelled by the operator; nothing written")
+
+        self.push_screen(ConfirmPlanScreen(plan), decided)
+
+    @work(thread=True, exclusive=True, group="promote")
+    def apply_plan(self, plan: PromotionPlan) -> None:
+        try:
+            applied = self.session.apply(plan)
+            self.post_message(PlanApplied([c.path for c in plan.changes], str(applied["backup"])))
+        except Exception as exc:
+            self.post_message(PlanApplied([], None, f"{type(exc).__name__}: {exc}"))
+
+    def on_plan_applied(self, message: PlanApplied) -> None:
+        if message.error:
+            self.notify(f"Nothing written: {message.error}", severity="error", markup=False)
+            return
+        self.promotions_applied += 1
+        self.notify(f"Wrote {len(message.written)} file(s); backup in {message.backup}", markup=False)
+
+    # -- quitting ----------------------------------------------------------------------------
+    def action_quit_console(self) -> None:
+        if not self.session.busy():
+            self.exit(0)
+            return
+        active = sorted(self.session.engine.active_codecs(), key=SUPPORTED_CODECS.index)
+
+        def decided(confirmed: bool | None) -> None:
+            if confirmed:
+                self.exit(0)
+
+        self.push_screen(ConfirmQuitScreen(active), decided)
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.session.stop()

@@ -1,0 +1,31 @@
+"""Start the console: resolve the same options as --batch, start the pool, then hand over to Textual."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from trainer.cli import build_parser
+from trainer.config import ConfigError, resolve_config
+from trainer.engine import process_pool_factory
+
+
+def launch_console(argv: Sequence[str], prog: str) -> int:
+    parser = build_parser(prog)
+    parser.add_argument("--debounce", type=float, default=0.5, metavar="SECONDS",
+                        help="quiet period before changed corpus files are re-read (console only)")
+    parser.add_argument("--no-auto-train", action="store_true", help="start with auto-train off (console only)")
+    args = parser.parse_args(list(argv))
+    try:
+        config = resolve_config(args, argv=[prog, *argv])
+    except ConfigError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    from console.app import PredictorConsole
+    from console.session import ConsoleSession
+
+    factory = process_pool_factory(config.workers)
+    app = PredictorConsole(lambda post: ConsoleSession(config, post, factory), debounce_s=args.debounce,
+                           auto_train=not args.no_auto_train)
+    result = app.run()
+    return int(result or 0)

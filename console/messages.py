@@ -1,0 +1,65 @@
+"""Every message the console UI receives from its background threads, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from trainer.events import Event
+from trainer.promote import PromotionPlan
+
+
+class EngineEvent(Message):
+    """A training event (queued, fold landed, verdict, cancelled, log line) from the engine thread."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    present_roots: list[str]
+    missing_roots: list[str]
+    files: int
+    rows_accepted: int
+    rejected: dict[str, int]
+    rows_per_codec: dict[str, int]
+    sources_per_codec: dict[str, int]
+    last_change: str
+    pending_bytes: int = 0
+    unknown_codecs: dict[str, int] = field(default_factory=dict)
+
+
+class CorpusUpdated(Message):
+    """The live corpus changed; ``changed_codecs`` had rows added or removed."""
+
+    def __init__(self, stats: CorpusStats, changed_codecs: set[str], initial: bool = False) -> None:
+        super().__init__()
+        self.stats = stats
+        self.changed_codecs = changed_codecs
+        self.initial = initial
+
+
+class LogWritten(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class PlanReady(Message):
+    """A promotion plan was built (or could not be, with the reason)."""
+
+    def __init__(self, plan: PromotionPlan | None, error: str | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        self.error = error
+
+
+class PlanApplied(Message):
+    def __init__(self, written: list[str], backup: str | None, error: str | None = None) -> None:
+        super().__init__()
+        self.written = written
+        self.backup = backup
+        self.error = error

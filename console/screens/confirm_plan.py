@@ -1,0 +1,68 @@
+"""Ask before writing: the promotion plan, file by file, and a yes/no answer."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from trainer.promote import PromotionPlan
+
+ACTION_WORDS = {
+    "replace-model": "overwrite model",
+    "rewrite-card": "rewrite card (Production)",
+    "patch-card-status": "patch card status (Proposed)",
+}
+
+
+def render_plan(plan: PromotionPlan) -> Text:
+    text = Text()
+    if not plan.changes:
+        text.append("Nothing to write: the model directory already matches this run.\n", style="green")
+    for change in plan.changes:
+        text.append(f"{ACTION_WORDS.get(change.action, change.action)}\n", style="bold")
+        text.append(f"  {change.path}\n")
+        text.append(f"  sha256 {(change.old_sha256 or '(new file)')[:16]} -> {change.new_sha256[:16]}\n", style="dim")
+        text.append(f"  why: {change.reason}\n")
+    for codec, reasons in plan.blocked.items():
+        text.append(f"blocked {codec}\n", style="bold red")
+        for reason in reasons:
+            text.append(f"  {reason}\n", style="red")
+    return text
+
+
+class ConfirmPlanScreen(ModalScreen[bool]):
+    """Dismisses with True only when the operator confirms the writes."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Write these files"),
+        Binding("n", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Cancel", show=False),
+    ]
+
+    def __init__(self, plan: PromotionPlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        n = len(self.plan.changes)
+        with Vertical(id="plan-dialog"):
+            yield Static(f"Promotion plan: {n} file change(s). Nothing is written unless you confirm.",
+                         id="plan-title")
+            with VerticalScroll(id="plan-body"):
+                yield Static(render_plan(self.plan), id="plan-text")
+            with Horizontal(id="plan-buttons"):
+                yield Button("Write (y)", variant="warning", id="confirm", disabled=not self.plan.changes)
+                yield Button("Cancel (n)", variant="primary", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+    def action_confirm(self) -> None:
+        self.dismiss(bool(self.plan.changes))
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

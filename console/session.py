@@ -1,0 +1,191 @@
+"""The console's controller: live corpus + engine thread + promotion, posting messages to the UI.
+
+Everything here runs off the UI thread (the engine in its own thread, scans and plans in Textual
+thread workers) and reports through ``post``. The UI never touches the engine's state directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from textual.message import Message
+
+from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten
+from trainer.codecs import SUPPORTED_CODECS
+from trainer.config import RunConfig
+from trainer.corpus import CodecData, Corpus, discover_files
+from trainer.describe import describe_event
+from trainer.engine import ExecutorFactory, TrainingEngine, start_pool_helpers
+from trainer.events import Event
+from trainer.ingest import FileUpdate, IncrementalCorpus
+from trainer.promote import PromotionPlan, apply_plan, plan_promotion
+from trainer.report import build_report, corpus_section, utc_stamp, write_report
+from trainer.results import CodecResult
+from trainer.runlog import RunLog
+
+FINAL_MODEL_TIMEOUT_S = 600
+
+
+class ConsoleSession:
+    def __init__(self, config: RunConfig, post: Callable[[Message], None], executor_factory: ExecutorFactory) -> None:
+        start_pool_helpers()  # before the UI takes over stderr
+        self.config = config
+        self._post = post
+        self.live = IncrementalCorpus()
+        self._corpus_lock = threading.Lock()
+        self._corpus_cache: Corpus | None = None
+        self._pending_bytes: dict[str, int] = {}
+        self.trained_data: dict[str, CodecData] = {}
+        self.stamp = utc_stamp()
+        self.log = RunLog(config.out_dir / f"train_{self.stamp}.log",
+                          listener=lambda line: self._post(LogWritten(line)))
+        self.engine = TrainingEngine(
+            profile=config.profile,
+            seed=config.seed,
+            emit=self._on_engine_event,
+            executor_factory=executor_factory,
+            workers=config.workers,
+        )
+        self._stop = threading.Event()
+        self._engine_thread = threading.Thread(target=self.engine.serve, args=(self._stop,), name="engine",
+                                               daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self.engine.warm_up()
+        self._engine_thread.start()
+        self.log.line(f"console: profile={self.config.profile.name} seed={self.config.seed} "
+                      f"workers={self.config.workers}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._engine_thread.is_alive():
+            self._engine_thread.join(timeout=10)
+        self.engine.close(kill=True)
+        self.log.close()
+
+    def busy(self) -> bool:
+        return self.engine.is_busy()
+
+    # -- corpus ------------------------------------------------------------------------------
+    def _corpus_files(self) -> tuple[list[Path], list[str], list[str]]:
+        found, present, missing = discover_files(self.config.corpus_roots)
+        return [*self.config.corpus_files, *found], present, missing
+
+    def scan(self) -> CorpusUpdated:
+        """Read every corpus file (incrementally where already known)."""
+        files, _, _ = self._corpus_files()
+        with self._corpus_lock:
+            updates = self.live.refresh_all(files)
+        return self._after(updates, initial=True)
+
+    def refresh(self, paths: set[str]) -> CorpusUpdated:
+        with self._corpus_lock:
+            updates = [self.live.refresh(p) for p in sorted(paths)]
+        return self._after(updates, initial=False)
+
+    def _after(self, updates: list[FileUpdate], initial: bool) -> CorpusUpdated:
+        changed: set[str] = set()
+        for update in updates:
+            changed |= update.changed_codecs
+            self._pending_bytes[update.path] = update.pending_bytes
+            if update.reset:
+                self.log.line(f"corpus: {update.path} was truncated, replaced or removed; re-read")
+            if update.rows_by_codec:
+                added = ", ".join(f"{c} {n}" for c, n in sorted(update.rows_by_codec.items()))
+                self.log.line(f"corpus: {update.path}: {added} rows" + (f", {update.rejected} rejected"
+                                                                          if update.rejected else ""))
+            elif update.rejected:
+                self.log.line(f"corpus: {update.path}: {update.rejected} rows rejected")
+        with self._corpus_lock:
+            self._corpus_cache = None
+        return CorpusUpdated(self.stats(), changed, initial=initial)
+
+    def corpus(self) -> Corpus:
+        with self._corpus_lock:
+            if self._corpus_cache is None:
+                _, present, missing = self._corpus_files()
+                self._corpus_cache = self.live.corpus(present, missing)
+            return self._corpus_cache
+
+    def stats(self) -> CorpusStats:
+        corpus = self.corpus()
+        sources = {}
+        for index, codec in enumerate(SUPPORTED_CODECS):
+            mask = corpus.codec == index
+            sources[codec] = int(np.unique(corpus.sources[mask]).size) if mask.any() else 0
+        return CorpusStats(
+            present_roots=list(corpus.roots),
+            missing_roots=list(corpus.missing_roots),
+            files=len(self.live.paths),
+            rows_accepted=corpus.rows_accepted,
+            rejected=dict(sorted(corpus.rejections.counts.items())),
+            rows_per_codec=corpus.rows_per_codec(),
+            sources_per_codec=sources,
+            last_change=datetime.now(UTC).strftime("%H:%M:%S UTC"),
+            pending_bytes=sum(self._pending_bytes.values()),
+            unknown_codecs=dict(corpus.rejections.unknown_codecs),
+        )
+
+    # -- training ----------------------------------------------------------------------------
+    def queue(self, codec: str) -> None:
+        self.engine.submit(codec, lambda: self._snapshot(codec))
+
+    def _snapshot(self, codec: str) -> CodecData:
+        data = self.corpus().for_codec(codec)
+        self.trained_data[codec] = data
+        return data
+
+    def cancel(self, codec: str) -> bool:
+        return self.engine.cancel(codec)
+
+    def results(self) -> dict[str, CodecResult]:
+        return dict(self.engine.results)
+
+    def _on_engine_event(self, event: Event) -> None:
+        self.log.line(describe_event(event))
+        self._post(EngineEvent(event))
+
+    # -- promotion ---------------------------------------------------------------------------
+    def plan(self) -> PromotionPlan:
+        """Retrain passing codecs on the data they were judged on, then plan every file change."""
+        results = self.results()
+        passing = [c for c, r in results.items() if r.status == "pass" and not self.trained_data[c].n_generated]
+        finals_before = self.engine.final_models()
+        for codec in passing:
+            self.engine.submit_final(self.trained_data[codec])
+        deadline = time.monotonic() + FINAL_MODEL_TIMEOUT_S
+        while time.monotonic() < deadline:
+            finals = self.engine.final_models()
+            if all(finals.get(c) is not None and finals.get(c) is not finals_before.get(c) for c in passing):
+                break
+            time.sleep(0.05)
+        return plan_promotion(results, self.engine.final_models(), self.trained_data, self.config.model_dir,
+                              str(self.config.report_path))
+
+    def apply(self, plan: PromotionPlan) -> dict[str, object]:
+        applied = apply_plan(plan, self.config.model_dir, self.config.out_dir / "backup", utc_stamp())
+        self.write_report({**plan.as_report(), **applied})
+        for change in plan.changes:
+            self.log.line(f"wrote {change.path} ({change.action}, {change.new_sha256[:12]})")
+        self.log.line(f"previous files backed up in {applied['backup']}; roll back with --restore "
+                      f"{applied['backup_stamp']}")
+        return applied
+
+    def write_report(self, promotion: dict[str, object]) -> None:
+        corpus = self.corpus()
+        report = build_report(
+            results=self.results(),
+            corpus=corpus_section(corpus, corpus.roots, len(self.live.paths)),
+            synthetic_smoke=False,
+            profile=self.config.profile.as_dict(),
+            provenance={"entrypoint": "predictor-console", "argv": self.config.argv, "args": self.config.as_dict(),
+                        "inputs": [], "outputs": [str(self.config.report_path), str(self.log.path)]},
+            promotion=promotion,
+        )
+        write_report(self.config.report_path, report)

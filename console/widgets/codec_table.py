@@ -1,0 +1,57 @@
+"""The 14-codec table: rows, sources, live state, mean PLCC, spread, verdict."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from trainer.codecs import SUPPORTED_CODECS
+from trainer.describe import fmt
+from trainer.results import CodecResult
+
+COLUMNS = (("codec", "codec"), ("rows", "rows"), ("srcs", "sources"), ("state", "state"),
+           ("plcc", "mean PLCC"), ("spread", "spread"), ("verdict", "verdict"))
+STATE_STYLES = {
+    "pass": "bold green",
+    "fail": "bold red",
+    "error": "bold magenta",
+    "insufficient-sources": "yellow",
+    "missing-rows": "dim",
+    "stale": "italic yellow",
+    "queued": "cyan",
+}
+
+
+class CodecTable(DataTable):
+    """One row per supported codec, keyed by codec name."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+        for codec in SUPPORTED_CODECS:
+            self.add_row(codec, "0", "0", "idle", "-", "-", "", key=codec)
+
+    @property
+    def selected_codec(self) -> str:
+        return SUPPORTED_CODECS[min(max(self.cursor_row, 0), len(SUPPORTED_CODECS) - 1)]
+
+    def set_counts(self, codec: str, rows: int, sources: int) -> None:
+        self.update_cell(codec, "rows", str(rows))
+        self.update_cell(codec, "srcs", str(sources))
+
+    def set_state(self, codec: str, state: str) -> None:
+        style = STATE_STYLES.get(state.split(" ")[0], "")
+        self.update_cell(codec, "state", Text(state, style=style), update_width=True)
+
+    def set_result(self, codec: str, result: CodecResult) -> None:
+        self.set_state(codec, result.status)
+        self.update_cell(codec, "plcc", fmt(result.mean_plcc))
+        self.update_cell(codec, "spread", fmt(result.plcc_spread))
+        verdict = "PASS" if result.status == "pass" else result.status.upper()
+        self.update_cell(codec, "verdict", Text(verdict, style=STATE_STYLES.get(result.status, "")),
+                         update_width=True)
+
+    def state_of(self, codec: str) -> str:
+        return str(self.get_cell(codec, "state"))

@@ -1,0 +1,10 @@
+"""The log pane: the same lines the run's log file gets."""
+
+from __future__ import annotations
+
+from textual.widgets import RichLog
+
+
+class LogPane(RichLog):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_lines=2000, wrap=False, markup=False, highlight=False, **kwargs)  # type: ignore[arg-type]

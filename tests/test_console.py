@@ -1,0 +1,189 @@
+"""The operator console, driven like an operator: real app, real pool, real watchdog on a temp dir."""
+
+import json
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from console.app import PredictorConsole
+from console.screens.confirm_plan import ConfirmPlanScreen
+from console.screens.confirm_quit import ConfirmQuitScreen
+from console.session import ConsoleSession
+from trainer.artifacts import card_path, model_path, sha256_file
+from trainer.cli import build_parser
+from trainer.config import resolve_config
+from trainer.demo_corpus import DEMO_CORPUS_PATH
+from trainer.engine import process_pool_factory
+from trainer.synthetic import synthetic_rows
+
+REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+SIZE = (140, 44)
+
+
+def make_app(tmp_path: Path, *args: str, auto_train: bool = True, debounce_s: float = 0.3) -> PredictorConsole:
+    argv = ["--out-dir", str(tmp_path / "runs"), "--model-dir", str(tmp_path / "model"), "--workers", "2", *args]
+    config = resolve_config(build_parser("predictor-console").parse_args(argv), env={}, argv=argv)
+    factory = process_pool_factory(config.workers)
+    return PredictorConsole(lambda post: ConsoleSession(config, post, factory), debounce_s=debounce_s,
+                            auto_train=auto_train)
+
+
+async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def rows_bytes(codec: str, sources: int, per_source: int, seed: int) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in synthetic_rows(codec, sources, per_source, 0.5, seed,
+                                                                    mark_generated=False))
+
+
+async def test_live_ingest_queues_a_codec_once_per_burst_and_streams_its_folds(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    corpus = root / "ingest.jsonl"
+    corpus.write_bytes(rows_bytes("libx264", 6, 6, 1))
+    # A 1 s quiet period: a burst of writes on a loaded 2-core CI box must still count as one burst.
+    app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "10", debounce_s=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "libx264" in app.results, what="initial verdict")
+        assert app.queue_counts["libx264"] == 1
+        extra = rows_bytes("libx264", 8, 6, 2)
+        body, tail = extra[:-40], extra[-40:]
+        with corpus.open("ab") as handle:  # an ingest appending in several writes, the last line unfinished
+            for start in range(0, len(body), 1500):
+                handle.write(body[start : start + 1500])
+                handle.flush()
+                await pilot.pause(0.02)
+        await wait_for(pilot, lambda: app.queue_counts["libx264"] == 2, what="re-queue after the burst")
+        await wait_for(pilot, lambda: len(app.folds["libx264"]) == 5 and "libx264" in app.results, what="folds")
+        await pilot.pause(1.5)  # a quiet period passes: no further queueing
+        assert app.queue_counts["libx264"] == 2
+        stats_rows = int(str(app.table.get_cell("libx264", "rows")))
+        assert stats_rows == 36 + 48 - 1  # the unfinished last line is pending, not rejected
+        assert app.session.corpus().rejections.total == 0
+        assert app.results["libx264"].n_distinct_sources == 8
+        assert app.query_one("#fold-table").row_count == 5  # libx264 is the selected row
+        with corpus.open("ab") as handle:  # the writer finishes its line
+            handle.write(tail)
+        await wait_for(pilot, lambda: app.rows["libx264"] == 84, what="completed line")
+        assert app.session.corpus().rejections.total == 0
+        await wait_for(pilot, lambda: app.queue_counts["libx264"] == 3 and len(app.folds["libx264"]) == 5,
+                       what="retrained on the completed line")
+        # A root that appears later is picked up.
+        late = tmp_path / "late"
+        app.watcher._roots.append(late)
+        late.mkdir()
+        (late / "more.jsonl").write_bytes(rows_bytes("libx265", 5, 6, 3))
+        await wait_for(pilot, lambda: app.queue_counts["libx265"] == 1, what="late root")
+
+
+def _real_style_corpus(path: Path) -> Path:
+    rows = [json.loads(line) for line in DEMO_CORPUS_PATH.read_text().splitlines() if '"synthetic"' in line]
+    keep = [{k: v for k, v in r.items() if k != "synthetic"} for r in rows if r["encoder"] in {"libx265", "h264_amf"}]
+    path.write_text("\n".join(json.dumps(r) for r in keep) + "\n")
+    return path
+
+
+def _hashes(model_dir: Path) -> dict[str, str | None]:
+    return {p.name: sha256_file(p) for p in sorted(model_dir.glob("predictor_*"))}
+
+
+async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for codec in ("libx265", "h264_amf"):
+        for path in (model_path(REPO_MODEL_DIR, codec), card_path(REPO_MODEL_DIR, codec)):
+            (model_dir / path.name).write_bytes(path.read_bytes())
+    corpus = _real_style_corpus(tmp_path / "real.jsonl")
+    app = make_app(tmp_path, "--corpus", str(corpus))
+    before = _hashes(model_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: {"libx265", "h264_amf"} <= set(app.results), what="verdicts")
+        assert app.results["libx265"].status == "pass" and app.results["h264_amf"].status == "fail"
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), what="plan dialog")
+        actions = {(c.codec, c.action) for c in app.screen.plan.changes}
+        assert actions == {("libx265", "replace-model"), ("libx265", "rewrite-card"), ("h264_amf", "patch-card-status")}
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmPlanScreen), what="dialog closed")
+        await pilot.pause(0.3)
+        assert _hashes(model_dir) == before
+
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), what="plan dialog again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.promotions_applied == 1, what="apply")
+    after = _hashes(model_dir)
+    assert after["predictor_libx265.onnx"] != before["predictor_libx265.onnx"]
+    assert after["predictor_h264_amf.onnx"] == before["predictor_h264_amf.onnx"]
+    assert "## Status: Production" in (model_dir / "predictor_libx265_card.md").read_text()
+    assert "## Status: Proposed (gate-failed:" in (model_dir / "predictor_h264_amf_card.md").read_text()
+    report = json.loads((tmp_path / "runs" / "report.json").read_text())
+    assert len(report["promotion"]["applied"]) == 3
+
+
+def _pool_workers() -> list[multiprocessing.Process]:
+    return [p for p in multiprocessing.active_children() if "ForkServerProcess" in type(p).__name__]
+
+
+async def test_killed_worker_marks_error_and_the_next_job_still_runs(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "c.jsonl").write_bytes(rows_bytes("libx264", 5, 8, 1) + rows_bytes("libx265", 5, 8, 2))
+    app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "1500", auto_train=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.rows["libx264"] == 40, what="corpus")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.table.state_of("libx264").startswith("training"), what="training")
+        workers = _pool_workers()
+        assert workers, "expected live pool workers"
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGKILL)
+        await wait_for(pilot, lambda: "libx264" in app.results, what="error verdict")
+        result = app.results["libx264"]
+        assert result.status == "error" and "worker process died" in result.failure_reasons[0]
+        assert app.table.state_of("libx264") == "error"
+
+        app.session.engine.profile = app.session.engine.profile.__class__(
+            **{**app.session.engine.profile.as_dict(), "epochs": 20}
+        )
+        await pilot.press("down", "t")
+        await wait_for(pilot, lambda: "libx265" in app.results, what="next job")
+        assert app.results["libx265"].status in {"pass", "fail"}
+
+
+async def test_quit_with_jobs_running_asks_and_leaves_no_orphans(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "c.jsonl").write_bytes(rows_bytes("libx264", 5, 8, 1))
+    app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "3000", auto_train=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.rows["libx264"] == 40, what="corpus")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.table.state_of("libx264").startswith("training"), what="training")
+        workers = _pool_workers()
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmQuitScreen), what="quit question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmQuitScreen), what="kept running")
+        assert app.is_running and app.session.busy()
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmQuitScreen), what="quit question again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, what="exit")
+    assert workers and not any(w.is_alive() for w in workers)
+
+
+@pytest.mark.parametrize("key", ["t", "T", "c", "r", "a", "p", "q"])
+def test_every_action_has_a_footer_key_with_a_description(key):
+    bindings = {b.key: b for b in PredictorConsole.BINDINGS}
+    assert bindings[key].description and bindings[key].show
