@@ -84,7 +84,7 @@ def fit(
     ]
     n_rows = x_all.shape[0]
     batch_size, learning_rate = profile.batch_and_lr(n_rows)
-    optimiser = torch.optim.Adam(params, lr=learning_rate)
+    optimiser = torch.optim.Adam(params, lr=learning_rate, fused=True if profile.fused_adam else None)
     steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
     total_steps = steps_per_epoch * profile.epochs
     step = 0

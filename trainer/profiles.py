@@ -22,6 +22,9 @@ class TrainingProfile:
     # Double the batch (and scale the learning rate by sqrt 2) per doubling of rows beyond this
     # many, so big corpora take a similar number of optimiser steps as small ones. 0 = off.
     rows_per_batch_doubling: int = 0
+    # torch's fused CPU Adam: the same update rule in one kernel, about 17% less time per step.
+    # The reference profile keeps the plain implementation the old trainer used.
+    fused_adam: bool = False
 
     def batch_and_lr(self, n_rows: int) -> tuple[int, float]:
         """Effective batch size and learning rate for a training table of ``n_rows``."""
@@ -42,6 +45,7 @@ DEFAULT_PROFILE = TrainingProfile(
     folds_per_task=5,
     cosine_decay=True,
     rows_per_batch_doubling=500,
+    fused_adam=True,
 )
 REFERENCE_PROFILE = TrainingProfile(
     name="reference",
