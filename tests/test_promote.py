@@ -62,16 +62,19 @@ def test_parity_failure_is_reported(trained):
     assert problems and "differs from torch" in problems[0]
 
 
-def test_stub_regeneration_is_byte_identical_and_card_says_stub():
+def test_stub_regeneration_is_byte_identical_and_card_says_stub(tmp_path, capsys):
     from trainer.stubs import build_stub
 
-    first = build_stub("av1_qsv")
-    assert build_stub("av1_qsv") == first
-    onnx_bytes, card = first
+    onnx_bytes, card = build_stub("av1_qsv")
     assert "synthetic stub, not for production decisions" in card
     assert "corpus kind: `synthetic-stub-N=1008`" in card
     assert (REPO_MODEL_DIR / "predictor_av1_qsv.onnx").read_bytes() == onnx_bytes
     assert (REPO_MODEL_DIR / "predictor_av1_qsv_card.md").read_text() == card
+    # The same stub through the CLI is the same bytes again.
+    assert main(["--write-stubs", "--codec", "av1_qsv", "--model-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "predictor_av1_qsv.onnx").read_bytes() == onnx_bytes
+    assert (tmp_path / "predictor_av1_qsv_card.md").read_text() == card
+    assert "wrote" in capsys.readouterr().out
 
 
 def test_every_codec_ships_a_stub_model_and_card():

@@ -96,6 +96,13 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
     out = out or sys.stdout
     if config.restore:
         return run_restore(config, out)
+    if config.write_stubs:
+        from trainer.stubs import write_stubs
+
+        with model_dir_lock(config.model_dir, purpose="write-stubs"):
+            for path in write_stubs(config.model_dir, config.codecs):
+                print(f"wrote {path}", file=out)
+        return EXIT_OK
     if config.yes:
         with model_dir_lock(config.model_dir, purpose="preflight"):
             pass  # fail fast, before any training, if another run is applying

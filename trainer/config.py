@@ -36,6 +36,7 @@ class RunConfig:
     allow_empty: bool = False
     yes: bool = False
     restore: str | None = None
+    write_stubs: bool = False
     argv: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -79,6 +80,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         "(env ALLOW_EMPTY=1)")
     parser.add_argument("--yes", action="store_true",
                         help="apply the promotion plan to the model directory (otherwise only print it)")
+    parser.add_argument("--write-stubs", action="store_true",
+                        help="regenerate the synthetic stub model + card of each selected codec in the model dir, "
+                        "then exit (same as python -m trainer.stubs)")
     parser.add_argument("--restore", metavar="UTC",
                         help="put back the model files backed up by the run stamped UTC, then exit")
 
@@ -143,5 +147,6 @@ def resolve_config(
         allow_empty=args.allow_empty or env.get("ALLOW_EMPTY", "") == "1",
         yes=args.yes,
         restore=args.restore,
+        write_stubs=args.write_stubs,
         argv=list(argv),
     )
