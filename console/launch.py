@@ -18,6 +18,11 @@ def launch_console(argv: Sequence[str], prog: str) -> int:
     args = parser.parse_args(list(argv))
     try:
         config = resolve_config(args, argv=[prog, *argv])
+        batch_only = [flag for flag, on in (("--synthetic-smoke", config.synthetic_smoke), ("--yes", config.yes),
+                                            ("--restore", bool(config.restore)), ("--write-stubs", config.write_stubs))
+                      if on]
+        if batch_only:
+            raise ConfigError(f"{', '.join(batch_only)} only apply with --batch; the console asks before it writes")
     except ConfigError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -12,11 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 from textual.message import Message
 
 from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten
-from trainer.codecs import SUPPORTED_CODECS
 from trainer.config import RunConfig
 from trainer.corpus import CodecData, Corpus, discover_files
 from trainer.describe import describe_event
@@ -114,22 +112,22 @@ class ConsoleSession:
             return self._corpus_cache
 
     def stats(self) -> CorpusStats:
-        corpus = self.corpus()
-        sources = {}
-        for index, codec in enumerate(SUPPORTED_CODECS):
-            mask = corpus.codec == index
-            sources[codec] = int(np.unique(corpus.sources[mask]).size) if mask.any() else 0
+        """Display counts from the live per-chunk summaries (cheap: no rows are concatenated)."""
+        _, present, missing = self._corpus_files()
+        with self._corpus_lock:
+            summary = self.live.summary()
+            files = len(self.live.paths)
         return CorpusStats(
-            present_roots=list(corpus.roots),
-            missing_roots=list(corpus.missing_roots),
-            files=len(self.live.paths),
-            rows_accepted=corpus.rows_accepted,
-            rejected=dict(sorted(corpus.rejections.counts.items())),
-            rows_per_codec=corpus.rows_per_codec(),
-            sources_per_codec=sources,
+            present_roots=present,
+            missing_roots=missing,
+            files=files,
+            rows_accepted=summary.rows_accepted,
+            rejected=dict(sorted(summary.rejections.counts.items())),
+            rows_per_codec=summary.rows_per_codec,
+            sources_per_codec=summary.sources_per_codec,
             last_change=datetime.now(UTC).strftime("%H:%M:%S UTC"),
             pending_bytes=sum(self._pending_bytes.values()),
-            unknown_codecs=dict(corpus.rejections.unknown_codecs),
+            unknown_codecs=dict(summary.rejections.unknown_codecs),
         )
 
     # -- training ----------------------------------------------------------------------------

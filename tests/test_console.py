@@ -187,3 +187,12 @@ async def test_quit_with_jobs_running_asks_and_leaves_no_orphans(tmp_path):
 def test_every_action_has_a_footer_key_with_a_description(key):
     bindings = {b.key: b for b in PredictorConsole.BINDINGS}
     assert bindings[key].description and bindings[key].show
+
+
+def test_batch_only_flags_are_refused_by_the_console(capsys):
+    from console.cli import main
+
+    assert main(["--yes"]) == 2
+    assert "--yes only apply with --batch" in capsys.readouterr().err
+    assert main(["--codec", "libx266"]) == 2
+    assert "unknown codec 'libx266'" in capsys.readouterr().err

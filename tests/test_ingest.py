@@ -26,6 +26,9 @@ def test_appends_are_read_incrementally_and_a_partial_line_waits(tmp_path):
     assert corpus.rows_accepted == 5
     assert corpus.rejections.examples["malformed-json"][0].startswith(f"{path}:6:")
     assert live.refresh(str(path)).rows_by_codec == {}  # nothing new: nothing re-read
+    summary = live.summary()
+    assert summary.rows_accepted == 5 and summary.rows_per_codec["libx264"] == 5
+    assert summary.sources_per_codec["libx264"] == 1 and summary.rejections.counts["malformed-json"] == 1
 
 
 def test_truncated_replaced_and_deleted_files_are_re_read_whole(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -227,11 +228,15 @@ def bench_ingest(workdir: Path) -> None:
     size_mb = path.stat().st_size / 2**20
     print(f"parse+validate+project {int(rows):,} rows ({size_mb:.0f} MiB): {float(seconds):.2f} s "
           f"({int(rows) / float(seconds):,.0f} rows/s), peak RSS {_gb(int(rss))} GB  [target <= 5 s, <= 1.5 GB]")
-    bench_append(workdir)
+    bench_append(workdir, path)
 
 
-def bench_append(workdir: Path) -> None:
-    """Append 10k rows to a watched file; time until the incremental reader has them all."""
+def bench_append(workdir: Path, big_corpus: Path) -> None:
+    """Append 10k rows to a watched file already holding 1M rows; time until the live corpus has them.
+
+    This is the console's path: watchdog event -> incremental read of the appended bytes only ->
+    parse -> per-chunk summary (no re-concatenation of the million rows already loaded).
+    """
     from watchdog.events import FileSystemEventHandler
     from watchdog.observers import Observer
 
@@ -240,9 +245,10 @@ def bench_append(workdir: Path) -> None:
     root = workdir / "watched"
     root.mkdir(parents=True, exist_ok=True)
     target = root / "growing.jsonl"
-    target.write_bytes(b"")
+    shutil.copyfile(big_corpus, target)
     live = IncrementalCorpus()
     live.refresh(str(target))
+    before = live.summary().rows_accepted
     rows = b"".join(orjson.dumps(r) + b"\n" for r in synthetic_rows("libx264", 20, APPEND_ROWS // 20, 0.7, 5))
     seen = threading.Event()
     processing: list[float] = []
@@ -252,8 +258,9 @@ def bench_append(workdir: Path) -> None:
             if event.src_path == str(target):
                 t = time.perf_counter()
                 live.refresh(str(target))
+                done = live.summary().rows_accepted >= before + APPEND_ROWS
                 processing.append(time.perf_counter() - t)
-                if live.corpus().rows_accepted >= APPEND_ROWS:
+                if done:
                     seen.set()
 
     observer = Observer()
@@ -269,10 +276,11 @@ def bench_append(workdir: Path) -> None:
     finally:
         observer.stop()
         observer.join()
+        target.unlink(missing_ok=True)
     state = "ok" if ok else "NOT SEEN within 10 s"
-    print(f"append {APPEND_ROWS:,} rows to a watched file: visible after {latency * 1000:.0f} ms "
-          f"(incremental read+parse {sum(processing) * 1000:.0f} ms over {len(processing)} events) "
-          f"[{state}; target <= 500 ms]")
+    print(f"append {APPEND_ROWS:,} rows to a watched file holding {before:,}: in the live corpus after "
+          f"{latency * 1000:.0f} ms (read+parse+summary {sum(processing) * 1000:.0f} ms over "
+          f"{len(processing)} events) [{state}; target <= 500 ms]")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

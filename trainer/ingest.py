@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.codecs import SUPPORTED_CODECS
-from trainer.corpus import Corpus, ParsedChunk, parse_lines
+from trainer.corpus import Corpus, ParsedChunk, Rejections, parse_lines
 
 
 @dataclass
@@ -25,6 +25,31 @@ class _FileState:
     next_line_no: int = 1
     pending: bytes = b""
     chunks: list[ParsedChunk] = field(default_factory=list)
+    summaries: list[ChunkSummary] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChunkSummary:
+    """What the console shows about a chunk, computed once when it is parsed."""
+
+    rows_by_codec: np.ndarray  # int64 [14]
+    sources_by_codec: tuple[frozenset[str], ...]
+
+    @classmethod
+    def of(cls, chunk: ParsedChunk) -> ChunkSummary:
+        sources: list[set[str]] = [set() for _ in SUPPORTED_CODECS]
+        for codec_id, source in zip(chunk.codec.tolist(), chunk.sources, strict=True):
+            sources[codec_id].add(source)
+        return cls(np.bincount(chunk.codec.astype(np.int64), minlength=len(SUPPORTED_CODECS)),
+                   tuple(frozenset(s) for s in sources))
+
+
+@dataclass(frozen=True)
+class LiveSummary:
+    rows_per_codec: dict[str, int]
+    sources_per_codec: dict[str, int]
+    rows_accepted: int
+    rejections: Rejections
 
 
 @dataclass(frozen=True)
@@ -52,7 +77,7 @@ class IncrementalCorpus:
 
     def forget(self, path: str) -> FileUpdate:
         state = self._files.pop(path, None)
-        lost = _rows_by_codec(state.chunks) if state else Counter()
+        lost = _rows_by_codec(state.summaries) if state else Counter()
         return FileUpdate(path, lost, 0, True, 0)
 
     def refresh(self, path: str) -> FileUpdate:
@@ -66,7 +91,7 @@ class IncrementalCorpus:
         reset = False
         if state is None or state.inode != stat.st_ino or stat.st_size < state.offset:
             if state is not None:
-                removed = _rows_by_codec(state.chunks)
+                removed = _rows_by_codec(state.summaries)
                 reset = True
             state = _FileState(inode=stat.st_ino)
             self._files[path] = state
@@ -86,12 +111,31 @@ class IncrementalCorpus:
         chunk = parse_lines(lines, path, state.next_line_no)
         state.next_line_no += len(lines)
         state.chunks.append(chunk)
-        added = _rows_by_codec([chunk])
+        state.summaries.append(ChunkSummary.of(chunk))
+        added = _rows_by_codec(state.summaries[-1:])
         return FileUpdate(path, added + removed, chunk.rejections.total, reset, len(state.pending))
 
     def corpus(self, roots: list[str] | None = None, missing_roots: list[str] | None = None) -> Corpus:
         chunks = [chunk for path in sorted(self._files) for chunk in self._files[path].chunks]
         return Corpus.from_chunks(chunks, roots=list(roots or []), missing_roots=list(missing_roots or []))
+
+    def summary(self) -> LiveSummary:
+        """Counts for display, from per-chunk summaries: no concatenation of rows."""
+        rows = np.zeros(len(SUPPORTED_CODECS), dtype=np.int64)
+        sources: list[set[str]] = [set() for _ in SUPPORTED_CODECS]
+        rejections = Rejections()
+        for state in self._files.values():
+            for chunk, summary in zip(state.chunks, state.summaries, strict=True):
+                rows += summary.rows_by_codec
+                for codec_id, names in enumerate(summary.sources_by_codec):
+                    sources[codec_id] |= names
+                rejections.merge(chunk.rejections)
+        return LiveSummary(
+            rows_per_codec={c: int(rows[i]) for i, c in enumerate(SUPPORTED_CODECS)},
+            sources_per_codec={c: len(sources[i]) for i, c in enumerate(SUPPORTED_CODECS)},
+            rows_accepted=int(rows.sum()),
+            rejections=rejections,
+        )
 
     def refresh_all(self, paths: list[Path]) -> list[FileUpdate]:
         wanted = {str(p) for p in paths}
@@ -99,10 +143,10 @@ class IncrementalCorpus:
         return updates + [self.refresh(p) for p in sorted(wanted)]
 
 
-def _rows_by_codec(chunks: list[ParsedChunk]) -> Counter:
+def _rows_by_codec(summaries: list[ChunkSummary]) -> Counter:
     counts: Counter = Counter()
-    for chunk in chunks:
-        for index, n in enumerate(np.bincount(chunk.codec.astype(np.int64), minlength=len(SUPPORTED_CODECS))):
+    for summary in summaries:
+        for index, n in enumerate(summary.rows_by_codec.tolist()):
             if n:
-                counts[SUPPORTED_CODECS[index]] += int(n)
+                counts[SUPPORTED_CODECS[index]] += n
     return counts
