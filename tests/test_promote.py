@@ -239,3 +239,20 @@ def test_allowlist_violation_blocks_promotion_in_the_plan(workspace, monkeypatch
     assert after["predictor_libx265.onnx"] == before["predictor_libx265.onnx"]
     card = (model_dir / "predictor_libx265_card.md").read_text()
     assert "promotion blocked: ops outside the allowlist: LeakyRelu" in card
+
+
+def test_a_lock_taken_during_training_still_writes_the_report_and_exits_2(workspace, monkeypatch, capsys):
+    from trainer import batch
+    from trainer.promote import ModelDirLocked
+
+    def raced(*_args, **_kwargs):
+        raise ModelDirLocked("model directory is locked by pid 4242 on ci since now (apply: test)")
+
+    monkeypatch.setattr(batch, "apply_plan", raced)
+    tmp_path, model_dir, corpus = workspace
+    before = _hashes(model_dir)
+    code, report = _batch(tmp_path, model_dir, corpus, "--yes")
+    assert code == 2 and _hashes(model_dir) == before
+    assert "pid 4242" in report["promotion"]["error"] and report["promotion"]["applied"] == []
+    assert report["codecs"][0]["status"] == "pass"
+    assert "pid 4242" in capsys.readouterr().err

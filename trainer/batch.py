@@ -16,7 +16,15 @@ from trainer.describe import describe_event, summary_table, verdict_line
 from trainer.engine import TrainingEngine, process_pool_factory
 from trainer.events import Event
 from trainer.inputs import CorpusInputs, find_inputs
-from trainer.promote import PromotionPlan, apply_plan, model_dir_lock, plan_promotion, restore_backup
+from trainer.promote import (
+    ModelDirLocked,
+    PromotionError,
+    PromotionPlan,
+    apply_plan,
+    model_dir_lock,
+    plan_promotion,
+    restore_backup,
+)
 from trainer.report import build_report, corpus_section, summary_section, utc_stamp, write_report
 from trainer.runlog import RunLog
 from trainer.synthetic import synthetic_codec_data
@@ -75,7 +83,13 @@ def promote(
         log.line(line)
     section: dict[str, object] = {**plan.as_report(), "applied": [], "backup": None}
     if plan.changes and config.yes:
-        section.update(apply_plan(plan, config.model_dir, config.out_dir / "backup", stamp))
+        try:
+            section.update(apply_plan(plan, config.model_dir, config.out_dir / "backup", stamp))
+        except (ModelDirLocked, PromotionError) as exc:
+            section["error"] = str(exc)
+            log.line(f"promotion not applied, nothing written: {exc}")
+            print(f"error: promotion not applied: {exc}", file=sys.stderr)
+            return section, []
         log.line(f"applied {len(plan.changes)} change(s); previous files in {section['backup']}")
         log.line(f"roll back with: --restore {section['backup_stamp']}")
         return section, [c.path for c in plan.changes]
@@ -172,6 +186,8 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
         log.line("")
         for line in summary_table(ordered):
             log.line(line)
+        if promotion.get("error"):
+            exit_code = EXIT_CONFIG  # the model directory could not be written as planned
         log.line(verdict_line(summary, exit_code))
         log.line(f"report: {config.report_path}")
         log.line(f"log: {log_path}")

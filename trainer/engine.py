@@ -253,6 +253,11 @@ class TrainingEngine:
                 self._publish(early)
                 continue
             with self._lock:
+                older = self._job_of(codec)  # resubmitted while this load ran: the newer data wins
+                if older is not None:
+                    older.superseded = True
+                    self._drop_queued_tasks(older)
+                    self._finish_if_done(older)
                 job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
                 tasks = build_fold_tasks(data, self.profile, self.seed, job_id)
                 self._jobs[job_id] = _Job(job_id, codec, data, n_sources, len(tasks))

@@ -17,6 +17,11 @@ from trainer.profiles import TrainingProfile
 
 HIDDEN = 64
 STD_FLOOR = 1e-6
+# VMAF saturates at 100 (and can sit at 0). Under MSE through 100*sigmoid such a target pulls
+# the logit towards infinity, and Adam, which normalises away the vanishing gradient, keeps
+# stepping until a whole fold's network is saturated and predicts a constant. Training targets
+# are therefore held this far inside the range; metrics always use the true targets.
+TARGET_MARGIN = 0.5
 
 
 @dataclass
@@ -77,11 +82,16 @@ def fit(
     std = torch.where(std < STD_FLOOR, torch.ones_like(std), std)
     xn_all = (x_all.unsqueeze(0) - mean.unsqueeze(1)) / std.unsqueeze(1)  # [F, n, 14]
 
+    y_all = y_all.clamp(TARGET_MARGIN, 100.0 - TARGET_MARGIN)
     params = [
         *_init_layer(n_models, N_FEATURES, HIDDEN, gen),
         *_init_layer(n_models, HIDDEN, HIDDEN, gen),
         *_init_layer(n_models, HIDDEN, 1, gen),
     ]
+    with torch.no_grad():
+        # Start each model at its training mean instead of 50: the first steps fit shape, not level.
+        mean_target = (weight @ y_all) / counts[:, 0]
+        params[5].copy_(torch.logit(mean_target / 100.0).view(n_models, 1, 1))
     n_rows = x_all.shape[0]
     batch_size, learning_rate = profile.batch_and_lr(n_rows)
     optimiser = torch.optim.Adam(params, lr=learning_rate, fused=True if profile.fused_adam else None)

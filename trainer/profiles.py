@@ -39,7 +39,7 @@ class TrainingProfile:
 
 DEFAULT_PROFILE = TrainingProfile(
     name="default",
-    epochs=200,
+    epochs=100,
     batch_size=32,
     learning_rate=5e-3,
     folds_per_task=5,
