@@ -9,6 +9,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -25,8 +26,7 @@ from trainer.codecs import SUPPORTED_CODECS
 from trainer.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished
 from trainer.gate import LOSO_FOLD_COUNT, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
 from trainer.promote import PromotionPlan
-from trainer.results import CodecResult
-from trainer.tasks import FoldResult
+from trainer.results import CodecResult, FoldResult
 
 MIN_SIZE = (100, 28)
 
@@ -75,6 +75,14 @@ class PredictorConsole(App[int]):
     def table(self) -> CodecTable:
         return self.query_one(CodecTable)
 
+    def _widgets_ready(self) -> bool:
+        """False once the panes are gone: background messages can still arrive during shutdown."""
+        try:
+            self.query_one(CodecTable)
+        except NoMatches:
+            return False
+        return True
+
     def on_mount(self) -> None:
         self.table.border_title = "codecs  (auto-train on)" if self.auto_train else "codecs  (auto-train off)"
         self.query_one("#detail").border_title = "selected codec"
@@ -113,6 +121,8 @@ class PredictorConsole(App[int]):
         self.post_message(self.session.refresh(paths))
 
     def on_corpus_updated(self, message: CorpusUpdated) -> None:
+        if not self._widgets_ready():
+            return
         stats = message.stats
         for codec in SUPPORTED_CODECS:
             self.rows[codec] = stats.rows_per_codec[codec]
@@ -137,6 +147,8 @@ class PredictorConsole(App[int]):
         self.session.queue(codec)
 
     def on_engine_event(self, message: EngineEvent) -> None:
+        if not self._widgets_ready():
+            return
         event = message.event
         if isinstance(event, CodecQueued):
             self.folds[event.codec] = []
@@ -153,6 +165,8 @@ class PredictorConsole(App[int]):
         self.show_selected()
 
     def on_log_written(self, message: LogWritten) -> None:
+        if not self._widgets_ready():
+            return
         self.query_one(LogPane).write(message.text)
 
     def on_data_table_row_highlighted(self, _message: object) -> None:
@@ -200,6 +214,8 @@ class PredictorConsole(App[int]):
             self.post_message(PlanReady(None, f"{type(exc).__name__}: {exc}"))
 
     def on_plan_ready(self, message: PlanReady) -> None:
+        if not self._widgets_ready():
+            return
         if message.plan is None:
             self.notify(f"Could not build the plan: {message.error}", severity="error", markup=False)
             return
@@ -223,6 +239,8 @@ class PredictorConsole(App[int]):
             self.post_message(PlanApplied([], None, f"{type(exc).__name__}: {exc}"))
 
     def on_plan_applied(self, message: PlanApplied) -> None:
+        if not self._widgets_ready():
+            return
         if message.error:
             self.notify(f"Nothing written: {message.error}", severity="error", markup=False)
             return

@@ -123,3 +123,24 @@ def test_large_parse_keeps_columns_aligned():
     # Row 500 was rejected, so accepted row 500 is input row 501.
     assert chunk.sources[500] == "s6" and chunk.target[500] == pytest.approx(1.5)
     assert chunk.sources[499] == "s4" and chunk.target[499] == pytest.approx(99.5)
+
+
+def test_parallel_parse_matches_the_serial_parse_exactly(tmp_path, monkeypatch):
+    from trainer import corpus as corpus_module
+
+    lines = [GOOD.replace(b'"a"', f'"s{i % 7}"'.encode()) for i in range(3000)]
+    for bad_at in (0, 1499, 1500, 2999):
+        lines[bad_at] = b"{broken"
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\n".join(lines))  # no trailing newline: the last line still counts
+    serial, serial_info = corpus_module.read_corpus_file(path, workers=1)
+    monkeypatch.setattr(corpus_module, "PARALLEL_PARSE_MIN_BYTES", 1)
+    parallel, parallel_info = corpus_module.read_corpus_file(path, workers=3)
+    assert parallel_info == serial_info
+    assert parallel.sources == serial.sources and parallel.n_rows == 2996
+    assert np.array_equal(parallel.raw, serial.raw, equal_nan=True)
+    assert np.array_equal(parallel.target, serial.target) and np.array_equal(parallel.codec, serial.codec)
+    assert parallel.rejections.counts == serial.rejections.counts
+    assert parallel.rejections.examples == serial.rejections.examples
+    where = [e.split(": malformed-json")[0] for e in parallel.rejections.examples["malformed-json"]]
+    assert where == [f"{path}:1", f"{path}:1500", f"{path}:1501"]  # the first three, numbered across ranges

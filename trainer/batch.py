@@ -13,7 +13,7 @@ from typing import TextIO
 from trainer.config import ConfigError, RunConfig
 from trainer.corpus import CodecData, Corpus, load_corpus
 from trainer.describe import describe_event, summary_table, verdict_line
-from trainer.engine import TrainingEngine, process_pool_factory
+from trainer.engine import TrainingEngine, process_pool_factory, start_pool_helpers
 from trainer.events import Event
 from trainer.inputs import CorpusInputs, find_inputs
 from trainer.promote import (
@@ -130,6 +130,7 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
                 "no corpus found: pass --corpus FILE or --corpus-root DIR, or populate one of "
                 f"{inputs.describe_missing()} with *.jsonl files (or set ALLOW_EMPTY=1 to report missing-rows)"
             )
+    start_pool_helpers()  # the fork server imports torch while this process reads the corpus
     log_path = config.out_dir / f"train_{stamp}.log"
     log = RunLog(log_path, echo=out)
     try:
@@ -138,7 +139,7 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
         if config.synthetic_smoke:
             log.line("synthetic smoke run: generated corpora, diagnostic only, nothing can pass or promote")
         else:
-            corpus = load_corpus(inputs.files, inputs.present_roots, inputs.missing_roots)
+            corpus = load_corpus(inputs.files, inputs.present_roots, inputs.missing_roots, config.workers)
             _announce_corpus(log, inputs, corpus)
 
         def emit(event: Event) -> None:

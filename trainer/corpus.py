@@ -12,7 +12,7 @@ import os
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -264,19 +264,74 @@ class InputFile:
     sha256: str
 
 
-def read_corpus_file(path: Path) -> tuple[ParsedChunk, InputFile]:
+PARALLEL_PARSE_MIN_BYTES = 32 * 2**20
+
+
+def _parse_byte_range(path: str, start: int, end: int, first_line_no: int) -> ParsedChunk:
+    """Worker side of a parallel parse: read one newline-aligned byte range and parse it."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return parse_lines(lines, path, first_line_no)
+
+
+def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
+    """Consecutive chunks of one file as one, rows and rejection examples in file order."""
+    rejections = Rejections()
+    for chunk in chunks:
+        rejections.merge(chunk.rejections)
+    return ParsedChunk(
+        path=chunks[0].path,
+        raw=np.concatenate([c.raw for c in chunks]),
+        target=np.concatenate([c.target for c in chunks]),
+        codec=np.concatenate([c.codec for c in chunks]),
+        sources=[s for c in chunks for s in c.sources],
+        rejections=rejections,
+        generated=np.concatenate([c.generated for c in chunks]),
+    )
+
+
+def _parse_in_parallel(path: Path, data: bytes, workers: int) -> ParsedChunk:
+    """Split at line boundaries, one byte range per worker; workers re-read their range from disk."""
+    import multiprocessing
+
+    cuts = [0]
+    for k in range(1, workers):
+        newline = data.find(b"\n", max(cuts[-1], len(data) * k // workers))
+        if newline < 0:
+            break
+        cuts.append(newline + 1)
+    cuts.append(len(data))
+    ranges = [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    first_lines = [data.count(b"\n", 0, a) + 1 for a, _ in ranges]
+    # spawn: a parse worker needs numpy and orjson only, not the torch-preloaded fork server.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+        futures = [
+            pool.submit(_parse_byte_range, str(path), a, b, n) for (a, b), n in zip(ranges, first_lines, strict=True)
+        ]
+        return merge_chunks([f.result() for f in futures])
+
+
+def read_corpus_file(path: Path, workers: int = 1) -> tuple[ParsedChunk, InputFile]:
     """Read and parse one whole file; the last line counts even without its newline.
 
-    The sha256 for the report's provenance is computed on a thread while the lines parse
-    (hashlib releases the GIL on large buffers), so it costs no wall time.
+    Files of 32 MiB and more are parsed by ``workers`` processes in parallel. The sha256 for the
+    report's provenance is computed on a thread meanwhile (hashlib releases the GIL).
     """
     data = path.read_bytes()
     with ThreadPoolExecutor(max_workers=1) as hasher:
         digest = hasher.submit(lambda: hashlib.sha256(data).hexdigest())
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        chunk = parse_lines(lines, str(path))
+        if workers > 1 and len(data) >= PARALLEL_PARSE_MIN_BYTES:
+            chunk = _parse_in_parallel(path, data, workers)
+        else:
+            lines = data.split(b"\n")
+            if lines and lines[-1] == b"":
+                lines.pop()
+            chunk = parse_lines(lines, str(path))
         return chunk, InputFile(str(path), len(data), digest.result())
 
 
@@ -387,14 +442,16 @@ class Corpus:
         )
 
 
-def load_corpus(files: Sequence[Path], roots: Sequence[str] = (), missing_roots: Sequence[str] = ()) -> Corpus:
+def load_corpus(
+    files: Sequence[Path], roots: Sequence[str] = (), missing_roots: Sequence[str] = (), workers: int = 1
+) -> Corpus:
     """Parse every file once; an unreadable file is recorded and the rest still load."""
     chunks: list[ParsedChunk] = []
     inputs: list[InputFile] = []
     unreadable = Rejections()
     for path in files:
         try:
-            chunk, info = read_corpus_file(Path(path))
+            chunk, info = read_corpus_file(Path(path), workers)
         except OSError as exc:
             unreadable.unreadable_files.append(f"{path}: {exc.strerror or exc}")
             continue

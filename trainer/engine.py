@@ -14,23 +14,27 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from trainer.corpus import CodecData
 from trainer.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
 from trainer.folds import fold_masks
 from trainer.gate import LOSO_FOLD_COUNT
-from trainer.model import MLPWeights
 from trainer.profiles import TrainingProfile
-from trainer.results import CodecResult, error_result, judged_result, untrainable_result
+from trainer.results import CodecResult, FoldResult, error_result, judged_result, untrainable_result
 from trainer.synthetic import stable_seed
-from trainer.tasks import FinalTask, FoldResult, FoldTask, configure_worker, run_final_task, run_fold_task
+from trainer.tasks import FinalTask, FoldTask, configure_worker, run_final_task, run_fold_task
+
+if TYPE_CHECKING:
+    from trainer.model import MLPWeights
 
 ExecutorFactory = Callable[[], Executor]
 Emit = Callable[[Event], None]
 POLL_SECONDS = 0.1
 
 
-POOL_PRELOAD = ["trainer.tasks"]
+# Imported once by the fork server, so every worker starts with torch and scipy.stats loaded.
+POOL_PRELOAD = ["trainer.tasks", "trainer.model", "trainer.metrics", "scipy.stats"]
 
 
 def start_pool_helpers() -> None:

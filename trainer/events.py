@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainer.results import CodecResult
-from trainer.tasks import FoldResult
+from trainer.results import CodecResult, FoldResult
 
 
 @dataclass(frozen=True)

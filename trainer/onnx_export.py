@@ -6,12 +6,16 @@ normalisation is baked in as constants, and serialisation is byte-for-byte deter
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from trainer.features import FEATURE_NAMES, N_FEATURES
-from trainer.model import MLPWeights, predict
+
+if TYPE_CHECKING:
+    from trainer.model import MLPWeights
 
 OPSET = 18
 IR_VERSION = 10
@@ -105,6 +109,8 @@ def validate_onnx(onnx_bytes: bytes, weights: MLPWeights, features: np.ndarray) 
         ort_out = ort_predict(onnx_bytes, features)
     except Exception as exc:
         return [f"onnxruntime could not run the model: {exc}"]
+    from trainer.model import predict  # torch: only when a model is actually being checked
+
     torch_out = predict(weights, features)[0]
     if ort_out.shape != (features.shape[0], 1) or ort_out.dtype != np.float32:
         problems.append(f"output {ort_out.dtype}{list(ort_out.shape)}, contract requires float32 [N, 1]")

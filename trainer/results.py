@@ -7,7 +7,36 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trainer.gate import LOSO_FOLD_COUNT, evaluate_gate
-from trainer.tasks import FoldResult, _finite_or_none
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    codec: str
+    fold_index: int
+    held_out_sources: tuple[str, ...]
+    plcc: float
+    srocc: float
+    rmse: float
+    n_train: int
+    n_val: int
+    seconds: float
+
+    def as_report(self) -> dict[str, object]:
+        return {
+            "fold_index": self.fold_index,
+            "held_out_sources": list(self.held_out_sources),
+            "plcc": finite_or_none(self.plcc),
+            "srocc": finite_or_none(self.srocc),
+            "rmse": finite_or_none(self.rmse),
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+        }
+
+
+def finite_or_none(value: float) -> float | None:
+    """Report numbers are strict JSON: an undefined metric is null, never NaN."""
+    return float(value) if np.isfinite(value) else None
+
 
 STATUSES = ("pass", "fail", "insufficient-sources", "missing-rows", "error")
 SYNTHETIC_REASON = "synthetic runs are diagnostic only: a synthetic corpus never promotes a model"
@@ -83,8 +112,8 @@ def judged_result(
         failure_reasons=reasons,
         folds=ordered,
         corpus_provenance=provenance,
-        mean_plcc=_finite_or_none(verdict.mean_plcc) if verdict.mean_plcc is not None else None,
-        plcc_spread=_finite_or_none(verdict.plcc_spread) if verdict.plcc_spread is not None else None,
+        mean_plcc=finite_or_none(verdict.mean_plcc) if verdict.mean_plcc is not None else None,
+        plcc_spread=finite_or_none(verdict.plcc_spread) if verdict.plcc_spread is not None else None,
     )
 
 

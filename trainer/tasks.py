@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer.metrics import plcc, rmse, srocc
-from trainer.model import MLPWeights, fit, predict
 from trainer.profiles import TrainingProfile
+from trainer.results import FoldResult
+
+if TYPE_CHECKING:
+    from trainer.model import MLPWeights
+
+# torch and scipy are imported inside the task functions: the processes that run tasks pay for
+# them (the fork server preloads them once), the process that only plans and reports does not.
 
 
 @dataclass(frozen=True)
@@ -29,34 +35,6 @@ class FoldTask:
     job_id: int = 0
 
 
-@dataclass(frozen=True)
-class FoldResult:
-    codec: str
-    fold_index: int
-    held_out_sources: tuple[str, ...]
-    plcc: float
-    srocc: float
-    rmse: float
-    n_train: int
-    n_val: int
-    seconds: float
-
-    def as_report(self) -> dict[str, object]:
-        return {
-            "fold_index": self.fold_index,
-            "held_out_sources": list(self.held_out_sources),
-            "plcc": _finite_or_none(self.plcc),
-            "srocc": _finite_or_none(self.srocc),
-            "rmse": _finite_or_none(self.rmse),
-            "n_train": self.n_train,
-            "n_val": self.n_val,
-        }
-
-
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
 def configure_worker() -> None:
     """Pool initializer: one torch thread per process, so N workers use N cores, not N^2."""
     import torch
@@ -65,6 +43,9 @@ def configure_worker() -> None:
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
+    from trainer.metrics import plcc, rmse, srocc
+    from trainer.model import fit, predict
+
     started = time.perf_counter()
     weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed)
     predictions = predict(weights, task.features)
@@ -100,5 +81,7 @@ class FinalTask:
 
 def run_final_task(task: FinalTask) -> MLPWeights:
     """Train on every row of the codec (no held-out fold): the model that would ship."""
+    from trainer.model import fit
+
     everything = np.ones((1, task.target.shape[0]), dtype=bool)
     return fit(task.features, task.target, everything, task.profile, task.seed)

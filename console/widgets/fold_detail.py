@@ -11,8 +11,7 @@ from textual.widgets import DataTable, Static
 
 from console.widgets.fold_chart import FoldChart
 from trainer.describe import fmt
-from trainer.results import CodecResult
-from trainer.tasks import FoldResult
+from trainer.results import CodecResult, FoldResult
 
 
 class FoldDetail(Vertical):
