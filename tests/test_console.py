@@ -14,6 +14,8 @@ from console.app import PredictorConsole
 from console.screens.confirm_plan import ConfirmPlanScreen
 from console.screens.confirm_quit import ConfirmQuitScreen
 from console.session import ConsoleSession
+from console.widgets.codec_table import verdict_text
+from console.widgets.fold_detail import HELD_OUT_WIDTH, held_out_label
 from trainer.artifacts import card_path, model_path, sha256_file
 from trainer.cli import build_parser
 from trainer.config import resolve_config
@@ -196,3 +198,17 @@ def test_batch_only_flags_are_refused_by_the_console(capsys):
     assert "--yes only apply with --batch" in capsys.readouterr().err
     assert main(["--codec", "libx266"]) == 2
     assert "unknown codec 'libx266'" in capsys.readouterr().err
+
+
+def test_held_out_label_keeps_the_first_source_and_counts_the_rest():
+    assert held_out_label([]) == "-"
+    assert held_out_label(["libx264_src002"]) == "libx264_src002"
+    assert held_out_label(["libx264_src002", "libx264_src007", "libx264_src011"]) == "libx264_src002 +2"
+    long_label = held_out_label(["a_very_long_source_name_from_a_corpus", "b"])
+    assert len(long_label) == HELD_OUT_WIDTH and long_label.endswith("… +1")
+
+
+@pytest.mark.parametrize(("status", "word"), [("pass", "PASS"), ("fail", "FAIL"), ("error", "ERROR"),
+                                              ("insufficient-sources", "FAIL"), ("missing-rows", "FAIL")])
+def test_verdict_is_what_promotion_will_do(status, word):
+    assert verdict_text(status).plain == word

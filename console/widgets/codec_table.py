@@ -22,6 +22,18 @@ STATE_STYLES = {
 }
 
 
+def verdict_text(status: str) -> Text:
+    """What promotion will do: only `pass` replaces the stub; every other status keeps it.
+
+    The state column already names the exact status, so the verdict stays one short word.
+    """
+    if status == "pass":
+        return Text("PASS", style=STATE_STYLES["pass"])
+    if status == "error":
+        return Text("ERROR", style=STATE_STYLES["error"])
+    return Text("FAIL", style=STATE_STYLES["fail"])
+
+
 class CodecTable(DataTable):
     """One row per supported codec, keyed by codec name."""
 
@@ -49,9 +61,7 @@ class CodecTable(DataTable):
         self.set_state(codec, result.status)
         self.update_cell(codec, "plcc", fmt(result.mean_plcc))
         self.update_cell(codec, "spread", fmt(result.plcc_spread))
-        verdict = "PASS" if result.status == "pass" else result.status.upper()
-        self.update_cell(codec, "verdict", Text(verdict, style=STATE_STYLES.get(result.status, "")),
-                         update_width=True)
+        self.update_cell(codec, "verdict", verdict_text(result.status), update_width=True)
 
     def state_of(self, codec: str) -> str:
         return str(self.get_cell(codec, "state"))

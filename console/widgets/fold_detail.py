@@ -13,6 +13,20 @@ from console.widgets.fold_chart import FoldChart
 from trainer.describe import fmt
 from trainer.results import CodecResult, FoldResult
 
+HELD_OUT_WIDTH = 18
+
+
+def held_out_label(sources: Sequence[str], width: int = HELD_OUT_WIDTH) -> str:
+    """First held-out source plus how many more, so PLCC/SROCC/RMSE still fit a narrow pane."""
+    if not sources:
+        return "-"
+    more = f" +{len(sources) - 1}" if len(sources) > 1 else ""
+    first = sources[0]
+    room = width - len(more)
+    if len(first) > room:
+        first = first[: max(room - 1, 1)] + "…"
+    return first + more
+
 
 class FoldDetail(Vertical):
     def compose(self) -> ComposeResult:
@@ -23,7 +37,7 @@ class FoldDetail(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one("#fold-table", DataTable)
-        for key, label in (("fold", "fold"), ("held", "held-out sources"), ("n", "n_train/n_val"),
+        for key, label in (("fold", "#"), ("held", "held-out sources"), ("n", "train/val"),
                            ("plcc", "PLCC"), ("srocc", "SROCC"), ("rmse", "RMSE")):
             table.add_column(label, key=key)
 
@@ -32,8 +46,7 @@ class FoldDetail(Vertical):
         table = self.query_one("#fold-table", DataTable)
         table.clear()
         for fold in sorted(folds, key=lambda f: f.fold_index):
-            held = ", ".join(fold.held_out_sources)
-            table.add_row(str(fold.fold_index), held if len(held) <= 24 else held[:21] + "...",
+            table.add_row(str(fold.fold_index), held_out_label(fold.held_out_sources),
                           f"{fold.n_train}/{fold.n_val}", fmt(fold.plcc), fmt(fold.srocc), fmt(fold.rmse, 2),
                           key=str(fold.fold_index))
         self.query_one("#fold-chart", FoldChart).show(folds)
