@@ -29,10 +29,13 @@ from trainer.promote import PromotionPlan
 from trainer.results import CodecResult, FoldResult
 
 MIN_SIZE = (100, 28)
+WIDE_LAYOUT_MIN_WIDTH = 140  # the codec table's 80 columns plus a detail pane that fits every fold column
 
 
 class PredictorConsole(App[int]):
     CSS_PATH = "console.tcss"
+    # Below the wide layout the table and the side panes share the width and scroll sideways.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_LAYOUT_MIN_WIDTH, "-wide")]
     TITLE = "VMAF predictor console"
     SUB_TITLE = (f"ADR-0303 gate: mean PLCC >= {SHIP_GATE_MEAN_PLCC}, spread <= {SHIP_GATE_PLCC_SPREAD_MAX}, "
                  f"every fold >= {SHIP_GATE_PER_FOLD_MIN}, {LOSO_FOLD_COUNT}-fold LOSO")

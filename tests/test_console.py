@@ -212,3 +212,19 @@ def test_held_out_label_keeps_the_first_source_and_counts_the_rest():
                                               ("insufficient-sources", "FAIL"), ("missing-rows", "FAIL")])
 def test_verdict_is_what_promotion_will_do(status, word):
     assert verdict_text(status).plain == word
+
+
+@pytest.mark.parametrize(("size", "table_width"), [((100, 28), None), ((120, 34), None), ((140, 44), 80)])
+async def test_both_panes_stay_on_screen_from_the_minimum_size_up(tmp_path, size, table_width):
+    root = tmp_path / "root"
+    root.mkdir()
+    app = make_app(tmp_path, "--corpus-root", str(root))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        table = app.query_one("#codec-table").region
+        side = app.query_one("#side").region
+        assert side.right <= size[0] and side.width >= 40, (table, side)
+        if table_width is not None:
+            assert table.width == table_width
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, what="exit")
