@@ -50,6 +50,24 @@ def test_wrong_types_are_rejected_not_coerced(line):
     assert chunk.rejections.counts["wrong-value-type"] == 1
 
 
+def test_a_rows_own_nan_feature_is_rejected_but_absent_and_null_fields_are_absent():
+    lines = [
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "crf": NaN}',
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "crf": null, "cq": 31, "y_avg": null}',
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "crf": null}',
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "width": 1920}',
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "adm2": NaN}',  # NaN outside the features
+    ]
+    chunk = parse_lines(lines, "f")
+    assert chunk.rejections.examples["wrong-value-type"] == ["f:1: wrong-value-type: crf is nan"]
+    assert chunk.n_rows == 4
+    crf, y_avg, width = (FEATURE_NAMES.index(name) for name in ("crf", "y_avg", "width"))
+    assert chunk.raw[0, crf] == 31  # a null primary key falls back to its alias
+    assert np.isnan(chunk.raw[0, y_avg]) and np.isnan(chunk.raw[1, crf])
+    assert chunk.raw[2, width] == 1920 and np.isnan(chunk.raw[2, crf])
+    assert np.isnan(chunk.raw[3]).all()
+
+
 def test_aliases_and_per_frame_canonical_rows_load():
     lines = [
         b'{"source": "s1", "codec": "libx265", "cq": 30, "vmaf": 80.5, "actual_kbps": 900, "fps": 30}',

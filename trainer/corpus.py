@@ -129,12 +129,17 @@ def _classify_undecodable(line: bytes) -> tuple[str, str, dict | None]:
 _PRIMARY_KEYS = tuple(keys[0] for keys in FIELD_KEYS)
 _ALIAS_FALLBACKS = tuple((i, keys[1:]) for i, keys in enumerate(FIELD_KEYS) if len(keys) > 1)
 _PLAIN_VALUE_TYPES = frozenset({type(None), int, float})
+# What a lookup returns for a key the row lacks. A NaN of its own: it is already the stored "absent"
+# value, so most rows need no None -> NaN pass, and identity (`is _ABSENT`) tells it apart from a NaN
+# the row itself carried.
+_ABSENT = float("nan")
+_ABSENT_DEFAULTS = (_ABSENT,) * len(_PRIMARY_KEYS)
 
 
 def _bad_field(values: list[object], strict_finite: bool) -> str | None:
     """Name the first field that is not a number (or, for stdlib-parsed rows, not finite)."""
     for keys, value in zip(FIELD_KEYS, values, strict=True):
-        if value is None:
+        if value is None or value is _ABSENT:
             continue
         if type(value) not in _NUMBER:
             return f"{keys[0]} is {type(value).__name__}"
@@ -157,7 +162,8 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
     codecs = array("b")
     sources: list[str] = []
     generated: list[bool] = []
-    nan = math.nan
+    absent = _ABSENT
+    absent_defaults = _ABSENT_DEFAULTS
     isfinite = math.isfinite
     primary_keys = _PRIMARY_KEYS
     alias_fallbacks = _ALIAS_FALLBACKS
@@ -226,20 +232,20 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         if type(source) is not str:
             rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", "src is not a string")
             continue
-        fields = [get(key) for key in primary_keys]
+        fields = list(map(get, primary_keys, absent_defaults))
         for column, aliases in alias_fallbacks:
-            if fields[column] is None:
+            if fields[column] is absent or fields[column] is None:
                 for alias in aliases:
                     value = get(alias)
                     if value is not None:
                         fields[column] = value
                         break
-        if from_stdlib or not set(map(type, fields)) <= plain_types:
+        if from_stdlib or not plain_types.issuperset(map(type, fields)):
             bad = _bad_field(fields, strict_finite=from_stdlib)
             if bad is not None:
                 rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", bad)
                 continue
-        values.extend([nan if v is None else v for v in fields])
+        values.extend([absent if v is None else v for v in fields] if None in fields else fields)
         targets.append(target)
         codecs.append(codec_id)
         sources.append(source)
