@@ -220,6 +220,26 @@ def test_restore_rejects_a_stamp_that_is_a_path(tmp_path, capsys):
     assert code == 2 and "expected a UTC stamp" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ('[{"file": "predictor_libx264.onnx", "sha256": "0"}]', "backup file predictor_libx264.onnx cannot be read"),
+        ('["predictor_libx264.onnx"]', "is not a list of file entries"),
+        ('{"file": "predictor_libx264.onnx"}', "is not a list of file entries"),
+    ],
+)
+def test_restore_from_a_damaged_backup_says_why_and_changes_nothing(tmp_path, capsys, manifest, message):
+    backup = tmp_path / "r" / "backup" / "20261124T000000Z"
+    backup.mkdir(parents=True)
+    (backup / "manifest.json").write_text(manifest)
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    (model_dir / "predictor_libx264.onnx").write_bytes(b"current")
+    code = main(["--restore", backup.name, "--model-dir", str(model_dir), "--out-dir", str(tmp_path / "r")])
+    assert code == 2 and message in capsys.readouterr().err
+    assert (model_dir / "predictor_libx264.onnx").read_bytes() == b"current"
+
+
 def test_allowlist_violation_blocks_promotion_in_the_plan(workspace, monkeypatch):
     from trainer import promote
 

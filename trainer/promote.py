@@ -228,13 +228,19 @@ def restore_backup(backup_root: Path, stamp: str, model_dir: Path, new_stamp: st
         manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise PromotionError(f"no readable backup at {source}: {exc}") from None
+    if not isinstance(manifest, list) or not all(isinstance(entry, dict) for entry in manifest):
+        raise PromotionError(f"backup manifest {source / 'manifest.json'} is not a list of file entries")
     entries = []
     for entry in manifest:
         name = str(entry.get("file", ""))
         match = MODEL_FILE_PATTERN.match(name)
         if match is None or match.group("codec") not in CODEC_INDEX:
             raise PromotionError(f"backup manifest names {name!r}, which is not a model file")
-        data = (source / name).read_bytes()
+        try:
+            data = (source / name).read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise PromotionError(f"backup file {name} cannot be read ({reason}); nothing restored") from None
         if sha256_bytes(data) != entry.get("sha256"):
             raise PromotionError(f"backup file {name} does not match its recorded sha256")
         entries.append((name, data))
