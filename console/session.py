@@ -10,17 +10,17 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from textual.message import Message
 
 from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten
 from trainer.config import RunConfig
-from trainer.corpus import CodecData, Corpus, discover_files
+from trainer.corpus import CodecData, Corpus, partition_roots
 from trainer.describe import describe_event
 from trainer.engine import ExecutorFactory, TrainingEngine, start_pool_helpers
 from trainer.events import Event
 from trainer.ingest import FileUpdate, IncrementalCorpus
+from trainer.inputs import find_inputs
 from trainer.promote import PromotionPlan, apply_plan, plan_promotion
 from trainer.report import build_report, corpus_section, utc_stamp, write_report
 from trainer.results import CodecResult
@@ -71,13 +71,12 @@ class ConsoleSession:
         return self.engine.is_busy()
 
     # -- corpus ------------------------------------------------------------------------------
-    def _corpus_files(self) -> tuple[list[Path], list[str], list[str]]:
-        found, present, missing = discover_files(self.config.corpus_roots)
-        return [*self.config.corpus_files, *found], present, missing
+    def _roots(self) -> tuple[list[str], list[str]]:
+        return partition_roots(self.config.corpus_roots)
 
     def scan(self) -> CorpusUpdated:
         """Read every corpus file (incrementally where already known)."""
-        files, _, _ = self._corpus_files()
+        files = find_inputs(self.config).files
         with self._corpus_lock:
             updates = self.live.refresh_all(files)
         return self._after(updates, initial=True)
@@ -107,13 +106,12 @@ class ConsoleSession:
     def corpus(self) -> Corpus:
         with self._corpus_lock:
             if self._corpus_cache is None:
-                _, present, missing = self._corpus_files()
-                self._corpus_cache = self.live.corpus(present, missing)
+                self._corpus_cache = self.live.corpus(*self._roots())
             return self._corpus_cache
 
     def stats(self) -> CorpusStats:
         """Display counts from the live per-chunk summaries (cheap: no rows are concatenated)."""
-        _, present, missing = self._corpus_files()
+        present, missing = self._roots()
         with self._corpus_lock:
             summary = self.live.summary()
             files = len(self.live.paths)

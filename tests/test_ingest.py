@@ -50,3 +50,16 @@ def test_truncated_replaced_and_deleted_files_are_re_read_whole(tmp_path):
     path.unlink()
     update = live.refresh(str(path))
     assert update.reset and live.corpus().rows_accepted == 0 and live.paths == []
+
+
+def test_one_file_reached_by_two_spellings_is_read_once(tmp_path):
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(ROW * 3)
+    (tmp_path / "link.jsonl").symlink_to(path)
+    live = IncrementalCorpus()
+    updates = live.refresh_all([path, tmp_path / "sub" / ".." / "c.jsonl", tmp_path / "link.jsonl"])
+    assert sum(sum(u.rows_by_codec.values()) for u in updates) == 3
+    # A watcher may report the file under yet another spelling: still the same file, nothing new.
+    assert live.refresh(os.path.relpath(path)).rows_by_codec == {}
+    assert live.corpus().rows_accepted == 3 and len(live.paths) == 1

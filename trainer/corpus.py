@@ -341,20 +341,24 @@ def read_corpus_file(path: Path, workers: int = 1) -> tuple[ParsedChunk, InputFi
         return chunk, InputFile(str(path), len(data), digest.result())
 
 
+def partition_roots(roots: Iterable[Path]) -> tuple[list[str], list[str]]:
+    """(present, missing) roots, user-expanded: what discovery would say, without walking them."""
+    present: list[str] = []
+    missing: list[str] = []
+    for root in roots:
+        expanded = Path(root).expanduser()
+        (present if expanded.is_dir() else missing).append(str(expanded))
+    return present, missing
+
+
 def discover_files(roots: Iterable[Path]) -> tuple[list[Path], list[str], list[str]]:
     """All ``*.jsonl`` under the present roots (symlinked dirs not followed, so no loops).
 
     Returns (files, present roots, missing roots); files are sorted and de-duplicated.
     """
     found: dict[str, Path] = {}
-    present: list[str] = []
-    missing: list[str] = []
-    for root in roots:
-        root = Path(root).expanduser()
-        if not root.is_dir():
-            missing.append(str(root))
-            continue
-        present.append(str(root))
+    present, missing = partition_roots(roots)
+    for root in present:
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames.sort()
             for name in filenames:

@@ -3,6 +3,8 @@
 Each file keeps a byte offset: a refresh reads only the appended bytes, parses the complete
 lines, and keeps a trailing line without its newline as pending (not an error: the writer
 has not finished it). A file that shrank or was replaced (new inode) is re-read whole.
+Files are keyed by their canonical path, so one file reached by two spellings (a relative
+``--corpus`` path and the absolute path a watcher reports, or a symlink) is read once.
 """
 
 from __future__ import annotations
@@ -76,12 +78,14 @@ class IncrementalCorpus:
         return sorted(self._files)
 
     def forget(self, path: str) -> FileUpdate:
+        path = os.path.realpath(path)
         state = self._files.pop(path, None)
         lost = _rows_by_codec(state.summaries) if state else Counter()
         return FileUpdate(path, lost, 0, True, 0)
 
     def refresh(self, path: str) -> FileUpdate:
         """Bring one file up to date; returns what changed."""
+        path = os.path.realpath(path)
         try:
             stat = os.stat(path)
         except FileNotFoundError:
@@ -138,7 +142,7 @@ class IncrementalCorpus:
         )
 
     def refresh_all(self, paths: list[Path]) -> list[FileUpdate]:
-        wanted = {str(p) for p in paths}
+        wanted = {os.path.realpath(p) for p in paths}
         updates = [self.forget(p) for p in list(self._files) if p not in wanted]
         return updates + [self.refresh(p) for p in sorted(wanted)]
 
