@@ -141,11 +141,7 @@ class TrainingEngine:
         with self._lock:
             self._incoming = deque(item for item in self._incoming if item[0] != codec)
             self._incoming.append((codec, load))
-            job = self._job_of(codec)
-            if job is not None:
-                job.superseded = True
-                self._drop_queued_tasks(job)
-                self._finish_if_done(job)
+            self._supersede(self._job_of(codec))
             self._lock.notify_all()
 
     def submit_final(self, data: CodecData) -> None:
@@ -257,11 +253,7 @@ class TrainingEngine:
                 self._publish(early)
                 continue
             with self._lock:
-                older = self._job_of(codec)  # resubmitted while this load ran: the newer data wins
-                if older is not None:
-                    older.superseded = True
-                    self._drop_queued_tasks(older)
-                    self._finish_if_done(older)
+                self._supersede(self._job_of(codec))  # resubmitted while this load ran: the newer data wins
                 job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
                 tasks = build_fold_tasks(data, self.profile, self.seed, job_id)
                 self._jobs[job_id] = _Job(job_id, codec, data, n_sources, len(tasks))
@@ -323,9 +315,17 @@ class TrainingEngine:
         return None if job_id is None else self._jobs.get(job_id)
 
     def _drop_queued_tasks(self, job: _Job) -> None:
-        dropped = [t for t in self._tasks if isinstance(t, FoldTask) and t.job_id == job.job_id]
+        before = len(self._tasks)
         self._tasks = deque(t for t in self._tasks if not (isinstance(t, FoldTask) and t.job_id == job.job_id))
-        job.pending_tasks -= len(dropped)
+        job.pending_tasks -= before - len(self._tasks)
+
+    def _supersede(self, job: _Job | None) -> None:
+        """Newer data arrived for this job's codec: stop its queued work; late results are discarded."""
+        if job is None:
+            return
+        job.superseded = True
+        self._drop_queued_tasks(job)
+        self._finish_if_done(job)
 
     def _replace_broken_pool(self) -> None:
         with self._lock:
