@@ -26,6 +26,8 @@ from pathlib import Path
 import orjson
 
 from trainer.codecs import SUPPORTED_CODECS
+from trainer.describe import fmt
+from trainer.gate import SHIP_GATE_PLCC_SPREAD_MAX
 from trainer.synthetic import synthetic_rows
 
 SIZES = {"S": (12, 40), "M": (20, 200), "L": (40, 500)}  # sources x rows per source, per codec
@@ -171,10 +173,6 @@ class Aggregate:
         return f"{statuses.count('pass')}/{len(statuses)} pass"
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
 def print_training(runs: list[TrainingRun]) -> None:
     groups: dict[tuple[str, str], Aggregate] = {}
     for run in runs:
@@ -202,7 +200,7 @@ def print_training(runs: list[TrainingRun]) -> None:
             def_pass = [r.status.get(codec) == "pass" for r in default.runs]
             if sum(def_pass) < sum(ref_pass):
                 flips.append(codec)
-            print(f"   {codec:<12} {_fmt(ref):>9} {_fmt(new):>9} {_fmt(delta):>8}  "
+            print(f"   {codec:<12} {fmt(ref):>9} {fmt(new):>9} {fmt(delta):>8}  "
                   f"{reference.passes(codec)} -> {default.passes(codec)}")
         if worst:
             print(f"   worst delta: {worst[1]:+.4f} ({worst[0]}); target >= -0.002")
@@ -211,10 +209,10 @@ def print_training(runs: list[TrainingRun]) -> None:
         means = {name: sum(v) / len(v) for name, v in spreads.items() if v}
         if len(means) == 2:
             print(f"   mean fold-PLCC spread over codecs and seeds: reference {means['reference']:.4f}, "
-                  f"default {means['default']:.4f} (gate bound 0.0050)")
+                  f"default {means['default']:.4f} (gate bound {SHIP_GATE_PLCC_SPREAD_MAX:.4f})")
         print(f"   pass -> fail flips: {', '.join(flips) or 'none'}"
-              + ("  (codecs whose spread straddles the 0.0050 bound flip with the seed under either profile)"
-                 if flips else ""))
+              + (f"  (codecs whose spread straddles the {SHIP_GATE_PLCC_SPREAD_MAX:.4f} bound flip with the seed "
+                 "under either profile)" if flips else ""))
 
 
 def bench_ingest(workdir: Path, workers: int) -> None:

@@ -273,15 +273,20 @@ class InputFile:
 PARALLEL_PARSE_MIN_BYTES = 32 * 2**20
 
 
+def _split_lines(data: bytes) -> list[bytes]:
+    """Lines of a whole file or range; a final line counts even without its newline."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
 def _parse_byte_range(path: str, start: int, end: int, first_line_no: int) -> ParsedChunk:
     """Worker side of a parallel parse: read one newline-aligned byte range and parse it."""
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read(end - start)
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    return parse_lines(lines, path, first_line_no)
+    return parse_lines(_split_lines(data), path, first_line_no)
 
 
 def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
@@ -334,10 +339,7 @@ def read_corpus_file(path: Path, workers: int = 1) -> tuple[ParsedChunk, InputFi
         if workers > 1 and len(data) >= PARALLEL_PARSE_MIN_BYTES:
             chunk = _parse_in_parallel(path, data, workers)
         else:
-            lines = data.split(b"\n")
-            if lines and lines[-1] == b"":
-                lines.pop()
-            chunk = parse_lines(lines, str(path))
+            chunk = parse_lines(_split_lines(data), str(path))
         return chunk, InputFile(str(path), len(data), digest.result())
 
 

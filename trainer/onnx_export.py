@@ -73,6 +73,13 @@ def build_onnx(weights: MLPWeights, codec: str) -> bytes:
     return model.SerializeToString(deterministic=True)
 
 
+def graph_ops(model: onnx.ModelProto | bytes) -> list[str]:
+    """The distinct op types a model uses, sorted: what the allowlist check and the card report."""
+    if isinstance(model, bytes):
+        model = onnx.load_from_string(model)
+    return sorted({node.op_type for node in model.graph.node})
+
+
 def ort_predict(onnx_bytes: bytes, features: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
@@ -90,9 +97,9 @@ def validate_onnx(onnx_bytes: bytes, weights: MLPWeights, features: np.ndarray) 
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:
         return [f"onnx.checker failed: {exc}"]
-    ops = {node.op_type for node in model.graph.node}
-    if ops - OP_ALLOWLIST:
-        problems.append(f"ops outside the allowlist: {', '.join(sorted(ops - OP_ALLOWLIST))}")
+    outside = [op for op in graph_ops(model) if op not in OP_ALLOWLIST]
+    if outside:
+        problems.append(f"ops outside the allowlist: {', '.join(outside)}")
     opset = {o.domain: o.version for o in model.opset_import}.get("")
     if opset != OPSET:
         problems.append(f"opset {opset}, contract requires {OPSET}")

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import onnx
 from filelock import FileLock, Timeout
 
 from trainer.artifacts import card_path, model_path, sha256_bytes, sha256_file
@@ -28,7 +27,7 @@ from trainer.cards import CardFacts, production_block, proposed_block, render_bo
 from trainer.codecs import CODEC_INDEX, SUPPORTED_CODECS
 from trainer.corpus import CodecData
 from trainer.engine import FinalModel
-from trainer.onnx_export import build_onnx, validate_onnx
+from trainer.onnx_export import build_onnx, graph_ops, validate_onnx
 from trainer.results import CodecResult
 
 STAMP_PATTERN = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?$")
@@ -106,7 +105,7 @@ def _production_card(codec: str, onnx_bytes: bytes, data: CodecData, result: Cod
             f"- mean PLCC {result.mean_plcc:.4f}, spread {result.plcc_spread:.4f}",
             f"- {folds}",
         ],
-        ops_used=sorted({n.op_type for n in onnx.load_from_string(onnx_bytes).graph.node}),
+        ops_used=graph_ops(onnx_bytes),
         onnx_sha256=sha256_bytes(onnx_bytes),
         onnx_bytes=len(onnx_bytes),
         stub=False,

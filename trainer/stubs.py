@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from trainer.artifacts import card_path, model_path, sha256_bytes
 from trainer.atomic import atomic_write_bytes, atomic_write_text
@@ -21,7 +20,7 @@ from trainer.codecs import SUPPORTED_CODECS, require_supported
 from trainer.corpus import CodecData
 from trainer.features import RAW_INDEX, project_features
 from trainer.metrics import plcc, rmse
-from trainer.onnx_export import build_onnx, ort_predict, validate_onnx
+from trainer.onnx_export import build_onnx, graph_ops, ort_predict, validate_onnx
 from trainer.profiles import DEFAULT_PROFILE
 from trainer.synthetic import CRF_RANGE, FRAMERATES, RESOLUTIONS, STUB_CURVES, base_kbps, stable_seed, stub_curve
 from trainer.tasks import FinalTask, configure_worker, run_final_task
@@ -79,7 +78,7 @@ def build_stub(codec: str) -> tuple[bytes, str]:
             "No LOSO evaluation: the stub has no real sources. Fit on its own sweep (training rows):",
             f"- PLCC {plcc(fitted, data.target):.4f}, RMSE {rmse(fitted, data.target):.3f} VMAF",
         ],
-        ops_used=sorted({n.op_type for n in onnx.load_from_string(onnx_bytes).graph.node}),
+        ops_used=graph_ops(onnx_bytes),
         onnx_sha256=sha256_bytes(onnx_bytes),
         onnx_bytes=len(onnx_bytes),
         stub=True,
