@@ -133,6 +133,13 @@ async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
     assert len(report["promotion"]["applied"]) == 3
 
 
+async def start_training_libx264(pilot, app: PredictorConsole) -> None:
+    """Wait for libx264's 40 rows, train it (the selected codec), and return once it is training."""
+    await wait_for(pilot, lambda: app.rows["libx264"] == 40, what="corpus")
+    await pilot.press("t")
+    await wait_for(pilot, lambda: app.table.state_of("libx264").startswith("training"), what="training")
+
+
 def _pool_workers() -> list[multiprocessing.Process]:
     return [p for p in multiprocessing.active_children() if "ForkServerProcess" in type(p).__name__]
 
@@ -143,9 +150,7 @@ async def test_killed_worker_marks_error_and_the_next_job_still_runs(tmp_path):
     (root / "c.jsonl").write_bytes(rows_bytes("libx264", 5, 8, 1) + rows_bytes("libx265", 5, 8, 2))
     app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "1500", auto_train=False)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.rows["libx264"] == 40, what="corpus")
-        await pilot.press("t")
-        await wait_for(pilot, lambda: app.table.state_of("libx264").startswith("training"), what="training")
+        await start_training_libx264(pilot, app)
         workers = _pool_workers()
         assert workers, "expected live pool workers"
         for worker in workers:
@@ -169,9 +174,7 @@ async def test_quit_with_jobs_running_asks_and_leaves_no_orphans(tmp_path):
     (root / "c.jsonl").write_bytes(rows_bytes("libx264", 5, 8, 1))
     app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "3000", auto_train=False)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.rows["libx264"] == 40, what="corpus")
-        await pilot.press("t")
-        await wait_for(pilot, lambda: app.table.state_of("libx264").startswith("training"), what="training")
+        await start_training_libx264(pilot, app)
         workers = _pool_workers()
         await pilot.press("q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmQuitScreen), what="quit question")
