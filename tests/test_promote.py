@@ -19,6 +19,7 @@ from trainer.cli import main
 from trainer.demo_corpus import DEMO_CORPUS_PATH
 from trainer.onnx_export import build_onnx, ort_predict, validate_onnx
 from trainer.profiles import DEFAULT_PROFILE
+from trainer.stubs import main as stubs_main
 from trainer.synthetic import synthetic_codec_data
 from trainer.tasks import FinalTask, run_final_task
 
@@ -209,6 +210,9 @@ def test_a_second_applier_exits_2_naming_the_holder(workspace, capsys):
         code = main(["--corpus", str(corpus), "--model-dir", str(model_dir), "--out-dir", str(tmp_path / "r"), "--yes"])
         err = capsys.readouterr().err
         assert code == 2 and f"pid {holder.pid}" in err and "test-holder" in err
+        for write_stubs_cli in (lambda a: main(["--write-stubs", *a]), stubs_main):
+            assert write_stubs_cli(["--codec", "av1_qsv", "--model-dir", str(model_dir)]) == 2
+            assert "test-holder" in capsys.readouterr().err
         assert _hashes(model_dir) == before
     finally:
         holder.communicate("")

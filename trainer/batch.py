@@ -113,9 +113,8 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
     if config.write_stubs:
         from trainer.stubs import write_stubs
 
-        with model_dir_lock(config.model_dir, purpose="write-stubs"):
-            for path in write_stubs(config.model_dir, config.codecs):
-                print(f"wrote {path}", file=out)
+        for path in write_stubs(config.model_dir, config.codecs):  # holds the model-dir lock
+            print(f"wrote {path}", file=out)
         return EXIT_OK
     if config.yes:
         with model_dir_lock(config.model_dir, purpose="preflight"):

@@ -22,6 +22,7 @@ from trainer.features import RAW_INDEX, project_features
 from trainer.metrics import plcc, rmse
 from trainer.onnx_export import build_onnx, graph_ops, ort_predict, validate_onnx
 from trainer.profiles import DEFAULT_PROFILE
+from trainer.promote import ModelDirLocked, model_dir_lock
 from trainer.synthetic import CRF_RANGE, FRAMERATES, RESOLUTIONS, STUB_CURVES, base_kbps, stable_seed, stub_curve
 from trainer.tasks import FinalTask, configure_worker, run_final_task
 
@@ -87,12 +88,14 @@ def build_stub(codec: str) -> tuple[bytes, str]:
 
 
 def write_stubs(model_dir: Path, codecs: Sequence[str]) -> list[Path]:
+    """Write each codec's stub, holding the model-dir lock like any other writer of that dir."""
     written = []
-    for codec in codecs:
-        onnx_bytes, card = build_stub(codec)
-        atomic_write_bytes(model_path(model_dir, codec), onnx_bytes)
-        atomic_write_text(card_path(model_dir, codec), card)
-        written += [model_path(model_dir, codec), card_path(model_dir, codec)]
+    with model_dir_lock(model_dir, purpose="write-stubs"):
+        for codec in codecs:
+            onnx_bytes, card = build_stub(codec)
+            atomic_write_bytes(model_path(model_dir, codec), onnx_bytes)
+            atomic_write_text(card_path(model_dir, codec), card)
+            written += [model_path(model_dir, codec), card_path(model_dir, codec)]
     return written
 
 
@@ -107,7 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_worker()  # one thread: the same bytes on every run
-    for path in write_stubs(Path(args.model_dir), codecs):
+    try:
+        written = write_stubs(Path(args.model_dir), codecs)
+    except ModelDirLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
         print(f"wrote {path}")
     return 0
 
