@@ -20,6 +20,7 @@ BAD_LINES = {
     "missing-source": b'{"encoder": "libx264", "vmaf_score": 90.0}',
     "nonzero-exit-status": b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "exit_status": 137}',
     "wrong-value-type": b'{"src": "a", "encoder": "libx264", "crf": "23", "vmaf_score": 90.0}',
+    "input-out-of-range": b'{"src": "a", "encoder": "libx264", "width": 1e20, "vmaf_score": 90.0}',
 }
 
 
@@ -41,7 +42,7 @@ def test_every_rejection_reason_is_counted_with_file_and_line():
         b'{"src": "a", "encoder": "libx264", "vmaf_score": "90"}',
         b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "exit_status": "0"}',
         b'{"src": 17, "encoder": "libx264", "vmaf_score": 90.0}',
-        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "fps": Infinity}',
+        b'{"src": "a", "encoder": "libx264", "vmaf_score": 90.0, "fps": NaN}',
     ],
 )
 def test_wrong_types_are_rejected_not_coerced(line):

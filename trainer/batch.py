@@ -40,6 +40,8 @@ def _announce_corpus(log: RunLog, inputs: CorpusInputs, corpus: Corpus) -> None:
         log.line(f"corpus root missing, skipped: {root}")
     rejected = corpus.rejections
     log.line(f"corpus: {len(inputs.files)} files, {corpus.rows_accepted} rows accepted, {rejected.total} rejected")
+    if corpus.frames_aggregated:
+        log.line(f"    per-frame rows: {corpus.frames_aggregated} frames aggregated into {corpus.clips} clips")
     for reason, count in sorted(rejected.counts.items()):
         log.line(f"    rejected {reason}: {count}")
     for example in rejected.example_list():

@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from trainer.clips import aggregate_frames
 from trainer.codecs import CODEC_INDEX, SUPPORTED_CODECS
-from trainer.features import RAW_COLUMNS, project_features
+from trainer.display import DETAIL_LIMIT, clip, clip_path
+from trainer.features import RAW_COLUMNS, describe_bound, out_of_range, project_features
 
 # Row keys per raw column, first match wins (the aliases operators' corpora use).
 FIELD_KEYS: tuple[tuple[str, ...], ...] = tuple(
@@ -47,6 +49,7 @@ REJECTION_REASONS: tuple[str, ...] = (
     "missing-source",
     "nonzero-exit-status",
     "wrong-value-type",
+    "input-out-of-range",
 )
 EXAMPLES_PER_REASON = 3
 MAX_TRACKED_UNKNOWN_CODECS = 200
@@ -70,7 +73,8 @@ class Rejections:
         self.counts[reason] += 1
         shown = self.examples.setdefault(reason, [])
         if len(shown) < EXAMPLES_PER_REASON:
-            shown.append(f"{where}: {reason}{': ' + detail if detail else ''}")
+            detail = clip(detail, DETAIL_LIMIT)
+            shown.append(f"{clip_path(where)}: {reason}{': ' + detail if detail else ''}")
 
     def add_unknown_codec(self, name: str, where: str) -> None:
         self.add("unknown-codec", where, repr(name[:64]))
@@ -107,6 +111,7 @@ class ParsedChunk:
     sources: list[str]
     rejections: Rejections
     generated: np.ndarray  # bool [n]: the row says it was generated ("synthetic": true)
+    per_frame: np.ndarray  # bool [n]: one frame of an encode (has frame_index); aggregated into clips later
 
     @property
     def n_rows(self) -> int:
@@ -137,15 +142,24 @@ _ABSENT_DEFAULTS = (_ABSENT,) * len(_PRIMARY_KEYS)
 
 
 def _bad_field(values: list[object], strict_finite: bool) -> str | None:
-    """Name the first field that is not a number (or, for stdlib-parsed rows, not finite)."""
+    """Name the first field that is not a number (or, for stdlib-parsed rows, is NaN)."""
     for keys, value in zip(FIELD_KEYS, values, strict=True):
         if value is None or value is _ABSENT:
             continue
         if type(value) not in _NUMBER:
             return f"{keys[0]} is {type(value).__name__}"
-        if strict_finite and not math.isfinite(value):
-            return f"{keys[0]} is {value!r}"
+        if strict_finite and value != value:  # an explicit NaN is no value; inf is left to the range check
+            return f"{keys[0]} is nan"
     return None
+
+
+def _as_float(value: float | int) -> float:
+    """A JSON integer too large for a float (the stdlib parses 1000 digits exactly) becomes inf,
+    so the range check names it instead of the conversion raising."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> ParsedChunk:
@@ -162,6 +176,8 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
     codecs = array("b")
     sources: list[str] = []
     generated: list[bool] = []
+    per_frame: list[bool] = []
+    line_numbers = array("q")
     absent = _ABSENT
     absent_defaults = _ABSENT_DEFAULTS
     isfinite = math.isfinite
@@ -217,7 +233,7 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
                 "wrong-value-type", f"{path}:{first_line_no + offset}", f"target is {type(target).__name__}"
             )
             continue
-        if not isfinite(target):
+        if type(target) is float and not isfinite(target):
             rejections.add("non-finite-target", f"{path}:{first_line_no + offset}", repr(target))
             continue
         if not 0.0 <= target <= 100.0:
@@ -245,14 +261,17 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
             if bad is not None:
                 rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", bad)
                 continue
+            fields = [v if v is None or v is absent else _as_float(v) for v in fields]
         values.extend([absent if v is None else v for v in fields] if None in fields else fields)
         targets.append(target)
         codecs.append(codec_id)
         sources.append(source)
         generated.append(get("synthetic") is True)
+        per_frame.append(get("frame_index") is not None)
+        line_numbers.append(first_line_no + offset)
 
     n_cols = len(FIELD_KEYS)
-    return ParsedChunk(
+    chunk = ParsedChunk(
         path=path,
         raw=np.frombuffer(values, dtype=np.float64).reshape(-1, n_cols).copy(),
         target=np.frombuffer(targets, dtype=np.float64).copy(),
@@ -260,6 +279,35 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         sources=sources,
         rejections=rejections,
         generated=np.array(generated, dtype=bool),
+        per_frame=np.array(per_frame, dtype=bool),
+    )
+    return _reject_out_of_range(chunk, np.frombuffer(line_numbers, dtype=np.int64))
+
+
+def _reject_out_of_range(chunk: ParsedChunk, line_numbers: np.ndarray) -> ParsedChunk:
+    """Drop rows whose inputs cannot be physical, counting each under ``input-out-of-range``.
+
+    Checked on whole columns at once (cheap next to parsing); the rows that stay are untouched,
+    so a poisoned row leaves every other row, and every fold built from them, bit-identical.
+    """
+    bad_column = out_of_range(chunk.raw)
+    bad_rows = np.flatnonzero(bad_column >= 0)
+    if bad_rows.size == 0:
+        return chunk
+    for row in bad_rows.tolist():
+        column = int(bad_column[row])
+        detail = f"{RAW_COLUMNS[column]}={float(chunk.raw[row, column])!r} outside {describe_bound(column)}"
+        chunk.rejections.add("input-out-of-range", f"{chunk.path}:{int(line_numbers[row])}", detail)
+    keep = bad_column < 0
+    return ParsedChunk(
+        path=chunk.path,
+        raw=chunk.raw[keep],
+        target=chunk.target[keep],
+        codec=chunk.codec[keep],
+        sources=[s for s, k in zip(chunk.sources, keep.tolist(), strict=True) if k],
+        rejections=chunk.rejections,
+        generated=chunk.generated[keep],
+        per_frame=chunk.per_frame[keep],
     )
 
 
@@ -271,6 +319,14 @@ class InputFile:
 
 
 PARALLEL_PARSE_MIN_BYTES = 32 * 2**20
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def strip_bom(data: bytes) -> bytes:
+    """Editors on Windows start UTF-8 files with a byte-order mark; it is not part of the first row."""
+    return data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
 
 
 def _split_lines(data: bytes) -> list[bytes]:
@@ -286,6 +342,8 @@ def _parse_byte_range(path: str, start: int, end: int, first_line_no: int) -> Pa
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read(end - start)
+    if start == 0:
+        data = strip_bom(data)
     return parse_lines(_split_lines(data), path, first_line_no)
 
 
@@ -302,6 +360,7 @@ def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
         sources=[s for c in chunks for s in c.sources],
         rejections=rejections,
         generated=np.concatenate([c.generated for c in chunks]),
+        per_frame=np.concatenate([c.per_frame for c in chunks]),
     )
 
 
@@ -339,7 +398,7 @@ def read_corpus_file(path: Path, workers: int = 1) -> tuple[ParsedChunk, InputFi
         if workers > 1 and len(data) >= PARALLEL_PARSE_MIN_BYTES:
             chunk = _parse_in_parallel(path, data, workers)
         else:
-            chunk = parse_lines(_split_lines(data), str(path))
+            chunk = parse_lines(_split_lines(strip_bom(data)), str(path))
         return chunk, InputFile(str(path), len(data), digest.result())
 
 
@@ -406,6 +465,8 @@ class Corpus:
     inputs: list[InputFile] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
     missing_roots: list[str] = field(default_factory=list)
+    frames_aggregated: int = 0  # per-frame rows folded into clips
+    clips: int = 0  # the clips they became (counted in rows_accepted)
 
     @property
     def rows_accepted(self) -> int:
@@ -422,15 +483,36 @@ class Corpus:
                 files.append(chunk.path)
             file_ids.append(np.full(chunk.n_rows, files.index(chunk.path), dtype=np.int32))
         n_cols = len(RAW_COLUMNS)
+        raw = np.concatenate([c.raw for c in chunks]) if chunks else np.zeros((0, n_cols))
+        target = np.concatenate([c.target for c in chunks]) if chunks else np.zeros(0)
+        codec = np.concatenate([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8)
+        sources = np.array([s for c in chunks for s in c.sources], dtype=object)
+        file_index = np.concatenate(file_ids) if chunks else np.zeros(0, np.int32)
+        generated = np.concatenate([c.generated for c in chunks]) if chunks else np.zeros(0, bool)
+        frames = np.concatenate([c.per_frame for c in chunks]) if chunks else np.zeros(0, bool)
+        n_frames = n_clips = 0
+        if frames.any():
+            rows = ~frames
+            clips = aggregate_frames(raw[frames], target[frames], codec[frames], sources[frames],
+                                     file_index[frames], generated[frames])
+            n_frames, n_clips = clips.frames, clips.n_clips
+            raw = np.concatenate([raw[rows], clips.raw])
+            target = np.concatenate([target[rows], clips.target])
+            codec = np.concatenate([codec[rows], clips.codec])
+            sources = np.concatenate([sources[rows], clips.sources])
+            file_index = np.concatenate([file_index[rows], clips.file_index])
+            generated = np.concatenate([generated[rows], clips.generated])
         return cls(
-            raw=np.concatenate([c.raw for c in chunks]) if chunks else np.zeros((0, n_cols)),
-            target=np.concatenate([c.target for c in chunks]) if chunks else np.zeros(0),
-            codec=np.concatenate([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8),
-            sources=np.array([s for c in chunks for s in c.sources], dtype=object),
-            file_index=np.concatenate(file_ids) if chunks else np.zeros(0, np.int32),
-            generated=np.concatenate([c.generated for c in chunks]) if chunks else np.zeros(0, bool),
+            raw=raw,
+            target=target,
+            codec=codec,
+            sources=sources,
+            file_index=file_index,
+            generated=generated,
             files=files,
             rejections=rejections,
+            frames_aggregated=n_frames,
+            clips=n_clips,
             **extra,  # type: ignore[arg-type]
         )
 

@@ -22,6 +22,19 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 N_FEATURES = len(FEATURE_NAMES)
 
+# Inputs whose scale is multiplicative (sizes, rates, counts): the model sees log(max(x, LOG_FLOOR)).
+LOG_INPUTS: tuple[str, ...] = (
+    "probe_bitrate_kbps",
+    "probe_i_frame_avg_bytes",
+    "probe_p_frame_avg_bytes",
+    "probe_b_frame_avg_bytes",
+    "shot_length_frames",
+    "width",
+    "height",
+)
+LOG_FLOOR = 1.0  # 1 kbps, 1 byte, 1 frame, 1 pixel: below any real encode, and log(0) stays finite
+LOG_MASK = np.array([name in LOG_INPUTS for name in FEATURE_NAMES])
+
 # Raw columns a corpus row may carry: the 14 features (under their runtime names) plus duration,
 # which only feeds the shot-length stand-in.
 RAW_COLUMNS: tuple[str, ...] = FEATURE_NAMES + ("duration_s",)
@@ -58,3 +71,53 @@ def project_features(raw: np.ndarray) -> np.ndarray:
     standin = np.maximum(1.0, np.round(fps * duration))
     out[:, shot] = np.where(np.isnan(raw[:, shot]), standin, raw[:, shot])
     return out.astype(np.float32)
+
+
+# Physical bounds of every raw column (inclusive low, inclusive high; "open" lows are handled by
+# LOW_EXCLUSIVE). A row outside them cannot describe a real encode, and one such value (width 1e20,
+# bitrate 1e308) would otherwise turn a whole codec's training into NaN. Wide enough for any real
+# encoder: CRF/CQ/QP up to 255 (AV1 hardware QP), 16K frames, 1000 fps, 10 Gbit/s.
+INPUT_BOUNDS: dict[str, tuple[float, float]] = {
+    "crf": (0.0, 255.0),
+    "probe_bitrate_kbps": (0.0, 1e7),
+    "probe_i_frame_avg_bytes": (0.0, 2.0**31),
+    "probe_p_frame_avg_bytes": (0.0, 2.0**31),
+    "probe_b_frame_avg_bytes": (0.0, 2.0**31),
+    # Content statistics: some probes report them centred or signed, so only their size is bounded
+    # (16-bit sample range); a variance is never negative.
+    "saliency_mean": (-65535.0, 65535.0),
+    "saliency_var": (0.0, 65535.0**2),
+    "frame_diff_mean": (-65535.0, 65535.0),
+    "y_avg": (-65535.0, 65535.0),
+    "y_var": (0.0, 65535.0**2),
+    "shot_length_frames": (0.0, 1e8),
+    "fps": (0.0, 1000.0),
+    "width": (1.0, 16384.0),
+    "height": (1.0, 16384.0),
+    "duration_s": (0.0, 1e6),
+}
+LOW_EXCLUSIVE = frozenset({"probe_bitrate_kbps", "fps"})
+assert set(INPUT_BOUNDS) == set(RAW_COLUMNS)
+_LOW = np.array([INPUT_BOUNDS[c][0] for c in RAW_COLUMNS])
+_HIGH = np.array([INPUT_BOUNDS[c][1] for c in RAW_COLUMNS])
+_LOW_OPEN = np.array([c in LOW_EXCLUSIVE for c in RAW_COLUMNS])
+
+
+def out_of_range(raw: np.ndarray) -> np.ndarray:
+    """Per row, the index of the first raw column outside its physical bounds, or -1.
+
+    Absent values (NaN) are fine: the projection fills them in from in-range columns.
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        present = ~np.isnan(raw)
+        below = np.where(_LOW_OPEN, raw <= _LOW, raw < _LOW)
+        bad = present & (below | (raw > _HIGH) | np.isinf(raw))
+    first = np.argmax(bad, axis=1)
+    return np.where(bad.any(axis=1), first, -1)
+
+
+def describe_bound(column: int) -> str:
+    name = RAW_COLUMNS[column]
+    low, high = INPUT_BOUNDS[name]
+    return f"{'(' if name in LOW_EXCLUSIVE else '['}{low:g}, {high:g}]"

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.clips import CLIP_KEY_COLUMNS
 from trainer.codecs import SUPPORTED_CODECS
-from trainer.corpus import Corpus, ParsedChunk, Rejections, parse_lines
+from trainer.corpus import Corpus, ParsedChunk, Rejections, parse_lines, strip_bom
 
 
 @dataclass
@@ -34,16 +35,25 @@ class _FileState:
 class ChunkSummary:
     """What the console shows about a chunk, computed once when it is parsed."""
 
-    rows_by_codec: np.ndarray  # int64 [14]
+    rows_by_codec: np.ndarray  # int64 [14], per-clip rows only
     sources_by_codec: tuple[frozenset[str], ...]
+    # Per-frame rows count as the clips they belong to; a clip's frames may span chunks.
+    clips_by_codec: tuple[frozenset[tuple], ...]
 
     @classmethod
     def of(cls, chunk: ParsedChunk) -> ChunkSummary:
         sources: list[set[str]] = [set() for _ in SUPPORTED_CODECS]
         for codec_id, source in zip(chunk.codec.tolist(), chunk.sources, strict=True):
             sources[codec_id].add(source)
-        return cls(np.bincount(chunk.codec.astype(np.int64), minlength=len(SUPPORTED_CODECS)),
-                   tuple(frozenset(s) for s in sources))
+        clips: list[set[tuple]] = [set() for _ in SUPPORTED_CODECS]
+        frame_rows = np.flatnonzero(chunk.per_frame)
+        if frame_rows.size:
+            key_values = np.nan_to_num(chunk.raw[np.ix_(frame_rows, CLIP_KEY_COLUMNS)], nan=-1.0).tolist()
+            for row, values in zip(frame_rows.tolist(), key_values, strict=True):
+                clips[chunk.codec[row]].add((chunk.sources[row], *values))
+        whole_rows = chunk.codec[~chunk.per_frame].astype(np.int64)
+        return cls(np.bincount(whole_rows, minlength=len(SUPPORTED_CODECS)),
+                   tuple(frozenset(s) for s in sources), tuple(frozenset(c) for c in clips))
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,8 @@ class IncrementalCorpus:
             appended = handle.read(stat.st_size - state.offset)
         state.offset += len(appended)
         data = state.pending + appended
+        if state.next_line_no == 1:  # no line parsed yet: data still starts at the file's first byte
+            data = strip_bom(data)
         cut = data.rfind(b"\n")
         if cut < 0:
             state.pending = data
@@ -127,13 +139,17 @@ class IncrementalCorpus:
         """Counts for display, from per-chunk summaries: no concatenation of rows."""
         rows = np.zeros(len(SUPPORTED_CODECS), dtype=np.int64)
         sources: list[set[str]] = [set() for _ in SUPPORTED_CODECS]
+        clips: list[set[tuple]] = [set() for _ in SUPPORTED_CODECS]
         rejections = Rejections()
         for state in self._files.values():
             for chunk, summary in zip(state.chunks, state.summaries, strict=True):
                 rows += summary.rows_by_codec
                 for codec_id, names in enumerate(summary.sources_by_codec):
                     sources[codec_id] |= names
+                for codec_id, keys in enumerate(summary.clips_by_codec):
+                    clips[codec_id] |= keys
                 rejections.merge(chunk.rejections)
+        rows += np.array([len(c) for c in clips], dtype=np.int64)
         return LiveSummary(
             rows_per_codec={c: int(rows[i]) for i, c in enumerate(SUPPORTED_CODECS)},
             sources_per_codec={c: len(sources[i]) for i, c in enumerate(SUPPORTED_CODECS)},
@@ -151,6 +167,7 @@ def _rows_by_codec(summaries: list[ChunkSummary]) -> Counter:
     counts: Counter = Counter()
     for summary in summaries:
         for index, n in enumerate(summary.rows_by_codec.tolist()):
+            n += len(summary.clips_by_codec[index])  # frames of a clip change it too
             if n:
                 counts[SUPPORTED_CODECS[index]] += n
     return counts

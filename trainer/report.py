@@ -30,6 +30,8 @@ def corpus_section(corpus: Corpus | None, roots: Iterable[str], discovered: int)
         "missing_roots": list(corpus.missing_roots) if corpus is not None else [],
         "unreadable_files": list(rejections.unreadable_files) if rejections else [],
         "rows_accepted": corpus.rows_accepted if corpus is not None else 0,
+        "aggregated": {"frames": corpus.frames_aggregated if corpus is not None else 0,
+                       "clips": corpus.clips if corpus is not None else 0},
         "rejected": {r: int(rejections.counts.get(r, 0)) for r in REJECTION_REASONS} if rejections else {},
         "rejected_examples": rejections.example_list() if rejections else [],
         "unknown_codecs": dict(sorted(rejections.unknown_codecs.items())) if rejections else {},
