@@ -251,7 +251,7 @@ def test_allowlist_violation_blocks_promotion_in_the_plan(workspace, monkeypatch
 
     def build_with_forbidden_op(weights, codec):
         model = onnx.load_from_string(real_build(weights, codec))
-        model.graph.node[3].op_type = "LeakyRelu"
+        next(node for node in model.graph.node if node.op_type == "Relu").op_type = "LeakyRelu"
         return model.SerializeToString()
 
     monkeypatch.setattr(promote, "build_onnx", build_with_forbidden_op)

@@ -6,9 +6,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trainer.features import FEATURE_NAMES
+from trainer.features import FEATURE_NAMES, LOG_INPUTS
 from trainer.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
 from trainer.onnx_export import OP_ALLOWLIST, OPSET
+from trainer.profiles import DEFAULT_PROFILE
 from trainer.results import CodecResult
 
 STATUS_BEGIN = "<!-- status:begin -->"
@@ -83,8 +84,10 @@ def render_body(facts: CardFacts) -> str:
         "",
         "## Architecture",
         "",
-        "MLP 14 -> 64 -> 64 -> 1, ReLU, output `100 * sigmoid`; per-feature mean/std from the training rows",
-        f"baked into the graph; Adam on MSE. ONNX opset {OPSET}, one model per codec.",
+        "MLP 14 -> 64 -> 64 -> 1, ReLU, output `100 * sigmoid`. Inside the graph the size-like inputs",
+        f"({', '.join(LOG_INPUTS)}) become `log(max(x, 1))`, then every input is",
+        "normalised by the training rows' mean/std. Trained with AdamW on MSE (decay shrinks the weights",
+        f"by e^-{DEFAULT_PROFILE.shrink:g} over a run). ONNX opset {OPSET}, one model per codec.",
         "",
         "## Inputs",
         "",

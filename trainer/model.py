@@ -1,4 +1,4 @@
-"""The predictor: MLP 14->64->64->1, ReLU, 100*sigmoid, normalisation baked in.
+"""The predictor: MLP 14->64->64->1, ReLU, 100*sigmoid, log inputs and normalisation baked in.
 
 Several models (one per LOSO fold) train side by side as one batched network: the per-step
 overhead, not arithmetic, dominates at this size, so five folds cost little more than one.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trainer.features import N_FEATURES
+from trainer.features import LOG_FLOOR, LOG_MASK, N_FEATURES
 from trainer.profiles import TrainingProfile
 
 HIDDEN = 64
@@ -24,11 +24,16 @@ STD_FLOOR = 1e-6
 TARGET_MARGIN = 0.5
 
 
+class TrainingDiverged(ArithmeticError):
+    """The loss or a weight stopped being finite: the codec is an error, never a silent NaN model."""
+
+
 @dataclass
 class MLPWeights:
     """Weights of F independent models; index 0..F-1 along the first axis of every array."""
 
-    mean: np.ndarray  # [F, 14]
+    log_mask: np.ndarray  # bool [F, 14]: inputs the model sees as log(max(x, LOG_FLOOR))
+    mean: np.ndarray  # [F, 14], of the (log-)inputs
     std: np.ndarray  # [F, 14]
     w1: np.ndarray  # [F, 14, 64]
     b1: np.ndarray  # [F, 64]
@@ -46,6 +51,11 @@ def _init_layer(n_models: int, fan_in: int, fan_out: int, gen: torch.Generator) 
     w = (torch.rand(n_models, fan_in, fan_out, generator=gen) * 2 - 1) * bound
     b = (torch.rand(n_models, 1, fan_out, generator=gen) * 2 - 1) * bound
     return w.requires_grad_(), b.requires_grad_()
+
+
+def model_inputs(x: torch.Tensor, log_mask: torch.Tensor) -> torch.Tensor:
+    """Raw inputs [.., n, 14] as the network sees them: size-like columns in the log domain."""
+    return torch.where(log_mask, torch.log(torch.clamp(x, min=LOG_FLOOR)), x)
 
 
 def _forward(params: list[torch.Tensor], xn: torch.Tensor) -> torch.Tensor:
@@ -74,6 +84,8 @@ def fit(
         keep = masks[0]
         x_all, y_all = x_all[keep], y_all[keep]
         masks = torch.ones(1, x_all.shape[0], dtype=torch.bool)
+    log_mask = torch.from_numpy(LOG_MASK if profile.log_inputs else np.zeros_like(LOG_MASK))
+    x_all = model_inputs(x_all, log_mask)
     weight = masks.to(torch.float32)
     counts = weight.sum(1, keepdim=True).clamp(min=1.0)
     mean = (weight @ x_all) / counts
@@ -94,9 +106,10 @@ def fit(
         params[5].copy_(torch.logit(mean_target / 100.0).view(n_models, 1, 1))
     n_rows = x_all.shape[0]
     batch_size, learning_rate = profile.batch_and_lr(n_rows)
-    optimiser = torch.optim.Adam(params, lr=learning_rate, fused=True if profile.fused_adam else None)
     steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
     total_steps = steps_per_epoch * profile.epochs
+    schedule = [_learning_rate(profile, learning_rate, step, total_steps) for step in range(total_steps)]
+    optimiser = _optimiser(params, profile, learning_rate, sum(schedule))
     step = 0
     for _epoch in range(profile.epochs):
         order = torch.randperm(n_rows, generator=gen)
@@ -107,15 +120,20 @@ def fit(
             err = (pred - y_all[idx]) ** 2
             loss = ((err * wb).sum(1) / wb.sum(1).clamp(min=1.0)).sum()
             if profile.cosine_decay:
-                lr = 0.5 * learning_rate * (1.0 + math.cos(math.pi * step / total_steps))
-                optimiser.param_groups[0]["lr"] = lr
+                for group in optimiser.param_groups:
+                    group["lr"] = schedule[step]
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             step += 1
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"training loss became {loss.item()} in epoch {_epoch + 1}/{profile.epochs}")
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise TrainingDiverged("a trained weight is not finite")
 
     w1, b1, w2, b2, w3, b3 = (p.detach().numpy().copy() for p in params)
     return MLPWeights(
+        log_mask=log_mask.numpy()[None, :].repeat(n_models, axis=0),
         mean=mean.numpy(),
         std=std.numpy(),
         w1=w1,
@@ -127,13 +145,39 @@ def fit(
     )
 
 
+def _learning_rate(profile: TrainingProfile, base: float, step: int, total_steps: int) -> float:
+    if not profile.cosine_decay:
+        return base
+    return 0.5 * base * (1.0 + math.cos(math.pi * step / total_steps))
+
+
+def _optimiser(params: list[torch.Tensor], profile: TrainingProfile, learning_rate: float,
+               learning_rate_sum: float) -> torch.optim.Optimizer:
+    """Adam, or AdamW whose decay on the weight matrices totals ``profile.shrink`` over the run.
+
+    AdamW scales a weight by (1 - lr_t * wd) each step, so e^-shrink overall needs
+    wd = shrink / sum(lr_t). Biases are not decayed: they carry the level, not the shape.
+    """
+    fused = True if profile.fused_adam else None
+    if profile.shrink <= 0:
+        return torch.optim.Adam(params, lr=learning_rate, fused=fused)
+    weights, biases = params[0::2], params[1::2]
+    decay = profile.shrink / learning_rate_sum
+    return torch.optim.AdamW(
+        [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}],
+        lr=learning_rate,
+        fused=fused,
+    )
+
+
 def predict(weights: MLPWeights, features: np.ndarray) -> np.ndarray:
     """Torch forward pass of every model on the same rows: ``[F, n]`` float32."""
     with torch.no_grad():
         x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+        x = model_inputs(x.unsqueeze(0), torch.from_numpy(weights.log_mask).unsqueeze(1))
         mean = torch.from_numpy(weights.mean).unsqueeze(1)
         std = torch.from_numpy(weights.std).unsqueeze(1)
-        xn = (x.unsqueeze(0) - mean) / std
+        xn = (x - mean) / std
         params = [
             torch.from_numpy(weights.w1),
             torch.from_numpy(weights.b1).unsqueeze(1),

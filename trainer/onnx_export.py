@@ -1,7 +1,8 @@
 """The ONNX contract: build a predictor graph from trained weights and check it before it ships.
 
 The graph is assembled op by op (not traced), so it contains exactly the allowlisted ops, the
-normalisation is baked in as constants, and serialisation is byte-for-byte deterministic.
+log inputs and the normalisation are baked in as constants, and serialisation is byte-for-byte
+deterministic. The runtime keeps feeding raw values in the documented order.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from trainer.features import FEATURE_NAMES, N_FEATURES
+from trainer.features import FEATURE_NAMES, LOG_FLOOR, N_FEATURES
 
 if TYPE_CHECKING:
     from trainer.model import MLPWeights
@@ -21,7 +22,8 @@ OPSET = 18
 IR_VERSION = 10
 INPUT_NAME = "input"
 OUTPUT_NAME = "vmaf"
-OP_ALLOWLIST = frozenset({"Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Mul", "Sub", "Div", "Constant"})
+# What libvmaf's ONNX loader accepts and these graphs use; Max and Log carry the log inputs.
+OP_ALLOWLIST = frozenset({"Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Mul", "Sub", "Div", "Constant", "Max", "Log"})
 PARITY_TOLERANCE = 1e-4
 
 
@@ -33,7 +35,27 @@ def build_onnx(weights: MLPWeights, codec: str) -> bytes:
     def const(name: str, array: np.ndarray) -> onnx.TensorProto:
         return numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name)
 
-    initializers = [
+    log_mask = np.asarray(weights.log_mask[0], dtype=bool)
+    initializers = []
+    nodes = []
+    features = INPUT_NAME
+    if log_mask.any():
+        # x' = x * (1 - m) + log(max(x, floor)) * m: exact on both sides (x*1, x*0 and log*1 add
+        # nothing), where a difference form would lose float32 digits on large raw values.
+        initializers += [
+            const("log_floor", np.full(N_FEATURES, LOG_FLOOR)),
+            const("log_select", log_mask.astype(np.float32)),
+            const("raw_select", (~log_mask).astype(np.float32)),
+        ]
+        nodes += [
+            helper.make_node("Max", [INPUT_NAME, "log_floor"], ["floored"], name="log_floor"),
+            helper.make_node("Log", ["floored"], ["logged"], name="log_inputs"),
+            helper.make_node("Mul", ["logged", "log_select"], ["log_part"], name="keep_log_columns"),
+            helper.make_node("Mul", [INPUT_NAME, "raw_select"], ["raw_part"], name="keep_raw_columns"),
+            helper.make_node("Add", ["log_part", "raw_part"], ["model_inputs"], name="join_columns"),
+        ]
+        features = "model_inputs"
+    initializers += [
         const("feature_mean", weights.mean[0]),
         const("feature_std", weights.std[0]),
         const("w1", weights.w1[0]),
@@ -44,8 +66,8 @@ def build_onnx(weights: MLPWeights, codec: str) -> bytes:
         const("b3", weights.b3[0]),
         const("vmaf_scale", np.array(100.0)),
     ]
-    nodes = [
-        helper.make_node("Sub", [INPUT_NAME, "feature_mean"], ["centred"], name="normalise_sub"),
+    nodes += [
+        helper.make_node("Sub", [features, "feature_mean"], ["centred"], name="normalise_sub"),
         helper.make_node("Div", ["centred", "feature_std"], ["normalised"], name="normalise_div"),
         helper.make_node("Gemm", ["normalised", "w1", "b1"], ["h1_linear"], name="layer1"),
         helper.make_node("Relu", ["h1_linear"], ["h1"], name="layer1_relu"),

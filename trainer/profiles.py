@@ -25,6 +25,15 @@ class TrainingProfile:
     # torch's fused CPU Adam: the same update rule in one kernel, about 17% less time per step.
     # The reference profile keeps the plain implementation the old trainer used.
     fused_adam: bool = False
+    # Feed the network log(max(x, 1)) of the size-like inputs (bitrate, frame bytes, shot length,
+    # width, height) instead of raw values: quality follows bits per pixel, a ratio, so in the log
+    # domain it is close to additive and a 9-20 source corpus does not have to teach the network
+    # division. Computed inside the ONNX graph, so the runtime still feeds raw values.
+    log_inputs: bool = False
+    # Decoupled weight decay on the weight matrices, expressed as how far it alone would shrink them
+    # over the whole run (weights x e^-shrink), so the strength does not depend on how many steps
+    # or what learning rate a corpus size leads to. 0 = off. See README "How the default generalises".
+    shrink: float = 0.0
 
     def batch_and_lr(self, n_rows: int) -> tuple[int, float]:
         """Effective batch size and learning rate for a training table of ``n_rows``."""
@@ -46,6 +55,8 @@ DEFAULT_PROFILE = TrainingProfile(
     cosine_decay=True,
     rows_per_batch_doubling=500,
     fused_adam=True,
+    log_inputs=True,
+    shrink=6.0,
 )
 REFERENCE_PROFILE = TrainingProfile(
     name="reference",
