@@ -17,6 +17,7 @@ from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten
 from trainer.config import RunConfig
 from trainer.corpus import CodecData, Corpus, partition_roots
 from trainer.describe import describe_event
+from trainer.display import clip_path
 from trainer.engine import ExecutorFactory, TrainingEngine, start_pool_helpers
 from trainer.events import Event
 from trainer.ingest import FileUpdate, IncrementalCorpus
@@ -92,13 +93,13 @@ class ConsoleSession:
             changed |= update.changed_codecs
             self._pending_bytes[update.path] = update.pending_bytes
             if update.reset:
-                self.log.line(f"corpus: {update.path} was truncated, replaced or removed; re-read")
+                self.log.line(f"corpus: {clip_path(update.path)} was truncated, replaced or removed; re-read")
             if update.rows_by_codec:
                 added = ", ".join(f"{c} {n}" for c, n in sorted(update.rows_by_codec.items()))
-                self.log.line(f"corpus: {update.path}: {added} rows" + (f", {update.rejected} rejected"
+                self.log.line(f"corpus: {clip_path(update.path)}: {added} rows" + (f", {update.rejected} rejected"
                                                                           if update.rejected else ""))
             elif update.rejected:
-                self.log.line(f"corpus: {update.path}: {update.rejected} rows rejected")
+                self.log.line(f"corpus: {clip_path(update.path)}: {update.rejected} rows rejected")
         with self._corpus_lock:
             self._corpus_cache = None
         return CorpusUpdated(self.stats(), changed, initial=initial)

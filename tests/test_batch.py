@@ -14,7 +14,7 @@ REPORT_KEYS = {
 }
 CODEC_KEYS = {
     "codec", "status", "mean_plcc", "plcc_spread", "mean_srocc", "mean_rmse", "n_rows_total",
-    "n_distinct_sources", "failure_reasons", "corpus_provenance", "folds",
+    "n_distinct_sources", "failure_reasons", "corpus_provenance", "folds", "baseline",
 }
 FOLD_KEYS = {"fold_index", "held_out_sources", "plcc", "srocc", "rmse", "n_train", "n_val"}
 
@@ -72,6 +72,11 @@ def test_statuses_reasons_and_corpus_accounting(batch_run):
     assert len(noisy["folds"]) == 5
     for fold in noisy["folds"]:
         assert fold["n_train"] + fold["n_val"] == 72 and fold["held_out_sources"]
+    baseline = noisy["baseline"]
+    assert baseline["kind"].startswith("ridge(alpha=1)")
+    assert [f["fold_index"] for f in baseline["folds"]] == [0, 1, 2, 3, 4]
+    assert 0 < baseline["mean_plcc"] <= 1 and baseline["mean_rmse"] > 0
+    assert by_codec["libvvenc"]["baseline"] is None  # nothing trained, nothing to compare
     corpus = report["corpus"]
     assert corpus["discovered_files"] == 1 and corpus["missing_roots"] == [str(out.parent / "absent")]
     assert corpus["rejected"]["malformed-json"] == 1 and corpus["unknown_codecs"] == {"libx266": 1}

@@ -13,6 +13,7 @@ from typing import TextIO
 from trainer.config import ConfigError, RunConfig
 from trainer.corpus import CodecData, Corpus, load_corpus
 from trainer.describe import describe_event, summary_table, verdict_line
+from trainer.display import clip, clip_path
 from trainer.engine import TrainingEngine, process_pool_factory, start_pool_helpers
 from trainer.events import Event
 from trainer.inputs import CorpusInputs, find_inputs
@@ -35,9 +36,9 @@ EXIT_OK, EXIT_NOT_ALL_PASS, EXIT_CONFIG = 0, 1, 2
 
 def _announce_corpus(log: RunLog, inputs: CorpusInputs, corpus: Corpus) -> None:
     for root in inputs.present_roots:
-        log.line(f"corpus root: {root}")
+        log.line(f"corpus root: {clip_path(root)}")
     for root in inputs.missing_roots:
-        log.line(f"corpus root missing, skipped: {root}")
+        log.line(f"corpus root missing, skipped: {clip_path(root)}")
     rejected = corpus.rejections
     log.line(f"corpus: {len(inputs.files)} files, {corpus.rows_accepted} rows accepted, {rejected.total} rejected")
     if corpus.frames_aggregated:
@@ -47,9 +48,9 @@ def _announce_corpus(log: RunLog, inputs: CorpusInputs, corpus: Corpus) -> None:
     for example in rejected.example_list():
         log.line(f"    e.g. {example}")
     for name, count in sorted(rejected.unknown_codecs.items()):
-        log.line(f"    unknown codec {name!r}: {count} rows")
+        log.line(f"    unknown codec {clip(name)!r}: {count} rows")
     for problem in rejected.unreadable_files:
-        log.line(f"    unreadable file: {problem}")
+        log.line(f"    unreadable file: {clip(problem, 160)}")
 
 
 def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None) -> dict[str, Callable[[], CodecData]]:

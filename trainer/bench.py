@@ -1,7 +1,8 @@
 """Benchmark: default vs reference-equivalent training, and ingest throughput, in one run.
 
-    python -m trainer.bench                      # S, M, L + NFLX + ingest (reference on S, M, NFLX)
+    python -m trainer.bench                      # S, M, L + real corpora + ingest (reference on S, M, real)
     python -m trainer.bench --sizes S --sections training
+    python -m trainer.bench --sections real --real-corpus my_corpus.jsonl
 
 Prints ratios, not verdicts: wall time, rows/s and peak RSS (whole process tree) per run, the
 reference/default wall-time ratio, per-codec mean LOSO PLCC of both profiles and their
@@ -34,8 +35,10 @@ SIZES = {"S": (12, 40), "M": (20, 200), "L": (40, 500)}  # sources x rows per so
 REFERENCE_SIZES = ("S", "M")  # reference on L would take hours; measured where the anchors are
 # Small corpora are seed-sensitive (about +/-0.006 PLCC between seeds for the reference), so their
 # accuracy comparison averages several seeds; M and L are stable with one.
-SEEDS_BY_CORPUS = {"S": (0, 1, 2), "M": (0,), "L": (0,), "NFLX": (0, 1, 2)}
-NFLX_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "nflx_public_libx264.jsonl"
+SEEDS_BY_CORPUS = {"S": (0, 1, 2), "M": (0,), "L": (0,)}
+# Real corpora have 9-20 sources: one seed is noise, so they are judged over seeds 0-4.
+REAL_SEEDS = (0, 1, 2, 3, 4)
+SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 INGEST_ROWS = 1_000_000
 APPEND_ROWS = 10_000
 
@@ -120,6 +123,9 @@ class TrainingRun:
     plcc: dict[str, float | None]
     spread: dict[str, float | None]
     status: dict[str, str]
+    rmse: dict[str, float | None]
+    baseline_plcc: dict[str, float | None]
+    baseline_rmse: dict[str, float | None]
 
 
 def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Path, workers: int) -> TrainingRun:
@@ -143,6 +149,9 @@ def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Pat
         plcc={c["codec"]: c["mean_plcc"] for c in codecs},
         spread={c["codec"]: c["plcc_spread"] for c in codecs},
         status={c["codec"]: c["status"] for c in codecs},
+        rmse={c["codec"]: c["mean_rmse"] for c in codecs},
+        baseline_plcc={c["codec"]: (c.get("baseline") or {}).get("mean_plcc") for c in codecs},
+        baseline_rmse={c["codec"]: (c.get("baseline") or {}).get("mean_rmse") for c in codecs},
     )
 
 
@@ -165,7 +174,11 @@ class Aggregate:
         return max(r.measured.peak_rss_bytes for r in self.runs)
 
     def plcc(self, codec: str) -> float | None:
-        values = [r.plcc.get(codec) for r in self.runs]
+        return self.mean("plcc", codec)
+
+    def mean(self, metric: str, codec: str) -> float | None:
+        """``metric`` (a TrainingRun per-codec dict) averaged over seeds; None if any seed lacks it."""
+        values = [getattr(r, metric).get(codec) for r in self.runs]
         return None if any(v is None for v in values) else sum(values) / len(values)  # type: ignore[arg-type]
 
     def passes(self, codec: str) -> str:
@@ -293,10 +306,37 @@ def bench_append(workdir: Path, big_corpus: Path) -> None:
           f"{len(processing)} events) [{state}; target <= 500 ms]")
 
 
+def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, with_reference: bool) -> None:
+    """Real corpora: default vs reference profile vs the linear baseline, seeds 0-4, the report's folds."""
+    print("\n== real corpora: mean LOSO PLCC / RMSE over seeds 0-4, every model on the report's own folds ==")
+    for path in corpora:
+        label = path.stem
+        groups: dict[str, Aggregate] = {}
+        for profile in ["default"] + (["reference"] if with_reference else []):
+            for seed in REAL_SEEDS:
+                run = run_training(label, path, profile, seed, workdir, workers)
+                groups.setdefault(profile, Aggregate([])).runs.append(run)
+        default = groups["default"]
+        print(f"-- {label} ({default.runs[0].rows} rows; default {default.wall_s:.1f} s per run)")
+        print(f"   {'codec':<12} {'model':<10} {'PLCC':>7} {'RMSE':>7} {'minus baseline':>16}  verdicts")
+        for codec in default.runs[0].plcc:
+            base_plcc, base_rmse = default.mean("baseline_plcc", codec), default.mean("baseline_rmse", codec)
+            print(f"   {codec:<12} {'baseline':<10} {fmt(base_plcc):>7} {fmt(base_rmse, 2):>7}")
+            for profile, agg in groups.items():
+                plcc, rmse = agg.mean("plcc", codec), agg.mean("rmse", codec)
+                gap = "-" if plcc is None or base_plcc is None else f"{plcc - base_plcc:+.4f}"
+                gap_rmse = "-" if rmse is None or base_rmse is None else f"{rmse - base_rmse:+.2f}"
+                print(f"   {codec:<12} {profile:<10} {fmt(plcc):>7} {fmt(rmse, 2):>7} {gap:>8} {gap_rmse:>7}  "
+                      f"{agg.passes(codec)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="S,M,L", help="comma-separated corpus sizes (S, M, L)")
-    parser.add_argument("--sections", default="training,ingest", help="training, ingest or both")
+    parser.add_argument("--sections", default="training,real,ingest",
+                        help="comma-separated: training (generated S/M/L), real (shared corpora), ingest")
+    parser.add_argument("--real-corpus", action="append", type=Path, default=[], metavar="FILE",
+                        help="a real corpus for the real section (default: every *.jsonl in ../shared/corpora)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference-equivalent runs")
     parser.add_argument("--workdir", default="runs/bench")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -309,16 +349,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets = [(size, *SIZES[size]) for size in args.sizes.split(",") if size]
         for size, n_sources, rows_per_source in targets:
             corpus = write_bench_corpus(workdir / "corpora" / f"{size}.jsonl", n_sources, rows_per_source)
-            targets_for_size = [(size, corpus)]
-            if size == targets[-1][0] and NFLX_CORPUS.exists():
-                targets_for_size.append(("NFLX", NFLX_CORPUS))
-            for label, path in targets_for_size:
-                with_reference = not args.no_reference and label in (*REFERENCE_SIZES, "NFLX")
-                for profile in ["default"] + (["reference"] if with_reference else []):
-                    for seed in SEEDS_BY_CORPUS[label]:
-                        runs.append(run_training(label, path, profile, seed, workdir, args.workers))
-                        print(f"  {label} {profile} seed {seed}: {runs[-1].measured.wall_s:.1f} s", flush=True)
+            with_reference = not args.no_reference and size in REFERENCE_SIZES
+            for profile in ["default"] + (["reference"] if with_reference else []):
+                for seed in SEEDS_BY_CORPUS[size]:
+                    runs.append(run_training(size, corpus, profile, seed, workdir, args.workers))
+                    print(f"  {size} {profile} seed {seed}: {runs[-1].measured.wall_s:.1f} s", flush=True)
         print_training(runs)
+    if "real" in sections:
+        real = args.real_corpus or sorted(SHARED_CORPORA.glob("*.jsonl"))
+        bench_real(real, workdir, args.workers, with_reference=not args.no_reference)
     if "ingest" in sections:
         bench_ingest(workdir, args.workers)
     return 0

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trainer.baseline import BASELINE_KIND
 from trainer.gate import LOSO_FOLD_COUNT, evaluate_gate
 
 
@@ -20,6 +21,9 @@ class FoldResult:
     n_train: int
     n_val: int
     seconds: float
+    # The linear baseline (trainer.baseline) on the same fold: what the network must beat.
+    baseline_plcc: float = float("nan")
+    baseline_rmse: float = float("nan")
 
     def as_report(self) -> dict[str, object]:
         return {
@@ -60,6 +64,19 @@ class CodecResult:
             return None
         return float(np.mean(values))
 
+    def baseline_report(self) -> dict[str, object] | None:
+        """The linear baseline on the same folds, beside the model's numbers; None before training."""
+        if not self.folds:
+            return None
+        ordered = sorted(self.folds, key=lambda f: f.fold_index)
+        return {
+            "kind": BASELINE_KIND,
+            "mean_plcc": self._mean("baseline_plcc"),
+            "mean_rmse": self._mean("baseline_rmse"),
+            "folds": [{"fold_index": f.fold_index, "plcc": finite_or_none(f.baseline_plcc),
+                       "rmse": finite_or_none(f.baseline_rmse)} for f in ordered],
+        }
+
     def as_report(self) -> dict[str, object]:
         return {
             "codec": self.codec,
@@ -73,6 +90,7 @@ class CodecResult:
             "failure_reasons": list(self.failure_reasons),
             "corpus_provenance": list(self.corpus_provenance),
             "folds": [f.as_report() for f in sorted(self.folds, key=lambda f: f.fold_index)],
+            "baseline": self.baseline_report(),
         }
 
 

@@ -43,6 +43,7 @@ def configure_worker() -> None:
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
+    from trainer.baseline import baseline_predictions
     from trainer.metrics import plcc, rmse, srocc
     from trainer.model import fit, predict
 
@@ -50,6 +51,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed)
     predictions = predict(weights, task.features)
     seconds = (time.perf_counter() - started) / len(task.fold_indices)
+    baseline = baseline_predictions(task.features, task.target, task.held_out)
     results = []
     for k, fold_index in enumerate(task.fold_indices):
         val = task.held_out[k]
@@ -65,6 +67,8 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 n_train=int((~val).sum()),
                 n_val=int(val.sum()),
                 seconds=seconds,
+                baseline_plcc=plcc(baseline[k][val], truth),
+                baseline_rmse=rmse(baseline[k][val], truth),
             )
         )
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -11,6 +12,7 @@ from textual.widgets import DataTable, Static
 
 from console.widgets.fold_chart import FoldChart
 from trainer.describe import fmt
+from trainer.display import clip
 from trainer.results import CodecResult, FoldResult
 
 HELD_OUT_WIDTH = 18
@@ -21,24 +23,33 @@ def held_out_label(sources: Sequence[str], width: int = HELD_OUT_WIDTH) -> str:
     if not sources:
         return "-"
     more = f" +{len(sources) - 1}" if len(sources) > 1 else ""
-    first = sources[0]
-    room = width - len(more)
-    if len(first) > room:
-        first = first[: max(room - 1, 1)] + "…"
-    return first + more
+    return clip(sources[0], max(width - len(more), 2)) + more
+
+
+def baseline_text(folds: Sequence[FoldResult]) -> Text:
+    """Model vs the linear baseline on the same folds: does the network earn its keep?"""
+    pairs = [(f.plcc, f.baseline_plcc) for f in folds]
+    if not pairs or not all(math.isfinite(m) and math.isfinite(b) for m, b in pairs):
+        return Text("")
+    model = sum(m for m, _ in pairs) / len(pairs)
+    base = sum(b for _, b in pairs) / len(pairs)
+    gap = model - base
+    return Text.assemble(f"mean PLCC {model:.4f} vs linear baseline {base:.4f}  ",
+                         (f"{gap:+.4f}", "green" if gap >= 0 else "yellow"))
 
 
 class FoldDetail(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
         yield DataTable(id="fold-table", cursor_type="none")
+        yield Static(id="baseline-line")
         yield FoldChart(id="fold-chart")
         yield Static(id="failure-reasons")
 
     def on_mount(self) -> None:
         table = self.query_one("#fold-table", DataTable)
         for key, label in (("fold", "#"), ("held", "held-out sources"), ("n", "train/val"),
-                           ("plcc", "PLCC"), ("srocc", "SROCC"), ("rmse", "RMSE")):
+                           ("plcc", "PLCC"), ("base", "base"), ("srocc", "SROCC"), ("rmse", "RMSE")):
             table.add_column(label, key=key)
 
     def show(self, codec: str, state: str, folds: Sequence[FoldResult], result: CodecResult | None) -> None:
@@ -47,8 +58,10 @@ class FoldDetail(Vertical):
         table.clear()
         for fold in sorted(folds, key=lambda f: f.fold_index):
             table.add_row(str(fold.fold_index), held_out_label(fold.held_out_sources),
-                          f"{fold.n_train}/{fold.n_val}", fmt(fold.plcc), fmt(fold.srocc), fmt(fold.rmse, 2),
+                          f"{fold.n_train}/{fold.n_val}", fmt(fold.plcc), fmt(fold.baseline_plcc),
+                          fmt(fold.srocc), fmt(fold.rmse, 2),
                           key=str(fold.fold_index))
+        self.query_one("#baseline-line", Static).update(baseline_text(folds))
         self.query_one("#fold-chart", FoldChart).show(folds)
         reasons = self.query_one("#failure-reasons", Static)
         if result is None or not result.failure_reasons:
