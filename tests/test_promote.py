@@ -280,3 +280,56 @@ def test_a_lock_taken_during_training_still_writes_the_report_and_exits_2(worksp
     assert "pid 4242" in report["promotion"]["error"] and report["promotion"]["applied"] == []
     assert report["codecs"][0]["status"] == "pass"
     assert "pid 4242" in capsys.readouterr().err
+
+
+def test_a_signal_during_apply_lets_it_complete_and_every_file_matches_the_plan(workspace, monkeypatch):
+    """A real SIGTERM delivered to this process while the plan is being written."""
+    import signal
+
+    from trainer import promote
+
+    tmp_path, model_dir, corpus = workspace
+    real_write = promote.atomic_write_bytes
+    signalled: list[Path] = []
+
+    def write_with_a_signal_in_flight(path, data):
+        if not signalled and Path(path).parent == model_dir:
+            signalled.append(Path(path))
+            os.kill(os.getpid(), signal.SIGTERM)
+        real_write(path, data)
+
+    monkeypatch.setattr(promote, "atomic_write_bytes", write_with_a_signal_in_flight)
+    code, report = _batch(tmp_path, model_dir, corpus, "--yes")
+    assert signalled and code == 128 + signal.SIGTERM
+    assert report["summary"]["interrupted_by"] == "SIGTERM"
+    assert report["promotion"]["interrupted"] == "interrupted by SIGTERM while applying: the apply completed first"
+    planned = report["promotion"]["planned"]
+    assert len(planned) == 3 and report["promotion"]["applied"] == planned
+    for change in planned:
+        assert sha256_file(Path(change["path"])) == change["new_sha256"]
+    assert not [p for p in model_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_write_failure_mid_apply_rolls_every_file_back(workspace, monkeypatch):
+    import errno
+
+    from trainer import promote
+
+    tmp_path, model_dir, corpus = workspace
+    before = _hashes(model_dir)
+    real_write = promote.atomic_write_bytes
+    model_writes: list[Path] = []
+
+    def disk_full_on_the_second_model_file(path, data):
+        if Path(path).parent == model_dir:
+            model_writes.append(Path(path))
+            if len(model_writes) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real_write(path, data)
+
+    monkeypatch.setattr(promote, "atomic_write_bytes", disk_full_on_the_second_model_file)
+    code, report = _batch(tmp_path, model_dir, corpus, "--yes")
+    assert code == 2
+    assert "rolled back" in report["promotion"]["error"] and "No space left on device" in report["promotion"]["error"]
+    assert _hashes(model_dir) == before  # the first file written was put back from the backup
+    assert not [p for p in model_dir.iterdir() if p.name.endswith(".tmp")]

@@ -34,3 +34,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class OutputUnwritable(Exception):
+    """A directory the run must write to cannot be written (permissions, read-only, full): exit 2."""
+
+
+def require_writable_dir(path: Path, what: str) -> None:
+    """Prove ``path`` takes a file now, before any work depends on it: create, write, fsync, remove.
+
+    ``os.access`` is no proof (root passes it on a read-only mount), so a real probe file is written.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-probe.", suffix=".tmp")
+        try:
+            os.write(fd, b"probe\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise OutputUnwritable(f"{what} {path} is not writable: {exc.strerror or exc}") from None

@@ -1,7 +1,8 @@
 """Headless batch: load once, train every selected codec, gate, report, log, exit code.
 
-Exit codes: 0 iff every selected codec passes; 1 if any does not; 2 for usage or
-configuration errors (raised as ConfigError before any training starts).
+Exit codes: 0 iff every selected codec passes; 1 if any does not; 2 for usage, configuration
+or environment errors (ConfigError, OutputUnwritable, ModelDirLocked, PromotionError); 128 + N
+when signal N (SIGINT, SIGTERM, SIGHUP) stopped the run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+import numpy as np
+
+from trainer.atomic import OutputUnwritable, require_writable_dir
+from trainer.codecs import CODEC_INDEX
 from trainer.config import ConfigError, RunConfig
 from trainer.corpus import CodecData, Corpus, load_corpus
 from trainer.describe import describe_event, summary_table, verdict_line
@@ -27,7 +32,9 @@ from trainer.promote import (
     restore_backup,
 )
 from trainer.report import build_report, corpus_section, summary_section, utc_stamp, write_report
+from trainer.results import CodecResult, error_result
 from trainer.runlog import RunLog
+from trainer.shutdown import StopRequest, stop_on_signals
 from trainer.synthetic import synthetic_codec_data
 
 SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE = 8, 40, 1.0
@@ -70,16 +77,24 @@ def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None
 
 
 def promote(
-    config: RunConfig, engine: TrainingEngine, loaders: dict[str, Callable[[], CodecData]], log: RunLog, stamp: str
+    config: RunConfig, engine: TrainingEngine, loaders: dict[str, Callable[[], CodecData]], log: RunLog, stamp: str,
+    stop: StopRequest,
 ) -> tuple[dict[str, object], list[str]]:
-    """Retrain passing codecs on everything, plan the model-dir changes, apply them with --yes."""
+    """Retrain passing codecs on everything, plan the model-dir changes, apply them with --yes.
+
+    A stop signal before the apply skips it (nothing written); one during the apply is only
+    recorded, so the apply completes (or, on a write error, rolls back) before the batch stops.
+    """
     results = {c: engine.results[c] for c in config.codecs}
     passing = [c for c, r in results.items() if r.status == "pass"]
     datas = {codec: loaders[codec]() for codec in passing}
     for codec in passing:
         if not datas[codec].n_generated:
             engine.submit_final(datas[codec])
-    engine.run_until_idle()
+    engine.run_until_idle(lambda: stop.requested)
+    if stop.requested:
+        log.line(f"{stop.reason} before the promotion plan was applied: nothing written to the model directory")
+        return {"skipped": f"{stop.reason} before the plan was applied; nothing was written"}, []
     plan: PromotionPlan = plan_promotion(results, engine.final_models(), datas, config.model_dir,
                                          str(config.report_path))
     for line in plan.describe():
@@ -90,11 +105,14 @@ def promote(
             section.update(apply_plan(plan, config.model_dir, config.out_dir / "backup", stamp))
         except (ModelDirLocked, PromotionError) as exc:
             section["error"] = str(exc)
-            log.line(f"promotion not applied, nothing written: {exc}")
+            log.line(f"promotion not applied: {exc}")
             print(f"error: promotion not applied: {exc}", file=sys.stderr)
             return section, []
         log.line(f"applied {len(plan.changes)} change(s); previous files in {section['backup']}")
         log.line(f"roll back with: --restore {section['backup_stamp']}")
+        if stop.requested:
+            section["interrupted"] = f"{stop.reason} while applying: the apply completed first"
+            log.line(f"{stop.reason} while the plan was being applied: it completed before stopping")
         return section, [c.path for c in plan.changes]
     if plan.changes:
         log.line("nothing written to the model directory: review the plan, then re-run with --yes to apply it")
@@ -110,7 +128,10 @@ def run_restore(config: RunConfig, out: TextIO) -> int:
 
 
 def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> int:
+    """One batch run. Raises ConfigError, OutputUnwritable, ModelDirLocked or PromotionError for exit 2."""
     out = out or sys.stdout
+    if config.restore or config.write_stubs or config.yes:
+        require_writable_dir(config.model_dir, "model directory")  # before any training, not after
     if config.restore:
         return run_restore(config, out)
     if config.write_stubs:
@@ -122,6 +143,11 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
     if config.yes:
         with model_dir_lock(config.model_dir, purpose="preflight"):
             pass  # fail fast, before any training, if another run is applying
+    with stop_on_signals() as stop:
+        return _train_and_report(config, entrypoint, out, stop)
+
+
+def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: StopRequest) -> int:
     stamp = utc_stamp()
     inputs = CorpusInputs([], [], [])
     corpus: Corpus | None = None
@@ -132,6 +158,8 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
                 "no corpus found: pass --corpus FILE or --corpus-root DIR, or populate one of "
                 f"{inputs.describe_missing()} with *.jsonl files (or set ALLOW_EMPTY=1 to report missing-rows)"
             )
+    require_writable_dir(config.out_dir, "run output directory")
+    require_writable_dir(config.report_path.parent, "report directory")
     start_pool_helpers()  # the fork server imports torch while this process reads the corpus
     log_path = config.out_dir / f"train_{stamp}.log"
     log = RunLog(log_path, echo=out)
@@ -156,20 +184,30 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
             synthetic=config.synthetic_smoke,
         )
         loaders = codec_loaders(config, inputs, corpus)
+        promotion: dict[str, object] = {}
+        written: list[str] = []
         try:
-            for codec, load in loaders.items():
-                engine.submit(codec, load)
-            results = engine.run_until_idle()
-            if config.synthetic_smoke:
-                promotion: dict[str, object] = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
-                written: list[str] = []
+            if not stop.requested:
+                for codec, load in loaders.items():
+                    engine.submit(codec, load)
+                engine.run_until_idle(lambda: stop.requested)
+            if stop.requested:
+                promotion = {"skipped": f"{stop.reason}: nothing was promoted or patched"}
+            elif config.synthetic_smoke:
+                promotion = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
             else:
-                promotion, written = promote(config, engine, loaders, log, stamp)
+                promotion, written = promote(config, engine, loaders, log, stamp, stop)
         finally:
-            engine.close()
+            engine.close(kill=stop.requested)  # a stop ends running workers now, not after their task
 
+        results = dict(engine.results)
+        if stop.requested:
+            log.line(f"{stop.reason}: stopped; unfinished codecs are reported as error")
+            for codec in config.codecs:
+                if codec not in results:
+                    results[codec] = _unfinished(codec, corpus, stop.reason)
         ordered = [results[c] for c in config.codecs]
-        summary = summary_section(ordered)
+        summary = summary_section(ordered, stop.signal_name or None)
         exit_code = EXIT_OK if summary["n_pass"] == len(ordered) and ordered else EXIT_NOT_ALL_PASS
         report = build_report(
             results=results,
@@ -184,16 +222,35 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
                 "outputs": [str(config.report_path), str(log_path), *written],
             },
             promotion=promotion,
+            interrupted_by=stop.signal_name or None,
         )
-        write_report(config.report_path, report)
+        try:
+            write_report(config.report_path, report)
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot write report {config.report_path}: {exc.strerror or exc}") from None
         log.line("")
         for line in summary_table(ordered):
             log.line(line)
         if promotion.get("error"):
             exit_code = EXIT_CONFIG  # the model directory could not be written as planned
+        if stop.requested:
+            exit_code = stop.exit_code
         log.line(verdict_line(summary, exit_code))
         log.line(f"report: {config.report_path}")
         log.line(f"log: {log_path}")
-        return exit_code
+        if stop.requested:
+            print(f"{entrypoint}: {stop.reason}; report: {config.report_path}", file=sys.stderr)
     finally:
         log.close()
+    if log.error and exit_code in (EXIT_OK, EXIT_NOT_ALL_PASS):
+        raise OutputUnwritable(log.error)
+    return exit_code
+
+
+def _unfinished(codec: str, corpus: Corpus | None, reason: str) -> CodecResult:
+    """A codec the stop caught before its verdict: error, with its rows and sources still counted."""
+    if corpus is None:
+        return error_result(codec, 0, 0, reason)
+    mask = corpus.codec == CODEC_INDEX[codec]
+    return error_result(codec, int(mask.sum()), int(np.unique(corpus.sources[mask]).size) if mask.any() else 0,
+                        reason)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
+from trainer.atomic import OutputUnwritable
 from trainer.batch import EXIT_CONFIG, run_batch
 from trainer.config import ConfigError, add_run_arguments, resolve_config
 from trainer.promote import ModelDirLocked, PromotionError
@@ -25,9 +27,12 @@ def run_headless(argv: Sequence[str], prog: str, entrypoint: str) -> int:
     try:
         config = resolve_config(args, argv=[prog, *argv])
         return run_batch(config, entrypoint)
-    except (ConfigError, ModelDirLocked, PromotionError) as exc:
+    except (ConfigError, ModelDirLocked, PromotionError, OutputUnwritable) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except KeyboardInterrupt:  # Ctrl-C before the batch's own handlers were in place
+        print(f"{prog}: interrupted by SIGINT", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 def main(argv: Sequence[str] | None = None) -> int:

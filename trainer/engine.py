@@ -8,6 +8,7 @@ any ``concurrent.futures.Executor``; a pool whose worker dies is replaced and th
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -58,7 +59,10 @@ def process_pool_factory(workers: int) -> ExecutorFactory:
     def make() -> Executor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(POOL_PRELOAD)
-        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=configure_worker)
+        # Workers watch the process that built the pool: if it is killed they exit within moments,
+        # and with them gone the fork server and resource tracker see EOF and exit too.
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=configure_worker,
+                                   initargs=(os.getpid(),))
 
     return make
 
@@ -180,8 +184,9 @@ class TrainingEngine:
         return dict(self._finals)
 
     # -- driving ---------------------------------------------------------------------------
-    def run_until_idle(self) -> dict[str, CodecResult]:
-        while self.step(POLL_SECONDS):
+    def run_until_idle(self, should_stop: Callable[[], bool] = lambda: False) -> dict[str, CodecResult]:
+        """Drain the queue; ``should_stop`` is checked between steps (a stop signal ends the wait)."""
+        while not should_stop() and self.step(POLL_SECONDS):
             pass
         return self.results
 

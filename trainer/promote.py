@@ -163,7 +163,10 @@ def plan_promotion(
 @contextmanager
 def model_dir_lock(model_dir: Path, purpose: str = "apply") -> Iterator[None]:
     """Hold the model directory; a second holder gets ModelDirLocked naming the first."""
-    model_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PromotionError(f"model directory {model_dir} cannot be created: {exc.strerror or exc}") from None
     lock = FileLock(str(model_dir / LOCK_NAME), timeout=0)
     owner_file = model_dir / OWNER_NAME
     try:
@@ -174,10 +177,15 @@ def model_dir_lock(model_dir: Path, purpose: str = "apply") -> Iterator[None]:
         except OSError:
             holder = "unknown holder"
         raise ModelDirLocked(f"model directory {model_dir} is locked by {holder}") from None
+    except OSError as exc:  # after Timeout, which is an OSError too
+        raise PromotionError(f"model directory {model_dir} is not writable: {exc.strerror or exc}") from None
     try:
         started = datetime.now(UTC).isoformat(timespec="seconds")
-        owner_file.write_text(f"pid {os.getpid()} on {socket.gethostname()} since {started} ({purpose}: "
-                              f"{' '.join(sys.argv[:3])})\n", encoding="utf-8")
+        try:
+            owner_file.write_text(f"pid {os.getpid()} on {socket.gethostname()} since {started} ({purpose}: "
+                                  f"{' '.join(sys.argv[:3])})\n", encoding="utf-8")
+        except OSError as exc:
+            raise PromotionError(f"model directory {model_dir} is not writable: {exc.strerror or exc}") from None
         yield
     finally:
         owner_file.unlink(missing_ok=True)
@@ -211,11 +219,33 @@ def apply_plan(plan: PromotionPlan, model_dir: Path, backup_root: Path, stamp: s
             if sha256_file(Path(change.path)) != change.old_sha256:
                 raise PromotionError(f"{change.path} changed since the plan was made; nothing was written")
         backup_dir = unique_backup_dir(backup_root, stamp)
-        _backup([Path(c.path) for c in plan.changes], backup_dir)
-        for change in plan.changes:
-            atomic_write_bytes(Path(change.path), change.content)
+        try:
+            _backup([Path(c.path) for c in plan.changes], backup_dir)
+        except OSError as exc:
+            raise PromotionError(f"backup to {backup_dir} failed ({exc.strerror or exc}); nothing was written") \
+                from None
+        written: list[PlannedChange] = []
+        try:
+            for change in plan.changes:
+                atomic_write_bytes(Path(change.path), change.content)
+                written.append(change)
+        except OSError as exc:
+            _roll_back(written, backup_dir)
+            raise PromotionError(f"writing {change.path} failed ({exc.strerror or exc}); the {len(written)} file(s) "
+                                 f"already written were rolled back from {backup_dir}: model directory unchanged") \
+                from None
     return {"applied": [c.as_report() for c in plan.changes], "backup": str(backup_dir),
             "backup_stamp": backup_dir.name}
+
+
+def _roll_back(written: list[PlannedChange], backup_dir: Path) -> None:
+    """Undo a partly applied plan: old files from the backup, new files removed."""
+    for change in reversed(written):
+        path = Path(change.path)
+        if change.old_sha256 is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(path, (backup_dir / path.name).read_bytes())
 
 
 def restore_backup(backup_root: Path, stamp: str, model_dir: Path, new_stamp: str) -> list[str]:

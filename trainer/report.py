@@ -38,7 +38,8 @@ def corpus_section(corpus: Corpus | None, roots: Iterable[str], discovered: int)
     }
 
 
-def summary_section(results: Iterable[CodecResult]) -> dict[str, int]:
+def summary_section(results: Iterable[CodecResult], interrupted_by: str | None = None) -> dict[str, object]:
+    """Verdict counts; ``interrupted_by`` names the signal that stopped the run, if one did."""
     statuses = [r.status for r in results]
     return {
         "n_pass": statuses.count("pass"),
@@ -46,6 +47,8 @@ def summary_section(results: Iterable[CodecResult]) -> dict[str, int]:
         "n_insufficient": statuses.count("insufficient-sources"),
         "n_missing_rows": statuses.count("missing-rows"),
         "n_error": statuses.count("error"),
+        "interrupted": interrupted_by is not None,
+        "interrupted_by": interrupted_by,
     }
 
 
@@ -57,6 +60,7 @@ def build_report(
     provenance: dict[str, object],
     profile: dict[str, object],
     promotion: dict[str, object] | None = None,
+    interrupted_by: str | None = None,
 ) -> dict[str, object]:
     ordered = [results[c] for c in SUPPORTED_CODECS if c in results]
     report: dict[str, object] = {
@@ -67,7 +71,7 @@ def build_report(
         "profile": profile,
         "corpus": corpus,
         "codecs": [r.as_report() for r in ordered],
-        "summary": summary_section(ordered),
+        "summary": summary_section(ordered, interrupted_by),
         "run_provenance": {"schema": PROVENANCE_SCHEMA, **provenance},
     }
     if synthetic_smoke:

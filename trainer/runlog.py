@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,16 +16,26 @@ class RunLog:
         self._echo = echo
         self._listener = listener
         self._handle = None
+        # The first failure to write the log file (a full disk): the run goes on, echoing to the
+        # terminal, and the batch reports it at the end instead of dying mid-training.
+        self.error: str | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = path.open("a", encoding="utf-8")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = path.open("a", encoding="utf-8")
+            except OSError as exc:
+                self.error = f"cannot write log {path}: {exc.strerror or exc}"
 
     def line(self, text: str, *, echo: bool = True) -> None:
         stamp = datetime.now(UTC).strftime("%H:%M:%S")
         for part in text.splitlines() or [""]:
             if self._handle is not None:
-                self._handle.write(f"{stamp} {part}\n")
-                self._handle.flush()
+                try:
+                    self._handle.write(f"{stamp} {part}\n")
+                    self._handle.flush()
+                except OSError as exc:
+                    self.error = f"cannot write log {self.path}: {exc.strerror or exc}"
+                    self._close_quietly()
             if echo and self._echo is not None:
                 print(part, file=self._echo, flush=True)
             if self._listener is not None:
@@ -32,5 +43,13 @@ class RunLog:
 
     def close(self) -> None:
         if self._handle is not None:
-            self._handle.close()
+            try:
+                self._handle.close()
+            except OSError as exc:  # the last buffered bytes did not fit
+                self.error = self.error or f"cannot write log {self.path}: {exc.strerror or exc}"
             self._handle = None
+
+    def _close_quietly(self) -> None:
+        handle, self._handle = self._handle, None
+        with contextlib.suppress(OSError):
+            handle.close()

@@ -35,11 +35,23 @@ class FoldTask:
     job_id: int = 0
 
 
-def configure_worker() -> None:
-    """Pool initializer: one torch thread per process, so N workers use N cores, not N^2."""
+def configure_worker(parent_pid: int | None = None) -> None:
+    """Pool initializer: one torch thread per process (N workers use N cores, not N^2).
+
+    Ctrl-C in a terminal reaches the whole process group; workers ignore it and let the parent
+    decide (it stops them). With ``parent_pid`` the worker also exits by itself when that process
+    dies, however it dies.
+    """
+    import signal
+
     import torch
 
     torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        from trainer.shutdown import exit_when_parent_dies
+
+        exit_when_parent_dies(parent_pid)
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:

@@ -1,0 +1,234 @@
+"""Faults, with real processes and real signals: a batch that is stopped or starved ends cleanly.
+
+Each batch runs in a session of its own, so "nothing of the run is left" is checked on the whole
+session: the fork server, the resource tracker and every worker included.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_corpus
+from trainer.atomic import OutputUnwritable
+from trainer.cli import main as trainer_main
+
+REPO = Path(__file__).resolve().parents[1]
+TRAINING_PLAN = {"libx264": (8, 60, 0.5), "libx265": (8, 60, 0.5), "h264_amf": (8, 60, 4.0),
+                 "hevc_nvenc": (8, 60, 0.5)}
+
+
+def _session_processes(sid: int) -> list[int]:
+    """Live processes whose session is ``sid`` (zombies excluded: they hold no memory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_gone(sid: int, seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := _session_processes(sid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def _start_batch(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    corpus = write_corpus(tmp_path / "corpus.jsonl", TRAINING_PLAN)
+    out = tmp_path / "runs"
+    argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out), "--model-dir",
+            str(tmp_path / "model"), "--epochs", "400", "--workers", "2", *extra]
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return proc, out
+
+
+def _wait_until_training(proc: subprocess.Popen, out: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logs = list(out.glob("train_*.log"))
+        if logs and "queued" in logs[0].read_text():
+            time.sleep(0.5)  # workers have tasks in hand
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    raise AssertionError("the batch never started training")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_mid_training_writes_an_interrupted_report_and_leaves_nothing(tmp_path, signum):
+    proc, out = _start_batch(tmp_path)
+    try:
+        _wait_until_training(proc, out)
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=10)
+        assert time.monotonic() - sent < 10
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum
+    assert "Traceback" not in stderr and "Traceback" not in stdout
+    assert stderr.strip().splitlines() == [f"python -m trainer: interrupted by {name}; report: {out / 'report.json'}"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["interrupted"] is True and report["summary"]["interrupted_by"] == name
+    unfinished = [c for c in report["codecs"] if c["status"] == "error"]
+    assert unfinished and all(c["failure_reasons"] == [f"interrupted by {name}"] for c in unfinished)
+    assert all(c["n_rows_total"] == 480 for c in unfinished if c["codec"] in TRAINING_PLAN)
+    assert "skipped" in report["promotion"]
+    time.sleep(3)
+    assert _session_processes(proc.pid) == []
+
+
+def test_a_sigkilled_batch_takes_its_workers_and_fork_server_with_it(tmp_path):
+    proc, out = _start_batch(tmp_path)
+    try:
+        _wait_until_training(proc, out)
+        deadline = time.monotonic() + 30
+        while len(_session_processes(proc.pid)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the fork server forks workers once it has imported torch
+        assert len(_session_processes(proc.pid)) >= 5  # batch, fork server, tracker, two workers
+        proc.kill()
+        proc.communicate(timeout=10)
+        assert _wait_gone(proc.pid, 5) == []
+    finally:
+        for pid in _session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 256 KiB tmpfs, where this machine allows mounting one (root with CAP_SYS_ADMIN)."""
+    mount_point = tmp_path / "tmpfs"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here; test_report_write_enospc_is_exit_2 injects ENOSPC instead")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _run_cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "trainer", *argv], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_full_disk_for_run_outputs_is_exit_2_with_one_line(tmp_path, small_tmpfs):
+    fd = os.open(small_tmpfs / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5)})
+    done = _run_cli("--corpus", str(corpus), "--out-dir", str(small_tmpfs / "runs"), "--epochs", "2")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert str(small_tmpfs / "runs") in line and "No space left on device" in line
+    assert "queued" not in done.stdout  # refused before any training
+
+
+def test_a_model_dir_that_cannot_be_written_is_refused_before_training(tmp_path, small_tmpfs):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5)})
+    for flags in (["--yes"], ["--write-stubs"], ["--restore", "20261124T160512Z"]):
+        done = _run_cli("--corpus", str(corpus), "--out-dir", str(tmp_path / "runs"), "--model-dir",
+                        str(small_tmpfs / "model"), "--epochs", "2", *flags)
+        assert done.returncode == 2, flags
+        assert "Traceback" not in done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert f"model directory {small_tmpfs / 'model'} is not writable: Read-only file system" in line
+        assert "queued" not in done.stdout
+
+
+def test_report_write_enospc_is_exit_2(tmp_path, monkeypatch, capsys):
+    """The same fault injected at the report write itself (what a disk filling mid-run looks like)."""
+    from trainer import batch
+
+    def full_disk(path, _report):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(batch, "write_report", full_disk)
+    corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5)})
+    code = trainer_main(["--corpus", str(corpus), "--out-dir", str(tmp_path / "runs"), "--epochs", "2",
+                         "--workers", "1"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"python -m trainer: error: cannot write report {tmp_path / 'runs' / 'report.json'}: "
+                   "No space left on device"]
+    with pytest.raises(OutputUnwritable):
+        from trainer.atomic import require_writable_dir
+
+        require_writable_dir(corpus / "x", "report directory")  # under a file, not a directory
+
+
+def _start_console(tmp_path: Path) -> tuple[subprocess.Popen, Path, int]:
+    """The console on a real pseudo-terminal, in a session of its own (as a terminal would start it)."""
+    import pty
+
+    corpus = write_corpus(tmp_path / "corpus.jsonl", TRAINING_PLAN)
+    out = tmp_path / "runs"
+    master, slave = pty.openpty()
+    os.set_inheritable(slave, True)
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "42", "EPOCHS": "400"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from console.cli import main; raise SystemExit(main())", "--corpus", str(corpus),
+         "--out-dir", str(out), "--model-dir", str(tmp_path / "model"), "--workers", "2"],
+        cwd=REPO, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=env)
+    os.close(slave)
+    return proc, out, master
+
+
+def _drain(master: int) -> None:
+    import select
+
+    while select.select([master], [], [], 0)[0]:
+        try:
+            if not os.read(master, 65536):
+                return
+        except OSError:
+            return
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGKILL])
+def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(tmp_path, signum):
+    proc, out, master = _start_console(tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_session_processes(proc.pid)) < 5 and time.monotonic() < deadline:
+            _drain(master)  # keep the terminal's buffer from filling up
+            assert proc.poll() is None
+            time.sleep(0.1)
+        assert len(_session_processes(proc.pid)) >= 5, "the console never started its workers"
+        proc.send_signal(signum)
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            _drain(master)
+            time.sleep(0.05)
+        assert proc.poll() is not None
+        assert _wait_gone(proc.pid, 5) == []
+    finally:
+        os.close(master)
+        for pid in _session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
