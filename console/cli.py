@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
 PROG = "predictor-console"
+DEFAULT_DEBOUNCE_S = 0.5
+
+
+def build_console_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """Every option of both faces, grouped: --batch first, then common, batch-only, console-only."""
+    from trainer.cli import DESCRIPTION, EPILOG
+    from trainer.config import add_run_arguments
+    from trainer.version import PrintVersion
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=f"{DESCRIPTION} Opens the operator console; with --batch runs headless (CI).",
+        epilog=EPILOG,
+    )
+    mode = parser.add_argument_group("mode")
+    mode.add_argument("--batch", action="store_true",
+                      help="run headless: plain output, report + log files, exit code 0 iff every codec passes")
+    mode.add_argument("--version", action=PrintVersion)
+    add_run_arguments(parser)
+    console = parser.add_argument_group("console only")
+    console.add_argument("--debounce", type=float, default=DEFAULT_DEBOUNCE_S, metavar="SECONDS",
+                         help=f"quiet period before changed corpus files are re-read (default {DEFAULT_DEBOUNCE_S})")
+    console.add_argument("--no-auto-train", action="store_true", help="start with auto-train off")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if "--batch" in args:
-        from trainer.cli import run_headless
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = build_console_parser().parse_args(args_list)
+    if args.batch:
+        console_only = [flag for flag, on in (("--debounce", args.debounce != DEFAULT_DEBOUNCE_S),
+                                              ("--no-auto-train", args.no_auto_train)) if on]
+        if console_only:
+            print(f"{PROG}: error: {', '.join(console_only)} only apply to the console, not --batch", file=sys.stderr)
+            return 2
+        from trainer.cli import run_parsed
 
-        args.remove("--batch")
-        return run_headless(args, PROG, f"{PROG} --batch")
+        return run_parsed(args, args_list, PROG, f"{PROG} --batch")
     from console.launch import launch_console
 
-    return launch_console(args, PROG)
+    return launch_console(args, args_list, PROG)
 
 
 if __name__ == "__main__":

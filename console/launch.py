@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
-from trainer.cli import build_parser
 from trainer.config import ConfigError, resolve_config
 from trainer.engine import process_pool_factory
 
 
-def launch_console(argv: Sequence[str], prog: str) -> int:
-    parser = build_parser(prog)
-    parser.add_argument("--debounce", type=float, default=0.5, metavar="SECONDS",
-                        help="quiet period before changed corpus files are re-read (console only)")
-    parser.add_argument("--no-auto-train", action="store_true", help="start with auto-train off (console only)")
-    args = parser.parse_args(list(argv))
+def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> int:
     try:
         config = resolve_config(args, argv=[prog, *argv])
         batch_only = [flag for flag, on in (("--synthetic-smoke", config.synthetic_smoke), ("--yes", config.yes),

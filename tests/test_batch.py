@@ -137,3 +137,47 @@ def test_synthetic_smoke_never_passes(tmp_path):
     assert code == 1 and report["synthetic_smoke"] is True
     assert report["codecs"][0]["status"] in {"fail"}
     assert report["corpus"]["discovered_files"] == 0
+
+
+def test_help_lists_batch_first_and_every_option_group_with_its_environment_variable():
+    from console.cli import build_console_parser
+    from trainer.cli import build_parser
+
+    text = build_console_parser().format_help()
+    groups = ["mode:", "common options (batch and console):", "batch only:", "console only:"]
+    assert [text.index(g) for g in groups] == sorted(text.index(g) for g in groups)
+    options = text[text.index("mode:"):]
+    assert options.index("--batch ") < options.index("--corpus FILE")
+    assert text.index("[--batch]") < text.index("[--corpus FILE]")  # the usage line leads with it too
+    for option, env in (("--corpus FILE", "env CORPUS"), ("--corpus-root", "env CORPUS_ROOTS"),
+                        ("--epochs", "env EPOCHS"), ("--seed", "env SEED"), ("--out-dir", "env OUT_DIR"),
+                        ("--report-out", "env REPORT_PATH"), ("--model-dir", "env MODEL_DIR"),
+                        ("--allow-empty", "ALLOW_EMPTY=1")):
+        block = options[options.index(option):]
+        assert env in " ".join(block[:300].split()), option
+    for option in ("--yes", "--restore", "--write-stubs", "--synthetic-smoke", "--debounce", "--no-auto-train",
+                   "--version", "--profile", "--workers", "--codec"):
+        assert option in text
+    headless = build_parser("python -m trainer").format_help()
+    assert "console only:" not in headless and "batch only:" in headless and "--version" in headless
+
+
+@pytest.mark.parametrize("command", [["-m", "trainer"], ["-c", "from console.cli import main; main()"]])
+def test_version_names_the_project_torch_and_onnxruntime(command):
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    done = subprocess.run([sys.executable, *command, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith(f" {metadata.version('vmaf-predictor-console')}")
+    assert f"  torch {metadata.version('torch')}" in lines
+    assert f"  onnxruntime {metadata.version('onnxruntime')}" in lines
+
+
+def test_console_only_options_are_refused_with_batch(capsys):
+    from console.cli import main as console_main
+
+    assert console_main(["--batch", "--no-auto-train", "--allow-empty"]) == 2
+    assert "only apply to the console" in capsys.readouterr().err

@@ -231,3 +231,33 @@ async def test_both_panes_stay_on_screen_from_the_minimum_size_up(tmp_path, size
             assert table.width == table_width
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, what="exit")
+
+
+EVERY_STATE = ("idle", "stale", "queued", "training 0/5", "training 5/5", "pass", "fail", "insufficient-sources",
+               "missing-rows", "error")
+
+
+@pytest.mark.parametrize("size", [(100, 28), (120, 34), (140, 44)])
+async def test_every_state_and_verdict_is_rendered_whole_without_scrolling(tmp_path, size):
+    from console.widgets.codec_table import STATE_LABELS
+    from trainer.codecs import SUPPORTED_CODECS
+    from trainer.results import CodecResult
+
+    app = make_app(tmp_path, "--corpus", str(DEMO_CORPUS_PATH), auto_train=False)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.3)
+        table = app.table
+        for codec, state in zip(SUPPORTED_CODECS, EVERY_STATE, strict=False):
+            if state in ("pass", "fail", "insufficient-sources", "missing-rows", "error"):
+                table.set_result(codec, CodecResult(codec, state, 0, 0))
+            else:
+                table.set_state(codec, state)
+        await pilot.pause(0.3)
+        assert table.scroll_x == 0
+        for row, (codec, state) in enumerate(zip(SUPPORTED_CODECS, EVERY_STATE, strict=False), start=1):
+            shown = table.render_line(row).text  # what the terminal shows of this row, inside the pane
+            assert table.state_of(codec) == state
+            assert f" {STATE_LABELS.get(state, state)} " in shown, (size, shown)
+            verdict = str(verdict_text(state)) if state in ("pass", "fail", "insufficient-sources",
+                                                           "missing-rows", "error") else ""
+            assert verdict in shown, (size, shown)

@@ -333,3 +333,33 @@ def test_a_write_failure_mid_apply_rolls_every_file_back(workspace, monkeypatch)
     assert "rolled back" in report["promotion"]["error"] and "No space left on device" in report["promotion"]["error"]
     assert _hashes(model_dir) == before  # the first file written was put back from the backup
     assert not [p for p in model_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_one_corpus_promoted_from_two_directories_gives_byte_identical_models_and_cards(tmp_path):
+    """Cards are committed in a pull request: no operator's home directory may end up in them."""
+    first = tmp_path / "alice" / "ingest" / "2026-11" / "corpus.jsonl"
+    first.parent.mkdir(parents=True)
+    _real_style_corpus(first, {"libx265", "h264_amf"})
+    second = tmp_path / "bob" / "corpus.jsonl"
+    second.parent.mkdir(parents=True)
+    shutil.copy(first, second)
+    model_dirs = []
+    for corpus in (first, second):
+        model_dir = corpus.parent / "model"
+        model_dir.mkdir()
+        for codec in ("libx265", "h264_amf"):
+            for path in (model_path(REPO_MODEL_DIR, codec), card_path(REPO_MODEL_DIR, codec)):
+                shutil.copy(path, model_dir / path.name)
+        code = main(["--corpus", str(corpus), "--codec", "libx265", "--codec", "h264_amf", "--model-dir",
+                     str(model_dir), "--out-dir", str(corpus.parent / "runs"), "--yes"])
+        assert code == 1  # h264_amf fails; libx265 is promoted
+        model_dirs.append(model_dir)
+    files = sorted(p.name for p in model_dirs[0].glob("predictor_*"))
+    assert files == sorted(p.name for p in model_dirs[1].glob("predictor_*")) and len(files) == 4
+    for name in files:
+        assert (model_dirs[0] / name).read_bytes() == (model_dirs[1] / name).read_bytes(), name
+    production = (model_dirs[0] / "predictor_libx265_card.md").read_text()
+    assert status_line(production).startswith("## Status: Production")
+    assert str(tmp_path) not in production and "alice" not in production
+    assert f"`corpus.jsonl` ({first.stat().st_size} bytes, 720 rows, sha256 `{sha256_file(first)}`)" in production
+    assert "- report: `report.json`" in production

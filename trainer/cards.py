@@ -35,7 +35,7 @@ class CardFacts:
     corpus_kind: str  # "real-N=<rows>" or "synthetic-stub-N=<rows>"
     n_rows: int
     n_sources: int | None
-    data_files: Sequence[str]
+    data_files: Sequence[str]  # each already described: name, size, rows, sha256 (never a full path)
     metrics_lines: Sequence[str]
     ops_used: Sequence[str]
     onnx_sha256: str
@@ -69,7 +69,7 @@ def render_body(facts: CardFacts) -> str:
         f"- rows: {facts.n_rows}",
         f"- distinct sources: {facts.n_sources if facts.n_sources is not None else 'n/a (analytical sweep)'}",
     ]
-    lines += [f"- file: `{path}`" for path in facts.data_files]
+    lines += [f"- file: {described}" for described in facts.data_files]
     lines += [
         "",
         "## Op allowlist",

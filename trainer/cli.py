@@ -11,19 +11,26 @@ from trainer.atomic import OutputUnwritable
 from trainer.batch import EXIT_CONFIG, run_batch
 from trainer.config import ConfigError, add_run_arguments, resolve_config
 from trainer.promote import ModelDirLocked, PromotionError
+from trainer.version import PrintVersion
+
+DESCRIPTION = "Train per-codec VMAF predictors under the ADR-0303 LOSO gate (5-fold leave-one-source-out)."
+EPILOG = ("exit codes: 0 every selected codec passed; 1 at least one did not; 2 usage, configuration or "
+          "environment error; 128+N stopped by signal N (129 SIGHUP, 130 SIGINT, 143 SIGTERM)")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog, description="Train per-codec VMAF predictors under the ADR-0303 LOSO gate."
-    )
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action=PrintVersion)
     add_run_arguments(parser)
     return parser
 
 
 def run_headless(argv: Sequence[str], prog: str, entrypoint: str) -> int:
-    parser = build_parser(prog)
-    args = parser.parse_args(list(argv))
+    return run_parsed(build_parser(prog).parse_args(list(argv)), argv, prog, entrypoint)
+
+
+def run_parsed(args: argparse.Namespace, argv: Sequence[str], prog: str, entrypoint: str) -> int:
+    """The batch on already-parsed options; every expected failure is one line and exit 2."""
     try:
         config = resolve_config(args, argv=[prog, *argv])
         return run_batch(config, entrypoint)

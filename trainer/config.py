@@ -58,33 +58,38 @@ class RunConfig:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", action="append", default=[], metavar="FILE",
+    """The options both faces share, then the batch-only ones, each group titled for --help."""
+    common = parser.add_argument_group("common options (batch and console)")
+    common.add_argument("--corpus", action="append", default=[], metavar="FILE",
                         help="a corpus JSONL file (repeatable; env CORPUS; wins over roots)")
-    parser.add_argument("--corpus-root", action="append", default=[], metavar="DIR",
-                        help="a directory searched recursively for *.jsonl (repeatable; env CORPUS_ROOTS)")
-    parser.add_argument("--codec", action="append", default=[], metavar="NAME",
+    common.add_argument("--corpus-root", action="append", default=[], metavar="DIR",
+                        help="a directory searched recursively for *.jsonl (repeatable; env CORPUS_ROOTS, "
+                        f"space-separated; default {' '.join(DEFAULT_ROOTS)})")
+    common.add_argument("--codec", action="append", default=[], metavar="NAME",
                         help="train only this codec (repeatable; default: all 14)")
-    parser.add_argument("--epochs", type=int, help="training epochs per model (env EPOCHS)")
-    parser.add_argument("--seed", type=int, help=f"run seed (env SEED; default {DEFAULT_SEED})")
-    parser.add_argument("--report-out", metavar="PATH", help="report path (env REPORT_PATH)")
-    parser.add_argument("--out-dir", metavar="DIR", help=f"run outputs (env OUT_DIR; default {DEFAULT_OUT_DIR})")
-    parser.add_argument("--model-dir", metavar="DIR",
+    common.add_argument("--epochs", type=int, help="training epochs per model (env EPOCHS)")
+    common.add_argument("--seed", type=int, help=f"run seed (env SEED; default {DEFAULT_SEED})")
+    common.add_argument("--report-out", metavar="PATH",
+                        help="report path (env REPORT_PATH; default OUT_DIR/report.json)")
+    common.add_argument("--out-dir", metavar="DIR", help=f"run outputs (env OUT_DIR; default {DEFAULT_OUT_DIR})")
+    common.add_argument("--model-dir", metavar="DIR",
                         help=f"model directory (env MODEL_DIR; default {DEFAULT_MODEL_DIR})")
-    parser.add_argument("--workers", type=int, help="training processes (default: CPU cores)")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="default",
+    common.add_argument("--workers", type=int, help="training processes (default: CPU cores)")
+    common.add_argument("--profile", choices=sorted(PROFILES), default="default",
                         help="'reference' reproduces the old trainer's hyper-parameters for parity")
-    parser.add_argument("--synthetic-smoke", action="store_true",
-                        help="train on generated corpora; diagnostic only, never passes or promotes")
-    parser.add_argument("--allow-empty", action="store_true",
+    common.add_argument("--allow-empty", action="store_true",
                         help="with no corpus, report every codec as missing-rows instead of exiting 2 "
                         "(env ALLOW_EMPTY=1)")
-    parser.add_argument("--yes", action="store_true",
-                        help="apply the promotion plan to the model directory (otherwise only print it)")
-    parser.add_argument("--write-stubs", action="store_true",
-                        help="regenerate the synthetic stub model + card of each selected codec in the model dir, "
-                        "then exit (same as python -m trainer.stubs)")
-    parser.add_argument("--restore", metavar="UTC",
-                        help="put back the model files backed up by the run stamped UTC, then exit")
+    batch = parser.add_argument_group("batch only")
+    batch.add_argument("--synthetic-smoke", action="store_true",
+                       help="train on generated corpora; diagnostic only, never passes or promotes")
+    batch.add_argument("--yes", action="store_true",
+                       help="apply the promotion plan to the model directory (otherwise only print it)")
+    batch.add_argument("--write-stubs", action="store_true",
+                       help="regenerate the synthetic stub model + card of each selected codec in the model dir, "
+                       "then exit (same as python -m trainer.stubs)")
+    batch.add_argument("--restore", metavar="UTC",
+                       help="put back the model files backed up by the run stamped UTC, then exit")
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int | None:

@@ -523,9 +523,14 @@ class Corpus:
     def for_codec(self, codec: str) -> CodecData:
         mask = self.codec == CODEC_INDEX[codec]
         file_counts = np.bincount(self.file_index[mask], minlength=len(self.files))
-        provenance = [
-            {"path": self.files[i], "rows": int(n)} for i, n in enumerate(file_counts) if n > 0
-        ]
+        known = {info.path: info for info in self.inputs}
+        provenance = []
+        for i, n in enumerate(file_counts):
+            if n > 0:
+                entry: dict[str, object] = {"path": self.files[i], "rows": int(n)}
+                if self.files[i] in known:  # size and hash identify the file on any machine
+                    entry.update(bytes=known[self.files[i]].bytes, sha256=known[self.files[i]].sha256)
+                provenance.append(entry)
         return CodecData(
             codec=codec,
             features=project_features(self.raw[mask]),

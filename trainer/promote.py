@@ -90,6 +90,20 @@ def _change(codec: str, path: Path, action: str, content: bytes, reason: str) ->
     return PlannedChange(codec, str(path), action, old, new, reason, content)
 
 
+def describe_input(entry: dict[str, object]) -> str:
+    """A corpus file as a committed card names it: file name, size, rows, sha256 — never the
+    absolute path of the machine that trained (two operators promoting one corpus get one card)."""
+    path = Path(str(entry["path"]))
+    size, digest = entry.get("bytes"), entry.get("sha256")
+    if size is None or digest is None:  # the console's live corpus: hash the file as it is now
+        try:
+            data = path.read_bytes()
+            size, digest = len(data), sha256_bytes(data)
+        except OSError:
+            size, digest = "?", "unreadable"
+    return f"`{path.name}` ({size} bytes, {entry['rows']} rows, sha256 `{digest}`)"
+
+
 def _production_card(codec: str, onnx_bytes: bytes, data: CodecData, result: CodecResult, report: str) -> str:
     folds = ", ".join(
         f"fold{f.fold_index} PLCC {f.plcc:.4f} SROCC {f.srocc:.4f} RMSE {f.rmse:.2f}" for f in result.folds
@@ -99,7 +113,7 @@ def _production_card(codec: str, onnx_bytes: bytes, data: CodecData, result: Cod
         corpus_kind=f"real-N={data.n_rows}",
         n_rows=data.n_rows,
         n_sources=data.n_sources,
-        data_files=[str(p["path"]) for p in data.provenance],
+        data_files=[describe_input(entry) for entry in data.provenance],
         metrics_lines=[
             f"5-fold leave-one-source-out, seeded; the shipped model is then retrained on all {data.n_rows} rows.",
             f"- mean PLCC {result.mean_plcc:.4f}, spread {result.plcc_spread:.4f}",
@@ -121,6 +135,7 @@ def plan_promotion(
     report_path: str,
 ) -> PromotionPlan:
     plan = PromotionPlan()
+    report_name = Path(report_path).name  # cards are committed: no machine's directories in them
     for codec in sorted(results, key=SUPPORTED_CODECS.index):
         result = results[codec]
         card = card_path(model_dir, codec)
@@ -136,7 +151,7 @@ def plan_promotion(
                 onnx_bytes = build_onnx(final.weights, codec)
                 blocked = validate_onnx(onnx_bytes, final.weights, datas[codec].features)
                 if not blocked:
-                    card_text = _production_card(codec, onnx_bytes, datas[codec], result, report_path)
+                    card_text = _production_card(codec, onnx_bytes, datas[codec], result, report_name)
                     for change in (
                         _change(codec, model_path(model_dir, codec), "replace-model", onnx_bytes,
                                 f"gate cleared, mean PLCC {result.mean_plcc:.4f}"),
@@ -152,7 +167,7 @@ def plan_promotion(
             )
             continue
         text = with_status(card.read_text(encoding="utf-8"),
-                           proposed_block(result, report_path, [f"promotion blocked: {b}" for b in blocked]))
+                           proposed_block(result, report_name, [f"promotion blocked: {b}" for b in blocked]))
         why = "promotion blocked" if blocked else result.status
         change = _change(codec, card, "patch-card-status", text.encode(), f"Status: Proposed ({why})")
         if change is not None:

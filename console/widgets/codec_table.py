@@ -1,4 +1,9 @@
-"""The 14-codec table: rows, sources, live state, mean PLCC, spread, verdict."""
+"""The 14-codec table: live state and verdict first, then mean PLCC, spread, rows, sources.
+
+State and verdict lead so they stay on screen when the table shares a 100-column terminal with
+the side panes and scrolls sideways; the two long statuses get short table labels (the detail
+pane and the report keep the exact status).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from trainer.codecs import SUPPORTED_CODECS
 from trainer.describe import fmt
 from trainer.results import CodecResult
 
-COLUMNS = (("codec", "codec"), ("rows", "rows"), ("srcs", "sources"), ("state", "state"),
-           ("plcc", "mean PLCC"), ("spread", "spread"), ("verdict", "verdict"))
+COLUMNS = (("codec", "codec"), ("state", "state"), ("verdict", "verdict"), ("plcc", "mean PLCC"),
+           ("spread", "spread"), ("rows", "rows"), ("srcs", "sources"))
+# Every state the table can show, longest "training 5/5": 12 columns.
+STATE_LABELS = {"insufficient-sources": "few sources", "missing-rows": "no rows"}
 STATE_STYLES = {
     "pass": "bold green",
     "fail": "bold red",
@@ -37,13 +44,17 @@ def verdict_text(status: str) -> Text:
 class CodecTable(DataTable):
     """One row per supported codec, keyed by codec name."""
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._states: dict[str, str] = {}
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
         for key, label in COLUMNS:
             self.add_column(label, key=key)
         for codec in SUPPORTED_CODECS:
-            self.add_row(codec, "0", "0", "idle", "-", "-", "", key=codec)
+            self.add_row(codec, "idle", "", "-", "-", "0", "0", key=codec)
 
     @property
     def selected_codec(self) -> str:
@@ -55,7 +66,8 @@ class CodecTable(DataTable):
 
     def set_state(self, codec: str, state: str) -> None:
         style = STATE_STYLES.get(state.split(" ")[0], "")
-        self.update_cell(codec, "state", Text(state, style=style), update_width=True)
+        self._states[codec] = state
+        self.update_cell(codec, "state", Text(STATE_LABELS.get(state, state), style=style), update_width=True)
 
     def set_result(self, codec: str, result: CodecResult) -> None:
         self.set_state(codec, result.status)
@@ -64,4 +76,5 @@ class CodecTable(DataTable):
         self.update_cell(codec, "verdict", verdict_text(result.status), update_width=True)
 
     def state_of(self, codec: str) -> str:
-        return str(self.get_cell(codec, "state"))
+        """The exact state (status name), not its short table label."""
+        return self._states.get(codec, "idle")
