@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 PROG = "predictor-console"
 DEFAULT_DEBOUNCE_S = 0.5
@@ -25,6 +26,8 @@ def build_console_parser(prog: str = PROG) -> argparse.ArgumentParser:
     mode.add_argument("--batch", action="store_true",
                       help="run headless: plain output, report + log files, exit code 0 iff every codec passes")
     mode.add_argument("--version", action=PrintVersion)
+    mode.add_argument("--review", metavar="REPORT", type=Path,
+                      help="open a finished report.json read-only (no training, no watcher, nothing written)")
     add_run_arguments(parser)
     console = parser.add_argument_group("console only")
     console.add_argument("--debounce", type=float, default=DEFAULT_DEBOUNCE_S, metavar="SECONDS",
@@ -36,6 +39,8 @@ def build_console_parser(prog: str = PROG) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = build_console_parser().parse_args(args_list)
+    if args.review is not None:
+        return review(args.review, batch=args.batch)
     if args.batch:
         console_only = [flag for flag, on in (("--debounce", args.debounce != DEFAULT_DEBOUNCE_S),
                                               ("--no-auto-train", args.no_auto_train)) if on]
@@ -48,6 +53,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from console.launch import launch_console
 
     return launch_console(args, args_list, PROG)
+
+
+def review(report_path: Path, batch: bool = False) -> int:
+    """The read-only review console over a finished report; exit 2 if it cannot be shown."""
+    from trainer.report_reader import ReportUnreadable, read_report
+
+    if batch:
+        print(f"{PROG}: error: --review opens the console; it does not combine with --batch", file=sys.stderr)
+        return 2
+    try:
+        report = read_report(report_path)
+    except ReportUnreadable as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    from console.review_app import ReviewConsole
+
+    ReviewConsole(report, report_path).run()
+    return 0
 
 
 if __name__ == "__main__":

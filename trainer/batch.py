@@ -7,13 +7,14 @@ when signal N (SIGINT, SIGTERM, SIGHUP) stopped the run.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
 import numpy as np
 
-from trainer.atomic import OutputUnwritable, require_writable_dir
+from trainer.atomic import OutputUnwritable, atomic_write_text, require_writable_dir
 from trainer.codecs import CODEC_INDEX
 from trainer.config import ConfigError, RunConfig
 from trainer.corpus import CodecData, Corpus, load_corpus
@@ -22,6 +23,7 @@ from trainer.display import clip, clip_path
 from trainer.engine import TrainingEngine, process_pool_factory, start_pool_helpers
 from trainer.events import Event
 from trainer.inputs import CorpusInputs, find_inputs
+from trainer.junit import junit_xml
 from trainer.promote import (
     ModelDirLocked,
     PromotionError,
@@ -35,6 +37,7 @@ from trainer.report import build_report, corpus_section, summary_section, utc_st
 from trainer.results import CodecResult, error_result
 from trainer.runlog import RunLog
 from trainer.shutdown import StopRequest, stop_on_signals
+from trainer.summary_md import summary_markdown
 from trainer.synthetic import synthetic_codec_data
 
 SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE = 8, 40, 1.0
@@ -160,6 +163,9 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
             )
     require_writable_dir(config.out_dir, "run output directory")
     require_writable_dir(config.report_path.parent, "report directory")
+    for extra, what in ((config.junit_xml, "JUnit XML directory"), (config.summary_md, "summary directory")):
+        if extra is not None:
+            require_writable_dir(extra.parent, what)
     start_pool_helpers()  # the fork server imports torch while this process reads the corpus
     log_path = config.out_dir / f"train_{stamp}.log"
     log = RunLog(log_path, echo=out)
@@ -228,6 +234,7 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
             write_report(config.report_path, report)
         except OSError as exc:
             raise OutputUnwritable(f"cannot write report {config.report_path}: {exc.strerror or exc}") from None
+        write_ci_outputs(config, report, log)
         log.line("")
         for line in summary_table(ordered):
             log.line(line)
@@ -245,6 +252,32 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
     if log.error and exit_code in (EXIT_OK, EXIT_NOT_ALL_PASS):
         raise OutputUnwritable(log.error)
     return exit_code
+
+
+def write_ci_outputs(config: RunConfig, report: dict[str, object], log: RunLog) -> None:
+    """JUnit XML and the Markdown summary, from the report just written (same numbers, one source)."""
+    outputs = []
+    if config.junit_xml is not None:
+        outputs.append((config.junit_xml, junit_xml(report), "JUnit XML"))
+    if config.summary_md is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
+        markdown = summary_markdown(report)
+        if config.summary_md is not None:
+            outputs.append((config.summary_md, markdown, "summary"))
+    for path, text, what in outputs:
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+        log.line(f"{what}: {path}")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        try:
+            with open(step_summary, "a", encoding="utf-8") as handle:  # GitHub's contract: append
+                handle.write(markdown)
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot append to GITHUB_STEP_SUMMARY {step_summary}: "
+                                   f"{exc.strerror or exc}") from None
+        log.line(f"summary appended to GITHUB_STEP_SUMMARY ({step_summary})")
 
 
 def _unfinished(codec: str, corpus: Corpus | None, reason: str) -> CodecResult:

@@ -37,6 +37,8 @@ class RunConfig:
     yes: bool = False
     restore: str | None = None
     write_stubs: bool = False
+    junit_xml: Path | None = None
+    summary_md: Path | None = None
     argv: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -54,6 +56,8 @@ class RunConfig:
             "synthetic_smoke": self.synthetic_smoke,
             "allow_empty": self.allow_empty,
             "yes": self.yes,
+            "junit_xml": str(self.junit_xml) if self.junit_xml else None,
+            "summary_md": str(self.summary_md) if self.summary_md else None,
         }
 
 
@@ -90,6 +94,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                        "then exit (same as python -m trainer.stubs)")
     batch.add_argument("--restore", metavar="UTC",
                        help="put back the model files backed up by the run stamped UTC, then exit")
+    batch.add_argument("--junit-xml", metavar="PATH",
+                       help="also write JUnit XML, one test case per codec (env JUNIT_XML)")
+    batch.add_argument("--summary-md", metavar="PATH",
+                       help="also write a Markdown summary for the pull request (env SUMMARY_MD); with "
+                       "GITHUB_STEP_SUMMARY set it is appended there too")
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value and value.strip() else None
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int | None:
@@ -153,5 +166,7 @@ def resolve_config(
         yes=args.yes,
         restore=args.restore,
         write_stubs=args.write_stubs,
+        junit_xml=_optional_path(args.junit_xml or env.get("JUNIT_XML")),
+        summary_md=_optional_path(args.summary_md or env.get("SUMMARY_MD")),
         argv=list(argv),
     )

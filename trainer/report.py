@@ -13,7 +13,7 @@ from trainer.corpus import REJECTION_REASONS, Corpus
 from trainer.gate import gate_constants
 from trainer.results import CodecResult
 
-REPORT_SCHEMA_VERSION = 2  # 2: codecs[].baseline, corpus.aggregated
+REPORT_SCHEMA_VERSION = 2  # 2: codecs[].baseline and training_seconds, corpus.aggregated
 PROVENANCE_SCHEMA = "predictor-run-provenance/1"
 
 

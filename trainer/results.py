@@ -91,6 +91,7 @@ class CodecResult:
             "corpus_provenance": list(self.corpus_provenance),
             "folds": [f.as_report() for f in sorted(self.folds, key=lambda f: f.fold_index)],
             "baseline": self.baseline_report(),
+            "training_seconds": round(sum(f.seconds for f in self.folds), 3),
         }
 
 

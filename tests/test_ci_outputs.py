@@ -1,0 +1,127 @@
+"""CI and review outputs: JUnit XML, the Markdown summary, GitHub's step summary, and --review."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from console.cli import main as console_main
+from console.review_app import ReviewConsole
+from trainer.cli import main as trainer_main
+from trainer.report_reader import read_report
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory):
+    from tests.conftest import write_corpus
+
+    tmp = tmp_path_factory.mktemp("ci")
+    corpus = write_corpus(tmp / "corpus.jsonl", {"libx264": (6, 12, 0.5), "h264_amf": (6, 12, 8.0),
+                                                 "libvvenc": (3, 10, 0.5)})
+    step_summary = tmp / "github_step_summary.md"
+    step_summary.write_text("## an earlier step\n")
+    out = tmp / "runs"
+    patch = pytest.MonkeyPatch()
+    patch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    try:
+        code = trainer_main(["--corpus", str(corpus), "--codec", "libx264", "--codec", "h264_amf", "--codec",
+                             "libvvenc", "--codec", "av1_qsv", "--out-dir", str(out), "--epochs", "5",
+                             "--workers", "1", "--junit-xml", str(tmp / "ci" / "junit.xml"),
+                             "--summary-md", str(tmp / "ci" / "summary.md")])
+    finally:
+        patch.undo()
+    return code, tmp, json.loads((out / "report.json").read_text())
+
+
+def test_junit_xml_has_one_case_per_codec_with_the_gate_reasons(ci_run):
+    code, tmp, report = ci_run
+    assert code == 1
+    root = ET.parse(tmp / "ci" / "junit.xml").getroot()
+    assert root.tag == "testsuites"
+    [suite] = root.findall("testsuite")
+    statuses = {c["codec"]: c["status"] for c in report["codecs"]}
+    not_passing = [c for c, s in statuses.items() if s in ("fail", "insufficient-sources", "missing-rows")]
+    assert suite.get("tests") == "4" and suite.get("failures") == str(len(not_passing))
+    assert suite.get("errors") == "0" and suite.get("skipped") == "0" and float(suite.get("time")) > 0
+    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    assert sorted(cases) == sorted(statuses)
+    for codec, status in statuses.items():
+        failure = cases[codec].find("failure")
+        entry = next(c for c in report["codecs"] if c["codec"] == codec)
+        if status == "pass":
+            assert failure is None
+        else:
+            assert failure is not None and failure.get("type") == status
+            for reason in entry["failure_reasons"]:
+                assert reason in failure.get("message")
+    trained = cases["h264_amf"]
+    assert float(trained.get("time")) > 0 and "fold 0: PLCC" in trained.find("failure").text
+    assert "ADR-0303" in cases["h264_amf"].find("failure").get("message")
+    assert "distinct sources" in cases["libvvenc"].find("failure").get("message")
+
+
+def test_summary_markdown_has_the_verdict_table_plan_corpus_and_ledger(ci_run):
+    _code, tmp, report = ci_run
+    text = (tmp / "ci" / "summary.md").read_text()
+    assert text.startswith("## VMAF predictor gate: ")
+    assert ("| codec | status | mean PLCC | spread | weakest fold | linear baseline PLCC | rows | sources |"
+            in text)
+    for entry in report["codecs"]:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {entry['codec']} |"))
+        assert entry["status"] in row and f"| {entry['n_rows_total']} | {entry['n_distinct_sources']} |" in row
+    amf = next(c for c in report["codecs"] if c["codec"] == "h264_amf")
+    assert f"| {amf['mean_plcc']:.4f} |" in text
+    assert "### Why codecs did not pass" in text and "**libvvenc** (insufficient-sources)" in text
+    assert "### Promotion plan" in text and "### Corpus" in text and "### Rejected rows" in text
+    sha = report["run_provenance"]["inputs"][0]["sha256"]
+    assert f"`{sha}`" in text
+
+
+def test_the_same_summary_is_appended_to_the_github_step_summary(ci_run):
+    _code, tmp, _report = ci_run
+    step = (tmp / "github_step_summary.md").read_text()
+    assert step.startswith("## an earlier step\n")  # appended, never overwritten
+    assert step.endswith((tmp / "ci" / "summary.md").read_text())
+
+
+def _tree_state(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+async def test_review_shows_verdicts_and_folds_writes_nothing_and_q_quits(ci_run):
+    _code, tmp, report = ci_run
+    report_path = tmp / "runs" / "report.json"
+    before = _tree_state(tmp)
+    app = ReviewConsole(read_report(report_path), report_path)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.pause(0.2)
+        table = app.table
+        for entry in report["codecs"]:
+            assert table.state_of(entry["codec"]) == entry["status"]
+        assert table.state_of("hevc_qsv") == "not selected"
+        table.move_cursor(row=table.get_row_index("h264_amf"))
+        await pilot.pause(0.2)
+        fold_table = app.query_one("#fold-table")
+        assert fold_table.row_count == 5
+        amf = next(c for c in report["codecs"] if c["codec"] == "h264_amf")
+        shown = " ".join(str(cell) for row in range(5) for cell in fold_table.get_row_at(row))
+        assert f"{amf['folds'][0]['plcc']:.4f}" in shown
+        assert "ADR-0303" in str(app.query_one("#failure-reasons").render())
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    assert app.return_code == 0 or app.return_code is None
+    assert not app.is_running
+    assert _tree_state(tmp) == before  # read-only: nothing written, nothing touched
+
+
+def test_review_refuses_another_schema_version(tmp_path, capsys):
+    old = tmp_path / "old_report.json"
+    old.write_text(json.dumps({"schema_version": 1, "codecs": []}))
+    assert console_main(["--review", str(old)]) == 2
+    err = capsys.readouterr().err
+    assert "schema version 1" in err and "reads version 2" in err
+    assert console_main(["--review", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
