@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
@@ -18,6 +17,7 @@ from console.screens.confirm_plan import ConfirmPlanScreen
 from console.screens.confirm_quit import ConfirmQuitScreen
 from console.session import ConsoleSession
 from console.watcher import CorpusWatcher
+from console.widgets.codec_panes import CodecPanes
 from console.widgets.codec_table import CodecTable
 from console.widgets.corpus_pane import CorpusPane
 from console.widgets.fold_detail import FoldDetail
@@ -66,11 +66,7 @@ class PredictorConsole(App[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="too-small")
-        with Horizontal(id="main"):
-            yield CodecTable(id="codec-table")
-            with Vertical(id="side"):
-                yield FoldDetail(id="detail")
-                yield CorpusPane(id="corpus")
+        yield CodecPanes(id="main")
         yield LogPane(id="log")
         yield Footer()
 
@@ -99,6 +95,12 @@ class PredictorConsole(App[int]):
         self.watcher.start()
         self.table.focus()
         self.show_selected()
+        self.show_executor()
+        if self.session.cluster is not None:
+            self.set_interval(2.0, self.show_executor)  # workers come and go; keep the line current
+
+    def show_executor(self) -> None:
+        self.query_one("#corpus").border_subtitle = self.session.executor_status()
 
     def on_resize(self) -> None:
         small = self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]

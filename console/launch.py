@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from trainer.cluster import ClusterUnavailable, DaskExecutor, connect
 from trainer.config import ConfigError, resolve_config
 from trainer.engine import process_pool_factory
 
@@ -24,8 +25,21 @@ def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> 
     from console.app import PredictorConsole
     from console.session import ConsoleSession
 
+    cluster = None
     factory = process_pool_factory(config.workers)
-    app = PredictorConsole(lambda post: ConsoleSession(config, post, factory), debounce_s=args.debounce,
+    if config.scheduler:
+        # Connected before app.run(): LocalCluster spawns processes, which fails once Textual owns stderr.
+        try:
+            cluster = connect(config.scheduler, config.scheduler_timeout_s)
+        except ClusterUnavailable as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return 2
+        factory = lambda: DaskExecutor(cluster)  # noqa: E731
+    app = PredictorConsole(lambda post: ConsoleSession(config, post, factory, cluster), debounce_s=args.debounce,
                            auto_train=not args.no_auto_train)
-    result = app.run()
+    try:
+        result = app.run()
+    finally:
+        if cluster is not None:
+            cluster.close()
     return int(result or 0)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
 from console.messages import CorpusStats
+from console.widgets.codec_panes import CodecPanes
 from console.widgets.codec_table import CodecTable
 from console.widgets.corpus_pane import CorpusPane
 from console.widgets.fold_detail import FoldDetail
@@ -38,11 +38,7 @@ class ReviewConsole(App[int]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="main"):
-            yield CodecTable(id="codec-table")
-            with Vertical(id="side"):
-                yield FoldDetail(id="detail")
-                yield CorpusPane(id="corpus")
+        yield CodecPanes(id="main")
         yield PlanPane(id="plan")
         yield Footer()
 

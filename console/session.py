@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from textual.message import Message
 
 from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten
+from trainer.cluster import Cluster, cluster_capacity, describe_executor
 from trainer.config import RunConfig
 from trainer.corpus import CodecData, Corpus, partition_roots
 from trainer.describe import describe_event
@@ -31,9 +32,12 @@ FINAL_MODEL_TIMEOUT_S = 600
 
 
 class ConsoleSession:
-    def __init__(self, config: RunConfig, post: Callable[[Message], None], executor_factory: ExecutorFactory) -> None:
-        start_pool_helpers()  # before the UI takes over stderr
+    def __init__(self, config: RunConfig, post: Callable[[Message], None], executor_factory: ExecutorFactory,
+                 cluster: Cluster | None = None) -> None:
+        if cluster is None:
+            start_pool_helpers()  # before the UI takes over stderr
         self.config = config
+        self.cluster = cluster
         self._post = post
         self.live = IncrementalCorpus()
         self._corpus_lock = threading.Lock()
@@ -48,7 +52,7 @@ class ConsoleSession:
             seed=config.seed,
             emit=self._on_engine_event,
             executor_factory=executor_factory,
-            workers=config.workers,
+            workers=config.workers if cluster is None else cluster_capacity(cluster.describe()),
         )
         self._stop = threading.Event()
         self._engine_thread = threading.Thread(target=self.engine.serve, args=(self._stop,), name="engine",
@@ -59,7 +63,16 @@ class ConsoleSession:
         self.engine.warm_up()
         self._engine_thread.start()
         self.log.line(f"console: profile={self.config.profile.name} seed={self.config.seed} "
-                      f"workers={self.config.workers}")
+                      f"executor={self.executor_status()}")
+
+    def executor_status(self) -> str:
+        """Where training runs now; for a cluster, its current workers (they come and go)."""
+        if self.cluster is None:
+            return describe_executor({"kind": "process-pool", "workers": self.config.workers})
+        try:
+            return describe_executor(self.cluster.describe())
+        except Exception as exc:  # scheduler gone for a moment: say so, keep the console up
+            return f"dask {self.cluster.address}: unavailable ({type(exc).__name__})"
 
     def stop(self) -> None:
         self._stop.set()

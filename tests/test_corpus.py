@@ -110,7 +110,10 @@ def test_file_is_parsed_once_for_all_codecs_and_last_line_needs_no_newline(tmp_p
     corpus = load_corpus([path])
     assert corpus.rows_per_codec()["libx264"] == 1 and corpus.rows_per_codec()["libx265"] == 1
     assert corpus.inputs[0].bytes == path.stat().st_size and len(corpus.inputs[0].sha256) == 64
-    assert corpus.for_codec("libx265").provenance == [{"path": str(path), "rows": 1}]
+    import hashlib
+
+    assert corpus.for_codec("libx265").provenance == [{"path": str(path), "rows": 1, "bytes": path.stat().st_size,
+                                                       "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}]
 
 
 def test_unreadable_file_is_reported_and_the_rest_still_loads(tmp_path):

@@ -15,12 +15,13 @@ from typing import TextIO
 import numpy as np
 
 from trainer.atomic import OutputUnwritable, atomic_write_text, require_writable_dir
+from trainer.cluster import Cluster, DaskExecutor, cluster_capacity, connect, describe_executor
 from trainer.codecs import CODEC_INDEX
 from trainer.config import ConfigError, RunConfig
 from trainer.corpus import CodecData, Corpus, load_corpus
 from trainer.describe import describe_event, summary_table, verdict_line
 from trainer.display import clip, clip_path
-from trainer.engine import TrainingEngine, process_pool_factory, start_pool_helpers
+from trainer.engine import ExecutorFactory, TrainingEngine, process_pool_factory, start_pool_helpers
 from trainer.events import Event
 from trainer.inputs import CorpusInputs, find_inputs
 from trainer.junit import junit_xml
@@ -166,12 +167,16 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
     for extra, what in ((config.junit_xml, "JUnit XML directory"), (config.summary_md, "summary directory")):
         if extra is not None:
             require_writable_dir(extra.parent, what)
-    start_pool_helpers()  # the fork server imports torch while this process reads the corpus
+    # An unreachable scheduler or mismatched workers: exit 2 now, before any corpus is read.
+    cluster = connect(config.scheduler, config.scheduler_timeout_s) if config.scheduler else None
+    if cluster is None:
+        start_pool_helpers()  # the fork server imports torch while this process reads the corpus
+    executor_factory, capacity, executor_info = _executor(config, cluster)
     log_path = config.out_dir / f"train_{stamp}.log"
     log = RunLog(log_path, echo=out)
     try:
-        log.line(f"{entrypoint}: profile={config.profile.name} seed={config.seed} workers={config.workers} "
-                 f"codecs={len(config.codecs)}")
+        log.line(f"{entrypoint}: profile={config.profile.name} seed={config.seed} codecs={len(config.codecs)} "
+                 f"executor={describe_executor(executor_info)}")
         if config.synthetic_smoke:
             log.line("synthetic smoke run: generated corpora, diagnostic only, nothing can pass or promote")
         else:
@@ -185,8 +190,8 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
             profile=config.profile,
             seed=config.seed,
             emit=emit,
-            executor_factory=process_pool_factory(config.workers),
-            workers=config.workers,
+            executor_factory=executor_factory,
+            workers=capacity,
             synthetic=config.synthetic_smoke,
         )
         loaders = codec_loaders(config, inputs, corpus)
@@ -225,6 +230,7 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
                 "argv": config.argv,
                 "args": config.as_dict(),
                 "inputs": [vars(i) for i in (corpus.inputs if corpus else [])],
+                "executor": executor_info,
                 "outputs": [str(config.report_path), str(log_path), *written],
             },
             promotion=promotion,
@@ -249,9 +255,20 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
             print(f"{entrypoint}: {stop.reason}; report: {config.report_path}", file=sys.stderr)
     finally:
         log.close()
+        if cluster is not None:
+            cluster.close()  # also when no task ever ran (every codec missing-rows)
     if log.error and exit_code in (EXIT_OK, EXIT_NOT_ALL_PASS):
         raise OutputUnwritable(log.error)
     return exit_code
+
+
+def _executor(config: RunConfig, cluster: Cluster | None) -> tuple[ExecutorFactory, int, dict[str, object]]:
+    """Where fold tasks run: the local fork-server pool, or the Dask cluster already connected."""
+    if cluster is None:
+        return (process_pool_factory(config.workers), config.workers,
+                {"kind": "process-pool", "workers": config.workers})
+    info = cluster.describe()
+    return (lambda: DaskExecutor(cluster)), cluster_capacity(info), info
 
 
 def write_ci_outputs(config: RunConfig, report: dict[str, object], log: RunLog) -> None:

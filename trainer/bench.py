@@ -128,11 +128,12 @@ class TrainingRun:
     baseline_rmse: dict[str, float | None]
 
 
-def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Path, workers: int) -> TrainingRun:
-    out_dir = workdir / "runs" / f"{label}_{profile}_seed{seed}"
+def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Path, workers: int,
+                 extra: Sequence[str] = ()) -> TrainingRun:
+    out_dir = workdir / "runs" / f"{label}_{profile}_seed{seed}{'_' + extra[-1].replace(':', '') if extra else ''}"
     argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--profile", profile, "--seed", str(seed),
             "--out-dir", str(out_dir), "--model-dir", str(workdir / "model-untouched"),
-            "--workers", str(1 if profile == "reference" else workers)]
+            "--workers", str(1 if profile == "reference" else workers), *extra]
     measured = measure(argv)
     report_path = out_dir / "report.json"
     # Exit 1 also means "not every codec passed"; only a written report tells that from a crash.
@@ -330,11 +331,32 @@ def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, with_refere
                       f"{agg.passes(codec)}")
 
 
+def bench_cluster(workdir: Path, workers: int) -> None:
+    """M on a LocalCluster of worker processes vs the fork-server pool, on this one machine."""
+    from trainer.cluster import connect
+
+    corpus = write_bench_corpus(workdir / "corpora" / "M.jsonl", *SIZES["M"])
+    started = time.perf_counter()
+    connect(f"local:{workers}").close()
+    startup = time.perf_counter() - started
+    pool = run_training("M", corpus, "default", 0, workdir, workers)
+    dask = run_training("M", corpus, "default", 0, workdir, workers, extra=["--scheduler", f"local:{workers}"])
+    print(f"\n== cluster: M, {workers}-worker LocalCluster vs {workers}-worker process pool (one machine) ==")
+    print(f"process pool   {pool.measured.wall_s:7.1f} s   peak RSS {_gb(pool.measured.peak_rss_bytes)} GB")
+    print(f"dask local:{workers}   {dask.measured.wall_s:7.1f} s   peak RSS {_gb(dask.measured.peak_rss_bytes)} GB")
+    print(f"ratio dask/pool = {dask.measured.wall_s / pool.measured.wall_s:.2f}x; of the difference, starting the "
+          f"LocalCluster and connecting takes {startup:.1f} s (measured alone); the rest is per-task transport "
+          "(scatter, result transfer) and workers that import torch on their first task")
+    worst = max(abs((dask.plcc[c] or 0) - (pool.plcc[c] or 0)) for c in pool.plcc)
+    print(f"largest per-codec mean-PLCC difference dask vs pool: {worst:.2e}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="S,M,L", help="comma-separated corpus sizes (S, M, L)")
     parser.add_argument("--sections", default="training,real,ingest",
-                        help="comma-separated: training (generated S/M/L), real (shared corpora), ingest")
+                        help="comma-separated: training (generated S/M/L), real (shared corpora), ingest, "
+                        "cluster (M on a Dask LocalCluster vs the process pool)")
     parser.add_argument("--real-corpus", action="append", type=Path, default=[], metavar="FILE",
                         help="a real corpus for the real section (default: every *.jsonl in ../shared/corpora)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference-equivalent runs")
@@ -360,6 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_real(real, workdir, args.workers, with_reference=not args.no_reference)
     if "ingest" in sections:
         bench_ingest(workdir, args.workers)
+    if "cluster" in sections:
+        bench_cluster(workdir, args.workers)
     return 0
 
 

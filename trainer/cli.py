@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from trainer.atomic import OutputUnwritable
 from trainer.batch import EXIT_CONFIG, run_batch
+from trainer.cluster import ClusterUnavailable
 from trainer.config import ConfigError, add_run_arguments, resolve_config
 from trainer.promote import ModelDirLocked, PromotionError
 from trainer.version import PrintVersion
@@ -34,7 +35,7 @@ def run_parsed(args: argparse.Namespace, argv: Sequence[str], prog: str, entrypo
     try:
         config = resolve_config(args, argv=[prog, *argv])
         return run_batch(config, entrypoint)
-    except (ConfigError, ModelDirLocked, PromotionError, OutputUnwritable) as exc:
+    except (ConfigError, ModelDirLocked, PromotionError, OutputUnwritable, ClusterUnavailable) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:  # Ctrl-C before the batch's own handlers were in place

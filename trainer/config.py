@@ -37,6 +37,8 @@ class RunConfig:
     yes: bool = False
     restore: str | None = None
     write_stubs: bool = False
+    scheduler: str | None = None  # a Dask scheduler address, or local:N
+    scheduler_timeout_s: float = 10.0
     junit_xml: Path | None = None
     summary_md: Path | None = None
     argv: list[str] = field(default_factory=list)
@@ -56,6 +58,7 @@ class RunConfig:
             "synthetic_smoke": self.synthetic_smoke,
             "allow_empty": self.allow_empty,
             "yes": self.yes,
+            "scheduler": self.scheduler,
             "junit_xml": str(self.junit_xml) if self.junit_xml else None,
             "summary_md": str(self.summary_md) if self.summary_md else None,
         }
@@ -79,6 +82,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--model-dir", metavar="DIR",
                         help=f"model directory (env MODEL_DIR; default {DEFAULT_MODEL_DIR})")
     common.add_argument("--workers", type=int, help="training processes (default: CPU cores)")
+    common.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run fold tasks on this Dask cluster (tcp://HOST:8786), or start local:N worker "
+                        "processes (env DASK_SCHEDULER_ADDRESS; default: the local process pool)")
+    common.add_argument("--scheduler-timeout", type=float, metavar="SECONDS",
+                        help="how long to try reaching --scheduler before exit 2 (default 10)")
     common.add_argument("--profile", choices=sorted(PROFILES), default="default",
                         help="'reference' reproduces the old trainer's hyper-parameters for parity")
     common.add_argument("--allow-empty", action="store_true",
@@ -166,6 +174,8 @@ def resolve_config(
         yes=args.yes,
         restore=args.restore,
         write_stubs=args.write_stubs,
+        scheduler=(args.scheduler or env.get("DASK_SCHEDULER_ADDRESS", "").strip() or None),
+        scheduler_timeout_s=args.scheduler_timeout if args.scheduler_timeout is not None else 10.0,
         junit_xml=_optional_path(args.junit_xml or env.get("JUNIT_XML")),
         summary_md=_optional_path(args.summary_md or env.get("SUMMARY_MD")),
         argv=list(argv),

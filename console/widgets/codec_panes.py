@@ -1,0 +1,18 @@
+"""The codec table beside the selected codec's detail and the corpus: shared by the live and review consoles."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+
+from console.widgets.codec_table import CodecTable
+from console.widgets.corpus_pane import CorpusPane
+from console.widgets.fold_detail import FoldDetail
+
+
+class CodecPanes(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield CodecTable(id="codec-table")
+        with Vertical(id="side"):
+            yield FoldDetail(id="detail")
+            yield CorpusPane(id="corpus")
