@@ -29,7 +29,7 @@ from trainer.promote import PromotionPlan
 from trainer.results import CodecResult, FoldResult
 
 MIN_SIZE = (100, 28)
-WIDE_LAYOUT_MIN_WIDTH = 140  # the codec table's 80 columns plus a detail pane that fits every fold column
+WIDE_LAYOUT_MIN_WIDTH = 140  # the codec table's 70 columns plus a detail pane that fits every fold column
 
 
 class PredictorConsole(App[int]):

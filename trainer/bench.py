@@ -76,8 +76,10 @@ def _tree_rss_bytes(pid: int) -> int:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
                         break
-            with open(f"/proc/{p}/task/{p}/children") as children:
-                stack.extend(int(c) for c in children.read().split())
+            # Every thread's children: Dask's LocalCluster starts its workers from a non-main thread.
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as children:
+                    stack.extend(int(c) for c in children.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total

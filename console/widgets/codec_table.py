@@ -16,8 +16,11 @@ from trainer.results import CodecResult
 
 COLUMNS = (("codec", "codec"), ("state", "state"), ("verdict", "verdict"), ("plcc", "mean PLCC"),
            ("spread", "spread"), ("rows", "rows"), ("srcs", "sources"))
-# Every state the table can show, longest "training 5/5": 12 columns.
 STATE_LABELS = {"insufficient-sources": "few sources", "missing-rows": "no rows"}
+# Fixed widths for the columns whose text changes: widening on update is not reliable in
+# DataTable (a state once showed as "missin"), and a fixed width also keeps the table still.
+# The longest state is "training 5/5" (12); the longest verdict "ERROR" is shorter than its header.
+FIXED_WIDTHS = {"state": len("training 5/5"), "verdict": len("verdict")}
 STATE_STYLES = {
     "pass": "bold green",
     "fail": "bold red",
@@ -52,7 +55,7 @@ class CodecTable(DataTable):
         self.cursor_type = "row"
         self.zebra_stripes = True
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=FIXED_WIDTHS.get(key))
         for codec in SUPPORTED_CODECS:
             self.add_row(codec, "idle", "", "-", "-", "0", "0", key=codec)
 
@@ -67,13 +70,13 @@ class CodecTable(DataTable):
     def set_state(self, codec: str, state: str) -> None:
         style = STATE_STYLES.get(state.split(" ")[0], "")
         self._states[codec] = state
-        self.update_cell(codec, "state", Text(STATE_LABELS.get(state, state), style=style), update_width=True)
+        self.update_cell(codec, "state", Text(STATE_LABELS.get(state, state), style=style))
 
     def set_result(self, codec: str, result: CodecResult) -> None:
         self.set_state(codec, result.status)
         self.update_cell(codec, "plcc", fmt(result.mean_plcc))
         self.update_cell(codec, "spread", fmt(result.plcc_spread))
-        self.update_cell(codec, "verdict", verdict_text(result.status), update_width=True)
+        self.update_cell(codec, "verdict", verdict_text(result.status))
 
     def state_of(self, codec: str) -> str:
         """The exact state (status name), not its short table label."""
