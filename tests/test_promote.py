@@ -363,3 +363,28 @@ def test_one_corpus_promoted_from_two_directories_gives_byte_identical_models_an
     assert str(tmp_path) not in production and "alice" not in production
     assert f"`corpus.jsonl` ({first.stat().st_size} bytes, 720 rows, sha256 `{sha256_file(first)}`)" in production
     assert "- report: `report.json`" in production
+
+
+def test_a_rollback_that_fails_too_is_one_clear_error_naming_the_backup(workspace, monkeypatch):
+    import errno
+
+    from trainer import promote
+
+    tmp_path, model_dir, corpus = workspace
+    real_write = promote.atomic_write_bytes
+    model_writes: list[Path] = []
+
+    def disk_full_from_the_second_model_write_on(path, data):
+        if Path(path).parent == model_dir:
+            model_writes.append(Path(path))
+            if len(model_writes) >= 2:  # the write fails, and so does putting the first file back
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real_write(path, data)
+
+    monkeypatch.setattr(promote, "atomic_write_bytes", disk_full_from_the_second_model_write_on)
+    code, report = _batch(tmp_path, model_dir, corpus, "--yes")
+    assert code == 2
+    error = report["promotion"]["error"]
+    assert "failed too" in error and "--restore " in error
+    stamp = error.rsplit("--restore ", 1)[1]
+    assert (tmp_path / "runs" / "backup" / stamp / "manifest.json").exists()

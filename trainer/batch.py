@@ -12,11 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-import numpy as np
-
 from trainer.atomic import OutputUnwritable, atomic_write_text, require_writable_dir
 from trainer.cluster import Cluster, DaskExecutor, cluster_capacity, connect, describe_executor
-from trainer.codecs import CODEC_INDEX
 from trainer.config import ConfigError, RunConfig
 from trainer.corpus import CodecData, Corpus, load_corpus
 from trainer.describe import describe_event, summary_table, verdict_line
@@ -273,20 +270,19 @@ def _executor(config: RunConfig, cluster: Cluster | None) -> tuple[ExecutorFacto
 
 def write_ci_outputs(config: RunConfig, report: dict[str, object], log: RunLog) -> None:
     """JUnit XML and the Markdown summary, from the report just written (same numbers, one source)."""
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    markdown = summary_markdown(report) if config.summary_md is not None or step_summary else ""
     outputs = []
     if config.junit_xml is not None:
         outputs.append((config.junit_xml, junit_xml(report), "JUnit XML"))
-    if config.summary_md is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
-        markdown = summary_markdown(report)
-        if config.summary_md is not None:
-            outputs.append((config.summary_md, markdown, "summary"))
+    if config.summary_md is not None:
+        outputs.append((config.summary_md, markdown, "summary"))
     for path, text, what in outputs:
         try:
             atomic_write_text(path, text)
         except OSError as exc:
             raise OutputUnwritable(f"cannot write {what} {path}: {exc.strerror or exc}") from None
         log.line(f"{what}: {path}")
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         try:
             with open(step_summary, "a", encoding="utf-8") as handle:  # GitHub's contract: append
@@ -301,6 +297,5 @@ def _unfinished(codec: str, corpus: Corpus | None, reason: str) -> CodecResult:
     """A codec the stop caught before its verdict: error, with its rows and sources still counted."""
     if corpus is None:
         return error_result(codec, 0, 0, reason)
-    mask = corpus.codec == CODEC_INDEX[codec]
-    return error_result(codec, int(mask.sum()), int(np.unique(corpus.sources[mask]).size) if mask.any() else 0,
-                        reason)
+    data = corpus.for_codec(codec)
+    return error_result(codec, data.n_rows, data.n_sources, reason)

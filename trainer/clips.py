@@ -34,11 +34,19 @@ class Clips:
         return int(self.target.shape[0])
 
 
+def clip_key_columns(raw: np.ndarray) -> np.ndarray:
+    """The clip-identifying columns of frame rows (quality, resolution, fps, bitrate; absent = -1).
+
+    The one definition of "same clip" besides source and codec: whole-corpus grouping here and
+    the live console's per-chunk clip counts both use it.
+    """
+    return np.nan_to_num(raw[:, CLIP_KEY_COLUMNS], nan=_ABSENT_KEY)
+
+
 def clip_keys(raw: np.ndarray, codec: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """One float row per frame: codec, source id, then the clip-identifying columns (absent = -1)."""
+    """One float row per frame: codec, source id, then ``clip_key_columns``."""
     _names, source_ids = np.unique(np.asarray(sources, dtype=object).astype(str), return_inverse=True)
-    columns = np.nan_to_num(raw[:, CLIP_KEY_COLUMNS], nan=_ABSENT_KEY)
-    return np.column_stack([codec.astype(np.float64), source_ids.astype(np.float64), columns])
+    return np.column_stack([codec.astype(np.float64), source_ids.astype(np.float64), clip_key_columns(raw)])
 
 
 def aggregate_frames(

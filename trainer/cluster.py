@@ -50,6 +50,7 @@ def local_versions() -> dict[str, str]:
 
 
 def _worker_versions() -> dict[str, str]:
+    """Run on each worker by name, so the worker reports its own versions, not a copy of ours."""
     return local_versions()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.clips import CLIP_KEY_COLUMNS
+from trainer.clips import clip_key_columns
 from trainer.codecs import SUPPORTED_CODECS
 from trainer.corpus import Corpus, ParsedChunk, Rejections, parse_lines, strip_bom
 
@@ -48,7 +48,7 @@ class ChunkSummary:
         clips: list[set[tuple]] = [set() for _ in SUPPORTED_CODECS]
         frame_rows = np.flatnonzero(chunk.per_frame)
         if frame_rows.size:
-            key_values = np.nan_to_num(chunk.raw[np.ix_(frame_rows, CLIP_KEY_COLUMNS)], nan=-1.0).tolist()
+            key_values = clip_key_columns(chunk.raw[frame_rows]).tolist()
             for row, values in zip(frame_rows.tolist(), key_values, strict=True):
                 clips[chunk.codec[row]].add((chunk.sources[row], *values))
         whole_rows = chunk.codec[~chunk.per_frame].astype(np.int64)

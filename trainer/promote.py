@@ -245,7 +245,13 @@ def apply_plan(plan: PromotionPlan, model_dir: Path, backup_root: Path, stamp: s
                 atomic_write_bytes(Path(change.path), change.content)
                 written.append(change)
         except OSError as exc:
-            _roll_back(written, backup_dir)
+            try:
+                _roll_back(written, backup_dir)
+            except OSError as undo_exc:
+                raise PromotionError(
+                    f"writing {change.path} failed ({exc.strerror or exc}) and putting back the {len(written)} "
+                    f"file(s) already written failed too ({undo_exc.strerror or undo_exc}); restore them with "
+                    f"--restore {backup_dir.name}") from None
             raise PromotionError(f"writing {change.path} failed ({exc.strerror or exc}); the {len(written)} file(s) "
                                  f"already written were rolled back from {backup_dir}: model directory unchanged") \
                 from None
