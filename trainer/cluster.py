@@ -163,9 +163,10 @@ def cluster_capacity(info: dict[str, object]) -> int:
 class DaskExecutor(concurrent.futures.Executor):
     """``submit(runner, task)`` on the cluster, returning a plain ``concurrent.futures.Future``.
 
-    Scattered data has no lineage: if every worker holding it dies, Dask cancels the tasks that
-    need it. So arrays are replicated to every worker (``broadcast``), and a task cancelled for
-    lost data is re-scattered and resubmitted (up to ``LOST_DATA_RETRIES`` times).
+    Scattered data has no lineage: if the worker holding it dies, Dask cancels the tasks that
+    need it. Such a task is re-scattered and resubmitted (up to ``LOST_DATA_RETRIES`` times).
+    Not ``broadcast``: replicating to a worker that just died blocks the scatter until the
+    scheduler notices, which stalled a whole run in testing.
     """
 
     def __init__(self, cluster: Cluster) -> None:
@@ -183,7 +184,7 @@ class DaskExecutor(concurrent.futures.Executor):
             if cached is not None and cached[0] is features and not fresh:
                 self._scattered.move_to_end(key)
                 return cached[1]
-        future = self.cluster.client.scatter(CodecArrays(features, target), broadcast=True, hash=False)
+        future = self.cluster.client.scatter(CodecArrays(features, target), hash=False)
         with self._lock:
             self._scattered[key] = (features, future)
             while len(self._scattered) > SCATTER_CACHE_SIZE:
