@@ -13,9 +13,9 @@ DEFAULT_DEBOUNCE_S = 0.5
 
 def build_console_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """Every option of both faces, grouped: --batch first, then common, batch-only, console-only."""
-    from trainer.cli import DESCRIPTION, EPILOG
-    from trainer.config import add_run_arguments
-    from trainer.version import PrintVersion
+    from trainer.core.version import PrintVersion
+    from trainer.run.cli import DESCRIPTION, EPILOG
+    from trainer.run.config import add_run_arguments
 
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if console_only:
             print(f"{PROG}: error: {', '.join(console_only)} only apply to the console, not --batch", file=sys.stderr)
             return 2
-        from trainer.cli import run_parsed
+        from trainer.run.cli import run_parsed
 
         return run_parsed(args, args_list, PROG, f"{PROG} --batch")
     from console.launch import launch_console
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def review(report_path: Path, batch: bool = False) -> int:
     """The read-only review console over a finished report; exit 2 if it cannot be shown."""
-    from trainer.report_reader import ReportUnreadable, read_report
+    from trainer.outputs.report_reader import ReportUnreadable, read_report
 
     if batch:
         print(f"{PROG}: error: --review opens the console; it does not combine with --batch", file=sys.stderr)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from trainer.cluster import ClusterUnavailable, DaskExecutor, connect
-from trainer.config import ConfigError, resolve_config
-from trainer.engine import process_pool_factory
+from trainer.executors.dask_cluster import ClusterUnavailable, DaskExecutor, connect
+from trainer.executors.process_pool import process_pool_factory
+from trainer.run.config import ConfigError, resolve_config
 
 
 def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> int:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from trainer.events import Event
-from trainer.promote import PromotionPlan
+from trainer.learning.events import Event
+from trainer.shipping.plan import PromotionPlan
 
 
 class EngineEvent(Message):

@@ -18,9 +18,9 @@ from console.widgets.codec_table import CodecTable
 from console.widgets.corpus_pane import CorpusPane
 from console.widgets.fold_detail import FoldDetail
 from console.widgets.plan_pane import PlanPane
-from trainer.codecs import SUPPORTED_CODECS
-from trainer.display import clip_path
-from trainer.report_reader import codec_results
+from trainer.core.codecs import SUPPORTED_CODECS
+from trainer.core.display import clip_path
+from trainer.outputs.report_reader import codec_results
 
 
 class ReviewConsole(App[int]):

@@ -7,26 +7,29 @@ thread workers) and reports through ``post``. The UI never touches the engine's 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
+from concurrent.futures import wait
 from datetime import UTC, datetime
 
 from textual.message import Message
 
 from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten
-from trainer.cluster import Cluster, cluster_capacity, describe_executor
-from trainer.config import RunConfig
-from trainer.corpus import CodecData, Corpus, partition_roots
-from trainer.describe import describe_event
-from trainer.display import clip_path
-from trainer.engine import ExecutorFactory, TrainingEngine, start_pool_helpers
-from trainer.events import Event
-from trainer.ingest import FileUpdate, IncrementalCorpus
-from trainer.inputs import find_inputs
-from trainer.promote import PromotionPlan, apply_plan, plan_promotion
-from trainer.report import build_report, corpus_section, utc_stamp, write_report
-from trainer.results import CodecResult
-from trainer.runlog import RunLog
+from trainer.core.display import clip_path
+from trainer.executors.dask_cluster import Cluster, cluster_capacity, describe_executor
+from trainer.executors.host import ExecutorFactory
+from trainer.executors.process_pool import start_pool_helpers
+from trainer.ingest.corpus import CodecData, Corpus
+from trainer.ingest.discovery import find_inputs, partition_roots
+from trainer.ingest.live import FileUpdate, IncrementalCorpus
+from trainer.learning.events import Event
+from trainer.learning.results import CodecResult
+from trainer.outputs.describe import describe_event
+from trainer.outputs.report import build_report, corpus_section, utc_stamp, write_report
+from trainer.run.config import RunConfig
+from trainer.run.engine import TrainingEngine
+from trainer.run.runlog import RunLog
+from trainer.shipping.apply import apply_plan
+from trainer.shipping.plan import PromotionPlan, plan_promotion
 
 FINAL_MODEL_TIMEOUT_S = 600
 
@@ -90,7 +93,7 @@ class ConsoleSession:
 
     def scan(self) -> CorpusUpdated:
         """Read every corpus file (incrementally where already known)."""
-        files = find_inputs(self.config).files
+        files = find_inputs(self.config.corpus_files, self.config.corpus_roots).files
         with self._corpus_lock:
             updates = self.live.refresh_all(files)
         return self._after(updates, initial=True)
@@ -166,17 +169,10 @@ class ConsoleSession:
         """Retrain passing codecs on the data they were judged on, then plan every file change."""
         results = self.results()
         passing = [c for c, r in results.items() if r.status == "pass" and not self.trained_data[c].n_generated]
-        finals_before = self.engine.final_models()
-        for codec in passing:
-            self.engine.submit_final(self.trained_data[codec])
-        deadline = time.monotonic() + FINAL_MODEL_TIMEOUT_S
-        while time.monotonic() < deadline:
-            finals = self.engine.final_models()
-            if all(finals.get(c) is not None and finals.get(c) is not finals_before.get(c) for c in passing):
-                break
-            time.sleep(0.05)
-        return plan_promotion(results, self.engine.final_models(), self.trained_data, self.config.model_dir,
-                              str(self.config.report_path))
+        retrains = {codec: self.engine.train_final(self.trained_data[codec]) for codec in passing}
+        wait(retrains.values(), timeout=FINAL_MODEL_TIMEOUT_S)
+        finals = {codec: future.result() for codec, future in retrains.items() if future.done()}
+        return plan_promotion(results, finals, self.trained_data, self.config.model_dir, str(self.config.report_path))
 
     def apply(self, plan: PromotionPlan) -> dict[str, object]:
         applied = apply_plan(plan, self.config.model_dir, self.config.out_dir / "backup", utc_stamp())

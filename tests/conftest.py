@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from trainer.synthetic import synthetic_rows
+from trainer.ingest.synthetic import synthetic_rows
 
 
 def write_corpus(path: Path, plan: dict[str, tuple[int, int, float]], seed: int = 7, extra: bytes = b"") -> Path:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from trainer.cli import main
+from trainer.run.cli import main
 
 FAST = ["--epochs", "25", "--workers", "2"]
 
@@ -125,7 +125,7 @@ def test_allow_empty_reports_every_codec_missing(tmp_path, monkeypatch):
 
 
 def test_env_corpus_and_report_path_and_all_pass_exit_zero(tmp_path, monkeypatch):
-    from trainer.demo_corpus import DEMO_CORPUS_PATH
+    from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 
     monkeypatch.setenv("CORPUS", str(DEMO_CORPUS_PATH))
     monkeypatch.setenv("REPORT_PATH", str(tmp_path / "elsewhere" / "r.json"))
@@ -146,7 +146,7 @@ def test_synthetic_smoke_never_passes(tmp_path):
 
 def test_help_lists_batch_first_and_every_option_group_with_its_environment_variable():
     from console.cli import build_console_parser
-    from trainer.cli import build_parser
+    from trainer.run.cli import build_parser
 
     text = build_console_parser().format_help()
     groups = ["mode:", "common options (batch and console):", "batch only:", "console only:"]

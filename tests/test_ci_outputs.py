@@ -10,8 +10,8 @@ import pytest
 
 from console.cli import main as console_main
 from console.review_app import ReviewConsole
-from trainer.cli import main as trainer_main
-from trainer.report_reader import read_report
+from trainer.outputs.report_reader import read_report
+from trainer.run.cli import main as trainer_main
 
 
 @pytest.fixture(scope="module")

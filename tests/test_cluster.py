@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_corpus
-from trainer.cli import main as trainer_main
+from trainer.run.cli import main as trainer_main
 
 REPO = Path(__file__).resolve().parents[1]
 DASK = Path(sys.executable).with_name("dask")
@@ -60,7 +60,7 @@ def test_an_unreachable_scheduler_is_exit_2_within_the_connect_timeout(tmp_path)
 
 
 def test_workers_of_another_build_are_refused_before_any_task(monkeypatch):
-    from trainer import cluster
+    from trainer.executors import dask_cluster as cluster
 
     real = cluster.local_versions()
     monkeypatch.setattr(cluster, "local_versions", lambda: {**real, "project": "0.0.0-other"})

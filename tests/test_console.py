@@ -16,12 +16,12 @@ from console.screens.confirm_quit import ConfirmQuitScreen
 from console.session import ConsoleSession
 from console.widgets.codec_table import verdict_text
 from console.widgets.fold_detail import HELD_OUT_WIDTH, held_out_label
-from trainer.artifacts import card_path, model_path, sha256_file
-from trainer.cli import build_parser
-from trainer.config import resolve_config
-from trainer.demo_corpus import DEMO_CORPUS_PATH
-from trainer.engine import process_pool_factory
-from trainer.synthetic import synthetic_rows
+from trainer.executors.process_pool import process_pool_factory
+from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
+from trainer.ingest.synthetic import synthetic_rows
+from trainer.run.cli import build_parser
+from trainer.run.config import resolve_config
+from trainer.shipping.artifacts import card_path, model_path, sha256_file
 
 REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 SIZE = (140, 44)
@@ -240,8 +240,8 @@ EVERY_STATE = ("idle", "stale", "queued", "training 0/5", "training 5/5", "pass"
 @pytest.mark.parametrize("size", [(100, 28), (120, 34), (140, 44)])
 async def test_every_state_and_verdict_is_rendered_whole_without_scrolling(tmp_path, size):
     from console.widgets.codec_table import STATE_LABELS
-    from trainer.codecs import SUPPORTED_CODECS
-    from trainer.results import CodecResult
+    from trainer.core.codecs import SUPPORTED_CODECS
+    from trainer.learning.results import CodecResult
 
     empty_root = tmp_path / "empty"  # no rows: the initial scan marks nothing stale over the states set here
     empty_root.mkdir()

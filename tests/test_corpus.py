@@ -3,8 +3,11 @@ import os
 import numpy as np
 import pytest
 
-from trainer.corpus import REJECTION_REASONS, discover_files, load_corpus, parse_lines
-from trainer.features import FEATURE_NAMES
+from trainer.core.features import FEATURE_NAMES
+from trainer.ingest.columns import REJECTION_REASONS
+from trainer.ingest.corpus import load_corpus
+from trainer.ingest.discovery import discover_files
+from trainer.ingest.parsing import parse_lines
 
 GOOD = b'{"src": "a", "encoder": "libx264", "crf": 23, "vmaf_score": 90.0, "exit_status": 0}'
 
@@ -148,7 +151,7 @@ def test_large_parse_keeps_columns_aligned():
 
 
 def test_parallel_parse_matches_the_serial_parse_exactly(tmp_path, monkeypatch):
-    from trainer import corpus as corpus_module
+    from trainer.ingest import parsing as corpus_module
 
     lines = [GOOD.replace(b'"a"', f'"s{i % 7}"'.encode()) for i in range(3000)]
     for bad_at in (0, 1499, 1500, 2999):

@@ -3,10 +3,11 @@
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from trainer.engine import TrainingEngine, process_pool_factory
-from trainer.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished
-from trainer.profiles import DEFAULT_PROFILE
-from trainer.synthetic import synthetic_codec_data
+from trainer.executors.process_pool import process_pool_factory
+from trainer.ingest.synthetic import synthetic_codec_data
+from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished
+from trainer.learning.profiles import DEFAULT_PROFILE
+from trainer.run.engine import TrainingEngine
 
 FAST = replace(DEFAULT_PROFILE, epochs=5)
 

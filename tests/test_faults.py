@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_corpus
-from trainer.atomic import OutputUnwritable
-from trainer.cli import main as trainer_main
+from trainer.core.atomic import OutputUnwritable
+from trainer.run.cli import main as trainer_main
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_PLAN = {"libx264": (8, 60, 0.5), "libx265": (8, 60, 0.5), "h264_amf": (8, 60, 4.0),
@@ -164,7 +164,7 @@ def test_a_model_dir_that_cannot_be_written_is_refused_before_training(tmp_path,
 
 def test_report_write_enospc_is_exit_2(tmp_path, monkeypatch, capsys):
     """The same fault injected at the report write itself (what a disk filling mid-run looks like)."""
-    from trainer import batch
+    from trainer.run import batch
 
     def full_disk(path, _report):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
@@ -178,7 +178,7 @@ def test_report_write_enospc_is_exit_2(tmp_path, monkeypatch, capsys):
     assert err == [f"python -m trainer: error: cannot write report {tmp_path / 'runs' / 'report.json'}: "
                    "No space left on device"]
     with pytest.raises(OutputUnwritable):
-        from trainer.atomic import require_writable_dir
+        from trainer.core.atomic import require_writable_dir
 
         require_writable_dir(corpus / "x", "report directory")  # under a file, not a directory
 

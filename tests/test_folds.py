@@ -1,7 +1,7 @@
 import numpy as np
 
-from trainer.folds import assign_source_folds, fold_masks
-from trainer.results import untrainable_result
+from trainer.learning.folds import assign_source_folds, fold_masks
+from trainer.learning.results import untrainable_result
 
 
 def test_each_source_held_out_exactly_once_and_never_trained_on():

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from trainer import gate
-from trainer.gate import evaluate_gate
+from trainer.core import gate
+from trainer.core.gate import evaluate_gate
 
 
 def test_constants_are_the_adr_values():

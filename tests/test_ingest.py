@@ -3,7 +3,7 @@
 import os
 
 from tests.test_corpus import GOOD
-from trainer.ingest import IncrementalCorpus
+from trainer.ingest.live import IncrementalCorpus
 
 ROW = GOOD + b"\n"
 

@@ -12,16 +12,16 @@ import numpy as np
 import onnx
 import pytest
 
-from trainer import atomic
-from trainer.artifacts import card_path, model_path, sha256_file
-from trainer.cards import status_line, with_status
-from trainer.cli import main
-from trainer.demo_corpus import DEMO_CORPUS_PATH
-from trainer.onnx_export import build_onnx, ort_predict, validate_onnx
-from trainer.profiles import DEFAULT_PROFILE
-from trainer.stubs import main as stubs_main
-from trainer.synthetic import synthetic_codec_data
-from trainer.tasks import FinalTask, run_final_task
+from trainer.core import atomic
+from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
+from trainer.ingest.synthetic import synthetic_codec_data
+from trainer.learning.profiles import DEFAULT_PROFILE
+from trainer.learning.tasks import FinalTask, run_final_task
+from trainer.run.cli import main
+from trainer.shipping.artifacts import card_path, model_path, sha256_file
+from trainer.shipping.cards import status_line, with_status
+from trainer.shipping.onnx_export import build_onnx, ort_predict, validate_onnx
+from trainer.shipping.stubs import main as stubs_main
 
 REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 
@@ -64,7 +64,7 @@ def test_parity_failure_is_reported(trained):
 
 
 def test_stub_regeneration_is_byte_identical_and_card_says_stub(tmp_path, capsys):
-    from trainer.stubs import build_stub
+    from trainer.shipping.stubs import build_stub
 
     onnx_bytes, card = build_stub("av1_qsv")
     assert "synthetic stub, not for production decisions" in card
@@ -79,7 +79,7 @@ def test_stub_regeneration_is_byte_identical_and_card_says_stub(tmp_path, capsys
 
 
 def test_every_codec_ships_a_stub_model_and_card():
-    from trainer.codecs import SUPPORTED_CODECS
+    from trainer.core.codecs import SUPPORTED_CODECS
 
     for codec in SUPPORTED_CODECS:
         assert model_path(REPO_MODEL_DIR, codec).stat().st_size > 1000
@@ -197,7 +197,7 @@ def test_a_second_applier_exits_2_naming_the_holder(workspace, capsys):
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
             from pathlib import Path
-            from trainer.promote import model_dir_lock
+            from trainer.shipping.lock import model_dir_lock
             with model_dir_lock(Path({str(model_dir)!r}), purpose="test-holder"):
                 print("held", flush=True)
                 sys.stdin.read()
@@ -245,7 +245,7 @@ def test_restore_from_a_damaged_backup_says_why_and_changes_nothing(tmp_path, ca
 
 
 def test_allowlist_violation_blocks_promotion_in_the_plan(workspace, monkeypatch):
-    from trainer import promote
+    from trainer.shipping import plan as promote
 
     real_build = promote.build_onnx
 
@@ -266,8 +266,8 @@ def test_allowlist_violation_blocks_promotion_in_the_plan(workspace, monkeypatch
 
 
 def test_a_lock_taken_during_training_still_writes_the_report_and_exits_2(workspace, monkeypatch, capsys):
-    from trainer import batch
-    from trainer.promote import ModelDirLocked
+    from trainer.run import batch
+    from trainer.shipping.lock import ModelDirLocked
 
     def raced(*_args, **_kwargs):
         raise ModelDirLocked("model directory is locked by pid 4242 on ci since now (apply: test)")
@@ -286,7 +286,7 @@ def test_a_signal_during_apply_lets_it_complete_and_every_file_matches_the_plan(
     """A real SIGTERM delivered to this process while the plan is being written."""
     import signal
 
-    from trainer import promote
+    from trainer.shipping import apply as promote
 
     tmp_path, model_dir, corpus = workspace
     real_write = promote.atomic_write_bytes
@@ -313,7 +313,7 @@ def test_a_signal_during_apply_lets_it_complete_and_every_file_matches_the_plan(
 def test_a_write_failure_mid_apply_rolls_every_file_back(workspace, monkeypatch):
     import errno
 
-    from trainer import promote
+    from trainer.shipping import apply as promote
 
     tmp_path, model_dir, corpus = workspace
     before = _hashes(model_dir)
@@ -368,7 +368,7 @@ def test_one_corpus_promoted_from_two_directories_gives_byte_identical_models_an
 def test_a_rollback_that_fails_too_is_one_clear_error_naming_the_backup(workspace, monkeypatch):
     import errno
 
-    from trainer import promote
+    from trainer.shipping import apply as promote
 
     tmp_path, model_dir, corpus = workspace
     real_write = promote.atomic_write_bytes

@@ -11,18 +11,20 @@ import numpy as np
 import orjson
 import pytest
 
-from trainer.baseline import baseline_features, baseline_predictions
-from trainer.cli import main as trainer_main
-from trainer.corpus import UTF8_BOM, load_corpus
-from trainer.engine import TrainingEngine, build_fold_tasks
-from trainer.features import FEATURE_NAMES
-from trainer.ingest import IncrementalCorpus
-from trainer.metrics import plcc, rmse
-from trainer.model import TrainingDiverged, fit
-from trainer.onnx_export import OP_ALLOWLIST, build_onnx, graph_ops, ort_predict, validate_onnx
-from trainer.profiles import DEFAULT_PROFILE
-from trainer.synthetic import synthetic_codec_data
-from trainer.tasks import run_fold_task
+from trainer.core.features import FEATURE_NAMES
+from trainer.ingest.corpus import load_corpus
+from trainer.ingest.live import IncrementalCorpus
+from trainer.ingest.parsing import UTF8_BOM
+from trainer.ingest.synthetic import synthetic_codec_data
+from trainer.learning.baseline import baseline_features, baseline_predictions
+from trainer.learning.metrics import plcc, rmse
+from trainer.learning.model import TrainingDiverged, fit
+from trainer.learning.planning import build_fold_tasks
+from trainer.learning.profiles import DEFAULT_PROFILE
+from trainer.learning.tasks import run_fold_task
+from trainer.run.cli import main as trainer_main
+from trainer.run.engine import TrainingEngine
+from trainer.shipping.onnx_export import OP_ALLOWLIST, build_onnx, graph_ops, ort_predict, validate_onnx
 
 NFLX = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "nflx_public_libx264.jsonl"
 needs_nflx = pytest.mark.skipif(not NFLX.exists(), reason="../shared/corpora/ is not beside this checkout")
@@ -125,7 +127,7 @@ def test_a_huge_source_name_is_cut_in_human_output_and_whole_in_the_report(tmp_p
 
 
 def _synthetic_rows(codec: str, n_sources: int, rows_per_source: int) -> list[dict]:
-    from trainer.synthetic import synthetic_rows
+    from trainer.ingest.synthetic import synthetic_rows
 
     return list(synthetic_rows(codec, n_sources, rows_per_source, 0.5, 3, mark_generated=False))
 

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from trainer.promote import PromotionPlan
+from trainer.shipping.plan import PromotionPlan
 
 ACTION_WORDS = {
     "replace-model": "overwrite model",

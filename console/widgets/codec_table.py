@@ -10,9 +10,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from trainer.codecs import SUPPORTED_CODECS
-from trainer.describe import fmt
-from trainer.results import CodecResult
+from trainer.core.codecs import SUPPORTED_CODECS
+from trainer.learning.results import CodecResult
+from trainer.outputs.describe import fmt
 
 COLUMNS = (("codec", "codec"), ("state", "state"), ("verdict", "verdict"), ("plcc", "mean PLCC"),
            ("spread", "spread"), ("rows", "rows"), ("srcs", "sources"))

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.messages import CorpusStats
-from trainer.display import clip, clip_path
+from trainer.core.display import clip, clip_path
 
 
 class CorpusPane(Static):

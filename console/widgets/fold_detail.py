@@ -11,9 +11,9 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from console.widgets.fold_chart import FoldChart
-from trainer.describe import fmt
-from trainer.display import clip
-from trainer.results import CodecResult, FoldResult
+from trainer.core.display import clip
+from trainer.learning.results import CodecResult, FoldResult
+from trainer.outputs.describe import fmt
 
 HELD_OUT_WIDTH = 18
 

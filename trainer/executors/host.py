@@ -1,0 +1,76 @@
+"""One executor at a time, whatever its kind: created on first use, replaced when broken, killed on quit.
+
+The engine talks to this host and never to a pool's internals, so a local process pool and a
+Dask cluster (``DaskExecutor``) are driven the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor, Future
+from typing import Any
+
+from trainer.executors.process_pool import pool_workers
+
+ExecutorFactory = Callable[[], Executor]
+KILL_JOIN_SECONDS = 5
+
+
+def is_broken_executor(exc: BaseException) -> bool:
+    """The executor itself died (a pool worker was killed): every task in flight on it is lost."""
+    return isinstance(exc, BrokenExecutor)
+
+
+class ExecutorHost:
+    def __init__(self, factory: ExecutorFactory) -> None:
+        self._factory = factory
+        self._executor: Executor | None = None
+        self._lock = threading.Lock()
+        self.replacements = 0
+
+    def start(self) -> None:
+        """Create the executor now (the console must, before its UI takes over stderr)."""
+        with self._lock:
+            self._ensure()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        with self._lock:
+            return self._ensure().submit(fn, *args)
+
+    def replace(self, broken: Executor | None = None) -> bool:
+        """Drop a broken executor; the next submit creates a fresh one.
+
+        With ``broken`` given, only that executor is dropped: a second report of the same break,
+        after the replacement already happened, changes nothing. True when something was dropped.
+        """
+        with self._lock:
+            executor = self._executor
+            if executor is None or (broken is not None and executor is not broken):
+                return False
+            self._executor = None
+            self.replacements += 1
+        executor.shutdown(wait=False, cancel_futures=True)
+        return True
+
+    @property
+    def current(self) -> Executor | None:
+        return self._executor
+
+    def close(self, kill: bool = False) -> None:
+        """Shut down; ``kill`` ends running tasks at once (quit, stop signal: no orphans)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        workers = pool_workers(executor) if kill else []
+        executor.shutdown(wait=not kill, cancel_futures=True)
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.join(timeout=KILL_JOIN_SECONDS)
+
+    def _ensure(self) -> Executor:
+        if self._executor is None:
+            self._executor = self._factory()
+        return self._executor

@@ -1,0 +1,146 @@
+"""The assembled corpus: every accepted row of a run as columns, sliced per codec for training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from trainer.core.codecs import CODEC_INDEX, SUPPORTED_CODECS
+from trainer.core.features import RAW_COLUMNS, project_features
+from trainer.ingest.clips import aggregate_frames
+from trainer.ingest.columns import ParsedChunk, Rejections
+from trainer.ingest.parsing import InputFile, read_corpus_file
+
+
+@dataclass
+class CodecData:
+    """One codec's training table: features in contract order, targets, LOSO groups."""
+
+    codec: str
+    features: np.ndarray  # float32 [n, 14]
+    target: np.ndarray  # float32 [n]
+    sources: np.ndarray  # str [n]
+    provenance: list[dict[str, object]]
+    n_generated: int = 0  # rows marked as generated: such a table may pass the gate but never promotes
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.target.shape[0])
+
+    @property
+    def n_sources(self) -> int:
+        return int(np.unique(self.sources).size) if self.n_rows else 0
+
+
+@dataclass
+class Corpus:
+    """Every accepted row of a run, with the rejection ledger and the input provenance."""
+
+    raw: np.ndarray
+    target: np.ndarray
+    codec: np.ndarray
+    sources: np.ndarray
+    file_index: np.ndarray
+    files: list[str]
+    rejections: Rejections
+    generated: np.ndarray
+    inputs: list[InputFile] = field(default_factory=list)
+    roots: list[str] = field(default_factory=list)
+    missing_roots: list[str] = field(default_factory=list)
+    frames_aggregated: int = 0  # per-frame rows folded into clips
+    clips: int = 0  # the clips they became (counted in rows_accepted)
+
+    @property
+    def rows_accepted(self) -> int:
+        return int(self.target.shape[0])
+
+    @classmethod
+    def from_chunks(cls, chunks: Sequence[ParsedChunk], **extra: object) -> Corpus:
+        rejections = Rejections()
+        files: list[str] = []
+        file_ids: list[np.ndarray] = []
+        for chunk in chunks:
+            rejections.merge(chunk.rejections)
+            if chunk.path not in files:
+                files.append(chunk.path)
+            file_ids.append(np.full(chunk.n_rows, files.index(chunk.path), dtype=np.int32))
+        n_cols = len(RAW_COLUMNS)
+        raw = np.concatenate([c.raw for c in chunks]) if chunks else np.zeros((0, n_cols))
+        target = np.concatenate([c.target for c in chunks]) if chunks else np.zeros(0)
+        codec = np.concatenate([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8)
+        sources = np.array([s for c in chunks for s in c.sources], dtype=object)
+        file_index = np.concatenate(file_ids) if chunks else np.zeros(0, np.int32)
+        generated = np.concatenate([c.generated for c in chunks]) if chunks else np.zeros(0, bool)
+        frames = np.concatenate([c.per_frame for c in chunks]) if chunks else np.zeros(0, bool)
+        n_frames = n_clips = 0
+        if frames.any():
+            rows = ~frames
+            clips = aggregate_frames(raw[frames], target[frames], codec[frames], sources[frames],
+                                     file_index[frames], generated[frames])
+            n_frames, n_clips = clips.frames, clips.n_clips
+            raw = np.concatenate([raw[rows], clips.raw])
+            target = np.concatenate([target[rows], clips.target])
+            codec = np.concatenate([codec[rows], clips.codec])
+            sources = np.concatenate([sources[rows], clips.sources])
+            file_index = np.concatenate([file_index[rows], clips.file_index])
+            generated = np.concatenate([generated[rows], clips.generated])
+        return cls(
+            raw=raw,
+            target=target,
+            codec=codec,
+            sources=sources,
+            file_index=file_index,
+            generated=generated,
+            files=files,
+            rejections=rejections,
+            frames_aggregated=n_frames,
+            clips=n_clips,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    def rows_per_codec(self) -> dict[str, int]:
+        counts = np.bincount(self.codec.astype(np.int64), minlength=len(SUPPORTED_CODECS))
+        return {name: int(counts[i]) for i, name in enumerate(SUPPORTED_CODECS)}
+
+    def for_codec(self, codec: str) -> CodecData:
+        mask = self.codec == CODEC_INDEX[codec]
+        file_counts = np.bincount(self.file_index[mask], minlength=len(self.files))
+        known = {info.path: info for info in self.inputs}
+        provenance = []
+        for i, n in enumerate(file_counts):
+            if n > 0:
+                entry: dict[str, object] = {"path": self.files[i], "rows": int(n)}
+                if self.files[i] in known:  # size and hash identify the file on any machine
+                    entry.update(bytes=known[self.files[i]].bytes, sha256=known[self.files[i]].sha256)
+                provenance.append(entry)
+        return CodecData(
+            codec=codec,
+            features=project_features(self.raw[mask]),
+            target=self.target[mask].astype(np.float32),
+            sources=self.sources[mask].astype(str),
+            provenance=provenance,
+            n_generated=int(self.generated[mask].sum()),
+        )
+
+
+def load_corpus(
+    files: Sequence[Path], roots: Sequence[str] = (), missing_roots: Sequence[str] = (), workers: int = 1
+) -> Corpus:
+    """Parse every file once; an unreadable file is recorded and the rest still load."""
+    chunks: list[ParsedChunk] = []
+    inputs: list[InputFile] = []
+    unreadable = Rejections()
+    for path in files:
+        try:
+            chunk, info = read_corpus_file(Path(path), workers)
+        except OSError as exc:
+            unreadable.unreadable_files.append(f"{path}: {exc.strerror or exc}")
+            continue
+        chunks.append(chunk)
+        inputs.append(info)
+    corpus = Corpus.from_chunks(chunks, inputs=inputs, roots=list(roots), missing_roots=list(missing_roots))
+    corpus.rejections.merge(unreadable)
+    return corpus

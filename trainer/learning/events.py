@@ -1,0 +1,40 @@
+"""Everything the engine reports while it runs; the batch prints these, the console renders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trainer.learning.results import CodecResult, FoldResult
+
+
+@dataclass(frozen=True)
+class CodecQueued:
+    codec: str
+    n_rows: int
+    n_sources: int
+    n_folds: int
+
+
+@dataclass(frozen=True)
+class FoldFinished:
+    result: FoldResult
+    folds_done: int
+    folds_total: int
+
+
+@dataclass(frozen=True)
+class CodecFinished:
+    result: CodecResult
+
+
+@dataclass(frozen=True)
+class CodecCancelled:
+    codec: str
+
+
+@dataclass(frozen=True)
+class LogLine:
+    text: str
+
+
+Event = CodecQueued | FoldFinished | CodecFinished | CodecCancelled | LogLine

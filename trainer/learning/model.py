@@ -1,0 +1,189 @@
+"""The predictor: MLP 14->64->64->1, ReLU, 100*sigmoid, log inputs and normalisation baked in.
+
+Several models (one per LOSO fold) train side by side as one batched network: the per-step
+overhead, not arithmetic, dominates at this size, so five folds cost little more than one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from trainer.core.features import LOG_FLOOR, LOG_MASK, N_FEATURES
+from trainer.learning.profiles import TrainingProfile
+
+HIDDEN = 64
+STD_FLOOR = 1e-6
+# VMAF saturates at 100 (and can sit at 0). Under MSE through 100*sigmoid such a target pulls
+# the logit towards infinity, and Adam, which normalises away the vanishing gradient, keeps
+# stepping until a whole fold's network is saturated and predicts a constant. Training targets
+# are therefore held this far inside the range; metrics always use the true targets.
+TARGET_MARGIN = 0.5
+
+
+class TrainingDiverged(ArithmeticError):
+    """The loss or a weight stopped being finite: the codec is an error, never a silent NaN model."""
+
+
+@dataclass
+class MLPWeights:
+    """Weights of F independent models; index 0..F-1 along the first axis of every array."""
+
+    log_mask: np.ndarray  # bool [F, 14]: inputs the model sees as log(max(x, LOG_FLOOR))
+    mean: np.ndarray  # [F, 14], of the (log-)inputs
+    std: np.ndarray  # [F, 14]
+    w1: np.ndarray  # [F, 14, 64]
+    b1: np.ndarray  # [F, 64]
+    w2: np.ndarray  # [F, 64, 64]
+    b2: np.ndarray  # [F, 64]
+    w3: np.ndarray  # [F, 64, 1]
+    b3: np.ndarray  # [F, 1]
+
+    def select(self, index: int) -> MLPWeights:
+        return MLPWeights(*(getattr(self, f)[index : index + 1] for f in self.__dataclass_fields__))
+
+
+def _init_layer(n_models: int, fan_in: int, fan_out: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    bound = 1.0 / math.sqrt(fan_in)  # the same range torch.nn.Linear draws from
+    w = (torch.rand(n_models, fan_in, fan_out, generator=gen) * 2 - 1) * bound
+    b = (torch.rand(n_models, 1, fan_out, generator=gen) * 2 - 1) * bound
+    return w.requires_grad_(), b.requires_grad_()
+
+
+def model_inputs(x: torch.Tensor, log_mask: torch.Tensor) -> torch.Tensor:
+    """Raw inputs [.., n, 14] as the network sees them: size-like columns in the log domain."""
+    return torch.where(log_mask, torch.log(torch.clamp(x, min=LOG_FLOOR)), x)
+
+
+def _forward(params: list[torch.Tensor], xn: torch.Tensor) -> torch.Tensor:
+    w1, b1, w2, b2, w3, b3 = params
+    h = torch.relu(torch.baddbmm(b1, xn, w1))
+    h = torch.relu(torch.baddbmm(b2, h, w2))
+    return 100.0 * torch.sigmoid(torch.baddbmm(b3, h, w3)).squeeze(-1)
+
+
+def fit(
+    features: np.ndarray,
+    target: np.ndarray,
+    train_masks: np.ndarray,
+    profile: TrainingProfile,
+    seed: int,
+) -> MLPWeights:
+    """Train one model per row of ``train_masks`` ([F, n] bool) with Adam on MSE."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x_all = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+    y_all = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32))
+    masks = torch.from_numpy(np.asarray(train_masks, dtype=bool))
+    n_models = masks.shape[0]
+    if n_models == 1:
+        # One model: iterate over its own rows only, exactly like a per-fold trainer.
+        keep = masks[0]
+        x_all, y_all = x_all[keep], y_all[keep]
+        masks = torch.ones(1, x_all.shape[0], dtype=torch.bool)
+    log_mask = torch.from_numpy(LOG_MASK if profile.log_inputs else np.zeros_like(LOG_MASK))
+    x_all = model_inputs(x_all, log_mask)
+    weight = masks.to(torch.float32)
+    counts = weight.sum(1, keepdim=True).clamp(min=1.0)
+    mean = (weight @ x_all) / counts
+    var = (weight @ (x_all * x_all)) / counts - mean * mean
+    std = var.clamp(min=0.0).sqrt()
+    std = torch.where(std < STD_FLOOR, torch.ones_like(std), std)
+    xn_all = (x_all.unsqueeze(0) - mean.unsqueeze(1)) / std.unsqueeze(1)  # [F, n, 14]
+
+    y_all = y_all.clamp(TARGET_MARGIN, 100.0 - TARGET_MARGIN)
+    params = [
+        *_init_layer(n_models, N_FEATURES, HIDDEN, gen),
+        *_init_layer(n_models, HIDDEN, HIDDEN, gen),
+        *_init_layer(n_models, HIDDEN, 1, gen),
+    ]
+    with torch.no_grad():
+        # Start each model at its training mean instead of 50: the first steps fit shape, not level.
+        mean_target = (weight @ y_all) / counts[:, 0]
+        params[5].copy_(torch.logit(mean_target / 100.0).view(n_models, 1, 1))
+    n_rows = x_all.shape[0]
+    batch_size, learning_rate = profile.batch_and_lr(n_rows)
+    steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
+    total_steps = steps_per_epoch * profile.epochs
+    schedule = [_learning_rate(profile, learning_rate, step, total_steps) for step in range(total_steps)]
+    optimiser = _optimiser(params, profile, learning_rate, sum(schedule))
+    step = 0
+    for _epoch in range(profile.epochs):
+        order = torch.randperm(n_rows, generator=gen)
+        for start in range(0, n_rows, batch_size):
+            idx = order[start : start + batch_size]
+            wb = weight[:, idx]
+            pred = _forward(params, xn_all[:, idx])
+            err = (pred - y_all[idx]) ** 2
+            loss = ((err * wb).sum(1) / wb.sum(1).clamp(min=1.0)).sum()
+            if profile.cosine_decay:
+                for group in optimiser.param_groups:
+                    group["lr"] = schedule[step]
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            step += 1
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"training loss became {loss.item()} in epoch {_epoch + 1}/{profile.epochs}")
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise TrainingDiverged("a trained weight is not finite")
+
+    w1, b1, w2, b2, w3, b3 = (p.detach().numpy().copy() for p in params)
+    return MLPWeights(
+        log_mask=log_mask.numpy()[None, :].repeat(n_models, axis=0),
+        mean=mean.numpy(),
+        std=std.numpy(),
+        w1=w1,
+        b1=b1[:, 0, :],
+        w2=w2,
+        b2=b2[:, 0, :],
+        w3=w3,
+        b3=b3[:, 0, :],
+    )
+
+
+def _learning_rate(profile: TrainingProfile, base: float, step: int, total_steps: int) -> float:
+    if not profile.cosine_decay:
+        return base
+    return 0.5 * base * (1.0 + math.cos(math.pi * step / total_steps))
+
+
+def _optimiser(params: list[torch.Tensor], profile: TrainingProfile, learning_rate: float,
+               learning_rate_sum: float) -> torch.optim.Optimizer:
+    """Adam, or AdamW whose decay on the weight matrices totals ``profile.shrink`` over the run.
+
+    AdamW scales a weight by (1 - lr_t * wd) each step, so e^-shrink overall needs
+    wd = shrink / sum(lr_t). Biases are not decayed: they carry the level, not the shape.
+    """
+    fused = True if profile.fused_adam else None
+    if profile.shrink <= 0:
+        return torch.optim.Adam(params, lr=learning_rate, fused=fused)
+    weights, biases = params[0::2], params[1::2]
+    decay = profile.shrink / learning_rate_sum
+    return torch.optim.AdamW(
+        [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}],
+        lr=learning_rate,
+        fused=fused,
+    )
+
+
+def predict(weights: MLPWeights, features: np.ndarray) -> np.ndarray:
+    """Torch forward pass of every model on the same rows: ``[F, n]`` float32."""
+    with torch.no_grad():
+        x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+        x = model_inputs(x.unsqueeze(0), torch.from_numpy(weights.log_mask).unsqueeze(1))
+        mean = torch.from_numpy(weights.mean).unsqueeze(1)
+        std = torch.from_numpy(weights.std).unsqueeze(1)
+        xn = (x - mean) / std
+        params = [
+            torch.from_numpy(weights.w1),
+            torch.from_numpy(weights.b1).unsqueeze(1),
+            torch.from_numpy(weights.w2),
+            torch.from_numpy(weights.b2).unsqueeze(1),
+            torch.from_numpy(weights.w3),
+            torch.from_numpy(weights.b3).unsqueeze(1),
+        ]
+        return _forward(params, xn).numpy()

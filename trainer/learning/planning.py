@@ -1,0 +1,39 @@
+"""Task planning: one codec's table -> the fold tasks that judge it under LOSO."""
+
+from __future__ import annotations
+
+from trainer.core.gate import LOSO_FOLD_COUNT
+from trainer.core.seeds import stable_seed
+from trainer.ingest.corpus import CodecData
+from trainer.learning.folds import fold_masks
+from trainer.learning.profiles import TrainingProfile
+from trainer.learning.tasks import FinalTask, FoldTask
+
+
+def fold_groups(profile: TrainingProfile) -> list[tuple[int, ...]]:
+    """The folds each task trains side by side (the default profile: all five in one task)."""
+    step = profile.folds_per_task
+    return [tuple(range(start, min(start + step, LOSO_FOLD_COUNT))) for start in range(0, LOSO_FOLD_COUNT, step)]
+
+
+def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_id: int = 0) -> list[FoldTask]:
+    held_out = fold_masks(data.sources, seed, LOSO_FOLD_COUNT)
+    return [
+        FoldTask(
+            codec=data.codec,
+            fold_indices=folds,
+            features=data.features,
+            target=data.target,
+            held_out=held_out[list(folds)],
+            held_out_sources=tuple(tuple(sorted(set(data.sources[held_out[f]]))) for f in folds),
+            profile=profile,
+            seed=stable_seed(seed, data.codec, *folds),
+            job_id=job_id,
+        )
+        for folds in fold_groups(profile)
+    ]
+
+
+def build_final_task(data: CodecData, profile: TrainingProfile, seed: int) -> FinalTask:
+    """The full-corpus retrain of a codec: the model that would ship."""
+    return FinalTask(data.codec, data.features, data.target, profile, stable_seed(seed, data.codec, "final"))

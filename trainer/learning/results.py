@@ -1,0 +1,153 @@
+"""A codec's verdict: LOSO folds folded through the gate into a status with reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from trainer.core.gate import LOSO_FOLD_COUNT, evaluate_gate
+from trainer.learning.baseline import BASELINE_KIND
+
+if TYPE_CHECKING:
+    from trainer.learning.model import MLPWeights
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    codec: str
+    fold_index: int
+    held_out_sources: tuple[str, ...]
+    plcc: float
+    srocc: float
+    rmse: float
+    n_train: int
+    n_val: int
+    seconds: float
+    # The linear baseline (trainer.baseline) on the same fold: what the network must beat.
+    baseline_plcc: float = float("nan")
+    baseline_rmse: float = float("nan")
+
+    def as_report(self) -> dict[str, object]:
+        return {
+            "fold_index": self.fold_index,
+            "held_out_sources": list(self.held_out_sources),
+            "plcc": finite_or_none(self.plcc),
+            "srocc": finite_or_none(self.srocc),
+            "rmse": finite_or_none(self.rmse),
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+        }
+
+
+def finite_or_none(value: float) -> float | None:
+    """Report numbers are strict JSON: an undefined metric is null, never NaN."""
+    return float(value) if np.isfinite(value) else None
+
+
+STATUSES = ("pass", "fail", "insufficient-sources", "missing-rows", "error")
+SYNTHETIC_REASON = "synthetic runs are diagnostic only: a synthetic corpus never promotes a model"
+
+
+@dataclass
+class CodecResult:
+    codec: str
+    status: str
+    n_rows_total: int
+    n_distinct_sources: int
+    failure_reasons: list[str] = field(default_factory=list)
+    folds: list[FoldResult] = field(default_factory=list)
+    corpus_provenance: list[dict[str, object]] = field(default_factory=list)
+    mean_plcc: float | None = None
+    plcc_spread: float | None = None
+
+    def _mean(self, attr: str) -> float | None:
+        values = [getattr(f, attr) for f in self.folds]
+        if not values or not all(np.isfinite(values)):
+            return None
+        return float(np.mean(values))
+
+    def baseline_report(self) -> dict[str, object] | None:
+        """The linear baseline on the same folds, beside the model's numbers; None before training."""
+        if not self.folds:
+            return None
+        ordered = sorted(self.folds, key=lambda f: f.fold_index)
+        return {
+            "kind": BASELINE_KIND,
+            "mean_plcc": self._mean("baseline_plcc"),
+            "mean_rmse": self._mean("baseline_rmse"),
+            "folds": [{"fold_index": f.fold_index, "plcc": finite_or_none(f.baseline_plcc),
+                       "rmse": finite_or_none(f.baseline_rmse)} for f in ordered],
+        }
+
+    def as_report(self) -> dict[str, object]:
+        return {
+            "codec": self.codec,
+            "status": self.status,
+            "mean_plcc": self.mean_plcc,
+            "plcc_spread": self.plcc_spread,
+            "mean_srocc": self._mean("srocc"),
+            "mean_rmse": self._mean("rmse"),
+            "n_rows_total": self.n_rows_total,
+            "n_distinct_sources": self.n_distinct_sources,
+            "failure_reasons": list(self.failure_reasons),
+            "corpus_provenance": list(self.corpus_provenance),
+            "folds": [f.as_report() for f in sorted(self.folds, key=lambda f: f.fold_index)],
+            "baseline": self.baseline_report(),
+            "training_seconds": round(sum(f.seconds for f in self.folds), 3),
+        }
+
+
+def untrainable_result(
+    codec: str, n_rows: int, n_sources: int, provenance: list[dict[str, object]]
+) -> CodecResult | None:
+    """The verdict reached without training, or None when LOSO can run."""
+    if n_rows == 0:
+        reason = "no accepted rows for this codec in the corpus"
+        return CodecResult(codec, "missing-rows", 0, 0, [reason], corpus_provenance=provenance)
+    if n_sources < LOSO_FOLD_COUNT:
+        reason = f"{n_sources} distinct sources < {LOSO_FOLD_COUNT} needed for {LOSO_FOLD_COUNT}-fold LOSO"
+        return CodecResult(codec, "insufficient-sources", n_rows, n_sources, [reason], corpus_provenance=provenance)
+    return None
+
+
+def judged_result(
+    codec: str,
+    n_rows: int,
+    n_sources: int,
+    folds: list[FoldResult],
+    provenance: list[dict[str, object]],
+    synthetic: bool,
+) -> CodecResult:
+    ordered = sorted(folds, key=lambda f: f.fold_index)
+    verdict = evaluate_gate([f.plcc for f in ordered])
+    reasons = list(verdict.reasons)
+    status = "pass" if verdict.passed else "fail"
+    if synthetic and status == "pass":
+        status = "fail"
+        reasons.append(SYNTHETIC_REASON)
+    return CodecResult(
+        codec=codec,
+        status=status,
+        n_rows_total=n_rows,
+        n_distinct_sources=n_sources,
+        failure_reasons=reasons,
+        folds=ordered,
+        corpus_provenance=provenance,
+        mean_plcc=finite_or_none(verdict.mean_plcc) if verdict.mean_plcc is not None else None,
+        plcc_spread=finite_or_none(verdict.plcc_spread) if verdict.plcc_spread is not None else None,
+    )
+
+
+def error_result(codec: str, n_rows: int, n_sources: int, reason: str) -> CodecResult:
+    return CodecResult(codec, "error", n_rows, n_sources, [reason])
+
+
+@dataclass(frozen=True)
+class FinalModel:
+    """A passing codec retrained on its whole corpus: the weights that would ship, or why there are none."""
+
+    codec: str
+    weights: MLPWeights | None
+    error: str | None

@@ -1,0 +1,65 @@
+"""Human-readable lines for events and verdicts, shared by the batch output, the log and the console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from trainer.core.display import clip
+from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
+from trainer.learning.results import CodecResult
+
+NAMES_SHOWN = 8
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def describe_event(event: Event) -> str:
+    if isinstance(event, CodecQueued):
+        return f"{event.codec}: queued, {event.n_rows} rows from {event.n_sources} sources, {event.n_folds} folds"
+    if isinstance(event, FoldFinished):
+        f = event.result
+        return (
+            f"{f.codec} fold {f.fold_index} ({event.folds_done}/{event.folds_total}): PLCC {fmt(f.plcc)} "
+            f"SROCC {fmt(f.srocc)} RMSE {fmt(f.rmse, 2)} (linear baseline PLCC {fmt(f.baseline_plcc)} "
+            f"RMSE {fmt(f.baseline_rmse, 2)}) n_train={f.n_train} n_val={f.n_val} "
+            f"held-out: {name_list(f.held_out_sources)}"
+        )
+    if isinstance(event, CodecFinished):
+        r = event.result
+        text = f"{r.codec}: {r.status.upper()} mean PLCC {fmt(r.mean_plcc)} spread {fmt(r.plcc_spread)}"
+        baseline = r.baseline_report()
+        if baseline is not None:
+            text += f" (linear baseline mean PLCC {fmt(baseline['mean_plcc'])})"  # type: ignore[arg-type]
+        return "\n".join([text, *(f"    {reason}" for reason in r.failure_reasons)])
+    if isinstance(event, CodecCancelled):
+        return f"{event.codec}: cancelled"
+    if isinstance(event, LogLine):
+        return event.text
+    return repr(event)
+
+
+def name_list(names: Sequence[str], shown: int = NAMES_SHOWN) -> str:
+    """Corpus-supplied names for a person: each cut to a sane length, at most ``shown`` of them."""
+    text = ", ".join(clip(name) for name in names[:shown])
+    return text + (f" (+{len(names) - shown} more)" if len(names) > shown else "")
+
+
+def summary_table(results: Iterable[CodecResult]) -> list[str]:
+    lines = [f"{'codec':<12} {'STATUS':<21} {'mean_plcc':>9} {'spread':>7} {'rows':>7} {'srcs':>5}"]
+    for r in results:
+        lines.append(
+            f"{r.codec:<12} {r.status.upper():<21} {fmt(r.mean_plcc):>9} {fmt(r.plcc_spread):>7} "
+            f"{r.n_rows_total:>7} {r.n_distinct_sources:>5}"
+        )
+        lines.extend(f"    {reason}" for reason in r.failure_reasons)
+    return lines
+
+
+def verdict_line(summary: dict[str, int], exit_code: int) -> str:
+    return (
+        f"verdict: {summary['n_pass']} pass, {summary['n_fail']} fail, "
+        f"{summary['n_insufficient']} insufficient-sources, {summary['n_missing_rows']} missing-rows, "
+        f"{summary['n_error']} error -> exit {exit_code}"
+    )

@@ -1,0 +1,59 @@
+"""JUnit XML from a finished report: one test case per selected codec, for CI test-report views.
+
+GitHub, GitLab and Jenkins all read the common subset used here: a <testsuites> root holding one
+<testsuite> (name, tests, failures, errors, skipped, time, timestamp) whose <testcase> elements
+carry name, classname and time, with <failure message=...> or <error message=...> inside.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+
+from trainer.core.gate import GATE_ADR
+
+SUITE_NAME = f"VMAF predictor {GATE_ADR} gate (5-fold LOSO)"
+FAILED_STATUSES = ("fail", "insufficient-sources", "missing-rows")
+
+
+def _case_detail(codec: Mapping[str, object]) -> str:
+    lines = [f"status: {codec['status']}", *(f"- {reason}" for reason in codec["failure_reasons"])]  # type: ignore[union-attr]
+    for fold in codec.get("folds") or []:  # type: ignore[union-attr]
+        plcc = fold["plcc"]
+        lines.append(f"fold {fold['fold_index']}: PLCC {'undefined' if plcc is None else f'{plcc:.4f}'} "
+                     f"(n_train={fold['n_train']}, n_val={fold['n_val']})")
+    baseline = codec.get("baseline")
+    if isinstance(baseline, Mapping) and baseline.get("mean_plcc") is not None:
+        lines.append(f"linear baseline mean PLCC {baseline['mean_plcc']:.4f}")
+    return "\n".join(lines)
+
+
+def junit_xml(report: Mapping[str, object]) -> str:
+    codecs = list(report["codecs"])  # type: ignore[call-overload]
+    failures = sum(1 for c in codecs if c["status"] in FAILED_STATUSES)
+    errors = sum(1 for c in codecs if c["status"] == "error")
+    total_time = sum(float(c.get("training_seconds") or 0.0) for c in codecs)
+    root = ET.Element("testsuites", name="vmaf-predictor", tests=str(len(codecs)), failures=str(failures),
+                      errors=str(errors), time=f"{total_time:.3f}")
+    suite = ET.SubElement(root, "testsuite", name=SUITE_NAME, tests=str(len(codecs)), failures=str(failures),
+                          errors=str(errors), skipped="0", time=f"{total_time:.3f}",
+                          timestamp=str(report.get("generated_at_utc", "")).removesuffix("Z"))
+    properties = ET.SubElement(suite, "properties")
+    profile = report.get("profile") or {}
+    args = (report.get("run_provenance") or {}).get("args", {})  # type: ignore[union-attr]
+    for name, value in (("profile", profile.get("name")), ("seed", args.get("seed")),  # type: ignore[union-attr]
+                        ("interrupted_by", (report.get("summary") or {}).get("interrupted_by"))):  # type: ignore[union-attr]
+        if value is not None:
+            ET.SubElement(properties, "property", name=name, value=str(value))
+    for codec in codecs:
+        case = ET.SubElement(suite, "testcase", name=str(codec["codec"]), classname="vmaf_predictor.gate",
+                             time=f"{float(codec.get('training_seconds') or 0.0):.3f}")
+        reasons = "; ".join(codec["failure_reasons"]) or str(codec["status"])
+        if codec["status"] in FAILED_STATUSES:
+            element = ET.SubElement(case, "failure", message=reasons, type=str(codec["status"]))
+            element.text = _case_detail(codec)
+        elif codec["status"] == "error":
+            element = ET.SubElement(case, "error", message=reasons, type="error")
+            element.text = _case_detail(codec)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

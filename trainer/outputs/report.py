@@ -1,0 +1,91 @@
+"""report.json: the run's verdicts and provenance, strict JSON, written atomically."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from trainer.core.atomic import atomic_write_text
+from trainer.core.codecs import SUPPORTED_CODECS
+from trainer.core.gate import gate_constants
+from trainer.ingest.columns import REJECTION_REASONS
+from trainer.ingest.corpus import Corpus
+from trainer.learning.results import CodecResult
+
+REPORT_SCHEMA_VERSION = 2  # 2: codecs[].baseline and training_seconds, corpus.aggregated
+PROVENANCE_SCHEMA = "predictor-run-provenance/1"
+
+
+def utc_stamp(moment: datetime | None = None) -> str:
+    """Compact UTC timestamp for file and folder names: 20261124T160512Z."""
+    return (moment or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def corpus_section(corpus: Corpus | None, roots: Iterable[str], discovered: int) -> dict[str, object]:
+    rejections = corpus.rejections if corpus is not None else None
+    return {
+        "discovered_files": discovered,
+        "roots": list(roots),
+        "missing_roots": list(corpus.missing_roots) if corpus is not None else [],
+        "unreadable_files": list(rejections.unreadable_files) if rejections else [],
+        "rows_accepted": corpus.rows_accepted if corpus is not None else 0,
+        "aggregated": {"frames": corpus.frames_aggregated if corpus is not None else 0,
+                       "clips": corpus.clips if corpus is not None else 0},
+        "rejected": {r: int(rejections.counts.get(r, 0)) for r in REJECTION_REASONS} if rejections else {},
+        "rejected_examples": rejections.example_list() if rejections else [],
+        "unknown_codecs": dict(sorted(rejections.unknown_codecs.items())) if rejections else {},
+    }
+
+
+def summary_section(results: Iterable[CodecResult], interrupted_by: str | None = None) -> dict[str, object]:
+    """Verdict counts; ``interrupted_by`` names the signal that stopped the run, if one did."""
+    statuses = [r.status for r in results]
+    return {
+        "n_pass": statuses.count("pass"),
+        "n_fail": statuses.count("fail"),
+        "n_insufficient": statuses.count("insufficient-sources"),
+        "n_missing_rows": statuses.count("missing-rows"),
+        "n_error": statuses.count("error"),
+        "interrupted": interrupted_by is not None,
+        "interrupted_by": interrupted_by,
+    }
+
+
+def build_report(
+    *,
+    results: dict[str, CodecResult],
+    corpus: dict[str, object],
+    synthetic_smoke: bool,
+    provenance: dict[str, object],
+    profile: dict[str, object],
+    promotion: dict[str, object] | None = None,
+    interrupted_by: str | None = None,
+) -> dict[str, object]:
+    ordered = [results[c] for c in SUPPORTED_CODECS if c in results]
+    report: dict[str, object] = {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "generated_at_utc": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "synthetic_smoke": synthetic_smoke,
+        "gate": gate_constants(),
+        "profile": profile,
+        "corpus": corpus,
+        "codecs": [r.as_report() for r in ordered],
+        "summary": summary_section(ordered, interrupted_by),
+        "run_provenance": {"schema": PROVENANCE_SCHEMA, **provenance},
+    }
+    if synthetic_smoke:
+        report["note"] = "synthetic smoke run: diagnostic only; no codec can pass or be promoted"
+    if promotion is not None:
+        report["promotion"] = promotion
+    return report
+
+
+def dumps_report(report: dict[str, object]) -> str:
+    """Strict JSON: a NaN that slipped through raises here instead of reaching a reader."""
+    return json.dumps(report, indent=2, allow_nan=False) + "\n"
+
+
+def write_report(path: Path, report: dict[str, object]) -> None:
+    atomic_write_text(path, dumps_report(report))

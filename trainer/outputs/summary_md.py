@@ -1,0 +1,126 @@
+"""A pull-request-ready Markdown summary of a finished report (also GitHub's step summary).
+
+Everything comes from report.json, so a summary can be rebuilt from a report downloaded from CI.
+Names from corpora are cut to a sane length and table cells are escaped: a ``|`` in a source
+name must not break the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from trainer.core.display import clip, clip_path
+from trainer.core.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
+
+STATUS_MARK = {"pass": "✅ pass", "fail": "❌ fail", "insufficient-sources": "⚠️ insufficient-sources",
+               "missing-rows": "➖ missing-rows", "error": "💥 error"}
+MAX_LISTED = 50  # files, plan rows and examples beyond this are counted, not listed
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _num(value: object, digits: int = 4) -> str:
+    return "–" if value is None else f"{float(value):.{digits}f}"  # type: ignore[arg-type]
+
+
+def _weakest_fold(codec: Mapping[str, object]) -> str:
+    folds = [f for f in codec.get("folds") or [] if f.get("plcc") is not None]  # type: ignore[union-attr]
+    if not folds:
+        return "–"
+    weakest = min(folds, key=lambda f: f["plcc"])
+    return f"fold {weakest['fold_index']}: {weakest['plcc']:.4f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def summary_markdown(report: Mapping[str, object]) -> str:
+    summary: Mapping = report["summary"]  # type: ignore[assignment]
+    codecs: list[Mapping] = list(report["codecs"])  # type: ignore[call-overload]
+    profile: Mapping = report.get("profile") or {}  # type: ignore[assignment]
+    args: Mapping = (report.get("run_provenance") or {}).get("args", {})  # type: ignore[union-attr]
+    headline = (f"{summary['n_pass']} pass, {summary['n_fail']} fail, {summary['n_insufficient']} "
+                f"insufficient-sources, {summary['n_missing_rows']} missing-rows, {summary['n_error']} error")
+    lines = [
+        f"## VMAF predictor gate: {headline}",
+        "",
+        f"{GATE_ADR}: mean fold PLCC ≥ {SHIP_GATE_MEAN_PLCC}, spread ≤ {SHIP_GATE_PLCC_SPREAD_MAX}, every fold ≥ "
+        f"{SHIP_GATE_PER_FOLD_MIN}, 5-fold leave-one-source-out · profile `{profile.get('name', '?')}` · "
+        f"seed {args.get('seed', '?')} · report generated {report.get('generated_at_utc', '?')}",
+        "",
+    ]
+    if summary.get("interrupted"):
+        lines += [f"> **Interrupted by {summary.get('interrupted_by')}**: codecs without a verdict are `error`.", ""]
+    lines += _table(
+        ["codec", "status", "mean PLCC", "spread", "weakest fold", "linear baseline PLCC", "rows", "sources"],
+        [[c["codec"], STATUS_MARK.get(c["status"], c["status"]), _num(c["mean_plcc"]), _num(c["plcc_spread"]),
+          _weakest_fold(c), _num((c.get("baseline") or {}).get("mean_plcc")), c["n_rows_total"],
+          c["n_distinct_sources"]] for c in codecs],
+    )
+    not_passing = [c for c in codecs if c["status"] != "pass"]
+    if not_passing:
+        lines += ["", "### Why codecs did not pass", ""]
+        for c in not_passing:
+            reasons = "; ".join(c["failure_reasons"]) or c["status"]
+            lines.append(f"- **{c['codec']}** ({c['status']}): {_cell(clip(reasons, 400))}")
+    lines += ["", *_promotion_lines(report.get("promotion"))]
+    lines += ["", *_corpus_lines(report)]
+    return "\n".join(lines) + "\n"
+
+
+def _promotion_lines(promotion: object) -> list[str]:
+    lines = ["### Promotion plan", ""]
+    if not isinstance(promotion, Mapping):
+        return [*lines, "No promotion section in this report."]
+    if "skipped" in promotion:
+        return [*lines, f"Skipped: {_cell(promotion['skipped'])}."]
+    planned = list(promotion.get("planned") or [])
+    applied = bool(promotion.get("applied"))
+    if planned:
+        state = f"applied; backup `{promotion.get('backup_stamp')}`" if applied else "not applied (review, then --yes)"
+        lines += [f"{len(planned)} file change(s), {state}.", ""]
+        lines += _table(["file", "action", "old sha256", "new sha256", "why"],
+                        [[f"`{Path(str(c['path'])).name}`", c["action"], (c["old_sha256"] or "(new)")[:12],
+                          c["new_sha256"][:12], c["reason"]] for c in planned[:MAX_LISTED]])
+        if len(planned) > MAX_LISTED:
+            lines.append(f"… and {len(planned) - MAX_LISTED} more in report.json")
+    else:
+        lines.append("No model-directory changes planned.")
+    if promotion.get("error"):
+        lines += ["", f"**Not applied:** {_cell(promotion['error'])}"]
+    for codec, reasons in (promotion.get("blocked") or {}).items():
+        lines.append(f"- blocked **{codec}**: {_cell('; '.join(reasons))}")
+    return lines
+
+
+def _corpus_lines(report: Mapping[str, object]) -> list[str]:
+    corpus: Mapping = report.get("corpus") or {}  # type: ignore[assignment]
+    inputs = list((report.get("run_provenance") or {}).get("inputs") or [])  # type: ignore[union-attr]
+    aggregated = corpus.get("aggregated") or {}
+    lines = ["### Corpus", "",
+             f"{corpus.get('rows_accepted', 0)} rows accepted from {len(inputs)} file(s)"
+             + (f"; {aggregated['frames']} per-frame rows aggregated into {aggregated['clips']} clips"
+                if aggregated.get("frames") else "") + "."]
+    if inputs:
+        lines += ["", *_table(["file", "bytes", "sha256"],
+                              [[f"`{clip_path(str(i['path']))}`", i["bytes"], f"`{i['sha256']}`"]
+                               for i in inputs[:MAX_LISTED]])]
+    for problem in corpus.get("unreadable_files") or []:
+        lines.append(f"- unreadable: {_cell(clip(str(problem), 200))}")
+    rejected = {r: n for r, n in (corpus.get("rejected") or {}).items() if n}
+    lines += ["", "### Rejected rows", ""]
+    if not rejected:
+        return [*lines, "None."]
+    lines += _table(["reason", "rows"], sorted(rejected.items(), key=lambda kv: -kv[1]))
+    examples = list(corpus.get("rejected_examples") or [])[:MAX_LISTED]
+    if examples:
+        lines += ["", "First examples:", "", *(f"- `{_cell(clip(str(e), 200))}`" for e in examples)]
+    for name, count in sorted((corpus.get("unknown_codecs") or {}).items()):
+        lines.append(f"- unknown codec `{_cell(clip(name))}`: {count} rows")
+    return lines

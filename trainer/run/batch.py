@@ -1,0 +1,297 @@
+"""Headless batch: load once, train every selected codec, gate, report, log, exit code.
+
+Exit codes: 0 iff every selected codec passes; 1 if any does not; 2 for usage, configuration
+or environment errors (ConfigError, OutputUnwritable, ModelDirLocked, PromotionError); 128 + N
+when signal N (SIGINT, SIGTERM, SIGHUP) stopped the run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from trainer.core.atomic import OutputUnwritable, atomic_write_text, require_writable_dir
+from trainer.core.display import clip, clip_path
+from trainer.executors.dask_cluster import Cluster, DaskExecutor, cluster_capacity, connect, describe_executor
+from trainer.executors.host import ExecutorFactory
+from trainer.executors.process_pool import process_pool_factory, start_pool_helpers
+from trainer.ingest.corpus import CodecData, Corpus, load_corpus
+from trainer.ingest.discovery import CorpusInputs, find_inputs
+from trainer.ingest.synthetic import synthetic_codec_data
+from trainer.learning.events import Event
+from trainer.learning.results import CodecResult, error_result
+from trainer.outputs.describe import describe_event, summary_table, verdict_line
+from trainer.outputs.junit import junit_xml
+from trainer.outputs.report import build_report, corpus_section, summary_section, utc_stamp, write_report
+from trainer.outputs.summary_md import summary_markdown
+from trainer.run.config import ConfigError, RunConfig
+from trainer.run.engine import TrainingEngine
+from trainer.run.runlog import RunLog
+from trainer.run.shutdown import StopRequest, stop_on_signals
+from trainer.shipping.apply import apply_plan
+from trainer.shipping.backup import restore_backup
+from trainer.shipping.lock import ModelDirLocked, PromotionError, model_dir_lock
+from trainer.shipping.plan import PromotionPlan, plan_promotion
+
+SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE = 8, 40, 1.0
+EXIT_OK, EXIT_NOT_ALL_PASS, EXIT_CONFIG = 0, 1, 2
+
+
+def _announce_corpus(log: RunLog, inputs: CorpusInputs, corpus: Corpus) -> None:
+    for root in inputs.present_roots:
+        log.line(f"corpus root: {clip_path(root)}")
+    for root in inputs.missing_roots:
+        log.line(f"corpus root missing, skipped: {clip_path(root)}")
+    rejected = corpus.rejections
+    log.line(f"corpus: {len(inputs.files)} files, {corpus.rows_accepted} rows accepted, {rejected.total} rejected")
+    if corpus.frames_aggregated:
+        log.line(f"    per-frame rows: {corpus.frames_aggregated} frames aggregated into {corpus.clips} clips")
+    for reason, count in sorted(rejected.counts.items()):
+        log.line(f"    rejected {reason}: {count}")
+    for example in rejected.example_list():
+        log.line(f"    e.g. {example}")
+    for name, count in sorted(rejected.unknown_codecs.items()):
+        log.line(f"    unknown codec {clip(name)!r}: {count} rows")
+    for problem in rejected.unreadable_files:
+        log.line(f"    unreadable file: {clip(problem, 160)}")
+
+
+def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None) -> dict[str, Callable[[], CodecData]]:
+    """How each codec's table is obtained: generated, re-read (reference parity) or sliced."""
+    loaders: dict[str, Callable[[], CodecData]] = {}
+    for codec in config.codecs:
+        if config.synthetic_smoke:
+            loaders[codec] = lambda c=codec: synthetic_codec_data(
+                c, SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE, config.seed
+            )
+        elif config.profile.reread_corpus_per_codec:
+            loaders[codec] = lambda c=codec: load_corpus(inputs.files).for_codec(c)
+        else:
+            assert corpus is not None
+            loaders[codec] = lambda c=codec: corpus.for_codec(c)
+    return loaders
+
+
+def promote(
+    config: RunConfig, engine: TrainingEngine, loaders: dict[str, Callable[[], CodecData]], log: RunLog, stamp: str,
+    stop: StopRequest,
+) -> tuple[dict[str, object], list[str]]:
+    """Retrain passing codecs on everything, plan the model-dir changes, apply them with --yes.
+
+    A stop signal before the apply skips it (nothing written); one during the apply is only
+    recorded, so the apply completes (or, on a write error, rolls back) before the batch stops.
+    """
+    results = {c: engine.results[c] for c in config.codecs}
+    passing = [c for c, r in results.items() if r.status == "pass"]
+    datas = {codec: loaders[codec]() for codec in passing}
+    retrains = {codec: engine.train_final(datas[codec]) for codec in passing if not datas[codec].n_generated}
+    engine.run_until_idle(lambda: stop.requested)
+    if stop.requested:
+        log.line(f"{stop.reason} before the promotion plan was applied: nothing written to the model directory")
+        return {"skipped": f"{stop.reason} before the plan was applied; nothing was written"}, []
+    finals = {codec: future.result() for codec, future in retrains.items() if future.done()}
+    plan: PromotionPlan = plan_promotion(results, finals, datas, config.model_dir,
+                                         str(config.report_path))
+    for line in plan.describe():
+        log.line(line)
+    section: dict[str, object] = {**plan.as_report(), "applied": [], "backup": None}
+    if plan.changes and config.yes:
+        try:
+            section.update(apply_plan(plan, config.model_dir, config.out_dir / "backup", stamp))
+        except (ModelDirLocked, PromotionError) as exc:
+            section["error"] = str(exc)
+            log.line(f"promotion not applied: {exc}")
+            print(f"error: promotion not applied: {exc}", file=sys.stderr)
+            return section, []
+        log.line(f"applied {len(plan.changes)} change(s); previous files in {section['backup']}")
+        log.line(f"roll back with: --restore {section['backup_stamp']}")
+        if stop.requested:
+            section["interrupted"] = f"{stop.reason} while applying: the apply completed first"
+            log.line(f"{stop.reason} while the plan was being applied: it completed before stopping")
+        return section, [c.path for c in plan.changes]
+    if plan.changes:
+        log.line("nothing written to the model directory: review the plan, then re-run with --yes to apply it")
+    return section, []
+
+
+def run_restore(config: RunConfig, out: TextIO) -> int:
+    assert config.restore is not None
+    restored = restore_backup(config.out_dir / "backup", config.restore, config.model_dir, utc_stamp())
+    for path in restored:
+        print(f"restored {path}", file=out)
+    return EXIT_OK
+
+
+def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> int:
+    """One batch run. Raises ConfigError, OutputUnwritable, ModelDirLocked or PromotionError for exit 2."""
+    out = out or sys.stdout
+    if config.restore or config.write_stubs or config.yes:
+        require_writable_dir(config.model_dir, "model directory")  # before any training, not after
+    if config.restore:
+        return run_restore(config, out)
+    if config.write_stubs:
+        from trainer.shipping.stubs import write_stubs
+
+        for path in write_stubs(config.model_dir, config.codecs):  # holds the model-dir lock
+            print(f"wrote {path}", file=out)
+        return EXIT_OK
+    if config.yes:
+        with model_dir_lock(config.model_dir, purpose="preflight"):
+            pass  # fail fast, before any training, if another run is applying
+    with stop_on_signals() as stop:
+        return _train_and_report(config, entrypoint, out, stop)
+
+
+def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: StopRequest) -> int:
+    stamp = utc_stamp()
+    inputs = CorpusInputs([], [], [])
+    corpus: Corpus | None = None
+    if not config.synthetic_smoke:
+        inputs = find_inputs(config.corpus_files, config.corpus_roots)
+        if not inputs.files and not config.allow_empty:
+            raise ConfigError(
+                "no corpus found: pass --corpus FILE or --corpus-root DIR, or populate one of "
+                f"{inputs.describe_missing()} with *.jsonl files (or set ALLOW_EMPTY=1 to report missing-rows)"
+            )
+    require_writable_dir(config.out_dir, "run output directory")
+    require_writable_dir(config.report_path.parent, "report directory")
+    for extra, what in ((config.junit_xml, "JUnit XML directory"), (config.summary_md, "summary directory")):
+        if extra is not None:
+            require_writable_dir(extra.parent, what)
+    # An unreachable scheduler or mismatched workers: exit 2 now, before any corpus is read.
+    cluster = connect(config.scheduler, config.scheduler_timeout_s) if config.scheduler else None
+    if cluster is None:
+        start_pool_helpers()  # the fork server imports torch while this process reads the corpus
+    executor_factory, capacity, executor_info = _executor(config, cluster)
+    log_path = config.out_dir / f"train_{stamp}.log"
+    log = RunLog(log_path, echo=out)
+    try:
+        log.line(f"{entrypoint}: profile={config.profile.name} seed={config.seed} codecs={len(config.codecs)} "
+                 f"executor={describe_executor(executor_info)}")
+        if config.synthetic_smoke:
+            log.line("synthetic smoke run: generated corpora, diagnostic only, nothing can pass or promote")
+        else:
+            corpus = load_corpus(inputs.files, inputs.present_roots, inputs.missing_roots, config.workers)
+            _announce_corpus(log, inputs, corpus)
+
+        def emit(event: Event) -> None:
+            log.line(describe_event(event))
+
+        engine = TrainingEngine(
+            profile=config.profile,
+            seed=config.seed,
+            emit=emit,
+            executor_factory=executor_factory,
+            workers=capacity,
+            synthetic=config.synthetic_smoke,
+        )
+        loaders = codec_loaders(config, inputs, corpus)
+        promotion: dict[str, object] = {}
+        written: list[str] = []
+        try:
+            if not stop.requested:
+                for codec, load in loaders.items():
+                    engine.submit(codec, load)
+                engine.run_until_idle(lambda: stop.requested)
+            if stop.requested:
+                promotion = {"skipped": f"{stop.reason}: nothing was promoted or patched"}
+            elif config.synthetic_smoke:
+                promotion = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
+            else:
+                promotion, written = promote(config, engine, loaders, log, stamp, stop)
+        finally:
+            engine.close(kill=stop.requested)  # a stop ends running workers now, not after their task
+
+        results = dict(engine.results)
+        if stop.requested:
+            log.line(f"{stop.reason}: stopped; unfinished codecs are reported as error")
+            for codec in config.codecs:
+                if codec not in results:
+                    results[codec] = _unfinished(codec, corpus, stop.reason)
+        ordered = [results[c] for c in config.codecs]
+        summary = summary_section(ordered, stop.signal_name or None)
+        exit_code = EXIT_OK if summary["n_pass"] == len(ordered) and ordered else EXIT_NOT_ALL_PASS
+        report = build_report(
+            results=results,
+            corpus=corpus_section(corpus, inputs.present_roots, len(inputs.files)),
+            synthetic_smoke=config.synthetic_smoke,
+            profile=config.profile.as_dict(),
+            provenance={
+                "entrypoint": entrypoint,
+                "argv": config.argv,
+                "args": config.as_dict(),
+                "inputs": [vars(i) for i in (corpus.inputs if corpus else [])],
+                "executor": executor_info,
+                "outputs": [str(config.report_path), str(log_path), *written],
+            },
+            promotion=promotion,
+            interrupted_by=stop.signal_name or None,
+        )
+        try:
+            write_report(config.report_path, report)
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot write report {config.report_path}: {exc.strerror or exc}") from None
+        write_ci_outputs(config, report, log)
+        log.line("")
+        for line in summary_table(ordered):
+            log.line(line)
+        if promotion.get("error"):
+            exit_code = EXIT_CONFIG  # the model directory could not be written as planned
+        if stop.requested:
+            exit_code = stop.exit_code
+        log.line(verdict_line(summary, exit_code))
+        log.line(f"report: {config.report_path}")
+        log.line(f"log: {log_path}")
+        if stop.requested:
+            print(f"{entrypoint}: {stop.reason}; report: {config.report_path}", file=sys.stderr)
+    finally:
+        log.close()
+        if cluster is not None:
+            cluster.close()  # also when no task ever ran (every codec missing-rows)
+    if log.error and exit_code in (EXIT_OK, EXIT_NOT_ALL_PASS):
+        raise OutputUnwritable(log.error)
+    return exit_code
+
+
+def _executor(config: RunConfig, cluster: Cluster | None) -> tuple[ExecutorFactory, int, dict[str, object]]:
+    """Where fold tasks run: the local fork-server pool, or the Dask cluster already connected."""
+    if cluster is None:
+        return (process_pool_factory(config.workers), config.workers,
+                {"kind": "process-pool", "workers": config.workers})
+    info = cluster.describe()
+    return (lambda: DaskExecutor(cluster)), cluster_capacity(info), info
+
+
+def write_ci_outputs(config: RunConfig, report: dict[str, object], log: RunLog) -> None:
+    """JUnit XML and the Markdown summary, from the report just written (same numbers, one source)."""
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    markdown = summary_markdown(report) if config.summary_md is not None or step_summary else ""
+    outputs = []
+    if config.junit_xml is not None:
+        outputs.append((config.junit_xml, junit_xml(report), "JUnit XML"))
+    if config.summary_md is not None:
+        outputs.append((config.summary_md, markdown, "summary"))
+    for path, text, what in outputs:
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+        log.line(f"{what}: {path}")
+    if step_summary:
+        try:
+            with open(step_summary, "a", encoding="utf-8") as handle:  # GitHub's contract: append
+                handle.write(markdown)
+        except OSError as exc:
+            raise OutputUnwritable(f"cannot append to GITHUB_STEP_SUMMARY {step_summary}: "
+                                   f"{exc.strerror or exc}") from None
+        log.line(f"summary appended to GITHUB_STEP_SUMMARY ({step_summary})")
+
+
+def _unfinished(codec: str, corpus: Corpus | None, reason: str) -> CodecResult:
+    """A codec the stop caught before its verdict: error, with its rows and sources still counted."""
+    if corpus is None:
+        return error_result(codec, 0, 0, reason)
+    data = corpus.for_codec(codec)
+    return error_result(codec, data.n_rows, data.n_sources, reason)

@@ -1,0 +1,393 @@
+"""Benchmark: default vs reference-equivalent training, and ingest throughput, in one run.
+
+    python -m trainer.bench                      # S, M, L + real corpora + ingest (reference on S, M, real)
+    python -m trainer.bench --sizes S --sections training
+    python -m trainer.bench --sections real --real-corpus my_corpus.jsonl
+
+Prints ratios, not verdicts: wall time, rows/s and peak RSS (whole process tree) per run, the
+reference/default wall-time ratio, per-codec mean LOSO PLCC of both profiles and their
+difference, and any codec whose verdict flips. Corpora are generated deterministically under
+``runs/bench/``; nothing is written to the model directory (no --yes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from trainer.core.codecs import SUPPORTED_CODECS
+from trainer.core.gate import SHIP_GATE_PLCC_SPREAD_MAX
+from trainer.ingest.synthetic import synthetic_rows
+from trainer.outputs.describe import fmt
+
+SIZES = {"S": (12, 40), "M": (20, 200), "L": (40, 500)}  # sources x rows per source, per codec
+REFERENCE_SIZES = ("S", "M")  # reference on L would take hours; measured where the anchors are
+# Small corpora are seed-sensitive (about +/-0.006 PLCC between seeds for the reference), so their
+# accuracy comparison averages several seeds; M and L are stable with one.
+SEEDS_BY_CORPUS = {"S": (0, 1, 2), "M": (0,), "L": (0,)}
+# Real corpora have 9-20 sources: one seed is noise, so they are judged over seeds 0-4.
+REAL_SEEDS = (0, 1, 2, 3, 4)
+SHARED_CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+INGEST_ROWS = 1_000_000
+APPEND_ROWS = 10_000
+
+
+def codec_noise(codec: str) -> float:
+    """Measurement noise per codec family: hardware encoders are noisier, as in the anchors."""
+    if codec.endswith("_amf"):
+        return 4.0
+    if codec.endswith("_qsv"):
+        return 2.0
+    return 0.7
+
+
+def write_bench_corpus(path: Path, n_sources: int, rows_per_source: int, codecs: Sequence[str] = SUPPORTED_CODECS,
+                       seed: int = 11) -> Path:
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        for codec in codecs:
+            rows = synthetic_rows(codec, n_sources, rows_per_source, codec_noise(codec), seed, mark_generated=False)
+            handle.writelines(orjson.dumps(row) + b"\n" for row in rows)
+    tmp.replace(path)
+    return path
+
+
+def _tree_rss_bytes(pid: int) -> int:
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            # Every thread's children: Dask's LocalCluster starts its workers from a non-main thread.
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as children:
+                    stack.extend(int(c) for c in children.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+@dataclass
+class Measured:
+    wall_s: float
+    peak_rss_bytes: int
+    returncode: int
+    stdout: str
+
+
+def measure(argv: list[str]) -> Measured:
+    """Run a command, sampling the RSS of its whole process tree every 20 ms."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_bytes(proc.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return Measured(wall, peak, proc.returncode, out)
+
+
+@dataclass
+class TrainingRun:
+    corpus: str
+    profile: str
+    seed: int
+    measured: Measured
+    rows: int
+    plcc: dict[str, float | None]
+    spread: dict[str, float | None]
+    status: dict[str, str]
+    rmse: dict[str, float | None]
+    baseline_plcc: dict[str, float | None]
+    baseline_rmse: dict[str, float | None]
+
+
+def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Path, workers: int,
+                 extra: Sequence[str] = ()) -> TrainingRun:
+    out_dir = workdir / "runs" / f"{label}_{profile}_seed{seed}{'_' + extra[-1].replace(':', '') if extra else ''}"
+    argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--profile", profile, "--seed", str(seed),
+            "--out-dir", str(out_dir), "--model-dir", str(workdir / "model-untouched"),
+            "--workers", str(1 if profile == "reference" else workers), *extra]
+    measured = measure(argv)
+    report_path = out_dir / "report.json"
+    # Exit 1 also means "not every codec passed"; only a written report tells that from a crash.
+    if measured.returncode not in (0, 1) or not report_path.exists():
+        raise RuntimeError(f"{' '.join(argv)} exited {measured.returncode}:\n{measured.stdout[-3000:]}")
+    report = json.loads(report_path.read_text())
+    codecs = [c for c in report["codecs"] if c["status"] != "missing-rows"]
+    return TrainingRun(
+        corpus=label,
+        profile=profile,
+        seed=seed,
+        measured=measured,
+        rows=int(report["corpus"]["rows_accepted"]),
+        plcc={c["codec"]: c["mean_plcc"] for c in codecs},
+        spread={c["codec"]: c["plcc_spread"] for c in codecs},
+        status={c["codec"]: c["status"] for c in codecs},
+        rmse={c["codec"]: c["mean_rmse"] for c in codecs},
+        baseline_plcc={c["codec"]: (c.get("baseline") or {}).get("mean_plcc") for c in codecs},
+        baseline_rmse={c["codec"]: (c.get("baseline") or {}).get("mean_rmse") for c in codecs},
+    )
+
+
+def _gb(n: int) -> str:
+    return f"{n / 2**30:.2f}"
+
+
+@dataclass
+class Aggregate:
+    """One (corpus, profile): wall time and RSS averaged over seeds, PLCC averaged per codec."""
+
+    runs: list[TrainingRun]
+
+    @property
+    def wall_s(self) -> float:
+        return sum(r.measured.wall_s for r in self.runs) / len(self.runs)
+
+    @property
+    def peak_rss(self) -> int:
+        return max(r.measured.peak_rss_bytes for r in self.runs)
+
+    def plcc(self, codec: str) -> float | None:
+        return self.mean("plcc", codec)
+
+    def mean(self, metric: str, codec: str) -> float | None:
+        """``metric`` (a TrainingRun per-codec dict) averaged over seeds; None if any seed lacks it."""
+        values = [getattr(r, metric).get(codec) for r in self.runs]
+        return None if any(v is None for v in values) else sum(values) / len(values)  # type: ignore[arg-type]
+
+    def passes(self, codec: str) -> str:
+        statuses = [r.status.get(codec, "-") for r in self.runs]
+        return f"{statuses.count('pass')}/{len(statuses)} pass"
+
+
+def print_training(runs: list[TrainingRun]) -> None:
+    groups: dict[tuple[str, str], Aggregate] = {}
+    for run in runs:
+        groups.setdefault((run.corpus, run.profile), Aggregate([])).runs.append(run)
+    print("\n== training: all codecs, 5-fold LOSO (wall time per run, mean over seeds) ==")
+    print(f"{'corpus':<7} {'profile':<10} {'seeds':>5} {'wall_s':>8} {'rows/s':>9} {'peak_rss_gb':>11}")
+    for (corpus, profile), agg in groups.items():
+        rows = agg.runs[0].rows
+        print(f"{corpus:<7} {profile:<10} {len(agg.runs):>5} {agg.wall_s:>8.1f} {rows / agg.wall_s:>9.0f} "
+              f"{_gb(agg.peak_rss):>11}")
+    for corpus in dict.fromkeys(c for c, _ in groups):
+        default, reference = groups.get((corpus, "default")), groups.get((corpus, "reference"))
+        if not default or not reference:
+            continue
+        print(f"\n-- {corpus}: wall-time ratio reference/default = {reference.wall_s / default.wall_s:.1f}x")
+        print(f"   {'codec':<12} {'ref_plcc':>9} {'def_plcc':>9} {'delta':>8}  verdicts ref -> default")
+        worst: tuple[str, float] | None = None
+        flips = []
+        for codec in default.runs[0].plcc:
+            ref, new = reference.plcc(codec), default.plcc(codec)
+            delta = None if ref is None or new is None else new - ref
+            if delta is not None and (worst is None or delta < worst[1]):
+                worst = (codec, delta)
+            ref_pass = [r.status.get(codec) == "pass" for r in reference.runs]
+            def_pass = [r.status.get(codec) == "pass" for r in default.runs]
+            if sum(def_pass) < sum(ref_pass):
+                flips.append(codec)
+            print(f"   {codec:<12} {fmt(ref):>9} {fmt(new):>9} {fmt(delta):>8}  "
+                  f"{reference.passes(codec)} -> {default.passes(codec)}")
+        if worst:
+            print(f"   worst delta: {worst[1]:+.4f} ({worst[0]}); target >= -0.002")
+        spreads = {name: [v for r in agg.runs for v in r.spread.values() if v is not None]
+                   for name, agg in (("reference", reference), ("default", default))}
+        means = {name: sum(v) / len(v) for name, v in spreads.items() if v}
+        if len(means) == 2:
+            print(f"   mean fold-PLCC spread over codecs and seeds: reference {means['reference']:.4f}, "
+                  f"default {means['default']:.4f} (gate bound {SHIP_GATE_PLCC_SPREAD_MAX:.4f})")
+        print(f"   pass -> fail flips: {', '.join(flips) or 'none'}"
+              + (f"  (codecs whose spread straddles the {SHIP_GATE_PLCC_SPREAD_MAX:.4f} bound flip with the seed "
+                 "under either profile)" if flips else ""))
+
+
+def bench_ingest(workdir: Path, workers: int) -> None:
+    print("\n== ingest ==")
+    path = workdir / "corpora" / "ingest_1m.jsonl"
+    per_codec = INGEST_ROWS // len(SUPPORTED_CODECS) // 50 + 1
+    write_bench_corpus(path, 50, per_codec)
+    probe = (
+        "import os, time, sys\n"
+        "from pathlib import Path\n"
+        "t0 = time.perf_counter()\n"
+        "from trainer.ingest.corpus import load_corpus\n"
+        "from trainer.core.codecs import SUPPORTED_CODECS\n"
+        "t1 = time.perf_counter()\n"
+        f"corpus = load_corpus([Path({str(path)!r})], workers={workers})\n"
+        "tables = [corpus.for_codec(c) for c in SUPPORTED_CODECS]\n"
+        "t2 = time.perf_counter()\n"
+        "print(corpus.rows_accepted, t2 - t1)\n"
+    )
+    measured = measure([sys.executable, "-c", probe])
+    rows, seconds = measured.stdout.split()[-2:]
+    rss = measured.peak_rss_bytes  # the whole process tree: parse workers included
+    size_mb = path.stat().st_size / 2**20
+    print(f"parse+validate+project {int(rows):,} rows ({size_mb:.0f} MiB, {workers} workers): {float(seconds):.2f} s "
+          f"({int(rows) / float(seconds):,.0f} rows/s), peak RSS {_gb(int(rss))} GB  [target <= 5 s, <= 1.5 GB]")
+    bench_append(workdir, path)
+
+
+def bench_append(workdir: Path, big_corpus: Path) -> None:
+    """Append 10k rows to a watched file already holding 1M rows; time until the live corpus has them.
+
+    This is the console's path: watchdog event -> incremental read of the appended bytes only ->
+    parse -> per-chunk summary (no re-concatenation of the million rows already loaded).
+    """
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    from trainer.ingest.live import IncrementalCorpus
+
+    root = workdir / "watched"
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / "growing.jsonl"
+    shutil.copyfile(big_corpus, target)
+    live = IncrementalCorpus()
+    live.refresh(str(target))
+    before = live.summary().rows_accepted
+    rows = b"".join(orjson.dumps(r) + b"\n" for r in synthetic_rows("libx264", 20, APPEND_ROWS // 20, 0.7, 5))
+    seen = threading.Event()
+    processing: list[float] = []
+
+    class Handler(FileSystemEventHandler):
+        def on_modified(self, event) -> None:  # noqa: ANN001
+            if event.src_path == str(target):
+                t = time.perf_counter()
+                live.refresh(str(target))
+                done = live.summary().rows_accepted >= before + APPEND_ROWS
+                processing.append(time.perf_counter() - t)
+                if done:
+                    seen.set()
+
+    observer = Observer()
+    observer.schedule(Handler(), str(root), recursive=True)
+    observer.start()
+    try:
+        time.sleep(0.2)
+        started = time.perf_counter()
+        with target.open("ab") as handle:
+            handle.write(rows)
+        ok = seen.wait(10)
+        latency = time.perf_counter() - started
+    finally:
+        observer.stop()
+        observer.join()
+        target.unlink(missing_ok=True)
+    state = "ok" if ok else "NOT SEEN within 10 s"
+    print(f"append {APPEND_ROWS:,} rows to a watched file holding {before:,}: in the live corpus after "
+          f"{latency * 1000:.0f} ms (read+parse+summary {sum(processing) * 1000:.0f} ms over "
+          f"{len(processing)} events) [{state}; target <= 500 ms]")
+
+
+def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, with_reference: bool) -> None:
+    """Real corpora: default vs reference profile vs the linear baseline, seeds 0-4, the report's folds."""
+    print("\n== real corpora: mean LOSO PLCC / RMSE over seeds 0-4, every model on the report's own folds ==")
+    for path in corpora:
+        label = path.stem
+        groups: dict[str, Aggregate] = {}
+        for profile in ["default"] + (["reference"] if with_reference else []):
+            for seed in REAL_SEEDS:
+                run = run_training(label, path, profile, seed, workdir, workers)
+                groups.setdefault(profile, Aggregate([])).runs.append(run)
+        default = groups["default"]
+        print(f"-- {label} ({default.runs[0].rows} rows; default {default.wall_s:.1f} s per run)")
+        print(f"   {'codec':<12} {'model':<10} {'PLCC':>7} {'RMSE':>7} {'minus baseline':>16}  verdicts")
+        for codec in default.runs[0].plcc:
+            base_plcc, base_rmse = default.mean("baseline_plcc", codec), default.mean("baseline_rmse", codec)
+            print(f"   {codec:<12} {'baseline':<10} {fmt(base_plcc):>7} {fmt(base_rmse, 2):>7}")
+            for profile, agg in groups.items():
+                plcc, rmse = agg.mean("plcc", codec), agg.mean("rmse", codec)
+                gap = "-" if plcc is None or base_plcc is None else f"{plcc - base_plcc:+.4f}"
+                gap_rmse = "-" if rmse is None or base_rmse is None else f"{rmse - base_rmse:+.2f}"
+                print(f"   {codec:<12} {profile:<10} {fmt(plcc):>7} {fmt(rmse, 2):>7} {gap:>8} {gap_rmse:>7}  "
+                      f"{agg.passes(codec)}")
+
+
+def bench_cluster(workdir: Path, workers: int) -> None:
+    """M on a LocalCluster of worker processes vs the fork-server pool, on this one machine."""
+    from trainer.executors.dask_cluster import connect
+
+    corpus = write_bench_corpus(workdir / "corpora" / "M.jsonl", *SIZES["M"])
+    started = time.perf_counter()
+    connect(f"local:{workers}").close()
+    startup = time.perf_counter() - started
+    pool = run_training("M", corpus, "default", 0, workdir, workers)
+    dask = run_training("M", corpus, "default", 0, workdir, workers, extra=["--scheduler", f"local:{workers}"])
+    print(f"\n== cluster: M, {workers}-worker LocalCluster vs {workers}-worker process pool (one machine) ==")
+    print(f"process pool   {pool.measured.wall_s:7.1f} s   peak RSS {_gb(pool.measured.peak_rss_bytes)} GB")
+    print(f"dask local:{workers}   {dask.measured.wall_s:7.1f} s   peak RSS {_gb(dask.measured.peak_rss_bytes)} GB")
+    print(f"ratio dask/pool = {dask.measured.wall_s / pool.measured.wall_s:.2f}x; of the difference, starting the "
+          f"LocalCluster and connecting takes {startup:.1f} s (measured alone); the rest is per-task transport "
+          "(scatter, result transfer) and workers that import torch on their first task")
+    worst = max(abs((dask.plcc[c] or 0) - (pool.plcc[c] or 0)) for c in pool.plcc)
+    print(f"largest per-codec mean-PLCC difference dask vs pool: {worst:.2e}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="S,M,L", help="comma-separated corpus sizes (S, M, L)")
+    parser.add_argument("--sections", default="training,real,ingest",
+                        help="comma-separated: training (generated S/M/L), real (shared corpora), ingest, "
+                        "cluster (M on a Dask LocalCluster vs the process pool)")
+    parser.add_argument("--real-corpus", action="append", type=Path, default=[], metavar="FILE",
+                        help="a real corpus for the real section (default: every *.jsonl in ../shared/corpora)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference-equivalent runs")
+    parser.add_argument("--workdir", default="runs/bench")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    workdir = Path(args.workdir)
+    sections = set(args.sections.split(","))
+    print(f"machine: {os.cpu_count()} cores; workers={args.workers}; python {sys.version.split()[0]}")
+    if "training" in sections:
+        runs: list[TrainingRun] = []
+        targets = [(size, *SIZES[size]) for size in args.sizes.split(",") if size]
+        for size, n_sources, rows_per_source in targets:
+            corpus = write_bench_corpus(workdir / "corpora" / f"{size}.jsonl", n_sources, rows_per_source)
+            with_reference = not args.no_reference and size in REFERENCE_SIZES
+            for profile in ["default"] + (["reference"] if with_reference else []):
+                for seed in SEEDS_BY_CORPUS[size]:
+                    runs.append(run_training(size, corpus, profile, seed, workdir, args.workers))
+                    print(f"  {size} {profile} seed {seed}: {runs[-1].measured.wall_s:.1f} s", flush=True)
+        print_training(runs)
+    if "real" in sections:
+        real = args.real_corpus or sorted(SHARED_CORPORA.glob("*.jsonl"))
+        bench_real(real, workdir, args.workers, with_reference=not args.no_reference)
+    if "ingest" in sections:
+        bench_ingest(workdir, args.workers)
+    if "cluster" in sections:
+        bench_cluster(workdir, args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""``python -m trainer``: the direct trainer, same options as ``predictor-console --batch``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+
+from trainer.core.atomic import OutputUnwritable
+from trainer.core.version import PrintVersion
+from trainer.executors.dask_cluster import ClusterUnavailable
+from trainer.run.batch import EXIT_CONFIG, run_batch
+from trainer.run.config import ConfigError, add_run_arguments, resolve_config
+from trainer.shipping.lock import ModelDirLocked, PromotionError
+
+DESCRIPTION = "Train per-codec VMAF predictors under the ADR-0303 LOSO gate (5-fold leave-one-source-out)."
+EPILOG = ("exit codes: 0 every selected codec passed; 1 at least one did not; 2 usage, configuration or "
+          "environment error; 128+N stopped by signal N (129 SIGHUP, 130 SIGINT, 143 SIGTERM)")
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action=PrintVersion)
+    add_run_arguments(parser)
+    return parser
+
+
+def run_headless(argv: Sequence[str], prog: str, entrypoint: str) -> int:
+    return run_parsed(build_parser(prog).parse_args(list(argv)), argv, prog, entrypoint)
+
+
+def run_parsed(args: argparse.Namespace, argv: Sequence[str], prog: str, entrypoint: str) -> int:
+    """The batch on already-parsed options; every expected failure is one line and exit 2."""
+    try:
+        config = resolve_config(args, argv=[prog, *argv])
+        return run_batch(config, entrypoint)
+    except (ConfigError, ModelDirLocked, PromotionError, OutputUnwritable, ClusterUnavailable) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:  # Ctrl-C before the batch's own handlers were in place
+        print(f"{prog}: interrupted by SIGINT", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    return run_headless(args, "python -m trainer", "python -m trainer")

@@ -1,0 +1,41 @@
+"""The two ways an engine is driven: drained once (batch) or served until told to stop (console)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from trainer.learning.events import Event, LogLine
+
+if TYPE_CHECKING:
+    from trainer.learning.results import CodecResult
+    from trainer.run.engine import TrainingEngine
+
+POLL_SECONDS = 0.1
+
+
+def run_until_idle(engine: TrainingEngine, should_stop: Callable[[], bool]) -> dict[str, CodecResult]:
+    """Drain the queue; ``should_stop`` is checked between steps (a stop signal ends the wait).
+
+    Errors propagate: the batch turns them into a report and an exit code.
+    """
+    while not should_stop() and engine.step(POLL_SECONDS):
+        pass
+    return engine.results
+
+
+def serve(engine: TrainingEngine, stop: threading.Event, emit: Callable[[Event], None]) -> None:
+    """Keep working and waiting for submissions until ``stop`` is set.
+
+    An unexpected error is reported as a log event and serving goes on: the console must
+    outlive any one bad job.
+    """
+    while not stop.is_set():
+        try:
+            idle = not engine.step(POLL_SECONDS)
+        except Exception as exc:
+            emit(LogLine(f"engine error (serving continues): {type(exc).__name__}: {exc}"))
+            idle = True
+        if idle:
+            engine.wait_for_work(POLL_SECONDS)

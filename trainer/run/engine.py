@@ -1,0 +1,180 @@
+"""The training engine: codec jobs -> fold tasks on an executor -> events -> verdicts.
+
+One engine serves both faces: the batch drains it once (``run_until_idle``); the console keeps
+it serving in a background thread (``serve``) and requests or cancels codecs as corpora change.
+The engine only wires its parts together under one lock: the job book (what each codec's job
+is doing), the dispatcher (which tasks wait and run), the executor host (the pool or cluster
+they run on) and the final trainer (the full-corpus retrains promotion waits on).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+from trainer.core.gate import LOSO_FOLD_COUNT
+from trainer.executors.host import ExecutorFactory, ExecutorHost, is_broken_executor
+from trainer.ingest.corpus import CodecData
+from trainer.learning.events import Event, LogLine
+from trainer.learning.planning import build_final_task, build_fold_tasks, fold_groups
+from trainer.learning.profiles import TrainingProfile
+from trainer.learning.results import CodecResult, FinalModel
+from trainer.learning.tasks import FinalTask, FoldTask
+from trainer.run import drivers
+from trainer.run.dispatcher import Dispatcher, Task
+from trainer.run.final_trainer import FinalTrainer
+from trainer.run.job_book import JobBook, Loader, Transition
+
+Emit = Callable[[Event], None]
+WORKER_DIED = "worker process died (killed or out of memory) while this codec's task was running"
+
+
+class TrainingEngine:
+    def __init__(self, profile: TrainingProfile, seed: int, emit: Emit, executor_factory: ExecutorFactory,
+                 workers: int, synthetic: bool = False) -> None:
+        self.profile = profile
+        self.seed = seed
+        self._emit = emit
+        self._lock = threading.Condition()
+        self._book = JobBook(synthetic)
+        self._host = ExecutorHost(executor_factory)
+        self._dispatcher = Dispatcher(self._host, 1 if profile.sequential_codecs else workers)
+        self._finals = FinalTrainer()
+
+    @property
+    def results(self) -> dict[str, CodecResult]:
+        return self._book.results
+
+    # -- thread-safe API -------------------------------------------------------------------------
+    def submit(self, codec: str, load: Loader) -> None:
+        """Queue a codec; ``load`` runs on the engine thread when its turn comes. The latest data wins."""
+        self._under_lock(lambda: self._apply(self._book.request(codec, load)))
+
+    def train_final(self, data: CodecData) -> Future[FinalModel]:
+        """Queue the full-corpus retrain of a codec (before promotion); the future resolves when it ends."""
+        task = build_final_task(data, self.profile, self.seed)
+        with self._lock:
+            future = self._finals.track(task)
+            self._dispatcher.enqueue([task])
+            self._lock.notify_all()
+        return future
+
+    def cancel(self, codec: str) -> bool:
+        """Drop a codec's queued work; tasks already running finish and are discarded."""
+        with self._lock:
+            found, transition = self._book.cancel(codec)
+            events = self._apply(transition)
+        self._emit_all(events)
+        return found
+
+    def active_codecs(self) -> set[str]:
+        """Codecs queued or training right now."""
+        with self._lock:
+            return self._book.active_codecs()
+
+    def is_busy(self) -> bool:
+        with self._lock:
+            return self._busy()
+
+    def _busy(self) -> bool:
+        return bool(self._book.requests) or self._dispatcher.busy
+
+    # -- driving (the loops themselves live in ``drivers``) -------------------------------------
+    def run_until_idle(self, should_stop: Callable[[], bool] = lambda: False) -> dict[str, CodecResult]:
+        return drivers.run_until_idle(self, should_stop)
+
+    def serve(self, stop: threading.Event) -> None:
+        drivers.serve(self, stop, self._emit)
+
+    def wait_for_work(self, timeout: float) -> None:
+        with self._lock:  # a submission wakes it early
+            self._lock.wait(timeout)
+
+    def warm_up(self) -> None:
+        self._host.start()  # the console must, before its UI takes over stderr
+
+    def close(self, kill: bool = False) -> None:
+        """Shut the executor down; ``kill`` stops running tasks at once (console quit: no orphans)."""
+        self._host.close(kill=kill)
+        with self._lock:
+            self._finals.abandon_all("the engine closed before the retrain finished")
+
+    def step(self, timeout: float) -> bool:
+        """Start what can start, wait up to ``timeout`` for a task; False when nothing is left."""
+        self._open_requested_jobs()
+        with self._lock:
+            self._dispatcher.fill()
+            futures, busy = self._dispatcher.futures(), self._busy()
+        if not futures:
+            return busy
+        done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            self._collect(future)
+        return True
+
+    def _apply(self, transition: Transition) -> list[Event]:
+        events = list(transition.events)
+        job_id = transition.drop_queued_tasks_of
+        if job_id is not None:
+            events += self._book.tasks_dropped(job_id, self._dispatcher.drop_job(job_id))
+        return events
+
+    def _emit_all(self, events: list[Event]) -> None:
+        list(map(self._emit, events))
+
+    def _under_lock(self, change: Callable[[], list[Event]]) -> None:
+        """Change state under the lock (waking a waiting server); emit the events outside it."""
+        with self._lock:
+            events = change()
+            self._lock.notify_all()
+        self._emit_all(events)
+
+    def _open_requested_jobs(self) -> None:
+        while True:
+            with self._lock:
+                request = self._book.take_request(self.profile.sequential_codecs)
+            if request is None:
+                return
+            codec, load = request
+            try:
+                data = load()
+            except Exception as exc:  # a corpus that cannot be loaded is this codec's error
+                self._under_lock(lambda c=codec, e=exc: self._book.load_failed(c, e))
+                continue
+            with self._lock:
+                events = self._book.verdict_without_training(codec, data)
+                if events is None:
+                    job_id, opened = self._book.open_job(codec, data, len(fold_groups(self.profile)), LOSO_FOLD_COUNT)
+                    events = self._apply(opened)
+                    self._dispatcher.enqueue(build_fold_tasks(data, self.profile, self.seed, job_id))
+            self._emit_all(events)
+
+    def _collect(self, future: Future) -> None:
+        with self._lock:
+            task = self._dispatcher.done(future)
+        if task is None:
+            return  # stranded by a broken executor and already accounted for
+        try:
+            outcome = future.result()
+        except Exception as exc:
+            if is_broken_executor(exc):
+                self._executor_broke(task)
+            else:
+                self._task_failed(task, f"{type(exc).__name__}: {exc}")
+            return
+        self._under_lock(lambda: self._finals.finished(task, outcome) if isinstance(task, FinalTask)
+                         else self._book.task_done(task.job_id, outcome))
+
+    def _executor_broke(self, task: Task) -> None:
+        """A worker died and took its executor with it: start a fresh one; the tasks it ran fail."""
+        with self._lock:
+            stranded = [task, *self._dispatcher.strand_all()]
+            self._host.replace()
+        self._emit(LogLine("worker pool broke; starting a fresh pool"))
+        for lost in stranded:
+            self._task_failed(lost, WORKER_DIED)
+
+    def _task_failed(self, task: Task, reason: str) -> None:
+        self._under_lock(lambda: self._apply(self._book.task_failed(task.job_id, reason)) if isinstance(task, FoldTask)
+                         else self._finals.failed(task, reason))

@@ -1,0 +1,164 @@
+"""The job book: each codec's training job as a state machine, and nothing else.
+
+No locks, no executor, no threads: every transition is a plain method call that returns the
+events it produced (and, where queued work became pointless, which job's queued tasks the caller
+must drop). That makes every rule here testable on its own:
+
+- a codec is requested at most once at a time; a newer request replaces a queued one and
+  supersedes a running job, whose late results are then discarded (the latest data wins);
+- a cancelled codec ends with exactly one ``CodecCancelled``; a newer request after a cancel
+  revives it (the codec ends in its new job's verdict instead);
+- a job with a failed task is that codec's ``error``; the other codecs are untouched.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from trainer.ingest.corpus import CodecData
+from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished
+from trainer.learning.results import CodecResult, FoldResult, error_result, judged_result, untrainable_result
+
+Loader = Callable[[], CodecData]
+
+
+@dataclass
+class Job:
+    job_id: int
+    codec: str
+    data: CodecData
+    pending_tasks: int
+    n_folds: int
+    folds: list[FoldResult] = field(default_factory=list)
+    error: str | None = None
+    cancelled: bool = False
+    superseded: bool = False
+
+    @property
+    def live(self) -> bool:
+        """Its results still count (not cancelled, not replaced by newer data)."""
+        return not (self.cancelled or self.superseded)
+
+
+@dataclass
+class Transition:
+    events: list[Event] = field(default_factory=list)
+    drop_queued_tasks_of: int | None = None  # the caller drops this job's queued tasks, then reports tasks_dropped
+
+
+class JobBook:
+    def __init__(self, synthetic: bool = False) -> None:
+        self.synthetic = synthetic
+        self.requests: deque[tuple[str, Loader]] = deque()
+        self.jobs: dict[int, Job] = {}
+        self.active: dict[str, int] = {}  # codec -> its current job
+        self.results: dict[str, CodecResult] = {}
+        self._next_job_id = 1
+
+    # -- requests ------------------------------------------------------------------------------
+    def request(self, codec: str, load: Loader) -> Transition:
+        """(Re)train ``codec`` on what ``load`` returns when its turn comes."""
+        self._forget_request(codec)
+        self.requests.append((codec, load))
+        return self._supersede(codec)
+
+    def take_request(self, one_codec_at_a_time: bool) -> tuple[str, Loader] | None:
+        """The next request to load, or None (none queued, or one job at a time and one is open)."""
+        if not self.requests or (one_codec_at_a_time and self.jobs):
+            return None
+        return self.requests.popleft()
+
+    def cancel(self, codec: str) -> tuple[bool, Transition]:
+        """Drop the codec's queued request and cancel its job; False when there was nothing to cancel."""
+        had_request = self._forget_request(codec)
+        job = self._job_of(codec)
+        if job is not None and not job.cancelled:
+            job.cancelled = True
+            return True, Transition(drop_queued_tasks_of=job.job_id)
+        if had_request:
+            return True, Transition([CodecCancelled(codec)])
+        return False, Transition()
+
+    def active_codecs(self) -> set[str]:
+        """Codecs requested or training right now."""
+        return {codec for codec, _ in self.requests} | set(self.active)
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def verdict_without_training(self, codec: str, data: CodecData) -> list[Event] | None:
+        """Too few rows or sources: the verdict is known now, no job is opened."""
+        early = untrainable_result(codec, data.n_rows, data.n_sources, data.provenance)
+        return None if early is None else self.publish(early)
+
+    def load_failed(self, codec: str, exc: BaseException) -> list[Event]:
+        return self.publish(error_result(codec, 0, 0, f"corpus load failed: {type(exc).__name__}: {exc}"))
+
+    def open_job(self, codec: str, data: CodecData, n_tasks: int, n_folds: int) -> tuple[int, Transition]:
+        """Register a job with ``n_tasks`` tasks; a job of the same codec still running is superseded."""
+        transition = self._supersede(codec)  # requested again while this load ran: the newer data wins
+        job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
+        self.jobs[job_id] = Job(job_id, codec, data, n_tasks, n_folds)
+        self.active[codec] = job_id
+        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds))
+        return job_id, transition
+
+    def task_done(self, job_id: int, folds: list[FoldResult]) -> list[Event]:
+        job = self.jobs[job_id]
+        job.pending_tasks -= 1
+        events: list[Event] = []
+        if job.live:
+            for fold in folds:
+                job.folds.append(fold)
+                events.append(FoldFinished(fold, len(job.folds), job.n_folds))
+        return events + self._finish_if_done(job)
+
+    def task_failed(self, job_id: int, reason: str) -> Transition:
+        """A task raised or its worker died: the job ends in error once nothing of it is running."""
+        job = self.jobs[job_id]
+        job.pending_tasks -= 1
+        job.error = job.error or reason
+        return Transition(self._finish_if_done(job), drop_queued_tasks_of=job_id)
+
+    def tasks_dropped(self, job_id: int, n_dropped: int) -> list[Event]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return []
+        job.pending_tasks -= n_dropped
+        return self._finish_if_done(job)
+
+    def publish(self, result: CodecResult) -> list[Event]:
+        self.results[result.codec] = result
+        return [CodecFinished(result)]
+
+    # -- internals -----------------------------------------------------------------------------
+    def _forget_request(self, codec: str) -> bool:
+        before = len(self.requests)
+        self.requests = deque(item for item in self.requests if item[0] != codec)
+        return len(self.requests) != before
+
+    def _job_of(self, codec: str) -> Job | None:
+        job_id = self.active.get(codec)
+        return None if job_id is None else self.jobs.get(job_id)
+
+    def _supersede(self, codec: str) -> Transition:
+        job = self._job_of(codec)
+        if job is None:
+            return Transition()
+        job.superseded = True
+        job.cancelled = False  # a newer request overrides an earlier cancel: its own job reports
+        return Transition(drop_queued_tasks_of=job.job_id)
+
+    def _finish_if_done(self, job: Job) -> list[Event]:
+        if job.pending_tasks > 0 or self.jobs.pop(job.job_id, None) is None:
+            return []
+        if self.active.get(job.codec) == job.job_id:
+            del self.active[job.codec]
+        if job.cancelled:  # checked first: a cancel after a supersede must still end the codec's row
+            return [CodecCancelled(job.codec)]
+        if job.superseded:
+            return []  # a newer job for this codec reports instead
+        if job.error is not None:
+            return self.publish(error_result(job.codec, job.data.n_rows, job.data.n_sources, job.error))
+        return self.publish(judged_result(job.codec, job.data.n_rows, job.data.n_sources, job.folds,
+                                          job.data.provenance, self.synthetic))

@@ -1,0 +1,60 @@
+"""Orderly stops: a stop signal is recorded, never acted on mid-write.
+
+SIGINT, SIGTERM and SIGHUP only *record* a stop request; the batch checks it between steps, so a
+signal never lands in the middle of a file write and a promotion being applied always completes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopRequest:
+    """The first stop signal received, if any (later ones change nothing)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum is not None else ""
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."""
+        return 128 + (self.signum or 0)
+
+    @property
+    def reason(self) -> str:
+        return f"interrupted by {self.signal_name}"
+
+    def record(self, signum: int, _frame: object = None) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[StopRequest]:
+    """Turn stop signals into a StopRequest for the duration; handlers are restored afterwards.
+
+    Signal handlers can only be set from the main thread; elsewhere (a test calling the batch
+    from a worker thread) the request simply never fires.
+    """
+    request = StopRequest()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {signum: signal.signal(signum, request.record) for signum in STOP_SIGNALS}
+    try:
+        yield request
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

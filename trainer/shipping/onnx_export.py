@@ -1,0 +1,150 @@
+"""The ONNX contract: build a predictor graph from trained weights and check it before it ships.
+
+The graph is assembled op by op (not traced), so it contains exactly the allowlisted ops, the
+log inputs and the normalisation are baked in as constants, and serialisation is byte-for-byte
+deterministic. The runtime keeps feeding raw values in the documented order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from trainer.core.features import FEATURE_NAMES, LOG_FLOOR, N_FEATURES
+
+if TYPE_CHECKING:
+    from trainer.learning.model import MLPWeights
+
+OPSET = 18
+IR_VERSION = 10
+INPUT_NAME = "input"
+OUTPUT_NAME = "vmaf"
+# What libvmaf's ONNX loader accepts and these graphs use; Max and Log carry the log inputs.
+OP_ALLOWLIST = frozenset({"Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Mul", "Sub", "Div", "Constant", "Max", "Log"})
+PARITY_TOLERANCE = 1e-4
+
+
+def build_onnx(weights: MLPWeights, codec: str) -> bytes:
+    """Serialise one model (``weights`` holding a single model) as the runtime contract demands."""
+    if weights.w1.shape[0] != 1:
+        raise ValueError(f"expected one model, got {weights.w1.shape[0]}")
+
+    def const(name: str, array: np.ndarray) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name)
+
+    log_mask = np.asarray(weights.log_mask[0], dtype=bool)
+    initializers = []
+    nodes = []
+    features = INPUT_NAME
+    if log_mask.any():
+        # x' = x * (1 - m) + log(max(x, floor)) * m: exact on both sides (x*1, x*0 and log*1 add
+        # nothing), where a difference form would lose float32 digits on large raw values.
+        initializers += [
+            const("log_floor", np.full(N_FEATURES, LOG_FLOOR)),
+            const("log_select", log_mask.astype(np.float32)),
+            const("raw_select", (~log_mask).astype(np.float32)),
+        ]
+        nodes += [
+            helper.make_node("Max", [INPUT_NAME, "log_floor"], ["floored"], name="log_floor"),
+            helper.make_node("Log", ["floored"], ["logged"], name="log_inputs"),
+            helper.make_node("Mul", ["logged", "log_select"], ["log_part"], name="keep_log_columns"),
+            helper.make_node("Mul", [INPUT_NAME, "raw_select"], ["raw_part"], name="keep_raw_columns"),
+            helper.make_node("Add", ["log_part", "raw_part"], ["model_inputs"], name="join_columns"),
+        ]
+        features = "model_inputs"
+    initializers += [
+        const("feature_mean", weights.mean[0]),
+        const("feature_std", weights.std[0]),
+        const("w1", weights.w1[0]),
+        const("b1", weights.b1[0]),
+        const("w2", weights.w2[0]),
+        const("b2", weights.b2[0]),
+        const("w3", weights.w3[0]),
+        const("b3", weights.b3[0]),
+        const("vmaf_scale", np.array(100.0)),
+    ]
+    nodes += [
+        helper.make_node("Sub", [features, "feature_mean"], ["centred"], name="normalise_sub"),
+        helper.make_node("Div", ["centred", "feature_std"], ["normalised"], name="normalise_div"),
+        helper.make_node("Gemm", ["normalised", "w1", "b1"], ["h1_linear"], name="layer1"),
+        helper.make_node("Relu", ["h1_linear"], ["h1"], name="layer1_relu"),
+        helper.make_node("Gemm", ["h1", "w2", "b2"], ["h2_linear"], name="layer2"),
+        helper.make_node("Relu", ["h2_linear"], ["h2"], name="layer2_relu"),
+        helper.make_node("Gemm", ["h2", "w3", "b3"], ["logit"], name="layer3"),
+        helper.make_node("Sigmoid", ["logit"], ["unit_score"], name="squash"),
+        helper.make_node("Mul", ["unit_score", "vmaf_scale"], [OUTPUT_NAME], name="scale_to_vmaf"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        f"vmaf_predictor_{codec}",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", N_FEATURES])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["N", 1])],
+        initializer=initializers,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name="vmaf-predictor-trainer",
+        producer_version="1",
+    )
+    helper.set_model_props(model, {"codec": codec, "inputs": ",".join(FEATURE_NAMES)})
+    return model.SerializeToString(deterministic=True)
+
+
+def graph_ops(model: onnx.ModelProto | bytes) -> list[str]:
+    """The distinct op types a model uses, sorted: what the allowlist check and the card report."""
+    if isinstance(model, bytes):
+        model = onnx.load_from_string(model)
+    return sorted({node.op_type for node in model.graph.node})
+
+
+def ort_predict(onnx_bytes: bytes, features: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(features, dtype=np.float32)})[0]
+
+
+def validate_onnx(onnx_bytes: bytes, weights: MLPWeights, features: np.ndarray) -> list[str]:
+    """Every reason this model may not replace a shipped one; empty means it may."""
+    problems: list[str] = []
+    try:
+        model = onnx.load_from_string(onnx_bytes)
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:
+        return [f"onnx.checker failed: {exc}"]
+    outside = [op for op in graph_ops(model) if op not in OP_ALLOWLIST]
+    if outside:
+        problems.append(f"ops outside the allowlist: {', '.join(outside)}")
+    opset = {o.domain: o.version for o in model.opset_import}.get("")
+    if opset != OPSET:
+        problems.append(f"opset {opset}, contract requires {OPSET}")
+    inputs, outputs = model.graph.input, model.graph.output
+    if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != [OUTPUT_NAME]:
+        problems.append(f"graph I/O must be '{INPUT_NAME}' -> '{OUTPUT_NAME}'")
+    else:
+        dims = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in inputs[0].type.tensor_type.shape.dim]
+        if len(dims) != 2 or dims[1] != N_FEATURES or isinstance(dims[0], int):
+            problems.append(f"input shape {dims}, contract requires [N, {N_FEATURES}] with dynamic N")
+    if problems:
+        return problems
+    try:
+        ort_out = ort_predict(onnx_bytes, features)
+    except Exception as exc:
+        return [f"onnxruntime could not run the model: {exc}"]
+    from trainer.learning.model import predict  # torch: only when a model is actually being checked
+
+    torch_out = predict(weights, features)[0]
+    if ort_out.shape != (features.shape[0], 1) or ort_out.dtype != np.float32:
+        problems.append(f"output {ort_out.dtype}{list(ort_out.shape)}, contract requires float32 [N, 1]")
+    else:
+        gap = float(np.max(np.abs(ort_out[:, 0] - torch_out))) if features.shape[0] else 0.0
+        if not gap <= PARITY_TOLERANCE:
+            problems.append(f"onnxruntime differs from torch by {gap:.3g} > {PARITY_TOLERANCE:g}")
+    return problems

@@ -1,0 +1,151 @@
+"""Promotion planning: turn verdicts into a reviewed plan of file changes (pure data).
+
+Only a passing codec's ONNX is ever replaced, and only after the new model passed every
+contract check. The batch prints a plan, the console shows it in a confirmation dialog, and the
+report records it; ``apply`` carries it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trainer.core.codecs import SUPPORTED_CODECS
+from trainer.ingest.corpus import CodecData
+from trainer.learning.results import CodecResult, FinalModel
+from trainer.shipping.artifacts import card_path, model_path, sha256_bytes, sha256_file
+from trainer.shipping.cards import CardFacts, production_block, proposed_block, render_body, with_status
+from trainer.shipping.onnx_export import build_onnx, graph_ops, validate_onnx
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    codec: str
+    path: str
+    action: str  # replace-model | rewrite-card | patch-card-status
+    old_sha256: str | None
+    new_sha256: str
+    reason: str
+    content: bytes = field(repr=False, compare=False)
+
+    def as_report(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in ("codec", "path", "action", "old_sha256", "new_sha256", "reason")}
+
+
+@dataclass
+class PromotionPlan:
+    changes: list[PlannedChange] = field(default_factory=list)
+    blocked: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def promoted_codecs(self) -> list[str]:
+        return [c.codec for c in self.changes if c.action == "replace-model"]
+
+    def as_report(self) -> dict[str, object]:
+        return {"planned": [c.as_report() for c in self.changes], "blocked": dict(self.blocked)}
+
+    def describe(self) -> list[str]:
+        if not self.changes and not self.blocked:
+            return ["promotion plan: no model-dir changes (everything already up to date)"]
+        lines = [f"promotion plan: {len(self.changes)} file change(s)"]
+        for c in self.changes:
+            old = (c.old_sha256 or "(new file)")[:12]
+            lines.append(f"  {c.action:<17} {c.path}  {old} -> {c.new_sha256[:12]}  ({c.reason})")
+        for codec, reasons in self.blocked.items():
+            lines.append(f"  BLOCKED {codec}: {'; '.join(reasons)}")
+        return lines
+
+
+def _change(codec: str, path: Path, action: str, content: bytes, reason: str) -> PlannedChange | None:
+    old = sha256_file(path)
+    new = sha256_bytes(content)
+    if old == new:
+        return None  # already so: applying twice changes nothing
+    return PlannedChange(codec, str(path), action, old, new, reason, content)
+
+
+def describe_input(entry: dict[str, object]) -> str:
+    """A corpus file as a committed card names it: file name, size, rows, sha256 — never the
+    absolute path of the machine that trained (two operators promoting one corpus get one card)."""
+    path = Path(str(entry["path"]))
+    size, digest = entry.get("bytes"), entry.get("sha256")
+    if size is None or digest is None:  # the console's live corpus: hash the file as it is now
+        try:
+            data = path.read_bytes()
+            size, digest = len(data), sha256_bytes(data)
+        except OSError:
+            size, digest = "?", "unreadable"
+    return f"`{path.name}` ({size} bytes, {entry['rows']} rows, sha256 `{digest}`)"
+
+
+def _production_card(codec: str, onnx_bytes: bytes, data: CodecData, result: CodecResult, report: str) -> str:
+    folds = ", ".join(
+        f"fold{f.fold_index} PLCC {f.plcc:.4f} SROCC {f.srocc:.4f} RMSE {f.rmse:.2f}" for f in result.folds
+    )
+    facts = CardFacts(
+        codec=codec,
+        corpus_kind=f"real-N={data.n_rows}",
+        n_rows=data.n_rows,
+        n_sources=data.n_sources,
+        data_files=[describe_input(entry) for entry in data.provenance],
+        metrics_lines=[
+            f"5-fold leave-one-source-out, seeded; the shipped model is then retrained on all {data.n_rows} rows.",
+            f"- mean PLCC {result.mean_plcc:.4f}, spread {result.plcc_spread:.4f}",
+            f"- {folds}",
+        ],
+        ops_used=graph_ops(onnx_bytes),
+        onnx_sha256=sha256_bytes(onnx_bytes),
+        onnx_bytes=len(onnx_bytes),
+        stub=False,
+    )
+    return with_status(render_body(facts), production_block(result, report))
+
+
+def plan_promotion(
+    results: Mapping[str, CodecResult],
+    finals: Mapping[str, FinalModel],
+    datas: Mapping[str, CodecData],
+    model_dir: Path,
+    report_path: str,
+) -> PromotionPlan:
+    plan = PromotionPlan()
+    report_name = Path(report_path).name  # cards are committed: no machine's directories in them
+    for codec in sorted(results, key=SUPPORTED_CODECS.index):
+        result = results[codec]
+        card = card_path(model_dir, codec)
+        blocked: list[str] = []
+        if result.status == "pass":
+            final = finals.get(codec)
+            if datas[codec].n_generated:
+                blocked.append(f"{datas[codec].n_generated} training rows are generated (\"synthetic\": true); "
+                               "only a real corpus may replace a shipped model")
+            elif final is None or final.weights is None:
+                blocked.append(f"full-corpus retrain failed: {final.error if final else 'not run'}")
+            else:
+                onnx_bytes = build_onnx(final.weights, codec)
+                blocked = validate_onnx(onnx_bytes, final.weights, datas[codec].features)
+                if not blocked:
+                    card_text = _production_card(codec, onnx_bytes, datas[codec], result, report_name)
+                    for change in (
+                        _change(codec, model_path(model_dir, codec), "replace-model", onnx_bytes,
+                                f"gate cleared, mean PLCC {result.mean_plcc:.4f}"),
+                        _change(codec, card, "rewrite-card", card_text.encode(), "Status: Production"),
+                    ):
+                        if change is not None:
+                            plan.changes.append(change)
+                    continue
+            plan.blocked[codec] = blocked
+        if not card.exists():
+            plan.blocked.setdefault(codec, []).append(
+                f"no card at {card}; run 'python -m trainer.stubs' to ship the stub first"
+            )
+            continue
+        text = with_status(card.read_text(encoding="utf-8"),
+                           proposed_block(result, report_name, [f"promotion blocked: {b}" for b in blocked]))
+        why = "promotion blocked" if blocked else result.status
+        change = _change(codec, card, "patch-card-status", text.encode(), f"Status: Proposed ({why})")
+        if change is not None:
+            plan.changes.append(change)
+    return plan
+

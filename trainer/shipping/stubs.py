@@ -1,0 +1,126 @@
+"""Shipped synthetic stubs: one deterministic model + card per codec, from its analytical curve.
+
+``python -m trainer.stubs [--model-dir DIR] [--codec NAME]...`` regenerates them; the seed comes
+from the codec name, so a regeneration is byte-identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from trainer.core.atomic import atomic_write_bytes, atomic_write_text
+from trainer.core.codecs import SUPPORTED_CODECS, require_supported
+from trainer.core.features import RAW_INDEX, project_features
+from trainer.core.seeds import stable_seed
+from trainer.executors.process_pool import configure_worker
+from trainer.ingest.corpus import CodecData
+from trainer.ingest.synthetic import CRF_RANGE, FRAMERATES, RESOLUTIONS, STUB_CURVES, base_kbps, stub_curve
+from trainer.learning.metrics import plcc, rmse
+from trainer.learning.profiles import DEFAULT_PROFILE
+from trainer.learning.tasks import FinalTask, run_final_task
+from trainer.shipping.artifacts import card_path, model_path, sha256_bytes
+from trainer.shipping.cards import CardFacts, render_body, stub_block, with_status
+from trainer.shipping.lock import ModelDirLocked, model_dir_lock
+from trainer.shipping.onnx_export import build_onnx, graph_ops, ort_predict, validate_onnx
+
+STUB_NOISE_SIGMA = 0.5
+BITRATE_FACTORS = (0.6, 1.0, 1.6)
+
+
+def stub_training_data(codec: str) -> CodecData:
+    """The sweep: CRF 18..45 x 4 resolutions x 24/30/60 fps x 3 bitrates, curve + small noise."""
+    crf_ref = STUB_CURVES[codec][4]
+    grid = np.array(
+        [
+            (crf, w, h, fps, factor)
+            for crf in range(CRF_RANGE[0], CRF_RANGE[1] + 1)
+            for (w, h) in RESOLUTIONS
+            for fps in FRAMERATES
+            for factor in BITRATE_FACTORS
+        ],
+        dtype=np.float64,
+    )
+    crf, width, height, fps, factor = grid.T
+    kbps = base_kbps(width, fps, crf, crf_ref) * factor
+    rng = np.random.default_rng(stable_seed("stub-noise", codec))
+    vmaf = np.clip(stub_curve(codec, crf, kbps) + rng.normal(0.0, STUB_NOISE_SIGMA, crf.size), 0.0, 100.0)
+    raw = np.full((crf.size, len(RAW_INDEX)), np.nan)
+    columns = {"crf": crf, "probe_bitrate_kbps": kbps, "fps": fps, "width": width, "height": height}
+    for name, column in columns.items():
+        raw[:, RAW_INDEX[name]] = column
+    return CodecData(
+        codec=codec,
+        features=project_features(raw),
+        target=vmaf.astype(np.float32),
+        sources=np.array(["analytical-sweep"] * crf.size),
+        provenance=[],
+    )
+
+
+def build_stub(codec: str) -> tuple[bytes, str]:
+    """Train, export and validate one stub; returns (onnx bytes, card text)."""
+    data = stub_training_data(codec)
+    weights = run_final_task(FinalTask(codec, data.features, data.target, DEFAULT_PROFILE, stable_seed("stub", codec)))
+    onnx_bytes = build_onnx(weights, codec)
+    problems = validate_onnx(onnx_bytes, weights, data.features)
+    if problems:
+        raise RuntimeError(f"{codec}: stub failed its own ONNX checks: {'; '.join(problems)}")
+    fitted = ort_predict(onnx_bytes, data.features)[:, 0]
+    facts = CardFacts(
+        codec=codec,
+        corpus_kind=f"synthetic-stub-N={data.n_rows}",
+        n_rows=data.n_rows,
+        n_sources=None,
+        data_files=[],
+        metrics_lines=[
+            "No LOSO evaluation: the stub has no real sources. Fit on its own sweep (training rows):",
+            f"- PLCC {plcc(fitted, data.target):.4f}, RMSE {rmse(fitted, data.target):.3f} VMAF",
+        ],
+        ops_used=graph_ops(onnx_bytes),
+        onnx_sha256=sha256_bytes(onnx_bytes),
+        onnx_bytes=len(onnx_bytes),
+        stub=True,
+    )
+    return onnx_bytes, with_status(render_body(facts), stub_block())
+
+
+def write_stubs(model_dir: Path, codecs: Sequence[str]) -> list[Path]:
+    """Write each codec's stub, holding the model-dir lock like any other writer of that dir."""
+    written = []
+    with model_dir_lock(model_dir, purpose="write-stubs"):
+        for codec in codecs:
+            onnx_bytes, card = build_stub(codec)
+            atomic_write_bytes(model_path(model_dir, codec), onnx_bytes)
+            atomic_write_text(card_path(model_dir, codec), card)
+            written += [model_path(model_dir, codec), card_path(model_dir, codec)]
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer.stubs", description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", default="model")
+    parser.add_argument("--codec", action="append", default=[])
+    args = parser.parse_args(argv)
+    try:
+        codecs = [require_supported(c) for c in args.codec] or list(SUPPORTED_CODECS)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    configure_worker()  # one thread: the same bytes on every run
+    try:
+        written = write_stubs(Path(args.model_dir), codecs)
+    except ModelDirLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
