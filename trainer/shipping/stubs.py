@@ -19,6 +19,7 @@ from trainer.core.features import RAW_INDEX, project_features
 from trainer.core.seeds import stable_seed
 from trainer.executors.process_pool import configure_worker
 from trainer.ingest.corpus import CodecData
+from trainer.ingest.probes import observed_inputs
 from trainer.ingest.synthetic import CRF_RANGE, FRAMERATES, RESOLUTIONS, STUB_CURVES, base_kbps, stub_curve
 from trainer.learning.metrics import plcc, rmse
 from trainer.learning.profiles import DEFAULT_PROFILE
@@ -59,13 +60,15 @@ def stub_training_data(codec: str) -> CodecData:
         target=vmaf.astype(np.float32),
         sources=np.array(["analytical-sweep"] * crf.size),
         provenance=[],
+        observed=observed_inputs(raw),
     )
 
 
 def build_stub(codec: str) -> tuple[bytes, str]:
     """Train, export and validate one stub; returns (onnx bytes, card text)."""
     data = stub_training_data(codec)
-    weights = run_final_task(FinalTask(codec, data.features, data.target, DEFAULT_PROFILE, stable_seed("stub", codec)))
+    weights = run_final_task(FinalTask(codec, data.features, data.target, DEFAULT_PROFILE, stable_seed("stub", codec),
+                                       data.observed))
     onnx_bytes = build_onnx(weights, codec)
     problems = validate_onnx(onnx_bytes, weights, data.features)
     if problems:
