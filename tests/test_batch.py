@@ -9,14 +9,14 @@ from trainer.run.cli import main
 FAST = ["--epochs", "25", "--workers", "2"]
 
 REPORT_KEYS = {
-    "schema_version", "generated_at_utc", "synthetic_smoke", "gate", "profile", "corpus", "codecs",
+    "schema_version", "generated_at_utc", "synthetic_smoke", "gate", "harness", "profile", "corpus", "codecs",
     "summary", "run_provenance", "promotion",
 }
 CODEC_KEYS = {
     "codec", "status", "mean_plcc", "plcc_spread", "mean_srocc", "mean_rmse", "n_rows_total",
-    "n_distinct_sources", "failure_reasons", "corpus_provenance", "folds", "baseline", "training_seconds",
+    "n_distinct_sources", "failure_reasons", "corpus_provenance", "folds", "baseline", "training_seconds", "crf_pick",
 }
-FOLD_KEYS = {"fold_index", "held_out_sources", "plcc", "srocc", "rmse", "n_train", "n_val"}
+FOLD_KEYS = {"fold_index", "held_out_sources", "plcc", "srocc", "rmse", "n_train", "n_val", "crf_pick"}
 
 
 def run(tmp_path, *argv, name="out"):

@@ -122,6 +122,6 @@ def test_review_refuses_another_schema_version(tmp_path, capsys):
     old.write_text(json.dumps({"schema_version": 1, "codecs": []}))
     assert console_main(["--review", str(old)]) == 2
     err = capsys.readouterr().err
-    assert "schema version 1" in err and "reads version 2" in err
+    assert "schema version 1" in err and "reads version 3" in err
     assert console_main(["--review", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err

@@ -102,6 +102,7 @@ def test_a_hand_started_cluster_runs_every_task_and_survives_a_killed_worker(tmp
         os.kill(worker_pid, signal.SIGKILL)  # mid-task: Dask must re-run it elsewhere
         stdout, stderr = batch.communicate(timeout=300)
         assert batch.returncode in (0, 1), stderr
+        assert (out / "report.json").exists(), stderr
         report = json.loads((out / "report.json").read_text())
         assert [c["status"] for c in report["codecs"] if c["status"] == "error"] == []
         assert all(len(c["folds"]) == 5 for c in report["codecs"] if c["codec"] in ("libx264", "libx265"))

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from trainer.core.features import FEATURE_NAMES
+from trainer.core.features import FEATURE_NAMES, RAW_COLUMNS
 from trainer.ingest.columns import REJECTION_REASONS
 from trainer.ingest.corpus import load_corpus
 from trainer.ingest.discovery import discover_files
@@ -83,7 +83,7 @@ def test_aliases_and_per_frame_canonical_rows_load():
     assert chunk.sources == ["s1", "s2"]
     assert chunk.target.tolist() == [80.5, 88.1]
     assert chunk.raw[0, FEATURE_NAMES.index("crf")] == 30
-    assert chunk.raw[0, FEATURE_NAMES.index("probe_bitrate_kbps")] == 900
+    assert chunk.raw[0, RAW_COLUMNS.index("bitrate_kbps")] == 900  # the encode's own bitrate
 
 
 def test_feature_stand_ins_follow_the_contract(tmp_path):
@@ -144,7 +144,7 @@ def test_large_parse_keeps_columns_aligned():
     lines = [GOOD.replace(b'"a"', f'"s{i % 9}"'.encode()).replace(b"90.0", f"{i % 100}.5".encode()) for i in range(999)]
     lines[500] = b"{broken"
     chunk = parse_lines(lines, "f")
-    assert chunk.n_rows == 998 and chunk.raw.shape == (998, 15)
+    assert chunk.n_rows == 998 and chunk.raw.shape == (998, len(RAW_COLUMNS))
     # Row 500 was rejected, so accepted row 500 is input row 501.
     assert chunk.sources[500] == "s6" and chunk.target[500] == pytest.approx(1.5)
     assert chunk.sources[499] == "s4" and chunk.target[499] == pytest.approx(99.5)

@@ -12,8 +12,9 @@ from textual.widgets import DataTable, Static
 
 from console.widgets.fold_chart import FoldChart
 from trainer.core.display import clip
+from trainer.learning.crf_pick import pool
 from trainer.learning.results import CodecResult, FoldResult
-from trainer.outputs.describe import fmt
+from trainer.outputs.describe import describe_crf_pick, fmt
 
 HELD_OUT_WIDTH = 18
 
@@ -61,7 +62,8 @@ class FoldDetail(Vertical):
                           f"{fold.n_train}/{fold.n_val}", fmt(fold.plcc), fmt(fold.baseline_plcc),
                           fmt(fold.srocc), fmt(fold.rmse, 2),
                           key=str(fold.fold_index))
-        self.query_one("#baseline-line", Static).update(baseline_text(folds))
+        pick = describe_crf_pick(pool([f.crf_pick for f in folds]), "\n")
+        self.query_one("#baseline-line", Static).update(baseline_text(folds) + Text(pick))
         self.query_one("#fold-chart", FoldChart).show(folds)
         reasons = self.query_one("#failure-reasons", Static)
         if result is None or not result.failure_reasons:

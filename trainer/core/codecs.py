@@ -33,3 +33,28 @@ def require_supported(name: str) -> str:
             f"unknown codec {name!r}; supported: {' '.join(SUPPORTED_CODECS)}"
         )
     return name
+
+
+# How the encoder harness (pick_crf) uses a model of each codec: it probe-encodes a shot once at
+# PROBE_QUALITY with PROBE_PRESET, holds the probe's measurements fixed and binary-searches the
+# largest integer quality in QUALITY_RANGE whose prediction still meets the target.
+PROBE_QUALITY: dict[str, float] = {
+    "libx264": 28, "libx265": 28, "h264_nvenc": 28, "hevc_nvenc": 28, "av1_nvenc": 28,
+    "h264_amf": 28, "hevc_amf": 28, "av1_amf": 28,
+    "libsvtav1": 35, "libaom-av1": 35, "libvvenc": 32,
+    "h264_qsv": 23, "hevc_qsv": 23, "av1_qsv": 23,
+}
+PROBE_PRESET: dict[str, str] = {
+    "libx264": "ultrafast", "libx265": "ultrafast", "libaom-av1": "ultrafast",
+    "h264_nvenc": "ultrafast", "hevc_nvenc": "ultrafast", "av1_nvenc": "ultrafast",
+    "h264_amf": "ultrafast", "hevc_amf": "ultrafast", "av1_amf": "ultrafast",
+    "libsvtav1": "veryfast", "h264_qsv": "veryfast", "hevc_qsv": "veryfast", "av1_qsv": "veryfast",
+    "libvvenc": "faster",
+}
+QUALITY_RANGE: dict[str, tuple[int, int]] = {
+    "libx264": (0, 51), "libx265": (15, 40), "libsvtav1": (20, 50), "libvvenc": (17, 50), "libaom-av1": (0, 63),
+    "h264_nvenc": (15, 40), "hevc_nvenc": (15, 40), "av1_nvenc": (15, 40),
+    "h264_amf": (15, 40), "hevc_amf": (15, 40), "av1_amf": (15, 40),
+    "h264_qsv": (1, 51), "hevc_qsv": (1, 51), "av1_qsv": (1, 51),
+}
+assert set(PROBE_QUALITY) == set(PROBE_PRESET) == set(QUALITY_RANGE) == set(SUPPORTED_CODECS)

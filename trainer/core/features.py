@@ -35,9 +35,11 @@ LOG_INPUTS: tuple[str, ...] = (
 LOG_FLOOR = 1.0  # 1 kbps, 1 byte, 1 frame, 1 pixel: below any real encode, and log(0) stays finite
 LOG_MASK = np.array([name in LOG_INPUTS for name in FEATURE_NAMES])
 
-# Raw columns a corpus row may carry: the 14 features (under their runtime names) plus duration,
-# which only feeds the shot-length stand-in.
-RAW_COLUMNS: tuple[str, ...] = FEATURE_NAMES + ("duration_s",)
+# Raw columns a corpus row may carry: the 14 features under their runtime names (``probe_*`` ones
+# only when the row holds a real probe measurement), duration (for the shot-length stand-in), and
+# the encode's OWN bitrate and frame sizes, from which probe inputs are derived along its ladder.
+ENCODE_COLUMNS: tuple[str, ...] = ("bitrate_kbps", "i_frame_avg_bytes", "p_frame_avg_bytes", "b_frame_avg_bytes")
+RAW_COLUMNS: tuple[str, ...] = FEATURE_NAMES + ("duration_s",) + ENCODE_COLUMNS
 RAW_INDEX = {name: i for i, name in enumerate(RAW_COLUMNS)}
 
 # Stand-in frame sizes relative to the average frame, used when a row has no probe sizes.
@@ -95,8 +97,12 @@ INPUT_BOUNDS: dict[str, tuple[float, float]] = {
     "width": (1.0, 16384.0),
     "height": (1.0, 16384.0),
     "duration_s": (0.0, 1e6),
+    "bitrate_kbps": (0.0, 1e7),
+    "i_frame_avg_bytes": (0.0, 2.0**31),
+    "p_frame_avg_bytes": (0.0, 2.0**31),
+    "b_frame_avg_bytes": (0.0, 2.0**31),
 }
-LOW_EXCLUSIVE = frozenset({"probe_bitrate_kbps", "fps"})
+LOW_EXCLUSIVE = frozenset({"probe_bitrate_kbps", "bitrate_kbps", "fps"})
 assert set(INPUT_BOUNDS) == set(RAW_COLUMNS)
 _LOW = np.array([INPUT_BOUNDS[c][0] for c in RAW_COLUMNS])
 _HIGH = np.array([INPUT_BOUNDS[c][1] for c in RAW_COLUMNS])

@@ -15,7 +15,7 @@ import numpy as np
 
 from trainer.core.features import RAW_INDEX
 
-CLIP_KEY_COLUMNS = tuple(RAW_INDEX[c] for c in ("crf", "width", "height", "fps", "probe_bitrate_kbps"))
+CLIP_KEY_COLUMNS = tuple(RAW_INDEX[c] for c in ("crf", "width", "height", "fps", "bitrate_kbps"))
 _ABSENT_KEY = -1.0  # stands for "column absent" in a key (every real value is >= 0 after validation)
 
 

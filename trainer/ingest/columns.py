@@ -18,7 +18,7 @@ from trainer.core.features import RAW_COLUMNS
 FIELD_KEYS: tuple[tuple[str, ...], ...] = tuple(
     {
         "crf": ("crf", "cq", "q"),
-        "probe_bitrate_kbps": ("bitrate_kbps", "actual_kbps", "probe_bitrate_kbps"),
+        "bitrate_kbps": ("bitrate_kbps", "actual_kbps"),
         "fps": ("framerate", "fps"),
     }.get(name, (name,))
     for name in RAW_COLUMNS

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.core.codecs import CODEC_INDEX, SUPPORTED_CODECS
-from trainer.core.features import RAW_COLUMNS, project_features
+from trainer.core.codecs import CODEC_INDEX, PROBE_QUALITY, SUPPORTED_CODECS
+from trainer.core.features import N_FEATURES, RAW_COLUMNS, project_features
 from trainer.ingest.clips import aggregate_frames
 from trainer.ingest.columns import ParsedChunk, Rejections
 from trainer.ingest.parsing import InputFile, read_corpus_file
+from trainer.ingest.probes import ProbeCounts, observed_inputs, with_probe_inputs
 
 
 @dataclass
@@ -25,6 +26,12 @@ class CodecData:
     sources: np.ndarray  # str [n]
     provenance: list[dict[str, object]]
     n_generated: int = 0  # rows marked as generated: such a table may pass the gate but never promotes
+    # Model inputs some row really measured; the rest (absent, or stand-ins computed from other
+    # inputs) get zero weight, so whatever the harness feeds there cannot move the model.
+    observed: np.ndarray = field(default_factory=lambda: np.ones(N_FEATURES, dtype=bool))
+    probe: ProbeCounts = field(default_factory=ProbeCounts)
+    probe_quality: float | None = None  # the harness probe quality these inputs assume
+    encode_kbps: np.ndarray | None = None  # each row's own encode bitrate (NaN absent): bitrate at a pick
 
     @property
     def n_rows(self) -> int:
@@ -105,7 +112,9 @@ class Corpus:
         counts = np.bincount(self.codec.astype(np.int64), minlength=len(SUPPORTED_CODECS))
         return {name: int(counts[i]) for i, name in enumerate(SUPPORTED_CODECS)}
 
-    def for_codec(self, codec: str) -> CodecData:
+    def for_codec(self, codec: str, probe_quality: float | None = None) -> CodecData:
+        """The codec's training table, with probe inputs as the harness measures them at ``probe_quality``."""
+        probe_quality = PROBE_QUALITY[codec] if probe_quality is None else probe_quality
         mask = self.codec == CODEC_INDEX[codec]
         file_counts = np.bincount(self.file_index[mask], minlength=len(self.files))
         known = {info.path: info for info in self.inputs}
@@ -116,14 +125,30 @@ class Corpus:
                 if self.files[i] in known:  # size and hash identify the file on any machine
                     entry.update(bytes=known[self.files[i]].bytes, sha256=known[self.files[i]].sha256)
                 provenance.append(entry)
+        sources = self.sources[mask].astype(str)
+        raw, probe = with_probe_inputs(self.raw[mask], sources, probe_quality)
         return CodecData(
             codec=codec,
-            features=project_features(self.raw[mask]),
+            features=project_features(raw),
             target=self.target[mask].astype(np.float32),
-            sources=self.sources[mask].astype(str),
+            sources=sources,
             provenance=provenance,
             n_generated=int(self.generated[mask].sum()),
+            observed=observed_inputs(raw),
+            probe=probe,
+            probe_quality=float(probe_quality),
+            encode_kbps=raw[:, RAW_COLUMNS.index("bitrate_kbps")].astype(np.float32),
         )
+
+    def probe_counts(self, probe_qualities: dict[str, float] | None = None) -> ProbeCounts:
+        """Rows by the origin of their probe inputs, over every codec (for the report)."""
+        total = ProbeCounts()
+        for codec in np.unique(self.codec).tolist():
+            name = SUPPORTED_CODECS[codec]
+            mask = self.codec == codec
+            quality = (probe_qualities or {}).get(name, PROBE_QUALITY[name])
+            total += with_probe_inputs(self.raw[mask], self.sources[mask].astype(str), quality)[1]
+        return total
 
 
 def load_corpus(

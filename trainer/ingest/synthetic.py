@@ -104,9 +104,11 @@ def synthetic_rows(
 
 def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise_sigma: float, seed: int):
     """The same corpus as a training table, without a JSONL round trip (smoke runs, stubs, tests)."""
+    from trainer.core.codecs import PROBE_QUALITY
     from trainer.core.features import project_features
     from trainer.ingest.columns import FIELD_KEYS
     from trainer.ingest.corpus import CodecData
+    from trainer.ingest.probes import observed_inputs, with_probe_inputs
 
     cols = synthetic_columns(codec, n_sources, rows_per_source, noise_sigma, seed)
     n = len(cols["src"])
@@ -116,11 +118,17 @@ def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise
             if key in cols:
                 raw[:, j] = cols[key]
                 break
+    sources = cols["src"].astype(str)
+    raw, probe = with_probe_inputs(raw, sources, PROBE_QUALITY[codec])
     return CodecData(
         codec=codec,
         features=project_features(raw),
         target=cols["vmaf_score"].astype(np.float32),
-        sources=cols["src"].astype(str),
+        sources=sources,
         provenance=[{"path": f"<synthetic:{codec}:{n_sources}x{rows_per_source}:sigma={noise_sigma}>", "rows": n}],
         n_generated=n,
+        observed=observed_inputs(raw),
+        probe=probe,
+        probe_quality=float(PROBE_QUALITY[codec]),
+        encode_kbps=cols["bitrate_kbps"].astype(np.float32),
     )

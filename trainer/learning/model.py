@@ -16,6 +16,7 @@ from trainer.core.features import LOG_FLOOR, LOG_MASK, N_FEATURES
 from trainer.learning.profiles import TrainingProfile
 
 HIDDEN = 64
+QUALITY_INPUT = 0  # "crf" in the contract order: the knob the harness searches over
 STD_FLOOR = 1e-6
 # VMAF saturates at 100 (and can sit at 0). Under MSE through 100*sigmoid such a target pulls
 # the logit towards infinity, and Adam, which normalises away the vanishing gradient, keeps
@@ -71,8 +72,14 @@ def fit(
     train_masks: np.ndarray,
     profile: TrainingProfile,
     seed: int,
+    observed: np.ndarray | None = None,
 ) -> MLPWeights:
-    """Train one model per row of ``train_masks`` ([F, n] bool) with Adam on MSE."""
+    """Train one model per row of ``train_masks`` ([F, n] bool) with Adam on MSE.
+
+    ``observed`` ([14] bool) names the inputs some row really measured. Those, when they vary over
+    a model's training rows, are its live inputs; every other input gets exactly zero weight.
+    With the quality input live, the model is monotone (non-increasing) in it by construction.
+    """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     x_all = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
@@ -100,6 +107,11 @@ def fit(
         *_init_layer(n_models, HIDDEN, HIDDEN, gen),
         *_init_layer(n_models, HIDDEN, 1, gen),
     ]
+    live = torch.stack([_varies(x_all[rows]) for rows in masks])
+    if observed is not None:
+        live &= torch.from_numpy(np.asarray(observed, dtype=bool))
+    bounds = weight_bounds(live)
+    project_weights(params, bounds)
     with torch.no_grad():
         # Start each model at its training mean instead of 50: the first steps fit shape, not level.
         mean_target = (weight @ y_all) / counts[:, 0]
@@ -125,6 +137,7 @@ def fit(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+            project_weights(params, bounds)
             step += 1
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"training loss became {loss.item()} in epoch {_epoch + 1}/{profile.epochs}")
@@ -143,6 +156,57 @@ def fit(
         w3=w3,
         b3=b3[:, 0, :],
     )
+
+
+def _varies(x: torch.Tensor) -> torch.Tensor:
+    """Per column, whether it takes more than one value over these rows ([14] bool)."""
+    if x.shape[0] == 0:
+        return torch.zeros(x.shape[1], dtype=torch.bool)
+    return x.amax(0) > x.amin(0)
+
+
+def weight_bounds(live: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per-weight [low, high] for F models from their live inputs ([F, 14] bool).
+
+    A dead input's first-layer weights are pinned to 0. Where the quality input (column 0) is
+    live, the hidden layers are split in halves: the first half of layer 1 sees quality with a
+    weight <= 0 (and every other input freely), the second half never sees it; the first half of
+    layer 2 takes the first half of layer 1 with weights >= 0, the second half not at all; the
+    output takes the first half of layer 2 with weights >= 0. Every path from quality to the
+    output then has a non-positive sign and ReLU and sigmoid are non-decreasing, so the
+    prediction can never rise with quality, for any inputs, inside or outside the training range.
+    """
+    n_models = live.shape[0]
+    inf = float("inf")
+    lo1 = torch.full((n_models, N_FEATURES, HIDDEN), -inf)
+    hi1 = torch.full((n_models, N_FEATURES, HIDDEN), inf)
+    lo2 = torch.full((n_models, HIDDEN, HIDDEN), -inf)
+    hi2 = torch.full((n_models, HIDDEN, HIDDEN), inf)
+    lo3 = torch.full((n_models, HIDDEN, 1), -inf)
+    hi3 = torch.full((n_models, HIDDEN, 1), inf)
+    dead = ~live
+    lo1[dead] = 0.0
+    hi1[dead] = 0.0
+    half = HIDDEN // 2
+    for f in range(n_models):
+        if not bool(live[f, QUALITY_INPUT]):
+            continue
+        hi1[f, QUALITY_INPUT, :half] = 0.0
+        lo1[f, QUALITY_INPUT, half:] = 0.0
+        hi1[f, QUALITY_INPUT, half:] = 0.0
+        lo2[f, :half, :half] = 0.0
+        lo2[f, :half, half:] = 0.0
+        hi2[f, :half, half:] = 0.0
+        lo3[f, :half] = 0.0
+    return [(lo1, hi1), (lo2, hi2), (lo3, hi3)]
+
+
+def project_weights(params: list[torch.Tensor], bounds: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Put the weight matrices back inside their bounds (after init and after every optimiser step)."""
+    with torch.no_grad():
+        for weight, (low, high) in zip(params[0::2], bounds, strict=True):
+            torch.maximum(weight, low, out=weight)
+            torch.minimum(weight, high, out=weight)
 
 
 def _learning_rate(profile: TrainingProfile, base: float, step: int, total_steps: int) -> float:

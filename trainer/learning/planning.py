@@ -29,6 +29,8 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
             profile=profile,
             seed=stable_seed(seed, data.codec, *folds),
             job_id=job_id,
+            observed=data.observed,
+            encode_kbps=data.encode_kbps,
         )
         for folds in fold_groups(profile)
     ]
@@ -36,4 +38,5 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
 
 def build_final_task(data: CodecData, profile: TrainingProfile, seed: int) -> FinalTask:
     """The full-corpus retrain of a codec: the model that would ship."""
-    return FinalTask(data.codec, data.features, data.target, profile, stable_seed(seed, data.codec, "final"))
+    return FinalTask(data.codec, data.features, data.target, profile, stable_seed(seed, data.codec, "final"),
+                     data.observed)

@@ -9,6 +9,7 @@ import numpy as np
 
 from trainer.core.gate import LOSO_FOLD_COUNT, evaluate_gate
 from trainer.learning.baseline import BASELINE_KIND
+from trainer.learning.crf_pick import pool
 
 if TYPE_CHECKING:
     from trainer.learning.model import MLPWeights
@@ -28,6 +29,8 @@ class FoldResult:
     # The linear baseline (trainer.baseline) on the same fold: what the network must beat.
     baseline_plcc: float = float("nan")
     baseline_rmse: float = float("nan")
+    # How well the fold's model picks quality for a target, as the harness uses it (learning.crf_pick).
+    crf_pick: dict[str, float | int] | None = None
 
     def as_report(self) -> dict[str, object]:
         return {
@@ -38,6 +41,7 @@ class FoldResult:
             "rmse": finite_or_none(self.rmse),
             "n_train": self.n_train,
             "n_val": self.n_val,
+            "crf_pick": self.crf_pick,
         }
 
 
@@ -68,6 +72,10 @@ class CodecResult:
             return None
         return float(np.mean(values))
 
+    def crf_pick(self) -> dict[str, float | int] | None:
+        """The folds' quality picks pooled (None on a corpus without quality ladders)."""
+        return pool([f.crf_pick for f in self.folds])
+
     def baseline_report(self) -> dict[str, object] | None:
         """The linear baseline on the same folds, beside the model's numbers; None before training."""
         if not self.folds:
@@ -95,6 +103,7 @@ class CodecResult:
             "corpus_provenance": list(self.corpus_provenance),
             "folds": [f.as_report() for f in sorted(self.folds, key=lambda f: f.fold_index)],
             "baseline": self.baseline_report(),
+            "crf_pick": self.crf_pick(),
             "training_seconds": round(sum(f.seconds for f in self.folds), 3),
         }
 

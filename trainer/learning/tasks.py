@@ -33,18 +33,22 @@ class FoldTask:
     profile: TrainingProfile
     seed: int
     job_id: int = 0
+    observed: np.ndarray | None = None  # [14] bool: inputs some row measured (the rest get zero weight)
+    encode_kbps: np.ndarray | None = None  # [n] each row's own encode bitrate (NaN absent), for crf_pick
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
     from trainer.learning.baseline import baseline_predictions
+    from trainer.learning.crf_pick import crf_pick_metrics
     from trainer.learning.metrics import plcc, rmse, srocc
     from trainer.learning.model import fit, predict
 
     started = time.perf_counter()
-    weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed)
+    weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed, task.observed)
     predictions = predict(weights, task.features)
     seconds = (time.perf_counter() - started) / len(task.fold_indices)
     baseline = baseline_predictions(task.features, task.target, task.held_out)
+    kbps = task.encode_kbps if task.encode_kbps is not None else np.full(task.target.shape[0], np.nan)
     results = []
     for k, fold_index in enumerate(task.fold_indices):
         val = task.held_out[k]
@@ -62,6 +66,8 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 seconds=seconds,
                 baseline_plcc=plcc(baseline[k][val], truth),
                 baseline_rmse=rmse(baseline[k][val], truth),
+                crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec,
+                                          lambda x, k=k: predict(weights.select(k), x)[0]),
             )
         )
     return results
@@ -74,6 +80,7 @@ class FinalTask:
     target: np.ndarray
     profile: TrainingProfile
     seed: int
+    observed: np.ndarray | None = None
 
 
 def run_final_task(task: FinalTask) -> MLPWeights:
@@ -81,4 +88,4 @@ def run_final_task(task: FinalTask) -> MLPWeights:
     from trainer.learning.model import fit
 
     everything = np.ones((1, task.target.shape[0]), dtype=bool)
-    return fit(task.features, task.target, everything, task.profile, task.seed)
+    return fit(task.features, task.target, everything, task.profile, task.seed, task.observed)

@@ -24,7 +24,7 @@ def describe_event(event: Event) -> str:
             f"{f.codec} fold {f.fold_index} ({event.folds_done}/{event.folds_total}): PLCC {fmt(f.plcc)} "
             f"SROCC {fmt(f.srocc)} RMSE {fmt(f.rmse, 2)} (linear baseline PLCC {fmt(f.baseline_plcc)} "
             f"RMSE {fmt(f.baseline_rmse, 2)}) n_train={f.n_train} n_val={f.n_val} "
-            f"held-out: {name_list(f.held_out_sources)}"
+            f"held-out: {name_list(f.held_out_sources)}" + describe_crf_pick(f.crf_pick, "; ")
         )
     if isinstance(event, CodecFinished):
         r = event.result
@@ -32,12 +32,24 @@ def describe_event(event: Event) -> str:
         baseline = r.baseline_report()
         if baseline is not None:
             text += f" (linear baseline mean PLCC {fmt(baseline['mean_plcc'])})"  # type: ignore[arg-type]
+        text += describe_crf_pick(r.crf_pick(), "\n    ")
         return "\n".join([text, *(f"    {reason}" for reason in r.failure_reasons)])
     if isinstance(event, CodecCancelled):
         return f"{event.codec}: cancelled"
     if isinstance(event, LogLine):
         return event.text
     return repr(event)
+
+
+def describe_crf_pick(pick: dict[str, float | int] | None, lead: str) -> str:
+    """How the model picks quality as the harness uses it; empty without quality ladders."""
+    if not pick:
+        return ""
+    overspend = pick.get("mean_bitrate_overspend_pct")
+    return (f"{lead}crf pick: off by {fmt(pick['mean_abs_quality_error'], 2)} steps, "  # type: ignore[arg-type]
+            f"VMAF off by {fmt(pick['mean_abs_vmaf_error'], 2)}, misses {100 * float(pick['miss_rate']):.0f}% "
+            f"(> 1 VMAF below target), bitrate {'-' if overspend is None else f'{float(overspend):+.1f}%'} "
+            f"vs the oracle, {pick['n']} picks")
 
 
 def name_list(names: Sequence[str], shown: int = NAMES_SHOWN) -> str:

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from trainer.core.atomic import atomic_write_text
-from trainer.core.codecs import SUPPORTED_CODECS
+from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY, QUALITY_RANGE, SUPPORTED_CODECS
 from trainer.core.gate import gate_constants
 from trainer.ingest.columns import REJECTION_REASONS
 from trainer.ingest.corpus import Corpus
+from trainer.ingest.probes import ProbeCounts
 from trainer.learning.results import CodecResult
 
-REPORT_SCHEMA_VERSION = 2  # 2: codecs[].baseline and training_seconds, corpus.aggregated
+REPORT_SCHEMA_VERSION = 3  # 3: harness, corpus.probe, codecs[].crf_pick and folds[].crf_pick
 PROVENANCE_SCHEMA = "predictor-run-provenance/1"
 
 
@@ -36,7 +37,14 @@ def corpus_section(corpus: Corpus | None, roots: Iterable[str], discovered: int)
         "rejected": {r: int(rejections.counts.get(r, 0)) for r in REJECTION_REASONS} if rejections else {},
         "rejected_examples": rejections.example_list() if rejections else [],
         "unknown_codecs": dict(sorted(rejections.unknown_codecs.items())) if rejections else {},
+        "probe": corpus.probe_counts().as_report() if corpus is not None else ProbeCounts().as_report(),
     }
+
+
+def harness_section() -> dict[str, object]:
+    """What the models assume of the harness that loads them: where it probes and what it searches."""
+    return {codec: {"probe_quality": PROBE_QUALITY[codec], "probe_preset": PROBE_PRESET[codec],
+                    "quality_range": list(QUALITY_RANGE[codec])} for codec in SUPPORTED_CODECS}
 
 
 def summary_section(results: Iterable[CodecResult], interrupted_by: str | None = None) -> dict[str, object]:
@@ -69,6 +77,7 @@ def build_report(
         "generated_at_utc": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "synthetic_smoke": synthetic_smoke,
         "gate": gate_constants(),
+        "harness": harness_section(),
         "profile": profile,
         "corpus": corpus,
         "codecs": [r.as_report() for r in ordered],

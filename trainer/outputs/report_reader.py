@@ -55,7 +55,8 @@ def codec_results(report: dict) -> dict[str, CodecResult]:
                        plcc=_number(f["plcc"]), srocc=_number(f["srocc"]), rmse=_number(f["rmse"]),
                        n_train=int(f["n_train"]), n_val=int(f["n_val"]), seconds=0.0,
                        baseline_plcc=_number(baseline.get(f["fold_index"], {}).get("plcc")),
-                       baseline_rmse=_number(baseline.get(f["fold_index"], {}).get("rmse")))
+                       baseline_rmse=_number(baseline.get(f["fold_index"], {}).get("rmse")),
+                       crf_pick=f.get("crf_pick"))
             for f in entry["folds"]
         ]
         results[codec] = CodecResult(

@@ -157,7 +157,9 @@ class TrainingEngine:
             return  # stranded by a broken executor and already accounted for
         try:
             outcome = future.result()
-        except Exception as exc:
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # also a cancelled future (asyncio's CancelledError is no Exception)
             if is_broken_executor(exc):
                 self._executor_broke(task)
             else:

@@ -16,6 +16,7 @@ from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FinalModel
 from trainer.shipping.artifacts import card_path, model_path, sha256_bytes, sha256_file
 from trainer.shipping.cards import CardFacts, production_block, proposed_block, render_body, with_status
+from trainer.shipping.monotone import monotone_violations
 from trainer.shipping.onnx_export import build_onnx, graph_ops, validate_onnx
 
 
@@ -125,6 +126,7 @@ def plan_promotion(
             else:
                 onnx_bytes = build_onnx(final.weights, codec)
                 blocked = validate_onnx(onnx_bytes, final.weights, datas[codec].features)
+                blocked += monotone_violations(onnx_bytes, datas[codec].features, codec)
                 if not blocked:
                     card_text = _production_card(codec, onnx_bytes, datas[codec], result, report_name)
                     for change in (

@@ -1,0 +1,119 @@
+"""Judge a model the way the harness uses it: by the quality it picks for a target VMAF.
+
+For every held-out ladder (rows that differ only in quality, so probe inputs are fixed) with at
+least three quality points, and every target in TARGETS inside the ladder's measured VMAF range:
+the harness's pick (binary search for the largest integer quality in the codec's range whose
+prediction is >= target) against the oracle (the largest quality whose measured VMAF,
+interpolated linearly along the ladder, is >= target). A miss is a pick whose measured VMAF is
+more than one point below the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer.core.codecs import QUALITY_RANGE
+
+TARGETS = (80.0, 85.0, 90.0, 93.0, 95.0)
+MIN_LADDER_POINTS = 3
+MISS_MARGIN = 1.0
+QUALITY = 0
+
+
+@dataclass(frozen=True)
+class Pick:
+    quality_error: float
+    vmaf_error: float
+    miss: bool
+    overspend_pct: float  # NaN when the ladder has no bitrate
+
+
+def harness_pick(curve: np.ndarray, low: int, target: float) -> int:
+    """The harness's binary search over a prediction curve indexed by quality - low."""
+    lo, hi, best = 0, curve.size - 1, 0
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if curve[mid] >= target:
+            best, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return low + best
+
+
+def ladder_picks(quality: np.ndarray, vmaf: np.ndarray, kbps: np.ndarray, curve: np.ndarray, low: int) -> list[Pick]:
+    """Picks for one ladder; ``curve`` is the model's prediction at every integer quality of the range."""
+    qualities, inverse = np.unique(quality, return_inverse=True)
+    if qualities.size < MIN_LADDER_POINTS:
+        return []
+    measured = np.bincount(inverse, weights=vmaf) / np.bincount(inverse)
+    has_rate = np.all(kbps > 0)
+    log_rate = np.bincount(inverse, weights=np.log(np.where(kbps > 0, kbps, 1.0))) / np.bincount(inverse)
+    grid = np.arange(int(np.ceil(qualities[0])), int(np.floor(qualities[-1])) + 1, dtype=np.float64)
+    measured_on_grid = np.interp(grid, qualities, measured)
+    picks = []
+    for target in TARGETS:
+        if not measured.min() <= target <= measured.max():
+            continue
+        meeting = grid[measured_on_grid >= target]
+        if meeting.size == 0:
+            continue
+        oracle = float(meeting.max())
+        pick = harness_pick(curve, low, target)
+        at_pick = float(np.interp(pick, qualities, measured))
+        overspend = (float(np.exp(np.interp(pick, qualities, log_rate) - np.interp(oracle, qualities, log_rate)))
+                     - 1.0) * 100.0 if has_rate else float("nan")
+        picks.append(Pick(abs(pick - oracle), abs(at_pick - target), at_pick < target - MISS_MARGIN, overspend))
+    return picks
+
+
+def crf_pick_metrics(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
+                     predict: Callable[[np.ndarray], np.ndarray]) -> dict[str, float | int] | None:
+    """Summary over every ladder of these rows; None when no ladder has enough quality points."""
+    features = np.asarray(features, dtype=np.float32)
+    if features.shape[0] == 0:
+        return None
+    others = np.delete(features, QUALITY, axis=1)
+    _, ladder = np.unique(others, axis=0, return_inverse=True)
+    ladder = ladder.reshape(-1)
+    low, high = QUALITY_RANGE[codec]
+    qualities = np.arange(low, high + 1, dtype=np.float32)
+    candidates = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
+                  if np.unique(features[rows, QUALITY]).size >= MIN_LADDER_POINTS]
+    if not candidates:
+        return None
+    sweep = np.repeat(features[[rows[0] for rows in candidates]], qualities.size, axis=0)
+    sweep[:, QUALITY] = np.tile(qualities, len(candidates))
+    curves = np.asarray(predict(sweep), dtype=np.float64).reshape(len(candidates), qualities.size)
+    picks = [p for rows, curve in zip(candidates, curves, strict=True)
+             for p in ladder_picks(features[rows, QUALITY].astype(np.float64), target[rows].astype(np.float64),
+                                   np.asarray(kbps, dtype=np.float64)[rows], curve, low)]
+    return summarise(picks)
+
+
+def summarise(picks: list[Pick]) -> dict[str, float | int] | None:
+    if not picks:
+        return None
+    overspend = [p.overspend_pct for p in picks if np.isfinite(p.overspend_pct)]
+    return {
+        "n": len(picks),
+        "mean_abs_quality_error": float(np.mean([p.quality_error for p in picks])),
+        "mean_abs_vmaf_error": float(np.mean([p.vmaf_error for p in picks])),
+        "miss_rate": float(np.mean([p.miss for p in picks])),
+        "mean_bitrate_overspend_pct": float(np.mean(overspend)) if overspend else None,
+    }
+
+
+def pool(per_fold: list[dict[str, float | int] | None]) -> dict[str, float | int] | None:
+    """Folds' summaries into one, each weighted by its number of picks."""
+    folds = [f for f in per_fold if f]
+    if not folds:
+        return None
+    n = sum(int(f["n"]) for f in folds)
+    pooled: dict[str, float | int] = {"n": n}
+    for key in ("mean_abs_quality_error", "mean_abs_vmaf_error", "miss_rate", "mean_bitrate_overspend_pct"):
+        values = [(float(f[key]), int(f["n"])) for f in folds if f.get(key) is not None]
+        pooled[key] = sum(v * w for v, w in values) / sum(w for _, w in values) if values else None
+    return pooled
