@@ -232,3 +232,47 @@ def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(
         os.close(master)
         for pid in _session_processes(proc.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("where", ["engine", "promotion", "before-the-log"])
+def test_an_unexpected_exception_still_writes_the_report_and_exits_70(tmp_path, monkeypatch, capsys, where):
+    """A bug anywhere in the run: exit 70 (not 1, a failed gate), one stderr line, report and traceback kept."""
+    from trainer.run import batch
+    from trainer.run.job_book import JobBook
+
+    def injected(*_args, **_kwargs):
+        raise RuntimeError("injected fault\nsecond line")
+
+    target = {"engine": (JobBook, "task_done"), "promotion": (batch, "plan_promotion"),
+              "before-the-log": (batch, "find_inputs")}[where]
+    monkeypatch.setattr(*target, injected)
+    corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5), "libx265": (6, 10, 0.5)})
+    out = tmp_path / "runs"
+    code = trainer_main(["--corpus", str(corpus), "--out-dir", str(out), "--model-dir", str(tmp_path / "model"),
+                         "--epochs", "2", "--workers", "1", "--codec", "libx264", "--codec", "libx265"])
+    assert code == 70
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("python -m trainer: internal error: RuntimeError: injected fault second line; traceback in ")
+    assert "Traceback" not in line
+    if where == "before-the-log":  # nothing ran: no report, the traceback in a crash file it names
+        assert not out.exists()
+        crash = Path(line.split("traceback in ")[1])
+        assert "Traceback (most recent call last)" in crash.read_text() and "find_inputs" in crash.read_text()
+        crash.unlink()
+        return
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["error"] == "RuntimeError: injected fault second line"
+    assert report["summary"]["interrupted"] is False
+    assert line.endswith(f"; report: {out / 'report.json'}")
+    [log] = out.glob("train_*.log")
+    assert str(log) in line
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "RuntimeError: injected fault" in text
+    statuses = {c["codec"]: c["status"] for c in report["codecs"]}
+    if where == "engine":  # the first finished fold raised: no codec got a verdict
+        assert statuses == {"libx264": "error", "libx265": "error"}
+        assert all(c["failure_reasons"] == ["internal error: RuntimeError: injected fault second line"]
+                   for c in report["codecs"])
+    else:  # every codec was judged before the fault
+        assert set(statuses.values()) <= {"pass", "fail"} and len(statuses) == 2
+    assert "skipped" in report["promotion"]
