@@ -113,6 +113,74 @@ def test_a_sigkilled_batch_takes_its_workers_and_fork_server_with_it(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
+# Run argv[1:] as the leader of a new session whose controlling terminal is stdin (a pty), as a
+# terminal emulator or sshd starts a shell: closing the pty's master then hangs the session up.
+WITH_CONTROLLING_TTY = ("import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+                        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
+def _read_pty_until(master: int, pattern: str, proc: subprocess.Popen, timeout: float) -> str:
+    import re
+    import select
+
+    seen, deadline = "", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                seen += os.read(master, 65536).decode(errors="replace")
+            except OSError:
+                break
+            if re.search(pattern, seen):
+                return seen
+        assert proc.poll() is None, seen
+    raise AssertionError(f"{pattern!r} never appeared on the terminal:\n{seen[-2000:]}")
+
+
+def test_a_terminal_closed_mid_training_still_gets_its_report_and_leaves_nothing(tmp_path):
+    """A real pty as the batch's controlling terminal; closing it mid-run is a hang-up (SIGHUP + EIO)."""
+    import pty
+
+    corpus = write_corpus(tmp_path / "corpus.jsonl", TRAINING_PLAN)
+    out = tmp_path / "runs"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WITH_CONTROLLING_TTY, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out),
+         "--model-dir", str(tmp_path / "model"), "--epochs", "400", "--workers", "2"],
+        cwd=REPO, stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    os.close(slave)
+    try:
+        _read_pty_until(master, r"fold \d+ \(\d+/\d+\)", proc, timeout=90)  # training has started
+        os.close(master)  # the terminal window closes
+        master = -1
+        proc.wait(timeout=15)
+        assert proc.returncode == 128 + signal.SIGHUP
+        report = json.loads((out / "report.json").read_text())
+        assert report["summary"]["interrupted_by"] == "SIGHUP" and report["summary"]["error"] is None
+        assert any(c["failure_reasons"] == ["interrupted by SIGHUP"] for c in report["codecs"])
+        [log] = out.glob("train_*.log")
+        assert "interrupted by SIGHUP: stopped" in log.read_text()
+        assert _wait_gone(proc.pid, 5) == []
+    finally:
+        if master >= 0:
+            os.close(master)
+        for pid in _session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("command", [["console.cli"], ["trainer.run.cli"]])
+def test_version_into_a_closed_pipe_prints_no_traceback(command):
+    """``predictor-console --version | head -1``: the reader is gone before the output is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-c", f"from {command[0]} import main; raise SystemExit(main())",
+                               "--version"], cwd=REPO, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              timeout=60)
+    finally:
+        os.close(write_end)
+    assert done.stderr == "" and done.returncode == 0
+
+
 @pytest.fixture
 def small_tmpfs(tmp_path):
     """A 256 KiB tmpfs, where this machine allows mounting one (root with CAP_SYS_ADMIN)."""

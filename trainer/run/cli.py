@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trainer.core.atomic import OutputUnwritable
+from trainer.core.streams import output_dropped_when_gone
 from trainer.core.version import PrintVersion
 from trainer.executors.dask_cluster import ClusterUnavailable
 from trainer.run.batch import EXIT_CONFIG, EXIT_INTERNAL, InternalError, run_batch
@@ -72,4 +73,5 @@ def _crash_file(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
-    return run_headless(args, "python -m trainer", "python -m trainer")
+    with output_dropped_when_gone():  # a closed terminal or ``| head`` never stops the run or its report
+        return run_headless(args, "python -m trainer", "python -m trainer")
