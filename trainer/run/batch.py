@@ -92,8 +92,9 @@ def promote(
 ) -> tuple[dict[str, object], list[str]]:
     """Retrain passing codecs on everything, plan the model-dir changes, apply them with --yes.
 
-    A stop signal before the apply skips it (nothing written); one during the apply is only
-    recorded, so the apply completes (or, on a write error, rolls back) before the batch stops.
+    A stop signal before the apply (during training, the retrains or the planning) skips it:
+    nothing is written. One during the apply is only recorded, so the apply completes (or, on a
+    write error, rolls back) before the batch stops.
     """
     results = {c: engine.results[c] for c in config.codecs}
     passing = [c for c, r in results.items() if r.status == "pass"]
@@ -109,6 +110,9 @@ def promote(
     for line in plan.describe():
         log.line(line)
     section: dict[str, object] = {**plan.as_report(), "applied": [], "backup": None}
+    if plan.changes and config.yes and stop.requested:  # it arrived while the plan was being built
+        log.line(f"{stop.reason} before the promotion plan was applied: nothing written to the model directory")
+        return {**section, "skipped": f"{stop.reason} before the plan was applied; nothing was written"}, []
     if plan.changes and config.yes:
         try:
             section.update(apply_plan(plan, config.model_dir, config.out_dir / "backup", stamp))
