@@ -37,29 +37,37 @@ def build_console_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    args = build_console_parser().parse_args(args_list)
-    if args.review is not None:
-        return review(args.review, batch=args.batch)
-    if args.batch:
-        console_only = [flag for flag, on in (("--debounce", args.debounce != DEFAULT_DEBOUNCE_S),
-                                              ("--no-auto-train", args.no_auto_train)) if on]
-        if console_only:
-            print(f"{PROG}: error: {', '.join(console_only)} only apply to the console, not --batch", file=sys.stderr)
-            return 2
-        from trainer.run.cli import run_parsed
+    from trainer.core.streams import output_dropped_when_gone
 
-        return run_parsed(args, args_list, PROG, f"{PROG} --batch")
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    with output_dropped_when_gone():  # --version | head -1; --batch in a terminal that closes
+        args = build_console_parser().parse_args(args_list)
+        if args.batch and args.review is None:
+            return batch(args, args_list)
+    if args.review is not None:  # Textual drives the real terminal itself
+        return review(args.review, with_batch=args.batch)
     from console.launch import launch_console
 
     return launch_console(args, args_list, PROG)
 
 
-def review(report_path: Path, batch: bool = False) -> int:
+def batch(args: argparse.Namespace, args_list: list[str]) -> int:
+    """``--batch``: headless, through the same code as ``python -m trainer``."""
+    console_only = [flag for flag, on in (("--debounce", args.debounce != DEFAULT_DEBOUNCE_S),
+                                          ("--no-auto-train", args.no_auto_train)) if on]
+    if console_only:
+        print(f"{PROG}: error: {', '.join(console_only)} only apply to the console, not --batch", file=sys.stderr)
+        return 2
+    from trainer.run.cli import run_parsed
+
+    return run_parsed(args, args_list, PROG, f"{PROG} --batch")
+
+
+def review(report_path: Path, with_batch: bool = False) -> int:
     """The read-only review console over a finished report; exit 2 if it cannot be shown."""
     from trainer.outputs.report_reader import ReportUnreadable, read_report
 
-    if batch:
+    if with_batch:
         print(f"{PROG}: error: --review opens the console; it does not combine with --batch", file=sys.stderr)
         return 2
     try:

@@ -50,8 +50,9 @@ def test_report_schema_is_pinned(batch_run):
     assert set(report) == REPORT_KEYS
     assert set(report["gate"]) == {"mean_plcc_threshold", "plcc_spread_max", "per_fold_min", "loso_fold_count", "adr"}
     assert set(report["summary"]) == {"n_pass", "n_fail", "n_insufficient", "n_missing_rows", "n_error",
-                                      "interrupted", "interrupted_by"}
+                                      "interrupted", "interrupted_by", "error"}
     assert report["summary"]["interrupted"] is False and report["summary"]["interrupted_by"] is None
+    assert report["summary"]["error"] is None
     assert {"discovered_files", "roots", "rows_accepted", "rejected", "rejected_examples", "unknown_codecs"} <= set(
         report["corpus"]
     )
@@ -165,6 +166,9 @@ def test_help_lists_batch_first_and_every_option_group_with_its_environment_vari
         assert option in text
     headless = build_parser("python -m trainer").format_help()
     assert "console only:" not in headless and "batch only:" in headless and "--version" in headless
+    for help_text in (text, headless):  # every exit code, the internal-error one included
+        epilog = " ".join(help_text[help_text.index("exit codes:"):].split())
+        assert all(f"{code} " in epilog for code in ("0", "1", "2", "70", "128+N")), epilog
 
 
 @pytest.mark.parametrize("command", [["-m", "trainer"], ["-c", "from console.cli import main; main()"]])

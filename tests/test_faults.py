@@ -113,6 +113,74 @@ def test_a_sigkilled_batch_takes_its_workers_and_fork_server_with_it(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
+# Run argv[1:] as the leader of a new session whose controlling terminal is stdin (a pty), as a
+# terminal emulator or sshd starts a shell: closing the pty's master then hangs the session up.
+WITH_CONTROLLING_TTY = ("import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+                        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
+def _read_pty_until(master: int, pattern: str, proc: subprocess.Popen, timeout: float) -> str:
+    import re
+    import select
+
+    seen, deadline = "", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                seen += os.read(master, 65536).decode(errors="replace")
+            except OSError:
+                break
+            if re.search(pattern, seen):
+                return seen
+        assert proc.poll() is None, seen
+    raise AssertionError(f"{pattern!r} never appeared on the terminal:\n{seen[-2000:]}")
+
+
+def test_a_terminal_closed_mid_training_still_gets_its_report_and_leaves_nothing(tmp_path):
+    """A real pty as the batch's controlling terminal; closing it mid-run is a hang-up (SIGHUP + EIO)."""
+    import pty
+
+    corpus = write_corpus(tmp_path / "corpus.jsonl", TRAINING_PLAN)
+    out = tmp_path / "runs"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WITH_CONTROLLING_TTY, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out),
+         "--model-dir", str(tmp_path / "model"), "--epochs", "400", "--workers", "2"],
+        cwd=REPO, stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    os.close(slave)
+    try:
+        _read_pty_until(master, r"fold \d+ \(\d+/\d+\)", proc, timeout=90)  # training has started
+        os.close(master)  # the terminal window closes
+        master = -1
+        proc.wait(timeout=15)
+        assert proc.returncode == 128 + signal.SIGHUP
+        report = json.loads((out / "report.json").read_text())
+        assert report["summary"]["interrupted_by"] == "SIGHUP" and report["summary"]["error"] is None
+        assert any(c["failure_reasons"] == ["interrupted by SIGHUP"] for c in report["codecs"])
+        [log] = out.glob("train_*.log")
+        assert "interrupted by SIGHUP: stopped" in log.read_text()
+        assert _wait_gone(proc.pid, 5) == []
+    finally:
+        if master >= 0:
+            os.close(master)
+        for pid in _session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("command", [["console.cli"], ["trainer.run.cli"]])
+def test_version_into_a_closed_pipe_prints_no_traceback(command):
+    """``predictor-console --version | head -1``: the reader is gone before the output is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-c", f"from {command[0]} import main; raise SystemExit(main())",
+                               "--version"], cwd=REPO, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              timeout=60)
+    finally:
+        os.close(write_end)
+    assert done.stderr == "" and done.returncode == 0
+
+
 @pytest.fixture
 def small_tmpfs(tmp_path):
     """A 256 KiB tmpfs, where this machine allows mounting one (root with CAP_SYS_ADMIN)."""
@@ -232,3 +300,47 @@ def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(
         os.close(master)
         for pid in _session_processes(proc.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("where", ["engine", "promotion", "before-the-log"])
+def test_an_unexpected_exception_still_writes_the_report_and_exits_70(tmp_path, monkeypatch, capsys, where):
+    """A bug anywhere in the run: exit 70 (not 1, a failed gate), one stderr line, report and traceback kept."""
+    from trainer.run import batch
+    from trainer.run.job_book import JobBook
+
+    def injected(*_args, **_kwargs):
+        raise RuntimeError("injected fault\nsecond line")
+
+    target = {"engine": (JobBook, "task_done"), "promotion": (batch, "plan_promotion"),
+              "before-the-log": (batch, "find_inputs")}[where]
+    monkeypatch.setattr(*target, injected)
+    corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5), "libx265": (6, 10, 0.5)})
+    out = tmp_path / "runs"
+    code = trainer_main(["--corpus", str(corpus), "--out-dir", str(out), "--model-dir", str(tmp_path / "model"),
+                         "--epochs", "2", "--workers", "1", "--codec", "libx264", "--codec", "libx265"])
+    assert code == 70
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("python -m trainer: internal error: RuntimeError: injected fault second line; traceback in ")
+    assert "Traceback" not in line
+    if where == "before-the-log":  # nothing ran: no report, the traceback in a crash file it names
+        assert not out.exists()
+        crash = Path(line.split("traceback in ")[1])
+        assert "Traceback (most recent call last)" in crash.read_text() and "find_inputs" in crash.read_text()
+        crash.unlink()
+        return
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["error"] == "RuntimeError: injected fault second line"
+    assert report["summary"]["interrupted"] is False
+    assert line.endswith(f"; report: {out / 'report.json'}")
+    [log] = out.glob("train_*.log")
+    assert str(log) in line
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "RuntimeError: injected fault" in text
+    statuses = {c["codec"]: c["status"] for c in report["codecs"]}
+    if where == "engine":  # the first finished fold raised: no codec got a verdict
+        assert statuses == {"libx264": "error", "libx265": "error"}
+        assert all(c["failure_reasons"] == ["internal error: RuntimeError: injected fault second line"]
+                   for c in report["codecs"])
+    else:  # every codec was judged before the fault
+        assert set(statuses.values()) <= {"pass", "fail"} and len(statuses) == 2
+    assert "skipped" in report["promotion"]

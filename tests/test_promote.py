@@ -282,6 +282,34 @@ def test_a_lock_taken_during_training_still_writes_the_report_and_exits_2(worksp
     assert "pid 4242" in capsys.readouterr().err
 
 
+def test_a_signal_while_the_plan_is_built_is_honoured_before_anything_is_written(workspace, monkeypatch):
+    """A real SIGTERM delivered to this process from inside plan_promotion: the apply never starts."""
+    import signal
+
+    from trainer.run import batch
+
+    tmp_path, model_dir, corpus = workspace
+    def contents():  # .lock: the empty lock file the --yes preflight takes before training
+        return {p.name: p.read_bytes() for p in model_dir.iterdir() if p.name != ".lock"}
+
+    before = contents()
+    real_plan = batch.plan_promotion
+
+    def plan_then_signal(*args, **kwargs):
+        plan = real_plan(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return plan
+
+    monkeypatch.setattr(batch, "plan_promotion", plan_then_signal)
+    code, report = _batch(tmp_path, model_dir, corpus, "--yes")
+    assert code == 128 + signal.SIGTERM
+    assert contents() == before  # not one byte changed, no file added
+    assert not (tmp_path / "runs" / "backup").exists()
+    assert report["summary"]["interrupted_by"] == "SIGTERM"
+    assert report["promotion"]["skipped"] == "interrupted by SIGTERM before the plan was applied; nothing was written"
+    assert report["promotion"]["planned"] and report["promotion"]["applied"] == []
+
+
 def test_a_signal_during_apply_lets_it_complete_and_every_file_matches_the_plan(workspace, monkeypatch):
     """A real SIGTERM delivered to this process while the plan is being written."""
     import signal

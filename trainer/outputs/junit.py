@@ -42,7 +42,8 @@ def junit_xml(report: Mapping[str, object]) -> str:
     profile = report.get("profile") or {}
     args = (report.get("run_provenance") or {}).get("args", {})  # type: ignore[union-attr]
     for name, value in (("profile", profile.get("name")), ("seed", args.get("seed")),  # type: ignore[union-attr]
-                        ("interrupted_by", (report.get("summary") or {}).get("interrupted_by"))):  # type: ignore[union-attr]
+                        ("interrupted_by", (report.get("summary") or {}).get("interrupted_by")),  # type: ignore[union-attr]
+                        ("error", (report.get("summary") or {}).get("error"))):  # type: ignore[union-attr]
         if value is not None:
             ET.SubElement(properties, "property", name=name, value=str(value))
     for codec in codecs:

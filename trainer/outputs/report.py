@@ -47,8 +47,10 @@ def harness_section() -> dict[str, object]:
                     "quality_range": list(QUALITY_RANGE[codec])} for codec in SUPPORTED_CODECS}
 
 
-def summary_section(results: Iterable[CodecResult], interrupted_by: str | None = None) -> dict[str, object]:
-    """Verdict counts; ``interrupted_by`` names the signal that stopped the run, if one did."""
+def summary_section(results: Iterable[CodecResult], interrupted_by: str | None = None,
+                    error: str | None = None) -> dict[str, object]:
+    """Verdict counts; ``interrupted_by`` names the signal that stopped the run, if one did, and
+    ``error`` the unexpected error that ended it (one line; the traceback is in the run log)."""
     statuses = [r.status for r in results]
     return {
         "n_pass": statuses.count("pass"),
@@ -58,6 +60,7 @@ def summary_section(results: Iterable[CodecResult], interrupted_by: str | None =
         "n_error": statuses.count("error"),
         "interrupted": interrupted_by is not None,
         "interrupted_by": interrupted_by,
+        "error": error,
     }
 
 
@@ -70,6 +73,7 @@ def build_report(
     profile: dict[str, object],
     promotion: dict[str, object] | None = None,
     interrupted_by: str | None = None,
+    error: str | None = None,
 ) -> dict[str, object]:
     ordered = [results[c] for c in SUPPORTED_CODECS if c in results]
     report: dict[str, object] = {
@@ -81,7 +85,7 @@ def build_report(
         "profile": profile,
         "corpus": corpus,
         "codecs": [r.as_report() for r in ordered],
-        "summary": summary_section(ordered, interrupted_by),
+        "summary": summary_section(ordered, interrupted_by, error),
         "run_provenance": {"schema": PROVENANCE_SCHEMA, **provenance},
     }
     if synthetic_smoke:

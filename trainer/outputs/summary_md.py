@@ -57,6 +57,9 @@ def summary_markdown(report: Mapping[str, object]) -> str:
     ]
     if summary.get("interrupted"):
         lines += [f"> **Interrupted by {summary.get('interrupted_by')}**: codecs without a verdict are `error`.", ""]
+    if summary.get("error"):
+        lines += [f"> **Internal error** ({summary.get('error')}): codecs without a verdict are `error`; "
+                  "the traceback is in the run log.", ""]
     lines += _table(
         ["codec", "status", "mean PLCC", "spread", "weakest fold", "linear baseline PLCC", "rows", "sources"],
         [[c["codec"], STATUS_MARK.get(c["status"], c["status"]), _num(c["mean_plcc"]), _num(c["plcc_spread"]),

@@ -2,19 +2,30 @@
 
 Exit codes: 0 iff every selected codec passes; 1 if any does not; 2 for usage, configuration
 or environment errors (ConfigError, OutputUnwritable, ModelDirLocked, PromotionError); 128 + N
-when signal N (SIGINT, SIGTERM, SIGHUP) stopped the run.
+when signal N (SIGINT, SIGTERM, SIGHUP) stopped the run; 70 (EX_SOFTWARE) for an internal error.
+However a run ends, once training has begun report.json is written (``_finish`` runs in a finally).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from trainer.core.atomic import OutputUnwritable, atomic_write_text, require_writable_dir
 from trainer.core.display import clip, clip_path
-from trainer.executors.dask_cluster import Cluster, DaskExecutor, cluster_capacity, connect, describe_executor
+from trainer.executors.dask_cluster import (
+    Cluster,
+    ClusterUnavailable,
+    DaskExecutor,
+    cluster_capacity,
+    connect,
+    describe_executor,
+)
 from trainer.executors.host import ExecutorFactory
 from trainer.executors.process_pool import process_pool_factory, start_pool_helpers
 from trainer.ingest.corpus import CodecData, Corpus, load_corpus
@@ -36,7 +47,8 @@ from trainer.shipping.lock import ModelDirLocked, PromotionError, model_dir_lock
 from trainer.shipping.plan import PromotionPlan, plan_promotion
 
 SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE = 8, 40, 1.0
-EXIT_OK, EXIT_NOT_ALL_PASS, EXIT_CONFIG = 0, 1, 2
+# 70 is EX_SOFTWARE (sysexits.h): an internal error, never confused with a failed gate (1).
+EXIT_OK, EXIT_NOT_ALL_PASS, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 70
 
 
 def _announce_corpus(log: RunLog, inputs: CorpusInputs, corpus: Corpus) -> None:
@@ -80,8 +92,9 @@ def promote(
 ) -> tuple[dict[str, object], list[str]]:
     """Retrain passing codecs on everything, plan the model-dir changes, apply them with --yes.
 
-    A stop signal before the apply skips it (nothing written); one during the apply is only
-    recorded, so the apply completes (or, on a write error, rolls back) before the batch stops.
+    A stop signal before the apply (during training, the retrains or the planning) skips it:
+    nothing is written. One during the apply is only recorded, so the apply completes (or, on a
+    write error, rolls back) before the batch stops.
     """
     results = {c: engine.results[c] for c in config.codecs}
     passing = [c for c, r in results.items() if r.status == "pass"]
@@ -97,6 +110,9 @@ def promote(
     for line in plan.describe():
         log.line(line)
     section: dict[str, object] = {**plan.as_report(), "applied": [], "backup": None}
+    if plan.changes and config.yes and stop.requested:  # it arrived while the plan was being built
+        log.line(f"{stop.reason} before the promotion plan was applied: nothing written to the model directory")
+        return {**section, "skipped": f"{stop.reason} before the plan was applied; nothing was written"}, []
     if plan.changes and config.yes:
         try:
             section.update(apply_plan(plan, config.model_dir, config.out_dir / "backup", stamp))
@@ -147,7 +163,6 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
 def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: StopRequest) -> int:
     stamp = utc_stamp()
     inputs = CorpusInputs([], [], [])
-    corpus: Corpus | None = None
     if not config.synthetic_smoke:
         inputs = find_inputs(config.corpus_files, config.corpus_roots)
         if not inputs.files and not config.allow_empty:
@@ -165,93 +180,149 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
     if cluster is None:
         start_pool_helpers()  # the fork server imports torch while this process reads the corpus
     executor_factory, capacity, executor_info = _executor(config, cluster)
-    log_path = config.out_dir / f"train_{stamp}.log"
-    log = RunLog(log_path, echo=out)
+    state = _RunState(inputs, config.out_dir / f"train_{stamp}.log", executor_info)
+    log = RunLog(state.log_path, echo=out)
+    failure: BaseException | None = None
     try:
-        log.line(f"{entrypoint}: profile={config.profile.name} seed={config.seed} codecs={len(config.codecs)} "
-                 f"executor={describe_executor(executor_info)}")
-        if config.synthetic_smoke:
-            log.line("synthetic smoke run: generated corpora, diagnostic only, nothing can pass or promote")
-        else:
-            corpus = load_corpus(inputs.files, inputs.present_roots, inputs.missing_roots, config.workers)
-            _announce_corpus(log, inputs, corpus)
-
-        def emit(event: Event) -> None:
-            log.line(describe_event(event))
-
-        engine = TrainingEngine(
-            profile=config.profile,
-            seed=config.seed,
-            emit=emit,
-            executor_factory=executor_factory,
-            workers=capacity,
-            synthetic=config.synthetic_smoke,
-        )
-        loaders = codec_loaders(config, inputs, corpus)
-        promotion: dict[str, object] = {}
-        written: list[str] = []
         try:
-            if not stop.requested:
-                for codec, load in loaders.items():
-                    engine.submit(codec, load)
-                engine.run_until_idle(lambda: stop.requested)
-            if stop.requested:
-                promotion = {"skipped": f"{stop.reason}: nothing was promoted or patched"}
-            elif config.synthetic_smoke:
-                promotion = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
-            else:
-                promotion, written = promote(config, engine, loaders, log, stamp, stop)
+            _train(config, entrypoint, state, log, stop, stamp, executor_factory, capacity)
+        except Exception as exc:  # every way a run ends still writes the report (below)
+            failure = exc
+            state.error = f"{type(exc).__name__}: {_one_line(exc)}"
+            log.line(f"error: {state.error}")
+            log.line("".join(traceback.format_exception(exc)).rstrip(), echo=False)
         finally:
-            engine.close(kill=stop.requested)  # a stop ends running workers now, not after their task
-
-        results = dict(engine.results)
-        if stop.requested:
-            log.line(f"{stop.reason}: stopped; unfinished codecs are reported as error")
-            for codec in config.codecs:
-                if codec not in results:
-                    results[codec] = _unfinished(codec, corpus, stop.reason)
-        ordered = [results[c] for c in config.codecs]
-        summary = summary_section(ordered, stop.signal_name or None)
-        exit_code = EXIT_OK if summary["n_pass"] == len(ordered) and ordered else EXIT_NOT_ALL_PASS
-        report = build_report(
-            results=results,
-            corpus=corpus_section(corpus, inputs.present_roots, len(inputs.files)),
-            synthetic_smoke=config.synthetic_smoke,
-            profile=config.profile.as_dict(),
-            provenance={
-                "entrypoint": entrypoint,
-                "argv": config.argv,
-                "args": config.as_dict(),
-                "inputs": [vars(i) for i in (corpus.inputs if corpus else [])],
-                "executor": executor_info,
-                "outputs": [str(config.report_path), str(log_path), *written],
-            },
-            promotion=promotion,
-            interrupted_by=stop.signal_name or None,
-        )
-        try:
-            write_report(config.report_path, report)
-        except OSError as exc:
-            raise OutputUnwritable(f"cannot write report {config.report_path}: {exc.strerror or exc}") from None
-        write_ci_outputs(config, report, log)
-        log.line("")
-        for line in summary_table(ordered):
-            log.line(line)
-        if promotion.get("error"):
-            exit_code = EXIT_CONFIG  # the model directory could not be written as planned
-        if stop.requested:
-            exit_code = stop.exit_code
-        log.line(verdict_line(summary, exit_code))
-        log.line(f"report: {config.report_path}")
-        log.line(f"log: {log_path}")
-        if stop.requested:
-            print(f"{entrypoint}: {stop.reason}; report: {config.report_path}", file=sys.stderr)
+            exit_code = _finish(config, entrypoint, state, log, stop)
     finally:
         log.close()
         if cluster is not None:
             cluster.close()  # also when no task ever ran (every codec missing-rows)
+    if isinstance(failure, EXPECTED_ERRORS):
+        raise failure  # usage, environment or model-dir errors keep their exit 2 and their one line
+    if failure is not None:
+        raise InternalError(f"{state.error}; traceback in {state.log_path}; report: {config.report_path}")
     if log.error and exit_code in (EXIT_OK, EXIT_NOT_ALL_PASS):
         raise OutputUnwritable(log.error)
+    return exit_code
+
+
+class InternalError(Exception):
+    """An unexpected exception ended the run; the report and the log (with the traceback) were written."""
+
+
+EXPECTED_ERRORS = (ConfigError, OutputUnwritable, ModelDirLocked, PromotionError, ClusterUnavailable)
+
+
+@dataclass
+class _RunState:
+    """What a run has got to, whatever ends it: the report is written from this."""
+
+    inputs: CorpusInputs
+    log_path: Path
+    executor_info: dict[str, object]
+    corpus: Corpus | None = None
+    engine: TrainingEngine | None = None
+    promotion: dict[str, object] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _train(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, stop: StopRequest, stamp: str,
+           executor_factory: ExecutorFactory, capacity: int) -> None:
+    log.line(f"{entrypoint}: profile={config.profile.name} seed={config.seed} codecs={len(config.codecs)} "
+             f"executor={describe_executor(state.executor_info)}")
+    if config.synthetic_smoke:
+        log.line("synthetic smoke run: generated corpora, diagnostic only, nothing can pass or promote")
+    else:
+        state.corpus = load_corpus(state.inputs.files, state.inputs.present_roots, state.inputs.missing_roots,
+                                   config.workers)
+        _announce_corpus(log, state.inputs, state.corpus)
+
+    def emit(event: Event) -> None:
+        log.line(describe_event(event))
+
+    engine = state.engine = TrainingEngine(
+        profile=config.profile,
+        seed=config.seed,
+        emit=emit,
+        executor_factory=executor_factory,
+        workers=capacity,
+        synthetic=config.synthetic_smoke,
+    )
+    loaders = codec_loaders(config, state.inputs, state.corpus)
+    try:
+        if not stop.requested:
+            for codec, load in loaders.items():
+                engine.submit(codec, load)
+            engine.run_until_idle(lambda: stop.requested)
+        if stop.requested:
+            state.promotion = {"skipped": f"{stop.reason}: nothing was promoted or patched"}
+        elif config.synthetic_smoke:
+            state.promotion = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
+        else:
+            state.promotion, state.written = promote(config, engine, loaders, log, stamp, stop)
+    except BaseException:
+        engine.close(kill=True)  # an error ends running workers now, as a stop does
+        raise
+    engine.close(kill=stop.requested)  # a stop ends running workers now, not after their task
+
+
+def _finish(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, stop: StopRequest) -> int:
+    """Verdicts, report, CI outputs and the exit code, however the run ended."""
+    results = dict(state.engine.results) if state.engine is not None else {}
+    reason = f"internal error: {state.error}" if state.error else stop.reason
+    if state.error or stop.requested:
+        if stop.requested:
+            log.line(f"{stop.reason}: stopped; unfinished codecs are reported as error")
+        for codec in config.codecs:
+            if codec not in results:
+                results[codec] = _unfinished(codec, state.corpus, reason)
+    if state.error and not state.promotion:
+        state.promotion = {"skipped": f"{reason}: nothing was promoted or patched"}
+    ordered = [results[c] for c in config.codecs]
+    summary = summary_section(ordered, stop.signal_name or None, state.error)
+    exit_code = EXIT_OK if summary["n_pass"] == len(ordered) and ordered else EXIT_NOT_ALL_PASS
+    corpus = state.corpus
+    report = build_report(
+        results=results,
+        corpus=corpus_section(corpus, state.inputs.present_roots, len(state.inputs.files)),
+        synthetic_smoke=config.synthetic_smoke,
+        profile=config.profile.as_dict(),
+        provenance={
+            "entrypoint": entrypoint,
+            "argv": config.argv,
+            "args": config.as_dict(),
+            "inputs": [vars(i) for i in (corpus.inputs if corpus else [])],
+            "executor": state.executor_info,
+            "outputs": [str(config.report_path), str(state.log_path), *state.written],
+        },
+        promotion=state.promotion,
+        interrupted_by=stop.signal_name or None,
+        error=state.error,
+    )
+    try:
+        write_report(config.report_path, report)
+    except OSError as exc:
+        raise OutputUnwritable(f"cannot write report {config.report_path}: {exc.strerror or exc}") from None
+    write_ci_outputs(config, report, log)
+    log.line("")
+    for line in summary_table(ordered):
+        log.line(line)
+    if state.promotion.get("error"):
+        exit_code = EXIT_CONFIG  # the model directory could not be written as planned
+    if stop.requested:
+        exit_code = stop.exit_code
+    if state.error:
+        exit_code = EXIT_INTERNAL
+    log.line(verdict_line(summary, exit_code))
+    log.line(f"report: {config.report_path}")
+    log.line(f"log: {state.log_path}")
+    if stop.requested and not state.error:
+        print(f"{entrypoint}: {stop.reason}; report: {config.report_path}", file=sys.stderr)
     return exit_code
 
 

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from trainer.core.atomic import OutputUnwritable
+from trainer.core.streams import output_dropped_when_gone
 from trainer.core.version import PrintVersion
 from trainer.executors.dask_cluster import ClusterUnavailable
-from trainer.run.batch import EXIT_CONFIG, run_batch
+from trainer.run.batch import EXIT_CONFIG, EXIT_INTERNAL, InternalError, run_batch
 from trainer.run.config import ConfigError, add_run_arguments, resolve_config
 from trainer.shipping.lock import ModelDirLocked, PromotionError
 
 DESCRIPTION = "Train per-codec VMAF predictors under the ADR-0303 LOSO gate (5-fold leave-one-source-out)."
 EPILOG = ("exit codes: 0 every selected codec passed; 1 at least one did not; 2 usage, configuration or "
-          "environment error; 128+N stopped by signal N (129 SIGHUP, 130 SIGINT, 143 SIGTERM)")
+          "environment error; 70 internal error (a bug: report.json still written, traceback in the run log); "
+          "128+N stopped by signal N (129 SIGHUP, 130 SIGINT, 143 SIGTERM)")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -31,7 +37,12 @@ def run_headless(argv: Sequence[str], prog: str, entrypoint: str) -> int:
 
 
 def run_parsed(args: argparse.Namespace, argv: Sequence[str], prog: str, entrypoint: str) -> int:
-    """The batch on already-parsed options; every expected failure is one line and exit 2."""
+    """The batch on already-parsed options; every expected failure is one line and exit 2.
+
+    Anything else is an internal error: one line and exit 70, never a bare traceback (which would
+    end in exit 1, the code of a failed gate). The traceback goes to the run log, or to a crash file
+    when the run never got as far as opening one.
+    """
     try:
         config = resolve_config(args, argv=[prog, *argv])
         return run_batch(config, entrypoint)
@@ -41,8 +52,26 @@ def run_parsed(args: argparse.Namespace, argv: Sequence[str], prog: str, entrypo
     except KeyboardInterrupt:  # Ctrl-C before the batch's own handlers were in place
         print(f"{prog}: interrupted by SIGINT", file=sys.stderr)
         return 128 + signal.SIGINT
+    except InternalError as exc:  # report and log already written
+        print(f"{prog}: internal error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:
+        print(f"{prog}: internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+              f"{_crash_file(exc)}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _crash_file(exc: BaseException) -> str:
+    """Write the traceback of an error raised before the run log existed; the note naming it."""
+    path = Path(tempfile.gettempdir()) / f"predictor-crash-{os.getpid()}.log"
+    try:
+        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    except OSError:
+        return ""
+    return f"; traceback in {path}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
-    return run_headless(args, "python -m trainer", "python -m trainer")
+    with output_dropped_when_gone():  # a closed terminal or ``| head`` never stops the run or its report
+        return run_headless(args, "python -m trainer", "python -m trainer")

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from trainer.core.streams import is_gone
+
 
 class RunLog:
     def __init__(self, path: Path | None, echo: TextIO | None = None,
@@ -37,7 +39,12 @@ class RunLog:
                     self.error = f"cannot write log {self.path}: {exc.strerror or exc}"
                     self._close_quietly()
             if echo and self._echo is not None:
-                print(part, file=self._echo, flush=True)
+                try:
+                    print(part, file=self._echo, flush=True)
+                except OSError as exc:  # the terminal went away: the log file goes on, the echo stops
+                    if not is_gone(exc):
+                        raise
+                    self._echo = None
             if self._listener is not None:
                 self._listener(part)
 
