@@ -17,6 +17,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
@@ -28,6 +29,8 @@ LOCAL_PREFIX = "local:"
 CONNECT_TIMEOUT_S = 10
 SCATTER_CACHE_SIZE = 64
 LOST_DATA_RETRIES = 3
+SCATTER_ATTEMPTS = 4
+SCATTER_RETRY_SECONDS = 0.5
 EMPTY = np.zeros(0, dtype=np.float32)
 
 
@@ -184,7 +187,14 @@ class DaskExecutor(concurrent.futures.Executor):
             if cached is not None and cached[0] is features and not fresh:
                 self._scattered.move_to_end(key)
                 return cached[1]
-        future = self.cluster.client.scatter(CodecArrays(features, target), hash=False)
+        for attempt in range(SCATTER_ATTEMPTS):
+            try:
+                future = self.cluster.client.scatter(CodecArrays(features, target), hash=False)
+                break
+            except OSError:  # CommClosedError: the worker it went to just died; the scheduler will notice
+                if attempt == SCATTER_ATTEMPTS - 1:
+                    raise
+                time.sleep(SCATTER_RETRY_SECONDS * (attempt + 1))
         with self._lock:
             self._scattered[key] = (features, future)
             while len(self._scattered) > SCATTER_CACHE_SIZE:
@@ -196,7 +206,10 @@ class DaskExecutor(concurrent.futures.Executor):
             raise TypeError("DaskExecutor runs engine tasks: submit(runner, task)")
         local: concurrent.futures.Future = concurrent.futures.Future()
         local.set_running_or_notify_cancel()
-        self._send(local, fn, args[0], retries_left=LOST_DATA_RETRIES, fresh=False)
+        try:
+            self._send(local, fn, args[0], retries_left=LOST_DATA_RETRIES, fresh=False)
+        except Exception as exc:  # the cluster refused it: that codec's error, not the run's end
+            local.set_exception(exc)
         return local
 
     def _send(self, local: concurrent.futures.Future, fn: Callable[..., Any], task: Any, retries_left: int,
