@@ -121,7 +121,9 @@ def fit(
     steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
     total_steps = steps_per_epoch * profile.epochs
     schedule = [_learning_rate(profile, learning_rate, step, total_steps) for step in range(total_steps)]
-    optimiser = _optimiser(params, profile, learning_rate, sum(schedule))
+    optimiser = _optimiser(params, profile, learning_rate)
+    shrink_factors = decay_factors(schedule, profile.shrink)
+    decayed = params[0::2]  # the weight matrices; biases carry the level, not the shape
     step = 0
     for _epoch in range(profile.epochs):
         order = torch.randperm(n_rows, generator=gen)
@@ -136,6 +138,10 @@ def fit(
                     group["lr"] = schedule[step]
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
+            if shrink_factors:  # decoupled decay, before the Adam update (as AdamW orders it)
+                with torch.no_grad():
+                    for matrix in decayed:
+                        matrix.mul_(shrink_factors[step])
             optimiser.step()
             project_weights(params, bounds)
             step += 1
@@ -215,23 +221,23 @@ def _learning_rate(profile: TrainingProfile, base: float, step: int, total_steps
     return 0.5 * base * (1.0 + math.cos(math.pi * step / total_steps))
 
 
-def _optimiser(params: list[torch.Tensor], profile: TrainingProfile, learning_rate: float,
-               learning_rate_sum: float) -> torch.optim.Optimizer:
-    """Adam, or AdamW whose decay on the weight matrices totals ``profile.shrink`` over the run.
+def decay_factors(schedule: list[float], shrink: float) -> list[float]:
+    """Per-step factors for the weight matrices that multiply to exactly e^-shrink over the run.
 
-    AdamW scales a weight by (1 - lr_t * wd) each step, so e^-shrink overall needs
-    wd = shrink / sum(lr_t). Biases are not decayed: they carry the level, not the shape.
+    Step t scales them by e^(-shrink * lr_t / sum(lr)): each factor lies in (0, 1], so decay alone
+    never flips a weight's sign, however few the steps. (AdamW's 1 - lr_t * wd with
+    wd = shrink / sum(lr) only approximates this, and goes negative at --epochs 1..3.)
+    Empty when there is no decay.
     """
-    fused = True if profile.fused_adam else None
-    if profile.shrink <= 0:
-        return torch.optim.Adam(params, lr=learning_rate, fused=fused)
-    weights, biases = params[0::2], params[1::2]
-    decay = profile.shrink / learning_rate_sum
-    return torch.optim.AdamW(
-        [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}],
-        lr=learning_rate,
-        fused=fused,
-    )
+    total = sum(schedule)
+    if shrink <= 0 or total <= 0:
+        return []
+    return [math.exp(-shrink * lr / total) for lr in schedule]
+
+
+def _optimiser(params: list[torch.Tensor], profile: TrainingProfile, learning_rate: float) -> torch.optim.Optimizer:
+    """Adam on every parameter; the weight decay is applied by ``fit`` (``decay_factors``)."""
+    return torch.optim.Adam(params, lr=learning_rate, fused=True if profile.fused_adam else None)
 
 
 def predict(weights: MLPWeights, features: np.ndarray) -> np.ndarray:
