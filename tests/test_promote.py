@@ -63,19 +63,48 @@ def test_parity_failure_is_reported(trained):
     assert problems and "differs from torch" in problems[0]
 
 
-def test_stub_regeneration_is_byte_identical_and_card_says_stub(tmp_path, capsys):
+# On another CPU torch rounds differently (AVX-512 / AVX2 / scalar kernels) and a regenerated stub
+# differs in its bytes; its predictions stay close. Measured here (AVX2) against torch's scalar
+# kernels (ATEN_CPU_CAPABILITY=default): at most 0.55 VMAF over the sweep. README "shipped stubs".
+STUB_PREDICTION_TOLERANCE_VMAF = 2.0
+
+
+@pytest.fixture
+def one_torch_thread():
+    """As ``python -m trainer.stubs`` trains (and fast on a busy machine, where threads contend)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_stub_regeneration_on_one_machine_is_byte_identical(tmp_path, capsys, one_torch_thread):
     from trainer.shipping.stubs import build_stub
 
     onnx_bytes, card = build_stub("av1_qsv")
-    assert "synthetic stub, not for production decisions" in card
-    assert "corpus kind: `synthetic-stub-N=1008`" in card
-    assert (REPO_MODEL_DIR / "predictor_av1_qsv.onnx").read_bytes() == onnx_bytes
-    assert (REPO_MODEL_DIR / "predictor_av1_qsv_card.md").read_text() == card
-    # The same stub through the CLI is the same bytes again.
+    # The same stub through the CLI, in the same run: the same bytes again.
     assert main(["--write-stubs", "--codec", "av1_qsv", "--model-dir", str(tmp_path)]) == 0
     assert (tmp_path / "predictor_av1_qsv.onnx").read_bytes() == onnx_bytes
     assert (tmp_path / "predictor_av1_qsv_card.md").read_text() == card
     assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libsvtav1", "h264_nvenc", "hevc_amf", "av1_qsv"])
+def test_committed_stubs_agree_with_a_fresh_regeneration_on_predictions_and_say_stub(codec, one_torch_thread):
+    from trainer.shipping.stubs import build_stub, stub_training_data
+
+    onnx_bytes, card = build_stub(codec)
+    committed = model_path(REPO_MODEL_DIR, codec).read_bytes()
+    inputs = stub_training_data(codec).features  # a fixed grid: CRF x resolution x fps x bitrate
+    diff = np.abs(ort_predict(committed, inputs) - ort_predict(onnx_bytes, inputs)).max()
+    assert diff <= STUB_PREDICTION_TOLERANCE_VMAF, f"{codec}: max |committed - regenerated| = {diff:.3f} VMAF"
+    committed_card = card_path(REPO_MODEL_DIR, codec).read_text()
+    for text in (card, committed_card):
+        assert "synthetic stub, not for production decisions" in text
+        assert "corpus kind: `synthetic-stub-N=1008`" in text
+    assert f"- sha256: `{sha256_file(model_path(REPO_MODEL_DIR, codec))}`" in committed_card
 
 
 def test_every_codec_ships_a_stub_model_and_card():
