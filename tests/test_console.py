@@ -140,6 +140,14 @@ async def start_training_libx264(pilot, app: PredictorConsole) -> None:
     await wait_for(pilot, lambda: app.table.state_of("libx264").startswith("training"), what="training")
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pool_workers() -> list[multiprocessing.Process]:
     return [p for p in multiprocessing.active_children() if "ForkServerProcess" in type(p).__name__]
 
@@ -151,8 +159,9 @@ async def test_killed_worker_marks_error_and_the_next_job_still_runs(tmp_path):
     app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "1500", auto_train=False)
     async with app.run_test(size=SIZE) as pilot:
         await start_training_libx264(pilot, app)
+        # Killed once libx264's task runs on a worker (a task still queued would simply run again).
+        await wait_for(pilot, lambda: any(_cpu_seconds(w.pid) >= 0.3 for w in _pool_workers()), what="task running")
         workers = _pool_workers()
-        assert workers, "expected live pool workers"
         for worker in workers:
             os.kill(worker.pid, signal.SIGKILL)
         await wait_for(pilot, lambda: "libx264" in app.results, what="error verdict")

@@ -76,3 +76,20 @@ def test_a_codec_that_cannot_load_is_an_error_and_the_run_goes_on():
         engine.close()
     assert results["libx265"].status == "error" and "corpus vanished" in results["libx265"].failure_reasons[0]
     assert results["libx264"].status in {"pass", "fail"}
+
+
+def test_after_a_pool_break_the_lost_task_fails_and_a_stranded_one_runs_again_at_most_twice():
+    from concurrent.futures import Future
+
+    from trainer.run.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(host=None, capacity=2)  # type: ignore[arg-type]  # nothing is submitted here
+    on_dead_worker, bystander = object(), object()
+    lost_future = Future()
+    again, failed = dispatcher.rerun_or_fail({lost_future: on_dead_worker, Future(): bystander}, {lost_future}, 2)
+    assert again == [bystander] and failed == [on_dead_worker]
+    assert list(dispatcher.queued) == [bystander]
+    for expected_again in ([bystander], []):  # its second re-run, then no more
+        dispatcher.queued.clear()
+        again, failed = dispatcher.rerun_or_fail({Future(): bystander}, set(), 2)
+        assert again == expected_again and failed == ([] if expected_again else [bystander])

@@ -344,3 +344,59 @@ def test_an_unexpected_exception_still_writes_the_report_and_exits_70(tmp_path, 
     else:  # every codec was judged before the fault
         assert set(statuses.values()) <= {"pass", "fail"} and len(statuses) == 2
     assert "skipped" in report["promotion"]
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used) of a live process, or None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_pool_worker(batch_pid: int, cpu_seconds: float, timeout: float) -> int:
+    """A pool worker (a child of the batch's fork server) that has trained for ``cpu_seconds``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stats = {pid: st for pid in _session_processes(batch_pid) if (st := _stat(pid)) is not None}
+        servers = {pid for pid, (ppid, _cpu) in stats.items() if ppid == batch_pid
+                   and b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+        for pid, (ppid, cpu) in stats.items():
+            if ppid in servers and cpu >= cpu_seconds:
+                return pid
+        time.sleep(0.05)
+    raise AssertionError("no pool worker started training")
+
+
+def test_a_worker_killed_mid_batch_costs_only_its_codec(tmp_path):
+    """kill -9 of one pool worker (what the OOM killer does): its codec is error, the rest is judged."""
+    plan = {codec: TRAINING_PLAN[codec] for codec in ("libx264", "libx265", "h264_amf")}
+    corpus = write_corpus(tmp_path / "corpus.jsonl", plan)
+    out = tmp_path / "runs"
+    argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out), "--model-dir",
+            str(tmp_path / "model"), "--epochs", "40", "--workers", "2", *(f"--codec={c}" for c in plan)]
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        victim = _busy_pool_worker(proc.pid, cpu_seconds=0.5, timeout=60)  # mid-task: a task takes seconds
+        os.kill(victim, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode in (0, 1), stderr
+    assert "Traceback" not in stderr and stderr.strip() == ""
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["error"] is None and report["summary"]["interrupted"] is False
+    [died] = [line for line in stdout.splitlines() if line.startswith(f"worker process {victim} died (SIGKILL)")]
+    killed_codec = died.split(" while running ")[1].split("'s task")[0]
+    statuses = {c["codec"]: c for c in report["codecs"]}
+    assert set(statuses) == set(plan)
+    assert statuses[killed_codec]["status"] == "error"
+    assert statuses[killed_codec]["failure_reasons"] == [
+        "worker process died (killed or out of memory) while this codec's task was running"]
+    others = {codec: c["status"] for codec, c in statuses.items() if codec != killed_codec}
+    assert set(others.values()) <= {"pass", "fail"}, others  # every other codec judged, none lost
+    assert proc.returncode == 1  # the killed codec did not pass

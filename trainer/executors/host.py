@@ -7,11 +7,11 @@ Dask cluster (``DaskExecutor``) are driven the same way.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Any
 
-from trainer.executors.process_pool import pool_workers
+from trainer.executors.process_pool import lost_with_their_worker, pool_workers
 
 ExecutorFactory = Callable[[], Executor]
 KILL_JOIN_SECONDS = 5
@@ -52,6 +52,13 @@ class ExecutorHost:
             self.replacements += 1
         executor.shutdown(wait=False, cancel_futures=True)
         return True
+
+    def replace_broken(self, broken: Executor | None, futures: Iterable[Future]) -> dict[Future, tuple[int, int]]:
+        """Drop ``broken`` (as ``replace``), first finding which of ``futures`` ran on the worker
+        that died, with its (pid, exit code); empty when the executor cannot tell."""
+        lost = lost_with_their_worker(broken, futures)
+        self.replace(broken)
+        return lost
 
     @property
     def current(self) -> Executor | None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+import signal
+from collections.abc import Callable, Iterable
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
+from typing import Any
 
 # Imported once by the fork server, so every worker starts with torch and scipy.stats loaded.
 POOL_PRELOAD = ["trainer.learning.tasks", "trainer.learning.model", "trainer.learning.metrics", "scipy.stats"]
@@ -26,16 +29,23 @@ def start_pool_helpers() -> None:
     multiprocessing.forkserver.ensure_running()
 
 
-def configure_worker(parent_pid: int | None = None) -> None:
+# Manager-thread join after a break: it reaps every worker (reading their exit codes) first.
+BREAK_SETTLE_SECONDS = 10
+# In a worker: where each task announces (task key, pid) as it starts (see TrackedProcessPool).
+_started: Any = None
+
+
+def configure_worker(parent_pid: int | None = None, started: Any = None) -> None:
     """Pool initializer: one torch thread per process (N workers use N cores, not N^2).
 
     Ctrl-C in a terminal reaches the whole process group; workers ignore it and let the parent
     decide (it stops them). With ``parent_pid`` the worker also exits by itself when that process
-    dies, however it dies.
+    dies, however it dies. ``started`` is the pool's queue of task starts.
     """
-    import signal
-
     import torch
+
+    global _started
+    _started = started
 
     torch.set_num_threads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -45,14 +55,82 @@ def configure_worker(parent_pid: int | None = None) -> None:
         exit_when_parent_dies(parent_pid)
 
 
+def _run_tracked(key: int, fn: Callable[..., Any], *args: Any) -> Any:
+    """In a worker: say which task this process is running, then run it."""
+    if _started is not None:
+        _started.put((key, os.getpid()))  # one small pipe write: atomic, even under SIGKILL
+    return fn(*args)
+
+
+class TrackedProcessPool(ProcessPoolExecutor):
+    """A process pool that can tell, after it broke, which tasks were on the worker that died.
+
+    When one worker dies (``kill -9``, the OOM killer) a ProcessPoolExecutor fails every task in
+    flight. Each task here records (its key, its worker's pid) as it starts, through a queue
+    handed to every worker, so the tasks stranded by a break split into the one whose worker died
+    and the others, which only need to run again.
+    """
+
+    def __init__(self, workers: int) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(POOL_PRELOAD)
+        self._started = context.SimpleQueue()
+        # If the process that built the pool is killed, workers exit within moments, and with them
+        # gone the fork server and resource tracker see EOF and exit too.
+        super().__init__(max_workers=workers, mp_context=context, initializer=configure_worker,
+                         initargs=(os.getpid(), self._started))
+        self._keys = itertools.count()
+        self._key_of: dict[Future, int] = {}
+        self._pid_of: dict[int, int] = {}
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        self._drain_starts()  # keeps the queue's pipe from filling over a long console session
+        key = next(self._keys)
+        future = super().submit(_run_tracked, key, fn, *args, **kwargs)
+        self._key_of[future] = key
+        future.add_done_callback(self._forget_unless_broken)
+        return future
+
+    def lost_with_their_worker(self, futures: Iterable[Future]) -> dict[Future, tuple[int, int]]:
+        """After a break: of ``futures``, those whose task ran on a worker that died by a signal
+        other than the pool's own SIGTERM, each with (worker pid, exit code)."""
+        thread = getattr(self, "_executor_manager_thread", None)
+        if thread is not None:
+            thread.join(BREAK_SETTLE_SECONDS)  # it reaps every worker: exit codes are read once, there
+        processes = list((getattr(self, "_processes", None) or {}).values())
+        dead = {p.pid: p.exitcode for p in processes
+                if p.exitcode is not None and p.exitcode < 0 and p.exitcode != -signal.SIGTERM}
+        self._drain_starts()
+        lost = {}
+        for future in futures:
+            pid = self._pid_of.get(self._key_of.get(future, -1), 0)
+            if pid in dead:
+                lost[future] = (pid, dead[pid])
+        return lost
+
+    def _drain_starts(self) -> None:
+        while not self._started.empty():
+            key, pid = self._started.get()
+            self._pid_of[key] = pid
+        live = set(self._key_of.values())
+        for key in [k for k in self._pid_of if k not in live]:
+            del self._pid_of[key]
+
+    def _forget_unless_broken(self, future: Future) -> None:
+        if future.cancelled() or not isinstance(future.exception(), BrokenExecutor):
+            self._key_of.pop(future, None)
+
+
 def new_process_pool(workers: int) -> Executor:
     """A pool of ``workers`` processes; they watch this process and exit with it."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(POOL_PRELOAD)
-    # If the process that built the pool is killed, workers exit within moments, and with them
-    # gone the fork server and resource tracker see EOF and exit too.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=configure_worker,
-                               initargs=(os.getpid(),))
+    return TrackedProcessPool(workers)
+
+
+def lost_with_their_worker(executor: Executor | None, futures: Iterable[Future]) -> dict[Future, tuple[int, int]]:
+    """Which of ``futures`` died with their worker; empty when the executor cannot tell."""
+    if isinstance(executor, TrackedProcessPool):
+        return executor.lost_with_their_worker(futures)
+    return {}
 
 
 def pool_workers(executor: Executor) -> list[multiprocessing.Process]:

@@ -8,11 +8,11 @@ them) are ignored, so one break is never reported twice.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from concurrent.futures import Future
 from typing import Any
 
-from trainer.executors.host import ExecutorHost
+from trainer.executors.host import ExecutorHost, is_broken_executor
 from trainer.learning.tasks import FinalTask, FoldTask, run_final_task, run_fold_task
 
 Task = FoldTask | FinalTask
@@ -28,6 +28,7 @@ class Dispatcher:
         self.capacity = max(1, capacity)
         self.queued: deque[Task] = deque()
         self.in_flight: dict[Future, Task] = {}
+        self.retries: dict[int, int] = {}  # id(task) -> times re-run after a pool break
 
     @property
     def busy(self) -> bool:
@@ -56,10 +57,33 @@ class Dispatcher:
 
     def done(self, future: Future) -> Task | None:
         """The task a finished future ran, or None when it was already accounted for."""
-        return self.in_flight.pop(future, None)
+        task = self.in_flight.pop(future, None)
+        if task is not None and (future.cancelled() or not is_broken_executor(future.exception())):
+            self.settled(task)  # it ended for good (a result or its own error)
+        return task
 
-    def strand_all(self) -> list[Task]:
+    def settled(self, task: Task) -> None:
+        """The task ended (result or error): its re-run count goes."""
+        self.retries.pop(id(task), None)
+
+    def rerun_or_fail(self, stranded: dict[Future, Task], lost: Container[Future],
+                      max_retries: int) -> tuple[list[Task], list[Task]]:
+        """After a break: queue again (first in line) each stranded task that was not on the dead
+        worker and has retries left; returns (re-run, failed)."""
+        again, failed = [], []
+        for future, task in stranded.items():
+            tries = self.retries.get(id(task), 0)
+            if future in lost or tries >= max_retries:
+                self.settled(task)
+                failed.append(task)
+            else:
+                self.retries[id(task)] = tries + 1
+                again.append(task)
+        self.enqueue(again, first=True)
+        return again, failed
+
+    def strand_all(self) -> dict[Future, Task]:
         """The executor broke: every task in flight on it is lost. Returns them, forgotten here."""
-        stranded = list(self.in_flight.values())
+        stranded = dict(self.in_flight)
         self.in_flight.clear()
         return stranded

@@ -9,6 +9,7 @@ they run on) and the final trainer (the full-corpus retrains promotion waits on)
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -28,6 +29,8 @@ from trainer.run.job_book import JobBook, Loader, Transition
 
 Emit = Callable[[Event], None]
 WORKER_DIED = "worker process died (killed or out of memory) while this codec's task was running"
+# A task stranded by another task's dead worker runs again on the fresh pool, at most this often.
+MAX_TASK_RETRIES = 2
 
 
 class TrainingEngine:
@@ -161,22 +164,41 @@ class TrainingEngine:
             raise
         except BaseException as exc:  # also a cancelled future (asyncio's CancelledError is no Exception)
             if is_broken_executor(exc):
-                self._executor_broke(task)
+                self._executor_broke(future, task)
             else:
                 self._task_failed(task, f"{type(exc).__name__}: {exc}")
             return
         self._under_lock(lambda: self._finals.finished(task, outcome) if isinstance(task, FinalTask)
                          else self._book.task_done(task.job_id, outcome))
 
-    def _executor_broke(self, task: Task) -> None:
-        """A worker died and took its executor with it: start a fresh one; the tasks it ran fail."""
+    def _executor_broke(self, future: Future, task: Task) -> None:
+        """A worker died, breaking the executor: a fresh one; its task fails, the other stranded ones rerun."""
         with self._lock:
-            stranded = [task, *self._dispatcher.strand_all()]
-            self._host.replace()
-        self._emit(LogLine("worker pool broke; starting a fresh pool"))
-        for lost in stranded:
-            self._task_failed(lost, WORKER_DIED)
+            stranded, broken = {future: task, **self._dispatcher.strand_all()}, self._host.current
+        lost = self._host.replace_broken(broken, stranded)  # may wait a moment for the pool to settle
+        with self._lock:
+            again, failed = self._dispatcher.rerun_or_fail(stranded, lost, MAX_TASK_RETRIES)
+        self._emit_all(_break_lines(stranded, lost, failed, again))
+        for lost_task in failed:
+            self._task_failed(lost_task, WORKER_DIED)
 
     def _task_failed(self, task: Task, reason: str) -> None:
         self._under_lock(lambda: self._apply(self._book.task_failed(task.job_id, reason)) if isinstance(task, FoldTask)
                          else self._finals.failed(task, reason))
+
+
+def _break_lines(stranded: dict[Future, Task], lost: dict[Future, tuple[int, int]], failed: list[Task],
+                 again: list[Task]) -> list[Event]:
+    lines: list[Event] = [LogLine(f"worker process {pid} died ({_signal_name(code)}) while running "
+                                  f"{stranded[future].codec}'s task") for future, (pid, code) in lost.items()]
+    codecs = ", ".join(sorted({t.codec for t in failed})) or "none"
+    lines.append(LogLine(f"worker pool broke; starting a fresh pool: {len(failed)} task(s) lost ({codecs}), "
+                         f"{len(again)} run again"))
+    return lines
+
+
+def _signal_name(exit_code: int) -> str:
+    try:
+        return signal.Signals(-exit_code).name
+    except ValueError:
+        return f"exit code {exit_code}"
