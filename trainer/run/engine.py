@@ -49,7 +49,6 @@ class TrainingEngine:
     def results(self) -> dict[str, CodecResult]:
         return self._book.results
 
-    # -- thread-safe API -------------------------------------------------------------------------
     def submit(self, codec: str, load: Loader) -> None:
         """Queue a codec; ``load`` runs on the engine thread when its turn comes. The latest data wins."""
         self._under_lock(lambda: self._apply(self._book.request(codec, load)))
@@ -71,8 +70,7 @@ class TrainingEngine:
         self._emit_all(events)
         return found
 
-    def active_codecs(self) -> set[str]:
-        """Codecs queued or training right now."""
+    def active_codecs(self) -> set[str]:  # queued or training right now
         with self._lock:
             return self._book.active_codecs()
 
@@ -162,7 +160,7 @@ class TrainingEngine:
             outcome = future.result()
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # also a cancelled future (asyncio's CancelledError is no Exception)
+        except BaseException as exc:  # a cancelled future too: asyncio's CancelledError is no Exception
             if is_broken_executor(exc):
                 self._executor_broke(future, task)
             else:
