@@ -76,8 +76,11 @@ def test_a_hand_started_cluster_runs_every_task_and_survives_a_killed_worker(tmp
     from distributed import Client
 
     scheduler_file = tmp_path / "scheduler.json"
+    # Idle and death time-outs: should this test itself be killed (its finally never runs), the
+    # scheduler and workers it started in their own sessions still end on their own.
     processes = [_start([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                         "--scheduler-file", str(scheduler_file)], tmp_path / "scheduler.log")]
+                         "--idle-timeout", "300s", "--scheduler-file", str(scheduler_file)],
+                        tmp_path / "scheduler.log")]
     try:
         deadline = time.monotonic() + 60
         while not scheduler_file.exists() and time.monotonic() < deadline:
@@ -85,7 +88,7 @@ def test_a_hand_started_cluster_runs_every_task_and_survives_a_killed_worker(tmp
         address = json.loads(scheduler_file.read_text())["address"]
         for n in range(2):
             processes.append(_start([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
-                                     "--name", f"w{n}"], tmp_path / f"worker{n}.log"))
+                                     "--death-timeout", "30", "--name", f"w{n}"], tmp_path / f"worker{n}.log"))
         observer = Client(address, timeout="30s")
         observer.wait_for_workers(2, timeout=60)
         corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (8, 40, 0.5), "libx265": (8, 40, 0.5),
