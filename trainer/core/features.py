@@ -21,6 +21,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "height",
 )
 N_FEATURES = len(FEATURE_NAMES)
+QUALITY_INPUT = FEATURE_NAMES.index("crf")  # the knob the harness searches over (CRF, CQ or QP)
 
 # Inputs whose scale is multiplicative (sizes, rates, counts): the model sees log(max(x, LOG_FLOOR)).
 LOG_INPUTS: tuple[str, ...] = (

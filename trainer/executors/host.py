@@ -27,7 +27,6 @@ class ExecutorHost:
         self._factory = factory
         self._executor: Executor | None = None
         self._lock = threading.Lock()
-        self.replacements = 0
 
     def start(self) -> None:
         """Create the executor now (the console must, before its UI takes over stderr)."""
@@ -38,20 +37,18 @@ class ExecutorHost:
         with self._lock:
             return self._ensure().submit(fn, *args)
 
-    def replace(self, broken: Executor | None = None) -> bool:
+    def replace(self, broken: Executor | None = None) -> None:
         """Drop a broken executor; the next submit creates a fresh one.
 
         With ``broken`` given, only that executor is dropped: a second report of the same break,
-        after the replacement already happened, changes nothing. True when something was dropped.
+        after the replacement already happened, changes nothing.
         """
         with self._lock:
             executor = self._executor
             if executor is None or (broken is not None and executor is not broken):
-                return False
+                return
             self._executor = None
-            self.replacements += 1
         executor.shutdown(wait=False, cancel_futures=True)
-        return True
 
     def replace_broken(self, broken: Executor | None, futures: Iterable[Future]) -> dict[Future, tuple[int, int]]:
         """Drop ``broken`` (as ``replace``), first finding which of ``futures`` ran on the worker

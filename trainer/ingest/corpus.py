@@ -140,14 +140,13 @@ class Corpus:
             encode_kbps=raw[:, RAW_COLUMNS.index("bitrate_kbps")].astype(np.float32),
         )
 
-    def probe_counts(self, probe_qualities: dict[str, float] | None = None) -> ProbeCounts:
+    def probe_counts(self) -> ProbeCounts:
         """Rows by the origin of their probe inputs, over every codec (for the report)."""
         total = ProbeCounts()
         for codec in np.unique(self.codec).tolist():
             name = SUPPORTED_CODECS[codec]
             mask = self.codec == codec
-            quality = (probe_qualities or {}).get(name, PROBE_QUALITY[name])
-            total += with_probe_inputs(self.raw[mask], self.sources[mask].astype(str), quality)[1]
+            total += with_probe_inputs(self.raw[mask], self.sources[mask].astype(str), PROBE_QUALITY[name])[1]
         return total
 
 

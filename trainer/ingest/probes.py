@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.core.features import RAW_INDEX
+from trainer.core.features import FEATURE_NAMES, RAW_INDEX
 
 _COL = RAW_INDEX
 PROBE_FROM_ENCODE = (
@@ -104,8 +104,6 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
 
 def observed_inputs(raw_with_probes: np.ndarray) -> np.ndarray:
     """Per model input, whether any row measured it (stand-ins computed from other inputs do not count)."""
-    from trainer.core.features import FEATURE_NAMES
-
     measured = ~np.isnan(raw_with_probes[:, : len(FEATURE_NAMES)])
     observed = measured.any(axis=0) if raw_with_probes.shape[0] else np.zeros(len(FEATURE_NAMES), dtype=bool)
     shot = _COL["shot_length_frames"]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from trainer.core.codecs import SUPPORTED_CODECS
+from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS
 from trainer.core.seeds import stable_seed
 
 # (a, b, c, d, crf_ref): vmaf = a - b*D - c*D^2 + d*log10(max(kbps, 1)), D = crf - crf_ref.
@@ -104,7 +104,6 @@ def synthetic_rows(
 
 def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise_sigma: float, seed: int):
     """The same corpus as a training table, without a JSONL round trip (smoke runs, stubs, tests)."""
-    from trainer.core.codecs import PROBE_QUALITY
     from trainer.core.features import project_features
     from trainer.ingest.columns import FIELD_KEYS
     from trainer.ingest.corpus import CodecData

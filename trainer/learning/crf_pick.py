@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainer.core.codecs import QUALITY_RANGE
+from trainer.core.features import QUALITY_INPUT
 
 TARGETS = (80.0, 85.0, 90.0, 93.0, 95.0)
 MIN_LADDER_POINTS = 3
 MISS_MARGIN = 1.0
-QUALITY = 0
 
 
 @dataclass(frozen=True)
@@ -69,26 +69,37 @@ def ladder_picks(quality: np.ndarray, vmaf: np.ndarray, kbps: np.ndarray, curve:
     return picks
 
 
+def ladder_index(features: np.ndarray) -> np.ndarray:
+    """Per row, its ladder: rows whose inputs other than quality (the probe inputs) are identical."""
+    others = np.delete(np.asarray(features, dtype=np.float32), QUALITY_INPUT, axis=1)
+    return np.unique(others, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def quality_sweep(ladders: np.ndarray, codec: str) -> np.ndarray:
+    """Each ladder row repeated at every integer quality of the codec's range: [L * Q, 14], Q per ladder."""
+    low, high = QUALITY_RANGE[codec]
+    qualities = np.arange(low, high + 1, dtype=np.float32)
+    sweep = np.repeat(np.asarray(ladders, dtype=np.float32), qualities.size, axis=0)
+    sweep[:, QUALITY_INPUT] = np.tile(qualities, ladders.shape[0])
+    return sweep
+
+
 def crf_pick_metrics(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
                      predict: Callable[[np.ndarray], np.ndarray]) -> dict[str, float | int] | None:
     """Summary over every ladder of these rows; None when no ladder has enough quality points."""
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return None
-    others = np.delete(features, QUALITY, axis=1)
-    _, ladder = np.unique(others, axis=0, return_inverse=True)
-    ladder = ladder.reshape(-1)
-    low, high = QUALITY_RANGE[codec]
-    qualities = np.arange(low, high + 1, dtype=np.float32)
+    ladder = ladder_index(features)
+    low, _high = QUALITY_RANGE[codec]
     candidates = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
-                  if np.unique(features[rows, QUALITY]).size >= MIN_LADDER_POINTS]
+                  if np.unique(features[rows, QUALITY_INPUT]).size >= MIN_LADDER_POINTS]
     if not candidates:
         return None
-    sweep = np.repeat(features[[rows[0] for rows in candidates]], qualities.size, axis=0)
-    sweep[:, QUALITY] = np.tile(qualities, len(candidates))
-    curves = np.asarray(predict(sweep), dtype=np.float64).reshape(len(candidates), qualities.size)
+    sweep = quality_sweep(features[[rows[0] for rows in candidates]], codec)
+    curves = np.asarray(predict(sweep), dtype=np.float64).reshape(len(candidates), -1)
     picks = [p for rows, curve in zip(candidates, curves, strict=True)
-             for p in ladder_picks(features[rows, QUALITY].astype(np.float64), target[rows].astype(np.float64),
+             for p in ladder_picks(features[rows, QUALITY_INPUT].astype(np.float64), target[rows].astype(np.float64),
                                    np.asarray(kbps, dtype=np.float64)[rows], curve, low)]
     return summarise(picks)
 

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trainer.core.features import LOG_FLOOR, LOG_MASK, N_FEATURES
+from trainer.core.features import LOG_FLOOR, LOG_MASK, N_FEATURES, QUALITY_INPUT
 from trainer.learning.profiles import TrainingProfile
 
 HIDDEN = 64
-QUALITY_INPUT = 0  # "crf" in the contract order: the knob the harness searches over
 STD_FLOOR = 1e-6
 # VMAF saturates at 100 (and can sit at 0). Under MSE through 100*sigmoid such a target pulls
 # the logit towards infinity, and Adam, which normalises away the vanishing gradient, keeps

@@ -11,33 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.core.codecs import QUALITY_RANGE
+from trainer.learning.crf_pick import ladder_index, quality_sweep
 from trainer.shipping.onnx_export import ort_predict
 
 MAX_RISE = 0.05  # VMAF, from one integer quality step to the next
-QUALITY = 0  # column of the quality input in the contract order
 SHOWN = 3
-
-
-def quality_sweeps(features: np.ndarray, codec: str) -> tuple[np.ndarray, np.ndarray]:
-    """One row per distinct ladder (inputs other than quality), each swept over the codec's range.
-
-    Returns (ladder rows [L, 14], sweep inputs [L * Q, 14]) with Q integer qualities per ladder.
-    """
-    others = np.delete(np.asarray(features, dtype=np.float32), QUALITY, axis=1)
-    _, first = np.unique(others, axis=0, return_index=True)
-    ladders = np.asarray(features, dtype=np.float32)[np.sort(first)]
-    low, high = QUALITY_RANGE[codec]
-    qualities = np.arange(low, high + 1, dtype=np.float32)
-    sweep = np.repeat(ladders, qualities.size, axis=0)
-    sweep[:, QUALITY] = np.tile(qualities, ladders.shape[0])
-    return ladders, sweep
 
 
 def monotone_violations(onnx_bytes: bytes, features: np.ndarray, codec: str) -> list[str]:
     """Empty when the model never rises by more than MAX_RISE between neighbouring qualities."""
-    ladders, sweep = quality_sweeps(features, codec)
-    if ladders.shape[0] == 0:
+    features = np.asarray(features, dtype=np.float32)
+    if features.shape[0] == 0:
         return []
+    _, first = np.unique(ladder_index(features), return_index=True)
+    ladders = features[first]
+    sweep = quality_sweep(ladders, codec)
     low, _high = QUALITY_RANGE[codec]
     curves = ort_predict(onnx_bytes, sweep).reshape(ladders.shape[0], -1)
     rises = np.diff(curves, axis=1)
