@@ -7,6 +7,7 @@ overhead, not arithmetic, dominates at this size, so five folds cost little more
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,11 @@ class MLPWeights:
     b3: np.ndarray  # [F, 1]
 
     def select(self, index: int) -> MLPWeights:
-        return MLPWeights(*(getattr(self, f)[index : index + 1] for f in self.__dataclass_fields__))
+        return self.take([index])
+
+    def take(self, indices: Sequence[int]) -> MLPWeights:
+        """These models only, in this order."""
+        return MLPWeights(*(getattr(self, f)[list(indices)] for f in self.__dataclass_fields__))
 
 
 def _init_layer(n_models: int, fan_in: int, fan_out: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -72,12 +77,15 @@ def fit(
     profile: TrainingProfile,
     seed: int,
     observed: np.ndarray | None = None,
+    shrinks: Sequence[float] | None = None,
 ) -> MLPWeights:
     """Train one model per row of ``train_masks`` ([F, n] bool) with Adam on MSE.
 
     ``observed`` ([14] bool) names the inputs some row really measured. Those, when they vary over
     a model's training rows, are its live inputs; every other input gets exactly zero weight.
     With the quality input live, the model is monotone (non-increasing) in it by construction.
+    ``shrinks`` gives each model its own weight-decay strength (default: the profile's), so
+    candidates of a model choice train side by side in one batched network.
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -121,7 +129,7 @@ def fit(
     total_steps = steps_per_epoch * profile.epochs
     schedule = [_learning_rate(profile, learning_rate, step, total_steps) for step in range(total_steps)]
     optimiser = _optimiser(params, profile, learning_rate)
-    shrink_factors = decay_factors(schedule, profile.shrink)
+    shrink_factors = _per_step_shrink(schedule, [profile.shrink] * n_models if shrinks is None else list(shrinks))
     decayed = params[0::2]  # the weight matrices; biases carry the level, not the shape
     step = 0
     for _epoch in range(profile.epochs):
@@ -137,7 +145,7 @@ def fit(
                     group["lr"] = schedule[step]
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            if shrink_factors:  # decoupled decay, before the Adam update (as AdamW orders it)
+            if shrink_factors is not None:  # decoupled decay, before the Adam update (as AdamW orders it)
                 with torch.no_grad():
                     for matrix in decayed:
                         matrix.mul_(shrink_factors[step])
@@ -232,6 +240,14 @@ def decay_factors(schedule: list[float], shrink: float) -> list[float]:
     if shrink <= 0 or total <= 0:
         return []
     return [math.exp(-shrink * lr / total) for lr in schedule]
+
+
+def _per_step_shrink(schedule: list[float], shrinks: list[float]) -> list[float] | torch.Tensor | None:
+    """Decay factors per step: plain numbers when every model shares one strength, else [steps, F, 1, 1]."""
+    if len(set(shrinks)) == 1:
+        return decay_factors(schedule, shrinks[0]) or None
+    per_model = [decay_factors(schedule, s) or [1.0] * len(schedule) for s in shrinks]
+    return torch.tensor(per_model, dtype=torch.float32).T.reshape(len(schedule), len(shrinks), 1, 1)
 
 
 def _optimiser(params: list[torch.Tensor], profile: TrainingProfile, learning_rate: float) -> torch.optim.Optimizer:

@@ -7,6 +7,7 @@ from trainer.core.seeds import stable_seed
 from trainer.ingest.corpus import CodecData
 from trainer.learning.folds import fold_masks
 from trainer.learning.profiles import TrainingProfile
+from trainer.learning.selection import profile_for
 from trainer.learning.tasks import FinalTask, FoldTask
 
 
@@ -31,12 +32,14 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
             job_id=job_id,
             observed=data.observed,
             encode_kbps=data.encode_kbps,
+            sources=data.sources,
         )
         for folds in fold_groups(profile)
     ]
 
 
-def build_final_task(data: CodecData, profile: TrainingProfile, seed: int) -> FinalTask:
-    """The full-corpus retrain of a codec: the model that would ship."""
-    return FinalTask(data.codec, data.features, data.target, profile, stable_seed(seed, data.codec, "final"),
-                     data.observed)
+def build_final_task(data: CodecData, profile: TrainingProfile, seed: int,
+                     model_choice: dict[str, object] | None = None) -> FinalTask:
+    """The full-corpus retrain of a codec: the model that would ship, with the candidate LOSO chose."""
+    return FinalTask(data.codec, data.features, data.target, profile_for(profile, model_choice),
+                     stable_seed(seed, data.codec, "final"), data.observed)

@@ -10,6 +10,7 @@ import numpy as np
 from trainer.core.gate import LOSO_FOLD_COUNT, evaluate_gate
 from trainer.learning.baseline import BASELINE_KIND
 from trainer.learning.crf_pick import pool
+from trainer.learning.selection import FoldChoice, final_choice
 
 if TYPE_CHECKING:
     from trainer.learning.model import MLPWeights
@@ -31,6 +32,8 @@ class FoldResult:
     baseline_rmse: float = float("nan")
     # How well the fold's model picks quality for a target, as the harness uses it (learning.crf_pick).
     crf_pick: dict[str, float | int] | None = None
+    # The candidate nested LOSO chose for this fold (learning.selection); None without a nested choice.
+    model_choice: FoldChoice | None = None
 
     def as_report(self) -> dict[str, object]:
         return {
@@ -42,6 +45,7 @@ class FoldResult:
             "n_train": self.n_train,
             "n_val": self.n_val,
             "crf_pick": self.crf_pick,
+            "model_choice": self.model_choice.as_report() if self.model_choice else None,
         }
 
 
@@ -76,6 +80,12 @@ class CodecResult:
         """The folds' quality picks pooled (None on a corpus without quality ladders)."""
         return pool([f.crf_pick for f in self.folds])
 
+    def model_choice(self) -> dict[str, object] | None:
+        """The full-corpus model's candidate, from the folds' outer scores; None without a nested choice."""
+        folds = sorted(self.folds, key=lambda f: f.fold_index)
+        choices = [f.model_choice for f in folds if f.model_choice is not None]
+        return final_choice(choices) if len(choices) == len(folds) else None
+
     def baseline_report(self) -> dict[str, object] | None:
         """The linear baseline on the same folds, beside the model's numbers; None before training."""
         if not self.folds:
@@ -104,6 +114,7 @@ class CodecResult:
             "folds": [f.as_report() for f in sorted(self.folds, key=lambda f: f.fold_index)],
             "baseline": self.baseline_report(),
             "crf_pick": self.crf_pick(),
+            "model_choice": self.model_choice(),
             "training_seconds": round(sum(f.seconds for f in self.folds), 3),
         }
 

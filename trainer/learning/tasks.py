@@ -14,6 +14,7 @@ import numpy as np
 
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.results import FoldResult
+from trainer.learning.selection import FoldChoice
 
 if TYPE_CHECKING:
     from trainer.learning.model import MLPWeights
@@ -35,6 +36,7 @@ class FoldTask:
     job_id: int = 0
     observed: np.ndarray | None = None  # [14] bool: inputs some row measured (the rest get zero weight)
     encode_kbps: np.ndarray | None = None  # [n] each row's own encode bitrate (NaN absent), for crf_pick
+    sources: np.ndarray | None = None  # [n] each row's source, for the inner folds of a nested model choice
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
@@ -42,9 +44,18 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     from trainer.learning.crf_pick import crf_pick_metrics
     from trainer.learning.metrics import plcc, rmse, srocc
     from trainer.learning.model import fit, predict
+    from trainer.learning.selection import nested_applies
 
     started = time.perf_counter()
-    weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed, task.observed)
+    choices: list[FoldChoice | None] = [None] * len(task.fold_indices)
+    if task.sources is not None and nested_applies(task.profile, task.target.shape[0]):
+        from trainer.learning.nested_fit import fit_with_choice
+
+        weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
+                                          task.profile, task.seed, task.observed)
+        choices = list(chosen)
+    else:
+        weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed, task.observed)
     predictions = predict(weights, task.features)
     seconds = (time.perf_counter() - started) / len(task.fold_indices)
     baseline = baseline_predictions(task.features, task.target, task.held_out)
@@ -68,6 +79,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 baseline_rmse=rmse(baseline[k][val], truth),
                 crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec,
                                           lambda x, k=k: predict(weights.select(k), x)[0]),
+                model_choice=choices[k],
             )
         )
     return results

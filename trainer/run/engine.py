@@ -55,7 +55,7 @@ class TrainingEngine:
 
     def train_final(self, data: CodecData) -> Future[FinalModel]:
         """Queue the full-corpus retrain of a codec (before promotion); the future resolves when it ends."""
-        task = build_final_task(data, self.profile, self.seed)
+        task = build_final_task(data, self.profile, self.seed, self._book.model_choice(data.codec))
         with self._lock:
             future = self._finals.track(task)
             self._dispatcher.enqueue([task])

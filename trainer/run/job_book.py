@@ -127,6 +127,11 @@ class JobBook:
         job.pending_tasks -= n_dropped
         return self._finish_if_done(job)
 
+    def model_choice(self, codec: str) -> dict[str, object] | None:
+        """The candidate the codec's latest verdict chose for its full-corpus model (None: the profile's)."""
+        result = self.results.get(codec)
+        return result.model_choice() if result else None
+
     def publish(self, result: CodecResult) -> list[Event]:
         self.results[result.codec] = result
         return [CodecFinished(result)]

@@ -1,0 +1,81 @@
+"""Nested LOSO model choice: the outer held-out sources never influence which candidate a fold gets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from trainer.learning.folds import fold_masks
+from trainer.learning.nested_fit import fit_with_choice
+from trainer.learning.profiles import NESTED_PROFILE
+from trainer.learning.selection import (
+    CANDIDATE_SHRINKS,
+    FoldChoice,
+    best_candidate,
+    candidate_name,
+    final_choice,
+    inner_held_out,
+    profile_for,
+)
+
+
+def _corpus(n_sources: int = 8, rows: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    sources = np.repeat([f"s{i}" for i in range(n_sources)], rows)
+    features = np.zeros((sources.size, 14), dtype=np.float32)
+    features[:, 0] = np.tile(np.linspace(18, 45, rows), n_sources)
+    features[:, 1] = np.repeat(rng.uniform(500, 5000, n_sources), rows)
+    features[:, 11], features[:, 12], features[:, 13] = 24.0, 1920.0, 1080.0
+    target = (100 - 1.5 * (features[:, 0] - 18) + 3 * np.log(features[:, 1] / 500)).clip(0, 100).astype(np.float32)
+    return features, target, sources
+
+
+def test_inner_folds_cover_exactly_the_training_rows_and_keep_sources_whole():
+    _features, _target, sources = _corpus()
+    outer = fold_masks(sources, seed=1)
+    train = ~outer[0]
+    inner = inner_held_out(sources, train, seed=2)
+    assert inner.shape[0] >= 3
+    assert not (inner & ~train).any(), "an outer held-out row reached an inner fold"
+    assert (inner.sum(0) == train.astype(int)).all(), "every training row is held out by exactly one inner fold"
+    for held in inner:
+        assert not set(sources[held]) & set(sources[train & ~held])
+
+
+def test_too_few_training_sources_give_no_inner_folds():
+    sources = np.array(["a", "a", "b", "c"])
+    assert inner_held_out(sources, np.array([True, True, True, False]), seed=0).shape[0] == 0
+
+
+def test_the_lowest_score_wins_and_ties_go_to_the_weaker_decay():
+    assert best_candidate({"shrink=2": 5.0, "shrink=6": 4.0, "shrink=20": None}) == "shrink=6"
+    assert best_candidate({"shrink=2": 4.0, "shrink=6": 4.0}) == "shrink=2"
+    assert best_candidate({"shrink=2": None, "shrink=6": float("nan")}) is None
+
+
+def test_the_final_model_takes_the_lowest_mean_outer_rmse():
+    choices = [FoldChoice("shrink=2", {}, {"shrink=2": 3.0, "shrink=6": 2.0}),
+               FoldChoice("shrink=6", {}, {"shrink=2": 3.0, "shrink=6": 5.0})]
+    final = final_choice(choices)
+    assert final == {"chosen": "shrink=2", "mean_outer_rmse": {"shrink=2": 3.0, "shrink=6": 3.5}}
+    assert profile_for(NESTED_PROFILE, final).shrink == 2.0
+    assert profile_for(NESTED_PROFILE, None) is NESTED_PROFILE
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_folds_choice_ignores_its_outer_held_out_targets():
+    features, target, sources = _corpus()
+    held_out = fold_masks(sources, seed=3)[:2]
+    profile = dataclasses.replace(NESTED_PROFILE, epochs=8)
+    _weights, choices = fit_with_choice(features, target, held_out, (0, 1), sources, profile, 7, None)
+    assert [set(c.inner_rmse) for c in choices] == [{candidate_name(s) for s in CANDIDATE_SHRINKS}] * 2
+    assert all(c.chosen in c.inner_rmse for c in choices)
+
+    poisoned = target.copy()
+    poisoned[held_out[0]] = 100.0 - poisoned[held_out[0]]  # only fold 0's held-out rows change
+    _weights, again = fit_with_choice(features, poisoned, held_out, (0, 1), sources, profile, 7, None)
+    assert again[0].chosen == choices[0].chosen
+    assert again[0].inner_rmse == choices[0].inner_rmse
+    assert again[0].outer_rmse != choices[0].outer_rmse  # the poison was seen where it may be: the outer score

@@ -1,0 +1,107 @@
+"""Model choice by nested LOSO: let a small corpus choose its own regularisation, honestly.
+
+One fixed decay strength cannot suit every corpus: a few hundred rows from 9-20 sources want a
+stronger pull towards simple models than thousands of rows do. On corpora small enough that it
+costs little, every outer LOSO fold therefore trains each candidate on inner LOSO folds of its
+own training sources, and keeps the candidate with the lowest pooled inner RMSE; the outer
+held-out sources are never looked at. All models of a fold train side by side in one batched
+``fit``. The full-corpus model takes the candidate with the lowest RMSE over the outer folds,
+which is LOSO on the whole corpus.
+
+RMSE, not PLCC, chooses: the harness reads the predicted *level* (the largest CRF whose
+prediction meets a target), so being off by a constant costs picks even when the ranking is right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from trainer.core.seeds import stable_seed
+from trainer.learning.folds import fold_masks
+from trainer.learning.profiles import TrainingProfile
+
+# Candidate total shrinks of the weight matrices (see profiles.TrainingProfile.shrink), a decade
+# and a half either side of the default 6; 200 already collapses a network to a constant.
+CANDIDATE_SHRINKS: tuple[float, ...] = (2.0, 6.0, 20.0, 60.0)
+# Nested choice trains (inner folds + 1) x candidates models per outer fold. Up to this many rows
+# that costs a few seconds per codec (README "Model choice"); every real corpus we know is under
+# it (NFLX 70 rows, the real CRF sweep 448). Bigger corpora keep the profile's shrink: they pin
+# the fit down by themselves, and the generated M corpus (4000 rows) keeps its benchmark cost.
+NESTED_MAX_ROWS = 2000
+INNER_FOLDS = 5
+MIN_INNER_FOLDS = 3
+
+
+def candidate_name(shrink: float) -> str:
+    return f"shrink={shrink:g}"
+
+
+def nested_applies(profile: TrainingProfile, n_rows: int) -> bool:
+    return profile.nested_selection and n_rows <= NESTED_MAX_ROWS
+
+
+def inner_held_out(sources: np.ndarray, train: np.ndarray, seed: int) -> np.ndarray:
+    """Inner LOSO folds over one outer fold's training rows: ``[J, n]`` bool, False outside ``train``.
+
+    Empty (J = 0) when the training rows hold too few sources for an honest inner estimate.
+    """
+    train_sources = np.asarray(sources)[train]
+    n_inner = min(INNER_FOLDS, np.unique(train_sources).size)
+    if n_inner < MIN_INNER_FOLDS:
+        return np.zeros((0, train.size), dtype=bool)
+    inner = np.zeros((n_inner, train.size), dtype=bool)
+    inner[:, train] = fold_masks(train_sources, seed, n_inner)
+    return inner
+
+
+def inner_seed(seed: int, fold_index: int) -> int:
+    return stable_seed(seed, "inner-folds", fold_index)
+
+
+@dataclass(frozen=True)
+class FoldChoice:
+    """One outer fold's model choice: what the inner folds said, and how each candidate did outside."""
+
+    chosen: str
+    inner_rmse: dict[str, float | None]  # pooled over the inner held-out rows: what chose
+    outer_rmse: dict[str, float | None]  # on the outer held-out rows: used only for the final model
+
+    def as_report(self) -> dict[str, object]:
+        return {"chosen": self.chosen, "inner_rmse": dict(self.inner_rmse), "outer_rmse": dict(self.outer_rmse)}
+
+
+def pooled_rmse(predictions: np.ndarray, target: np.ndarray, rows: np.ndarray) -> float:
+    """RMSE over every row in ``rows`` (a bool mask); NaN when there is none."""
+    if not rows.any():
+        return float("nan")
+    return float(np.sqrt(np.mean((predictions[rows] - target[rows]) ** 2)))
+
+
+def best_candidate(scores: dict[str, float | None]) -> str | None:
+    """The candidate with the lowest score (ties: the earlier, i.e. weaker decay); None when none scored."""
+    finite = [(value, i, name) for i, (name, value) in enumerate(scores.items())
+              if value is not None and np.isfinite(value)]
+    return min(finite)[2] if finite else None
+
+
+def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
+    """The full-corpus model's candidate: the lowest mean outer RMSE over the folds (LOSO on all sources)."""
+    if not choices:
+        return None
+    names = list(choices[0].outer_rmse)
+    means: dict[str, float | None] = {}
+    for name in names:
+        values = [c.outer_rmse.get(name) for c in choices]
+        means[name] = float(np.mean(values)) if all(v is not None for v in values) else None
+    chosen = best_candidate(means)
+    return None if chosen is None else {"chosen": chosen, "mean_outer_rmse": means}
+
+
+def profile_for(profile: TrainingProfile, choice: dict[str, object] | None) -> TrainingProfile:
+    """The profile the full-corpus model trains with: the chosen candidate's shrink, else the profile's own."""
+    if not choice:
+        return profile
+    shrinks = {candidate_name(s): s for s in CANDIDATE_SHRINKS}
+    return replace(profile, shrink=shrinks[str(choice["chosen"])])
