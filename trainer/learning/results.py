@@ -10,6 +10,7 @@ import numpy as np
 from trainer.core.gate import LOSO_FOLD_COUNT, evaluate_gate
 from trainer.learning.baseline import BASELINE_KIND
 from trainer.learning.crf_pick import pool
+from trainer.learning.ladder_curves import LadderCurve
 
 if TYPE_CHECKING:
     from trainer.learning.model import MLPWeights
@@ -31,6 +32,8 @@ class FoldResult:
     baseline_rmse: float = float("nan")
     # How well the fold's model picks quality for a target, as the harness uses it (learning.crf_pick).
     crf_pick: dict[str, float | int] | None = None
+    # Its held-out ladders, measured vs the model's curve, for the console's picture (not in report.json).
+    ladders: tuple[LadderCurve, ...] = ()
 
     def as_report(self) -> dict[str, object]:
         return {

@@ -35,11 +35,13 @@ class FoldTask:
     job_id: int = 0
     observed: np.ndarray | None = None  # [14] bool: inputs some row measured (the rest get zero weight)
     encode_kbps: np.ndarray | None = None  # [n] each row's own encode bitrate (NaN absent), for crf_pick
+    sources: np.ndarray | None = None  # [n] each row's source, to name the held-out ladders the console draws
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
     from trainer.learning.baseline import baseline_predictions
     from trainer.learning.crf_pick import crf_pick_metrics
+    from trainer.learning.ladder_curves import held_out_ladders
     from trainer.learning.metrics import plcc, rmse, srocc
     from trainer.learning.model import fit, predict
 
@@ -53,6 +55,10 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     for k, fold_index in enumerate(task.fold_indices):
         val = task.held_out[k]
         pred, truth = predictions[k][val], task.target[val]
+
+        def fold_model(x: np.ndarray, k: int = k) -> np.ndarray:
+            return predict(weights.select(k), x)[0]
+
         results.append(
             FoldResult(
                 codec=task.codec,
@@ -66,8 +72,9 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 seconds=seconds,
                 baseline_plcc=plcc(baseline[k][val], truth),
                 baseline_rmse=rmse(baseline[k][val], truth),
-                crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec,
-                                          lambda x, k=k: predict(weights.select(k), x)[0]),
+                crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec, fold_model),
+                ladders=held_out_ladders(task.features[val], task.target[val],
+                                         None if task.sources is None else task.sources[val], task.codec, fold_model),
             )
         )
     return results
