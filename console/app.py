@@ -21,6 +21,7 @@ from console.widgets.codec_panes import CodecPanes
 from console.widgets.codec_table import CodecTable
 from console.widgets.corpus_pane import CorpusPane
 from console.widgets.fold_detail import FoldDetail
+from console.widgets.ladder_plot import LadderView
 from console.widgets.log_pane import LogPane
 from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.core.gate import LOSO_FOLD_COUNT, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
@@ -46,6 +47,8 @@ class PredictorConsole(App[int]):
         Binding("r", "retry", "Retry errors"),
         Binding("a", "toggle_auto", "Auto-train"),
         Binding("p", "promote", "Promote…"),
+        Binding("left_square_bracket", "ladder(-1)", "Prev ladder", key_display="["),
+        Binding("right_square_bracket", "ladder(1)", "Next ladder", key_display="]"),
         Binding("q", "quit_console", "Quit"),
     ]
 
@@ -202,6 +205,11 @@ class PredictorConsole(App[int]):
         self.auto_train = not self.auto_train
         self.table.border_title = f"codecs  (auto-train {'on' if self.auto_train else 'off'})"
         self.notify(f"auto-train {'on: changed codecs retrain' if self.auto_train else 'off: changed codecs go stale'}")
+
+    def action_ladder(self, delta: int) -> None:
+        """Step through the selected codec's held-out ladders in the detail pane."""
+        if not self.query_one(LadderView).step(delta):
+            self.notify(f"{self.table.selected_codec}: no other held-out ladder to show", markup=False)
 
     # -- promotion ---------------------------------------------------------------------------
     def action_promote(self) -> None:

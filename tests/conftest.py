@@ -28,3 +28,14 @@ def small_corpus(tmp_path: Path) -> Path:
         tmp_path / "corpora" / "ingest" / "small.jsonl",
         {"libx264": (6, 12, 0.5), "h264_amf": (6, 12, 8.0), "libvvenc": (3, 10, 0.5)},
     )
+
+
+@pytest.fixture
+def one_torch_thread():
+    """As ``python -m trainer.stubs`` trains (and fast on a busy machine, where threads contend)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

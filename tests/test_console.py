@@ -4,7 +4,6 @@ import json
 import multiprocessing
 import os
 import signal
-import time
 from pathlib import Path
 
 import orjson
@@ -13,34 +12,14 @@ import pytest
 from console.app import PredictorConsole
 from console.screens.confirm_plan import ConfirmPlanScreen
 from console.screens.confirm_quit import ConfirmQuitScreen
-from console.session import ConsoleSession
 from console.widgets.codec_table import verdict_text
 from console.widgets.fold_detail import HELD_OUT_WIDTH, held_out_label
-from trainer.executors.process_pool import process_pool_factory
+from tests.console_pilot import SIZE, make_app, wait_for
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.ingest.synthetic import synthetic_rows
-from trainer.run.cli import build_parser
-from trainer.run.config import resolve_config
 from trainer.shipping.artifacts import card_path, model_path, sha256_file
 
 REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
-SIZE = (140, 44)
-
-
-def make_app(tmp_path: Path, *args: str, auto_train: bool = True, debounce_s: float = 0.3) -> PredictorConsole:
-    argv = ["--out-dir", str(tmp_path / "runs"), "--model-dir", str(tmp_path / "model"), "--workers", "2", *args]
-    config = resolve_config(build_parser("predictor-console").parse_args(argv), env={}, argv=argv)
-    factory = process_pool_factory(config.workers)
-    return PredictorConsole(lambda post: ConsoleSession(config, post, factory), debounce_s=debounce_s,
-                            auto_train=auto_train)
-
-
-async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def rows_bytes(codec: str, sources: int, per_source: int, seed: int) -> bytes:
@@ -197,7 +176,7 @@ async def test_quit_with_jobs_running_asks_and_leaves_no_orphans(tmp_path):
     assert workers and not any(w.is_alive() for w in workers)
 
 
-@pytest.mark.parametrize("key", ["t", "T", "c", "r", "a", "p", "q"])
+@pytest.mark.parametrize("key", ["t", "T", "c", "r", "a", "p", "q", "left_square_bracket", "right_square_bracket"])
 def test_every_action_has_a_footer_key_with_a_description(key):
     bindings = {b.key: b for b in PredictorConsole.BINDINGS}
     assert bindings[key].description and bindings[key].show

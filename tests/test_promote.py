@@ -69,17 +69,6 @@ def test_parity_failure_is_reported(trained):
 STUB_PREDICTION_TOLERANCE_VMAF = 2.0
 
 
-@pytest.fixture
-def one_torch_thread():
-    """As ``python -m trainer.stubs`` trains (and fast on a busy machine, where threads contend)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_stub_regeneration_on_one_machine_is_byte_identical(tmp_path, capsys, one_torch_thread):
     from trainer.shipping.stubs import build_stub
 

@@ -1,4 +1,4 @@
-"""The selected codec's folds as they land, the chart, and its failure reasons in words."""
+"""The selected codec's folds as they land, the chart, its failure reasons in words, and its held-out ladders."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from console.widgets.fold_chart import FoldChart
+from console.widgets.ladder_plot import LadderView
 from trainer.core.display import clip
 from trainer.learning.crf_pick import pool
 from trainer.learning.results import CodecResult, FoldResult
@@ -46,6 +47,7 @@ class FoldDetail(Vertical):
         yield Static(id="baseline-line")
         yield FoldChart(id="fold-chart")
         yield Static(id="failure-reasons")
+        yield LadderView(id="ladders")
 
     def on_mount(self) -> None:
         table = self.query_one("#fold-table", DataTable)
@@ -65,6 +67,7 @@ class FoldDetail(Vertical):
         pick = describe_crf_pick(pool([f.crf_pick for f in folds]), "\n")
         self.query_one("#baseline-line", Static).update(baseline_text(folds) + Text(pick))
         self.query_one("#fold-chart", FoldChart).show(folds)
+        self.query_one(LadderView).show(codec, folds)
         reasons = self.query_one("#failure-reasons", Static)
         if result is None or not result.failure_reasons:
             passed = result is not None and result.status == "pass"

@@ -43,24 +43,36 @@ def harness_pick(curve: np.ndarray, low: int, target: float) -> int:
     return low + best
 
 
+def measured_ladder(quality: np.ndarray, vmaf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ladder's distinct qualities (ascending), the mean measured VMAF at each, and each row's index into them."""
+    qualities, inverse = np.unique(quality, return_inverse=True)
+    return qualities, np.bincount(inverse, weights=vmaf) / np.bincount(inverse), inverse
+
+
+def oracle_quality(qualities: np.ndarray, measured: np.ndarray, target: float) -> float | None:
+    """The largest integer quality whose measured VMAF, interpolated along the ladder, is >= target.
+
+    None when the target lies outside the ladder's measured range (nothing to judge a pick against).
+    """
+    if not measured.min() <= target <= measured.max():
+        return None
+    grid = np.arange(int(np.ceil(qualities[0])), int(np.floor(qualities[-1])) + 1, dtype=np.float64)
+    meeting = grid[np.interp(grid, qualities, measured) >= target]
+    return float(meeting.max()) if meeting.size else None
+
+
 def ladder_picks(quality: np.ndarray, vmaf: np.ndarray, kbps: np.ndarray, curve: np.ndarray, low: int) -> list[Pick]:
     """Picks for one ladder; ``curve`` is the model's prediction at every integer quality of the range."""
-    qualities, inverse = np.unique(quality, return_inverse=True)
+    qualities, measured, inverse = measured_ladder(quality, vmaf)
     if qualities.size < MIN_LADDER_POINTS:
         return []
-    measured = np.bincount(inverse, weights=vmaf) / np.bincount(inverse)
     has_rate = np.all(kbps > 0)
     log_rate = np.bincount(inverse, weights=np.log(np.where(kbps > 0, kbps, 1.0))) / np.bincount(inverse)
-    grid = np.arange(int(np.ceil(qualities[0])), int(np.floor(qualities[-1])) + 1, dtype=np.float64)
-    measured_on_grid = np.interp(grid, qualities, measured)
     picks = []
     for target in TARGETS:
-        if not measured.min() <= target <= measured.max():
+        oracle = oracle_quality(qualities, measured, target)
+        if oracle is None:
             continue
-        meeting = grid[measured_on_grid >= target]
-        if meeting.size == 0:
-            continue
-        oracle = float(meeting.max())
         pick = harness_pick(curve, low, target)
         at_pick = float(np.interp(pick, qualities, measured))
         overspend = (float(np.exp(np.interp(pick, qualities, log_rate) - np.interp(oracle, qualities, log_rate)))

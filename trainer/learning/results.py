@@ -10,6 +10,7 @@ import numpy as np
 from trainer.core.gate import LOSO_FOLD_COUNT, evaluate_gate
 from trainer.learning.baseline import BASELINE_KIND
 from trainer.learning.crf_pick import pool
+from trainer.learning.ladder_curves import LadderCurve
 from trainer.learning.selection import FoldChoice, final_choice
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class FoldResult:
     baseline_rmse: float = float("nan")
     # How well the fold's model picks quality for a target, as the harness uses it (learning.crf_pick).
     crf_pick: dict[str, float | int] | None = None
+    # Its held-out ladders, measured vs the model's curve, for the console's picture (not in report.json).
+    ladders: tuple[LadderCurve, ...] = ()
     # The candidate nested LOSO chose for this fold (learning.selection); None without a nested choice.
     model_choice: FoldChoice | None = None
 

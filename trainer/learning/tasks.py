@@ -36,12 +36,14 @@ class FoldTask:
     job_id: int = 0
     observed: np.ndarray | None = None  # [14] bool: inputs some row measured (the rest get zero weight)
     encode_kbps: np.ndarray | None = None  # [n] each row's own encode bitrate (NaN absent), for crf_pick
-    sources: np.ndarray | None = None  # [n] each row's source, for the inner folds of a nested model choice
+    # [n] each row's source: the inner folds of a nested model choice, the names of the ladders the console draws
+    sources: np.ndarray | None = None
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
     from trainer.learning.baseline import baseline_predictions
     from trainer.learning.crf_pick import crf_pick_metrics
+    from trainer.learning.ladder_curves import held_out_ladders
     from trainer.learning.metrics import plcc, rmse, srocc
     from trainer.learning.model import fit, predict
     from trainer.learning.selection import nested_applies
@@ -64,6 +66,10 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     for k, fold_index in enumerate(task.fold_indices):
         val = task.held_out[k]
         pred, truth = predictions[k][val], task.target[val]
+
+        def fold_model(x: np.ndarray, k: int = k) -> np.ndarray:
+            return predict(weights.select(k), x)[0]
+
         results.append(
             FoldResult(
                 codec=task.codec,
@@ -77,8 +83,9 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 seconds=seconds,
                 baseline_plcc=plcc(baseline[k][val], truth),
                 baseline_rmse=rmse(baseline[k][val], truth),
-                crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec,
-                                          lambda x, k=k: predict(weights.select(k), x)[0]),
+                crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec, fold_model),
+                ladders=held_out_ladders(task.features[val], task.target[val],
+                                         None if task.sources is None else task.sources[val], task.codec, fold_model),
                 model_choice=choices[k],
             )
         )

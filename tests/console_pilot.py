@@ -1,0 +1,30 @@
+"""Driving the real console under Textual's Pilot: the app on a temp dir, and waiting for what it shows."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from console.app import PredictorConsole
+from console.session import ConsoleSession
+from trainer.executors.process_pool import process_pool_factory
+from trainer.run.cli import build_parser
+from trainer.run.config import resolve_config
+
+SIZE = (140, 44)
+
+
+def make_app(tmp_path: Path, *args: str, auto_train: bool = True, debounce_s: float = 0.3) -> PredictorConsole:
+    argv = ["--out-dir", str(tmp_path / "runs"), "--model-dir", str(tmp_path / "model"), "--workers", "2", *args]
+    config = resolve_config(build_parser("predictor-console").parse_args(argv), env={}, argv=argv)
+    factory = process_pool_factory(config.workers)
+    return PredictorConsole(lambda post: ConsoleSession(config, post, factory), debounce_s=debounce_s,
+                            auto_train=auto_train)
+
+
+async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)

@@ -1,0 +1,40 @@
+"""Small ladder corpora written as a real ingest writes them (no generated flag), for whole-run tests.
+
+Quality follows bits per pixel: each source has a content complexity that scales its bitrate at
+every CRF, and VMAF is a smooth function of the encode's bits per pixel, so the probe bitrate of a
+ladder tells the model how hard its content is. Deterministic in its arguments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+RESOLUTIONS = ((1280, 720), (1920, 1080))
+
+
+def bpp_ladder_rows(codec: str = "libx264", n_sources: int = 10, crfs: range = range(18, 46, 3),
+                    seed: int = 0) -> list[dict[str, object]]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_sources):
+        width, height = RESOLUTIONS[s % len(RESOLUTIONS)]
+        fps = 24.0
+        complexity = rng.uniform(0.5, 2.0)
+        for crf in crfs:
+            bpp = 0.1 * complexity * np.exp(-0.11 * (crf - 28))
+            kbps = bpp * width * height * fps / 1000.0
+            quality_bpp = bpp / np.sqrt(complexity)  # harder content spends more bits for less quality
+            vmaf = 100.0 / (1.0 + np.exp(-(np.log(quality_bpp) + 3.3) * 1.6)) + rng.normal(0.0, 0.2)
+            rows.append({"src": f"clip{s:02d}", "encoder": codec, "crf": crf, "width": width, "height": height,
+                         "framerate": fps, "bitrate_kbps": round(float(kbps), 3),
+                         "vmaf_score": round(float(np.clip(vmaf, 0.0, 100.0)), 4), "exit_status": 0})
+    return rows
+
+
+def write_rows(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path

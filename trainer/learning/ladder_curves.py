@@ -1,0 +1,99 @@
+"""A fold's held-out ladders as the console draws them: measured VMAF beside the model's curve.
+
+Computed in the worker, where the fold's model and its held-out rows are, and carried back with
+the fold result (never into report.json): per ladder, the measured points, the model's prediction
+at every integer quality of the codec's range with the ladder's probe inputs held fixed (the
+curve the harness searches), and its picks against the oracle. At most MAX_LADDERS_PER_FOLD
+ladders per fold, the worst-picked first, so a fold result stays a few kilobytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer.core.codecs import QUALITY_RANGE
+from trainer.core.features import FEATURE_NAMES, QUALITY_INPUT
+from trainer.learning.crf_pick import (
+    MIN_LADDER_POINTS,
+    TARGETS,
+    harness_pick,
+    ladder_index,
+    measured_ladder,
+    oracle_quality,
+    quality_sweep,
+)
+
+MAX_LADDERS_PER_FOLD = 8
+_COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+@dataclass(frozen=True)
+class LadderPick:
+    target: float
+    pick: int  # the harness's pick on the model's curve
+    oracle: float  # the largest quality whose measured VMAF meets the target
+
+
+@dataclass(frozen=True)
+class LadderCurve:
+    """One held-out ladder: what was measured, what the fold's model predicts at its probe inputs."""
+
+    label: str  # its source(s), resolution and frame rate
+    probe_kbps: float
+    quality: tuple[float, ...]  # measured qualities, ascending
+    vmaf: tuple[float, ...]  # mean measured VMAF at each
+    low: int  # the quality of predicted[0]: the codec's range starts here
+    predicted: tuple[float, ...]  # the model at every integer quality low, low + 1, ... of the range
+    picks: tuple[LadderPick, ...]  # one per target inside the measured range
+
+    @property
+    def predicted_quality(self) -> range:
+        return range(self.low, self.low + len(self.predicted))
+
+    def mean_pick_error(self) -> float:
+        """Mean |pick - oracle| in quality steps (0 when no target lies in the measured range)."""
+        return float(np.mean([abs(p.pick - p.oracle) for p in self.picks])) if self.picks else 0.0
+
+
+def ladder_label(sources: np.ndarray, row: np.ndarray) -> str:
+    names = sorted({str(s) for s in sources})
+    who = names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "") if names else "ladder"
+    return f"{who} {row[_COL['width']]:.0f}x{row[_COL['height']]:.0f}@{row[_COL['fps']]:g}"
+
+
+def held_out_ladders(features: np.ndarray, target: np.ndarray, sources: np.ndarray | None, codec: str,
+                     predict: Callable[[np.ndarray], np.ndarray],
+                     limit: int = MAX_LADDERS_PER_FOLD) -> tuple[LadderCurve, ...]:
+    """The ladders of these (held-out) rows with enough quality points, worst-picked first, at most ``limit``."""
+    features = np.asarray(features, dtype=np.float32)
+    if features.shape[0] == 0:
+        return ()
+    ladder = ladder_index(features)
+    groups = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
+              if np.unique(features[rows, QUALITY_INPUT]).size >= MIN_LADDER_POINTS]
+    if not groups:
+        return ()
+    low, _high = QUALITY_RANGE[codec]
+    curves = np.asarray(predict(quality_sweep(features[[rows[0] for rows in groups]], codec)),
+                        dtype=np.float64).reshape(len(groups), -1)
+    names = np.asarray(sources) if sources is not None else np.array([], dtype=str)
+    ladders = []
+    for rows, curve in zip(groups, curves, strict=True):
+        qualities, measured, _ = measured_ladder(features[rows, QUALITY_INPUT].astype(np.float64),
+                                                 np.asarray(target, dtype=np.float64)[rows])
+        picks = tuple(LadderPick(t, harness_pick(curve, low, t), oracle)
+                      for t in TARGETS if (oracle := oracle_quality(qualities, measured, t)) is not None)
+        ladders.append(LadderCurve(
+            label=ladder_label(names[rows] if names.size else names, features[rows[0]]),
+            probe_kbps=float(features[rows[0], _COL["probe_bitrate_kbps"]]),
+            quality=tuple(float(q) for q in qualities),
+            vmaf=tuple(float(v) for v in measured),
+            low=low,
+            predicted=tuple(float(v) for v in curve),
+            picks=picks,
+        ))
+    ladders.sort(key=lambda c: (-c.mean_pick_error(), c.label, c.probe_kbps))
+    return tuple(ladders[:limit])
