@@ -31,6 +31,12 @@ class FoldResult:
     baseline_rmse: float = float("nan")
     # How well the fold's model picks quality for a target, as the harness uses it (learning.crf_pick).
     crf_pick: dict[str, float | int] | None = None
+    # Out of fold, kept compact for the comparison with the shipped model on the same rows
+    # (trainer.shipping.incumbent): the held-out row indices, the fold model's predictions there
+    # (float32, same order) and its quality picks summarised per held-out source.
+    held_out_rows: np.ndarray | None = field(default=None, compare=False, repr=False)
+    predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
+    crf_pick_by_source: dict[str, dict] | None = field(default=None, compare=False, repr=False)
 
     def as_report(self) -> dict[str, object]:
         return {
@@ -65,6 +71,8 @@ class CodecResult:
     corpus_provenance: list[dict[str, object]] = field(default_factory=list)
     mean_plcc: float | None = None
     plcc_spread: float | None = None
+    # The shipped model against this one on the rows it never saw (trainer.shipping.incumbent); None: not compared.
+    incumbent: dict[str, object] | None = None
 
     def _mean(self, attr: str) -> float | None:
         values = [getattr(f, attr) for f in self.folds]
@@ -104,6 +112,7 @@ class CodecResult:
             "folds": [f.as_report() for f in sorted(self.folds, key=lambda f: f.fold_index)],
             "baseline": self.baseline_report(),
             "crf_pick": self.crf_pick(),
+            "incumbent": self.incumbent,
             "training_seconds": round(sum(f.seconds for f in self.folds), 3),
         }
 
