@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -194,3 +195,74 @@ def test_worse_than_incumbent_needs_a_real_margin_and_names_the_numbers():
     steps = regression(_incumbent(0.99, 0.97, 2.6, 2.0))
     assert "CRF-pick error 2.60 vs shipped 2.00 steps (larger by 0.60 > 0.5)" in steps
     assert regression({"comparable": False, "reason": "x"}) is None and regression(None) is None
+
+
+# --- whole runs: promote from A, challenge on B ------------------------------------------------------
+
+def test_env_allow_regression_is_read_and_the_console_refuses_the_flag(capsys):
+    from console.cli import main as console_main
+    from trainer.run.cli import build_parser
+    from trainer.run.config import resolve_config
+
+    args = build_parser("python -m trainer").parse_args([])
+    assert resolve_config(args, env={"ALLOW_REGRESSION": "1"}).allow_regression
+    assert not resolve_config(args, env={}).allow_regression
+    assert console_main(["--allow-regression"]) == 2
+    assert "--allow-regression only apply with --batch" in capsys.readouterr().err
+
+
+def test_promote_from_a_then_a_worse_challenger_on_b_is_blocked_unless_allowed(tmp_path, capsys):
+    from tests.conftest import CHAMPION_A_EPOCHS, CHAMPION_B_EPOCHS, write_champion_corpora
+    from trainer.run.cli import main
+    from trainer.shipping.cards import status_line
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for path in (model_path(REPO_MODEL_DIR, "libx265"), card_path(REPO_MODEL_DIR, "libx265")):
+        shutil.copy(path, model_dir / path.name)
+    corpus_a, corpus_b = write_champion_corpora(tmp_path / "corpora")
+    model, card = model_path(model_dir, "libx265"), card_path(model_dir, "libx265")
+
+    def run(corpus: Path, epochs: str, *extra: str) -> tuple[dict, str]:
+        out = tmp_path / f"runs{len(list(tmp_path.glob('runs*')))}"
+        assert main(["--corpus", str(corpus), "--codec", "libx265", "--model-dir", str(model_dir), "--out-dir",
+                     str(out), "--epochs", epochs, "--summary-md", str(out / "summary.md"), "--yes", *extra]) == 0
+        return json.loads((out / "report.json").read_text()), (out / "summary.md").read_text()
+
+    # 1. A against the shipped stub: the stub saw no real source, so it is scored on every row.
+    stub_sha = sha256_file(model)
+    report, _md = run(corpus_a, CHAMPION_A_EPOCHS)
+    incumbent = report["codecs"][0]["incumbent"]
+    assert incumbent["kind"] == "stub" and incumbent["sha256"] == stub_sha
+    assert (incumbent["n_rows"], incumbent["n_sources"]) == (240, 10)
+    assert status_line(card.read_text()).startswith("## Status: Production")
+    provenance = read_provenance(card.read_text())
+    assert provenance.sources == tuple(f"libx265_src{i:03d}" for i in range(10)) and not provenance.synthetic
+    assert any(f.startswith("`corpus.jsonl` (") for f in provenance.files)
+    a_sha = sha256_file(model)
+    assert "vs shipped stub" in capsys.readouterr().out
+
+    # 2. B: the A model is scored on B's 48 new sources only; the challenger is worse there: blocked.
+    report, md = run(corpus_b, CHAMPION_B_EPOCHS)
+    codec = report["codecs"][0]
+    incumbent = codec["incumbent"]
+    assert codec["status"] == "pass"
+    assert incumbent["kind"] == "production" and incumbent["sha256"] == a_sha
+    assert (incumbent["n_rows"], incumbent["n_sources"]) == (960, 48)
+    ours, theirs = incumbent["challenger"]["plcc"], incumbent["plcc"]
+    assert ours < theirs - 0.005
+    [reason] = report["promotion"]["blocked"]["libx265"]
+    assert reason.startswith("worse-than-incumbent: on 960 rows from 48 sources the shipped production model")
+    assert f"PLCC {ours:.4f} vs shipped {theirs:.4f} (lower by {theirs - ours:.4f} > 0.005)" in reason
+    assert sha256_file(model) == a_sha  # not replaced
+    assert "promotion blocked: worse-than-incumbent" in card.read_text()
+    assert f"| {ours:.4f} vs {theirs:.4f} (production, 960 rows) |" in md
+    assert "vs shipped production" in capsys.readouterr().out
+
+    # 3. The same run with --allow-regression: applied, and the card says why it ships anyway.
+    report, _md = run(corpus_b, CHAMPION_B_EPOCHS, "--allow-regression")
+    assert report["promotion"]["blocked"] == {} and sha256_file(model) != a_sha
+    text = card.read_text()
+    assert status_line(text).startswith("## Status: Production")
+    assert f"- regression allowed: {reason} -- promoted anyway: --allow-regression" in text
+    assert len(read_provenance(text).sources) == 58
