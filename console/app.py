@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Static
 from console.messages import CorpusUpdated, EngineEvent, LogWritten, PlanApplied, PlanReady
 from console.screens.confirm_plan import ConfirmPlanScreen
 from console.screens.confirm_quit import ConfirmQuitScreen
+from console.screens.confirm_regression import ConfirmRegressionScreen
 from console.session import ConsoleSession
 from console.watcher import CorpusWatcher
 from console.widgets.codec_panes import CodecPanes
@@ -220,9 +221,10 @@ class PredictorConsole(App[int]):
         self.build_plan()
 
     @work(thread=True, exclusive=True, group="promote")
-    def build_plan(self) -> None:
+    def build_plan(self, allow_regression: frozenset[str] = frozenset()) -> None:
         try:
-            self.post_message(PlanReady(self.session.plan()))
+            plan = self.session.plan(allow_regression)
+            self.post_message(PlanReady(plan, regressions_allowed=bool(allow_regression)))
         except Exception as exc:  # shown to the operator, never swallowed
             self.post_message(PlanReady(None, f"{type(exc).__name__}: {exc}"))
 
@@ -233,7 +235,21 @@ class PredictorConsole(App[int]):
             self.notify(f"Could not build the plan: {message.error}", severity="error", markup=False)
             return
         plan = message.plan
+        if plan.regressions and not message.regressions_allowed:
+            self.push_screen(ConfirmRegressionScreen(plan.regressions),
+                             lambda allowed: self.regressions_decided(plan, bool(allowed)))
+            return
+        self.confirm_plan(plan)
 
+    def regressions_decided(self, plan: PromotionPlan, allowed: bool) -> None:
+        """The second confirmation's answer: plan again with the regressions allowed, or keep them blocked."""
+        if allowed:
+            self.session.log.line(f"operator allowed worse-than-incumbent promotion of {', '.join(plan.regressions)}")
+            self.build_plan(frozenset(plan.regressions))
+        else:
+            self.confirm_plan(plan)
+
+    def confirm_plan(self, plan: PromotionPlan) -> None:
         def decided(confirmed: bool | None) -> None:
             if confirmed:
                 self.apply_plan(plan)

@@ -14,8 +14,10 @@ from trainer.run.config import ConfigError, resolve_config
 def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> int:
     try:
         config = resolve_config(args, argv=[prog, *argv])
+        # --allow-regression too (the flag; ALLOW_REGRESSION=1 is ignored here): the console asks a second time.
         batch_only = [flag for flag, on in (("--synthetic-smoke", config.synthetic_smoke), ("--yes", config.yes),
-                                            ("--restore", bool(config.restore)), ("--write-stubs", config.write_stubs))
+                                            ("--restore", bool(config.restore)), ("--write-stubs", config.write_stubs),
+                                            ("--allow-regression", args.allow_regression))
                       if on]
         if batch_only:
             raise ConfigError(f"{', '.join(batch_only)} only apply with --batch; the console asks before it writes")

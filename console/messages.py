@@ -51,10 +51,11 @@ class LogWritten(Message):
 class PlanReady(Message):
     """A promotion plan was built (or could not be, with the reason)."""
 
-    def __init__(self, plan: PromotionPlan | None, error: str | None = None) -> None:
+    def __init__(self, plan: PromotionPlan | None, error: str | None = None, regressions_allowed: bool = False) -> None:
         super().__init__()
         self.plan = plan
         self.error = error
+        self.regressions_allowed = regressions_allowed  # the operator already confirmed them a second time
 
 
 class PlanApplied(Message):

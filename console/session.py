@@ -7,7 +7,7 @@ thread workers) and reports through ``post``. The UI never touches the engine's 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import wait
 from datetime import UTC, datetime
 
@@ -22,16 +22,18 @@ from trainer.ingest.corpus import CodecData, Corpus
 from trainer.ingest.discovery import find_inputs, partition_roots
 from trainer.ingest.live import FileUpdate, IncrementalCorpus
 from trainer.learning.events import Event
-from trainer.learning.results import CodecResult
+from trainer.learning.results import CodecResult, FinalModel
 from trainer.outputs.describe import describe_event
 from trainer.outputs.report import build_report, corpus_section, utc_stamp, write_report
 from trainer.run.config import RunConfig
 from trainer.run.engine import TrainingEngine
 from trainer.run.runlog import RunLog
 from trainer.shipping.apply import apply_plan
+from trainer.shipping.incumbent import incumbent_judge
 from trainer.shipping.plan import PromotionPlan, plan_promotion
 
 FINAL_MODEL_TIMEOUT_S = 600
+REGRESSION_OVERRIDE = "the operator confirmed it a second time in the console"
 
 
 class ConsoleSession:
@@ -47,6 +49,7 @@ class ConsoleSession:
         self._corpus_cache: Corpus | None = None
         self._pending_bytes: dict[str, int] = {}
         self.trained_data: dict[str, CodecData] = {}
+        self._finals: dict[str, tuple[CodecData, FinalModel]] = {}  # retrains, with the data they were made from
         self.stamp = utc_stamp()
         self.log = RunLog(config.out_dir / f"train_{self.stamp}.log",
                           listener=lambda line: self._post(LogWritten(line)))
@@ -56,6 +59,7 @@ class ConsoleSession:
             emit=self._on_engine_event,
             executor_factory=executor_factory,
             workers=config.workers if cluster is None else cluster_capacity(cluster.describe()),
+            compare=incumbent_judge(config.model_dir),
         )
         self._stop = threading.Event()
         self._engine_thread = threading.Thread(target=self.engine.serve, args=(self._stop,), name="engine",
@@ -165,14 +169,22 @@ class ConsoleSession:
         self._post(EngineEvent(event))
 
     # -- promotion ---------------------------------------------------------------------------
-    def plan(self) -> PromotionPlan:
-        """Retrain passing codecs on the data they were judged on, then plan every file change."""
+    def plan(self, allow_regression: Collection[str] = ()) -> PromotionPlan:
+        """Retrain passing codecs on the data they were judged on, then plan every file change.
+
+        A retrain is reused while its codec's data is unchanged, so the plan asked for again after
+        the operator allowed a regression ships the very model the first plan showed.
+        """
         results = self.results()
         passing = [c for c, r in results.items() if r.status == "pass" and not self.trained_data[c].n_generated]
-        retrains = {codec: self.engine.train_final(self.trained_data[codec]) for codec in passing}
+        reused = {c: self._finals[c][1] for c in passing
+                  if c in self._finals and self._finals[c][0] is self.trained_data[c]}
+        retrains = {c: self.engine.train_final(self.trained_data[c]) for c in passing if c not in reused}
         wait(retrains.values(), timeout=FINAL_MODEL_TIMEOUT_S)
-        finals = {codec: future.result() for codec, future in retrains.items() if future.done()}
-        return plan_promotion(results, finals, self.trained_data, self.config.model_dir, str(self.config.report_path))
+        finals = {**reused, **{codec: future.result() for codec, future in retrains.items() if future.done()}}
+        self._finals.update({c: (self.trained_data[c], f) for c, f in finals.items() if f.weights is not None})
+        return plan_promotion(results, finals, self.trained_data, self.config.model_dir, str(self.config.report_path),
+                              allow_regression, REGRESSION_OVERRIDE)
 
     def apply(self, plan: PromotionPlan) -> dict[str, object]:
         applied = apply_plan(plan, self.config.model_dir, self.config.out_dir / "backup", utc_stamp())

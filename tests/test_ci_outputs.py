@@ -67,13 +67,16 @@ def test_summary_markdown_has_the_verdict_table_plan_corpus_and_ledger(ci_run):
     _code, tmp, report = ci_run
     text = (tmp / "ci" / "summary.md").read_text()
     assert text.startswith("## VMAF predictor gate: ")
-    assert ("| codec | status | mean PLCC | spread | weakest fold | linear baseline PLCC | rows | sources |"
-            in text)
+    assert ("| codec | status | mean PLCC | spread | weakest fold | linear baseline PLCC | vs shipped | rows "
+            "| sources |" in text)
     for entry in report["codecs"]:
         row = next(line for line in text.splitlines() if line.startswith(f"| {entry['codec']} |"))
         assert entry["status"] in row and f"| {entry['n_rows_total']} | {entry['n_distinct_sources']} |" in row
     amf = next(c for c in report["codecs"] if c["codec"] == "h264_amf")
     assert f"| {amf['mean_plcc']:.4f} |" in text
+    shipped = amf["incumbent"]  # the committed stub, which saw no real source: scored on every row
+    assert shipped["kind"] == "stub" and shipped["n_rows"] == amf["n_rows_total"] == 72
+    assert (f"| {shipped['challenger']['plcc']:.4f} vs {shipped['plcc']:.4f} (stub, 72 rows) |" in text)
     assert "### Why codecs did not pass" in text and "**libvvenc** (insufficient-sources)" in text
     assert "### Promotion plan" in text and "### Corpus" in text and "### Rejected rows" in text
     sha = report["run_provenance"]["inputs"][0]["sha256"]

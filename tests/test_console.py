@@ -255,3 +255,52 @@ async def test_every_state_and_verdict_is_rendered_whole_without_scrolling(tmp_p
             verdict = str(verdict_text(state)) if state in ("pass", "fail", "insufficient-sources",
                                                            "missing-rows", "error") else ""
             assert verdict in shown, (size, shown)
+
+
+async def test_a_worse_challenger_is_promoted_only_after_a_second_confirmation(tmp_path):
+    """Promote from corpus A (batch), then in the console a gate-passing but worse challenger from corpus B."""
+    from console.screens.confirm_regression import ConfirmRegressionScreen
+    from tests.conftest import CHAMPION_A_EPOCHS, CHAMPION_B_EPOCHS, write_champion_corpora
+    from trainer.run.cli import main
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for path in (model_path(REPO_MODEL_DIR, "libx265"), card_path(REPO_MODEL_DIR, "libx265")):
+        (model_dir / path.name).write_bytes(path.read_bytes())
+    corpus_a, corpus_b = write_champion_corpora(tmp_path / "corpora")
+    assert main(["--corpus", str(corpus_a), "--codec", "libx265", "--model-dir", str(model_dir), "--out-dir",
+                 str(tmp_path / "runs-a"), "--epochs", CHAMPION_A_EPOCHS, "--yes"]) == 0
+    before = _hashes(model_dir)
+    app = make_app(tmp_path, "--corpus", str(corpus_b), "--epochs", CHAMPION_B_EPOCHS)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "libx265" in app.results, timeout=180, what="verdict")
+        assert app.results["libx265"].status == "pass"
+        await pilot.press("down")  # select libx265: the detail pane compares it with the shipped model
+        await wait_for(pilot, lambda: app.table.selected_codec == "libx265", what="selection")
+        line = str(app.query_one("#incumbent-line").content)
+        assert line.startswith("vs shipped production") and "on 960 rows from 48 unseen sources" in line
+
+        await pilot.press("p")  # first time: keep it blocked
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRegressionScreen), timeout=120, what="2nd ask")
+        assert list(app.screen.regressions) == ["libx265"]
+        assert app.screen.regressions["libx265"].startswith("worse-than-incumbent: on 960 rows")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), what="plan dialog")
+        assert app.screen.plan.blocked["libx265"][0].startswith("worse-than-incumbent")
+        assert {c.action for c in app.screen.plan.changes} == {"patch-card-status"}
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmPlanScreen), what="dialog closed")
+        assert _hashes(model_dir) == before
+
+        await pilot.press("p")  # second time: allow it, then confirm the plan
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRegressionScreen), timeout=120, what="2nd ask")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), timeout=120, what="plan dialog")
+        assert ("libx265", "replace-model") in {(c.codec, c.action) for c in app.screen.plan.changes}
+        assert not app.screen.plan.blocked
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.promotions_applied == 1, what="apply")
+    assert _hashes(model_dir)["predictor_libx265.onnx"] != before["predictor_libx265.onnx"]
+    card = (model_dir / "predictor_libx265_card.md").read_text()
+    assert "## Status: Production" in card
+    assert "-- promoted anyway: the operator confirmed it a second time in the console" in card

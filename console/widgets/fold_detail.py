@@ -15,7 +15,8 @@ from console.widgets.ladder_plot import LadderView
 from trainer.core.display import clip
 from trainer.learning.crf_pick import pool
 from trainer.learning.results import CodecResult, FoldResult
-from trainer.outputs.describe import describe_crf_pick, fmt
+from trainer.outputs.describe import describe_crf_pick, describe_incumbent, fmt
+from trainer.shipping.incumbent import regression
 
 HELD_OUT_WIDTH = 18
 
@@ -45,6 +46,7 @@ class FoldDetail(Vertical):
         yield Static(id="detail-title")
         yield DataTable(id="fold-table", cursor_type="none")
         yield Static(id="baseline-line")
+        yield Static(id="incumbent-line")
         yield FoldChart(id="fold-chart")
         yield Static(id="failure-reasons")
         yield LadderView(id="ladders")
@@ -66,6 +68,9 @@ class FoldDetail(Vertical):
                           key=str(fold.fold_index))
         pick = describe_crf_pick(pool([f.crf_pick for f in folds]), "\n")
         self.query_one("#baseline-line", Static).update(baseline_text(folds) + Text(pick))
+        self.query_one("#incumbent-line", Static).update(
+            Text(describe_incumbent(result.incumbent) if result is not None and folds else "",
+                 style="red" if result is not None and regression(result.incumbent) else ""))
         self.query_one("#fold-chart", FoldChart).show(folds)
         self.query_one(LadderView).show(codec, folds)
         reasons = self.query_one("#failure-reasons", Static)

@@ -96,24 +96,46 @@ def quality_sweep(ladders: np.ndarray, codec: str) -> np.ndarray:
     return sweep
 
 
+def _picks_by_ladder(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
+                     predict: Callable[[np.ndarray], np.ndarray], ladder: np.ndarray) -> list[tuple[int, list[Pick]]]:
+    """(first row, picks) for every ladder with enough quality points; one prediction call for all of them."""
+    low, _high = QUALITY_RANGE[codec]
+    candidates = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
+                  if np.unique(features[rows, QUALITY_INPUT]).size >= MIN_LADDER_POINTS]
+    if not candidates:
+        return []
+    sweep = quality_sweep(features[[rows[0] for rows in candidates]], codec)
+    curves = np.asarray(predict(sweep), dtype=np.float64).reshape(len(candidates), -1)
+    return [(int(rows[0]), ladder_picks(features[rows, QUALITY_INPUT].astype(np.float64),
+                                        target[rows].astype(np.float64), np.asarray(kbps, dtype=np.float64)[rows],
+                                        curve, low))
+            for rows, curve in zip(candidates, curves, strict=True)]
+
+
 def crf_pick_metrics(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
                      predict: Callable[[np.ndarray], np.ndarray]) -> dict[str, float | int] | None:
     """Summary over every ladder of these rows; None when no ladder has enough quality points."""
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return None
-    ladder = ladder_index(features)
-    low, _high = QUALITY_RANGE[codec]
-    candidates = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
-                  if np.unique(features[rows, QUALITY_INPUT]).size >= MIN_LADDER_POINTS]
-    if not candidates:
-        return None
-    sweep = quality_sweep(features[[rows[0] for rows in candidates]], codec)
-    curves = np.asarray(predict(sweep), dtype=np.float64).reshape(len(candidates), -1)
-    picks = [p for rows, curve in zip(candidates, curves, strict=True)
-             for p in ladder_picks(features[rows, QUALITY_INPUT].astype(np.float64), target[rows].astype(np.float64),
-                                   np.asarray(kbps, dtype=np.float64)[rows], curve, low)]
-    return summarise(picks)
+    by_ladder = _picks_by_ladder(features, target, kbps, codec, predict, ladder_index(features))
+    return summarise([p for _first, picks in by_ladder for p in picks])
+
+
+def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
+                      predict: Callable[[np.ndarray], np.ndarray], groups: np.ndarray) -> dict[str, dict]:
+    """A summary per group (source) of its own ladders' picks, so any set of sources can be pooled
+    later (the shipped model is compared with a challenger on the sources it never saw)."""
+    features = np.asarray(features, dtype=np.float32)
+    if features.shape[0] == 0:
+        return {}
+    names, code = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    code = code.reshape(-1)
+    ladder = np.unique(np.column_stack([ladder_index(features), code]), axis=0, return_inverse=True)[1].reshape(-1)
+    picks: dict[str, list[Pick]] = {}
+    for first, ladder_picks_ in _picks_by_ladder(features, target, kbps, codec, predict, ladder):
+        picks.setdefault(str(names[code[first]]), []).extend(ladder_picks_)
+    return {name: summary for name, group in sorted(picks.items()) if (summary := summarise(group))}
 
 
 def summarise(picks: list[Pick]) -> dict[str, float | int] | None:

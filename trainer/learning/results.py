@@ -37,6 +37,12 @@ class FoldResult:
     ladders: tuple[LadderCurve, ...] = ()
     # The candidate nested LOSO chose for this fold (learning.selection); None without a nested choice.
     model_choice: FoldChoice | None = None
+    # Out of fold, kept compact for the comparison with the shipped model on the same rows
+    # (trainer.shipping.incumbent): the held-out row indices, the fold model's predictions there
+    # (float32, same order) and its quality picks summarised per held-out source.
+    held_out_rows: np.ndarray | None = field(default=None, compare=False, repr=False)
+    predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
+    crf_pick_by_source: dict[str, dict] | None = field(default=None, compare=False, repr=False)
 
     def as_report(self) -> dict[str, object]:
         return {
@@ -72,6 +78,8 @@ class CodecResult:
     corpus_provenance: list[dict[str, object]] = field(default_factory=list)
     mean_plcc: float | None = None
     plcc_spread: float | None = None
+    # The shipped model against this one on the rows it never saw (trainer.shipping.incumbent); None: not compared.
+    incumbent: dict[str, object] | None = None
 
     def _mean(self, attr: str) -> float | None:
         values = [getattr(f, attr) for f in self.folds]
@@ -118,6 +126,7 @@ class CodecResult:
             "baseline": self.baseline_report(),
             "crf_pick": self.crf_pick(),
             "model_choice": self.model_choice(),
+            "incumbent": self.incumbent,
             "training_seconds": round(sum(f.seconds for f in self.folds), 3),
         }
 

@@ -7,6 +7,7 @@ full-corpus model a passing codec is promoted with.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,12 +38,13 @@ class FoldTask:
     observed: np.ndarray | None = None  # [14] bool: inputs some row measured (the rest get zero weight)
     encode_kbps: np.ndarray | None = None  # [n] each row's own encode bitrate (NaN absent), for crf_pick
     # [n] each row's source: the inner folds of a nested model choice, the names of the ladders the console draws
+    # and the per-source quality picks compared with the shipped model
     sources: np.ndarray | None = None
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
     from trainer.learning.baseline import baseline_predictions
-    from trainer.learning.crf_pick import crf_pick_metrics
+    from trainer.learning.crf_pick import crf_pick_by_group, crf_pick_metrics
     from trainer.learning.ladder_curves import held_out_ladders
     from trainer.learning.metrics import plcc, rmse, srocc
     from trainer.learning.model import fit, predict
@@ -66,10 +68,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     for k, fold_index in enumerate(task.fold_indices):
         val = task.held_out[k]
         pred, truth = predictions[k][val], task.target[val]
-
-        def fold_model(x: np.ndarray, k: int = k) -> np.ndarray:
-            return predict(weights.select(k), x)[0]
-
+        fold_model = _fold_model(weights, k)
         results.append(
             FoldResult(
                 codec=task.codec,
@@ -87,9 +86,21 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 ladders=held_out_ladders(task.features[val], task.target[val],
                                          None if task.sources is None else task.sources[val], task.codec, fold_model),
                 model_choice=choices[k],
+                held_out_rows=np.flatnonzero(val).astype(np.int32),
+                predictions=np.asarray(pred, dtype=np.float32),
+                crf_pick_by_source=crf_pick_by_group(task.features[val], task.target[val], kbps[val], task.codec,
+                                                     fold_model, task.sources[val]) if task.sources is not None
+                else None,
             )
         )
     return results
+
+
+def _fold_model(weights: MLPWeights, k: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Fold ``k``'s model alone, as a predictor of feature rows (for the quality-pick sweeps)."""
+    from trainer.learning.model import predict
+
+    return lambda x: predict(weights.select(k), x)[0]
 
 
 @dataclass(frozen=True)

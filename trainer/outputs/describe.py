@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from trainer.core.display import clip
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
@@ -33,6 +33,8 @@ def describe_event(event: Event) -> str:
         if baseline is not None:
             text += f" (linear baseline mean PLCC {fmt(baseline['mean_plcc'])})"  # type: ignore[arg-type]
         text += describe_crf_pick(r.crf_pick(), "\n    ")
+        if r.incumbent is not None:
+            text += f"\n    {describe_incumbent(r.incumbent)}"
         return "\n".join([text, *(f"    {reason}" for reason in r.failure_reasons)])
     if isinstance(event, CodecCancelled):
         return f"{event.codec}: cancelled"
@@ -50,6 +52,24 @@ def describe_crf_pick(pick: dict[str, float | int] | None, lead: str) -> str:
             f"VMAF off by {fmt(pick['mean_abs_vmaf_error'], 2)}, misses {100 * float(pick['miss_rate']):.0f}% "
             f"(> 1 VMAF below target), bitrate {'-' if overspend is None else f'{float(overspend):+.1f}%'} "
             f"vs the oracle, {pick['n']} picks")
+
+
+def describe_incumbent(incumbent: Mapping[str, object] | None) -> str:
+    """One line: the shipped model vs this one on the rows the shipped model never saw."""
+    if not incumbent:
+        return "vs shipped: not compared"
+    if not incumbent.get("comparable"):
+        return f"vs shipped: not comparable ({clip(str(incumbent.get('reason')), 160)})"
+    mine: Mapping = incumbent["challenger"]  # type: ignore[assignment]
+
+    def side(scores: Mapping) -> str:
+        pick = scores.get("crf_pick") or {}
+        steps = pick.get("mean_abs_quality_error")
+        return (f"PLCC {fmt(scores.get('plcc'))} RMSE {fmt(scores.get('rmse'), 2)}"
+                + ("" if steps is None else f" crf pick off {fmt(steps, 2)}"))
+
+    return (f"vs shipped {incumbent['kind']} {str(incumbent['sha256'])[:12]} on {incumbent['n_rows']} rows from "
+            f"{incumbent['n_sources']} unseen sources: this model {side(mine)}; shipped {side(incumbent)}")
 
 
 def name_list(names: Sequence[str], shown: int = NAMES_SHOWN) -> str:

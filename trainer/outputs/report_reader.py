@@ -63,5 +63,18 @@ def codec_results(report: dict) -> dict[str, CodecResult]:
             codec=codec, status=entry["status"], n_rows_total=int(entry["n_rows_total"]),
             n_distinct_sources=int(entry["n_distinct_sources"]), failure_reasons=list(entry["failure_reasons"]),
             folds=folds, corpus_provenance=list(entry.get("corpus_provenance") or []),
-            mean_plcc=entry.get("mean_plcc"), plcc_spread=entry.get("plcc_spread"))
+            mean_plcc=entry.get("mean_plcc"), plcc_spread=entry.get("plcc_spread"),
+            incumbent=_incumbent(entry.get("incumbent")))
     return results
+
+
+INCUMBENT_KEYS = ("kind", "sha256", "n_rows", "n_sources", "plcc", "rmse", "crf_pick", "challenger")
+
+
+def _incumbent(entry: object) -> dict | None:
+    """The comparison with the shipped model, if the report has a well-formed one (older reports: none)."""
+    if not isinstance(entry, dict) or "comparable" not in entry:
+        return None
+    if entry["comparable"] and not (all(k in entry for k in INCUMBENT_KEYS) and isinstance(entry["challenger"], dict)):
+        raise ValueError("codecs[].incumbent is missing fields")
+    return entry

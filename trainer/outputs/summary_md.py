@@ -34,6 +34,17 @@ def _weakest_fold(codec: Mapping[str, object]) -> str:
     return f"fold {weakest['fold_index']}: {weakest['plcc']:.4f}"
 
 
+def _vs_shipped(incumbent: object) -> str:
+    """PLCC of this model vs the shipped one on the rows the shipped one never saw."""
+    if not isinstance(incumbent, Mapping):
+        return "–"
+    if not incumbent.get("comparable"):
+        return f"not comparable: {clip(str(incumbent.get('reason')), 80)}"
+    mine = incumbent.get("challenger") or {}
+    return (f"{_num(mine.get('plcc'))} vs {_num(incumbent.get('plcc'))} ({incumbent.get('kind')}, "  # type: ignore[union-attr]
+            f"{incumbent.get('n_rows')} rows)")
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
@@ -61,10 +72,11 @@ def summary_markdown(report: Mapping[str, object]) -> str:
         lines += [f"> **Internal error** ({summary.get('error')}): codecs without a verdict are `error`; "
                   "the traceback is in the run log.", ""]
     lines += _table(
-        ["codec", "status", "mean PLCC", "spread", "weakest fold", "linear baseline PLCC", "rows", "sources"],
+        ["codec", "status", "mean PLCC", "spread", "weakest fold", "linear baseline PLCC", "vs shipped", "rows",
+         "sources"],
         [[c["codec"], STATUS_MARK.get(c["status"], c["status"]), _num(c["mean_plcc"]), _num(c["plcc_spread"]),
-          _weakest_fold(c), _num((c.get("baseline") or {}).get("mean_plcc")), c["n_rows_total"],
-          c["n_distinct_sources"]] for c in codecs],
+          _weakest_fold(c), _num((c.get("baseline") or {}).get("mean_plcc")), _vs_shipped(c.get("incumbent")),
+          c["n_rows_total"], c["n_distinct_sources"]] for c in codecs],
     )
     not_passing = [c for c in codecs if c["status"] != "pass"]
     if not_passing:

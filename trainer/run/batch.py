@@ -43,6 +43,7 @@ from trainer.run.runlog import RunLog
 from trainer.run.shutdown import StopRequest, stop_on_signals
 from trainer.shipping.apply import apply_plan
 from trainer.shipping.backup import restore_backup
+from trainer.shipping.incumbent import incumbent_judge
 from trainer.shipping.lock import ModelDirLocked, PromotionError, model_dir_lock
 from trainer.shipping.plan import PromotionPlan, plan_promotion
 
@@ -105,8 +106,8 @@ def promote(
         log.line(f"{stop.reason} before the promotion plan was applied: nothing written to the model directory")
         return {"skipped": f"{stop.reason} before the plan was applied; nothing was written"}, []
     finals = {codec: future.result() for codec, future in retrains.items() if future.done()}
-    plan: PromotionPlan = plan_promotion(results, finals, datas, config.model_dir,
-                                         str(config.report_path))
+    plan: PromotionPlan = plan_promotion(results, finals, datas, config.model_dir, str(config.report_path),
+                                         allow_regression=config.codecs if config.allow_regression else ())
     for line in plan.describe():
         log.line(line)
     section: dict[str, object] = {**plan.as_report(), "applied": [], "backup": None}
@@ -252,6 +253,7 @@ def _train(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, st
         executor_factory=executor_factory,
         workers=capacity,
         synthetic=config.synthetic_smoke,
+        compare=incumbent_judge(config.model_dir),
     )
     loaders = codec_loaders(config, state.inputs, state.corpus)
     try:

@@ -37,6 +37,7 @@ class RunConfig:
     yes: bool = False
     restore: str | None = None
     write_stubs: bool = False
+    allow_regression: bool = False  # a passing codec may replace a shipped model that scores better on the same rows
     scheduler: str | None = None  # a Dask scheduler address, or local:N
     scheduler_timeout_s: float = 10.0
     junit_xml: Path | None = None
@@ -58,6 +59,7 @@ class RunConfig:
             "synthetic_smoke": self.synthetic_smoke,
             "allow_empty": self.allow_empty,
             "yes": self.yes,
+            "allow_regression": self.allow_regression,
             "scheduler": self.scheduler,
             "junit_xml": str(self.junit_xml) if self.junit_xml else None,
             "summary_md": str(self.summary_md) if self.summary_md else None,
@@ -97,6 +99,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                        help="train on generated corpora; diagnostic only, never passes or promotes")
     batch.add_argument("--yes", action="store_true",
                        help="apply the promotion plan to the model directory (otherwise only print it)")
+    batch.add_argument("--allow-regression", action="store_true",
+                       help="promote a passing codec even where the shipped model scores better on the rows it "
+                       "never saw (worse-than-incumbent); the card says so (env ALLOW_REGRESSION=1)")
     batch.add_argument("--write-stubs", action="store_true",
                        help="regenerate the synthetic stub model + card of each selected codec in the model dir, "
                        "then exit (same as python -m trainer.stubs)")
@@ -174,6 +179,7 @@ def resolve_config(
         yes=args.yes,
         restore=args.restore,
         write_stubs=args.write_stubs,
+        allow_regression=args.allow_regression or env.get("ALLOW_REGRESSION", "") == "1",
         scheduler=(args.scheduler or env.get("DASK_SCHEDULER_ADDRESS", "").strip() or None),
         scheduler_timeout_s=args.scheduler_timeout if args.scheduler_timeout is not None else 10.0,
         junit_xml=_optional_path(args.junit_xml or env.get("JUNIT_XML")),

@@ -25,7 +25,7 @@ from trainer.learning.tasks import FinalTask, FoldTask
 from trainer.run import drivers
 from trainer.run.dispatcher import Dispatcher, Task
 from trainer.run.final_trainer import FinalTrainer
-from trainer.run.job_book import JobBook, Loader, Transition
+from trainer.run.job_book import Compare, JobBook, Loader, Transition
 
 Emit = Callable[[Event], None]
 WORKER_DIED = "worker process died (killed or out of memory) while this codec's task was running"
@@ -35,12 +35,12 @@ MAX_TASK_RETRIES = 2
 
 class TrainingEngine:
     def __init__(self, profile: TrainingProfile, seed: int, emit: Emit, executor_factory: ExecutorFactory,
-                 workers: int, synthetic: bool = False) -> None:
+                 workers: int, synthetic: bool = False, compare: Compare | None = None) -> None:
         self.profile = profile
         self.seed = seed
         self._emit = emit
         self._lock = threading.Condition()
-        self._book = JobBook(synthetic)
+        self._book = JobBook(synthetic, compare)
         self._host = ExecutorHost(executor_factory)
         self._dispatcher = Dispatcher(self._host, 1 if profile.sequential_codecs else workers)
         self._finals = FinalTrainer()

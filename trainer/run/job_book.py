@@ -22,6 +22,8 @@ from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, 
 from trainer.learning.results import CodecResult, FoldResult, error_result, judged_result, untrainable_result
 
 Loader = Callable[[], CodecData]
+# Called with a finished job's data and folds: the comparison with the shipped model (report's codecs[].incumbent).
+Compare = Callable[[CodecData, list[FoldResult]], dict[str, object]]
 
 
 @dataclass
@@ -49,8 +51,9 @@ class Transition:
 
 
 class JobBook:
-    def __init__(self, synthetic: bool = False) -> None:
+    def __init__(self, synthetic: bool = False, compare: Compare | None = None) -> None:
         self.synthetic = synthetic
+        self.compare = compare
         self.requests: deque[tuple[str, Loader]] = deque()
         self.jobs: dict[int, Job] = {}
         self.active: dict[str, int] = {}  # codec -> its current job
@@ -165,5 +168,8 @@ class JobBook:
             return []  # a newer job for this codec reports instead
         if job.error is not None:
             return self.publish(error_result(job.codec, job.data.n_rows, job.data.n_sources, job.error))
-        return self.publish(judged_result(job.codec, job.data.n_rows, job.data.n_sources, job.folds,
-                                          job.data.provenance, self.synthetic))
+        result = judged_result(job.codec, job.data.n_rows, job.data.n_sources, job.folds, job.data.provenance,
+                               self.synthetic)
+        if self.compare is not None:
+            result.incumbent = self.compare(job.data, result.folds)
+        return self.publish(result)

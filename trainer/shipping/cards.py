@@ -11,6 +11,14 @@ from trainer.core.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.results import CodecResult
 from trainer.shipping.onnx_export import OP_ALLOWLIST, OPSET
+from trainer.shipping.provenance import (
+    HASH_RULE,
+    NAMES_FENCE,
+    PROVENANCE_HEADING,
+    SYNTHETIC,
+    name_lines,
+    sources_sha256,
+)
 
 STATUS_BEGIN = "<!-- status:begin -->"
 STATUS_END = "<!-- status:end -->"
@@ -41,6 +49,25 @@ class CardFacts:
     onnx_sha256: str
     onnx_bytes: int
     stub: bool
+    trained_sources: Sequence[str] | None = None  # None: no real source seen (stubs)
+
+
+def provenance_section(facts: CardFacts) -> list[str]:
+    """What the model was trained on, precisely enough to score it only on sources it never saw.
+
+    Read back by ``trainer.shipping.provenance.read_provenance``; byte-stable (sorted names, file
+    names without directories).
+    """
+    lines = ["", PROVENANCE_HEADING, ""]
+    names = name_lines(facts.trained_sources or ())
+    real = facts.trained_sources is not None and bool(names)
+    lines.append(f"- trained on: {'real sources' if real else SYNTHETIC}")
+    lines.append(f"- source count: {len(names)}")
+    lines.append(f"- sources sha256: `{sources_sha256(facts.trained_sources or ())}` ({HASH_RULE})")
+    lines += [f"- corpus file: {described}" for described in facts.data_files] or ["- corpus files: none"]
+    if real:
+        lines += ["- source names (sorted, one JSON string per line):", "", NAMES_FENCE, *names, "```"]
+    return lines
 
 
 def render_body(facts: CardFacts) -> str:
@@ -70,6 +97,7 @@ def render_body(facts: CardFacts) -> str:
         f"- distinct sources: {facts.n_sources if facts.n_sources is not None else 'n/a (analytical sweep)'}",
     ]
     lines += [f"- file: {described}" for described in facts.data_files]
+    lines += provenance_section(facts)
     lines += [
         "",
         "## Op allowlist",
@@ -122,7 +150,8 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def production_block(result: CodecResult, report_path: str) -> str:
+def production_block(result: CodecResult, report_path: str, override: str | None = None) -> str:
+    """``override``: why this model ships although it scored below the model it replaced (said on the card)."""
     return "\n".join([
         STATUS_BEGIN,
         f"## Status: Production ({GATE_ADR} gate cleared)",
@@ -131,6 +160,7 @@ def production_block(result: CodecResult, report_path: str) -> str:
         f"- PLCC spread: {_fmt(result.plcc_spread)} (<= {SHIP_GATE_PLCC_SPREAD_MAX})",
         f"- folds: {_fold_line(result)} (each >= {SHIP_GATE_PER_FOLD_MIN})",
         f"- rows: {result.n_rows_total}; sources: {result.n_distinct_sources}",
+        *([f"- regression allowed: {override}"] if override else []),
         f"- report: `{report_path}`",
         STATUS_END,
         "",

@@ -7,7 +7,7 @@ report records it; ``apply`` carries it out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FinalModel
 from trainer.shipping.artifacts import card_path, model_path, sha256_bytes, sha256_file
 from trainer.shipping.cards import CardFacts, production_block, proposed_block, render_body, with_status
+from trainer.shipping.incumbent import WORSE, regression
 from trainer.shipping.monotone import monotone_violations
 from trainer.shipping.onnx_export import build_onnx, graph_ops, validate_onnx
 
@@ -38,6 +39,9 @@ class PlannedChange:
 class PromotionPlan:
     changes: list[PlannedChange] = field(default_factory=list)
     blocked: dict[str, list[str]] = field(default_factory=dict)
+    # Codecs blocked only because they score below the shipped model; an operator may override that
+    # (--allow-regression, or the console's second confirmation). codec -> the worse-than-incumbent reason.
+    regressions: dict[str, str] = field(default_factory=dict)
 
     @property
     def promoted_codecs(self) -> list[str]:
@@ -80,7 +84,8 @@ def describe_input(entry: dict[str, object]) -> str:
     return f"`{path.name}` ({size} bytes, {entry['rows']} rows, sha256 `{digest}`)"
 
 
-def _production_card(codec: str, onnx_bytes: bytes, data: CodecData, result: CodecResult, report: str) -> str:
+def _production_card(codec: str, onnx_bytes: bytes, data: CodecData, result: CodecResult, report: str,
+                     override: str | None) -> str:
     folds = ", ".join(
         f"fold{f.fold_index} PLCC {f.plcc:.4f} SROCC {f.srocc:.4f} RMSE {f.rmse:.2f}" for f in result.folds
     )
@@ -99,8 +104,9 @@ def _production_card(codec: str, onnx_bytes: bytes, data: CodecData, result: Cod
         onnx_sha256=sha256_bytes(onnx_bytes),
         onnx_bytes=len(onnx_bytes),
         stub=False,
+        trained_sources=sorted(set(data.sources.tolist())),
     )
-    return with_status(render_body(facts), production_block(result, report))
+    return with_status(render_body(facts), production_block(result, report, override))
 
 
 def plan_promotion(
@@ -109,7 +115,11 @@ def plan_promotion(
     datas: Mapping[str, CodecData],
     model_dir: Path,
     report_path: str,
+    allow_regression: Collection[str] = (),
+    override_by: str = "--allow-regression",
 ) -> PromotionPlan:
+    """``allow_regression``: codecs that may replace a shipped model that scores better on the same
+    rows; ``override_by`` says who allowed it, on the card."""
     plan = PromotionPlan()
     report_name = Path(report_path).name  # cards are committed: no machine's directories in them
     for codec in sorted(results, key=SUPPORTED_CODECS.index):
@@ -127,11 +137,18 @@ def plan_promotion(
                 onnx_bytes = build_onnx(final.weights, codec)
                 blocked = validate_onnx(onnx_bytes, final.weights, datas[codec].features)
                 blocked += monotone_violations(onnx_bytes, datas[codec].features, codec)
+                worse = None if blocked else _regression(result, model_path(model_dir, codec), onnx_bytes)
+                overridable = bool(worse) and worse.startswith(WORSE)  # type: ignore[union-attr]
+                if worse and not (overridable and codec in allow_regression):
+                    blocked.append(worse)
+                    if overridable:
+                        plan.regressions[codec] = worse
                 if not blocked:
-                    card_text = _production_card(codec, onnx_bytes, datas[codec], result, report_name)
+                    override = f"{worse} -- promoted anyway: {override_by}" if worse else None
+                    card_text = _production_card(codec, onnx_bytes, datas[codec], result, report_name, override)
+                    why = f"gate cleared, mean PLCC {result.mean_plcc:.4f}" + (f"; {override_by}" if worse else "")
                     for change in (
-                        _change(codec, model_path(model_dir, codec), "replace-model", onnx_bytes,
-                                f"gate cleared, mean PLCC {result.mean_plcc:.4f}"),
+                        _change(codec, model_path(model_dir, codec), "replace-model", onnx_bytes, why),
                         _change(codec, card, "rewrite-card", card_text.encode(), "Status: Production"),
                     ):
                         if change is not None:
@@ -151,3 +168,18 @@ def plan_promotion(
             plan.changes.append(change)
     return plan
 
+
+def _regression(result: CodecResult, shipped: Path, onnx_bytes: bytes) -> str | None:
+    """Why this passing model is worse than the one it would replace, or None.
+
+    A comparison made against another file than the one shipped now says nothing about it: unless
+    the new model is already that file (nothing to replace), the codec must be trained again.
+    """
+    current = sha256_file(shipped)
+    compared = (result.incumbent or {}).get("sha256")
+    if current == sha256_bytes(onnx_bytes):
+        return None  # this very model already ships
+    if current is None or compared in (None, current):
+        return regression(result.incumbent)
+    return (f"incumbent-changed: {shipped.name} was replaced since this codec was compared with it "
+            f"({str(compared)[:12]} -> {current[:12]}); train it again to compare with the model shipped now")

@@ -1,0 +1,138 @@
+"""The shipped model as champion: scored, exactly as shipped, on the corpus rows it never saw.
+
+A challenger only earns its place if it beats what already ships on the same rows. The shipped
+ONNX runs through onnxruntime on every row whose source its card's provenance does not list
+(a stub saw no real source: every row); the challenger is judged on those rows by its LOSO
+out-of-fold predictions, the only predictions it made without seeing the row's source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from trainer.ingest.corpus import CodecData
+from trainer.learning.crf_pick import crf_pick_by_group, pool
+from trainer.learning.metrics import plcc, rmse
+from trainer.learning.results import FoldResult, finite_or_none
+from trainer.shipping.artifacts import card_path, model_path, sha256_bytes
+from trainer.shipping.onnx_export import ort_predict
+from trainer.shipping.provenance import NoProvenance, read_provenance
+
+PLCC_MARGIN = 0.005  # a challenger whose PLCC is lower than the shipped model's by more than this is worse
+CRF_PICK_MARGIN_STEPS = 0.5  # ... or whose quality pick is off by more than this many more steps
+WORSE = "worse-than-incumbent"
+_ONNX_SHA = re.compile(r"^- sha256: `([0-9a-f]{64})`$", re.M)
+
+Compare = Callable[[CodecData, Sequence[FoldResult]], dict[str, object]]
+
+
+def not_comparable(reason: str) -> dict[str, object]:
+    return {"comparable": False, "reason": reason}
+
+
+def out_of_fold(folds: Sequence[FoldResult], n_rows: int) -> np.ndarray:
+    """Each row's prediction by the fold model that held its source out; NaN where no fold reported it."""
+    oof = np.full(n_rows, np.nan, dtype=np.float64)
+    for fold in folds:
+        if fold.held_out_rows is not None and fold.predictions is not None:
+            oof[fold.held_out_rows] = fold.predictions
+    return oof
+
+
+def _scores(pred: np.ndarray, truth: np.ndarray, pick: dict | None) -> dict[str, object]:
+    return {"plcc": finite_or_none(plcc(pred, truth)), "rmse": finite_or_none(rmse(pred, truth)), "crf_pick": pick}
+
+
+def compare_with_incumbent(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> dict[str, object]:
+    """The report's ``codecs[].incumbent``: both models on the same unseen rows, or why they cannot be compared."""
+    try:
+        return _compare(data, folds, Path(model_dir))
+    except Exception as exc:  # never lose a verdict to the comparison: say what went wrong instead
+        return not_comparable(f"comparison failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+
+
+def _compare(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> dict[str, object]:
+    model_file, card_file = model_path(model_dir, data.codec), card_path(model_dir, data.codec)
+    try:
+        onnx_bytes = model_file.read_bytes()
+        card = card_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        return not_comparable(f"shipped model or card missing or unreadable: {exc.strerror or exc} "
+                              f"({Path(exc.filename or model_file).name})")
+    try:
+        provenance = read_provenance(card)
+    except NoProvenance as exc:
+        return not_comparable(str(exc))
+    sha = sha256_bytes(onnx_bytes)
+    recorded = _ONNX_SHA.findall(card)
+    if recorded[-1:] != [sha]:
+        return not_comparable(f"the card does not describe {model_file.name} (its ONNX sha256 differs from the file's)")
+    sources = np.asarray(data.sources).astype(str)
+    unseen = ~np.isin(sources, np.array(provenance.sources, dtype=str))
+    if not unseen.any():
+        return not_comparable(f"no unseen sources: all {data.n_sources} sources of this corpus were in the shipped "
+                              "model's training set")
+    challenger = out_of_fold(folds, data.n_rows)[unseen]
+    if not np.isfinite(challenger).all():
+        return not_comparable("out-of-fold predictions are missing for some rows")
+    try:
+        shipped = ort_predict(onnx_bytes, data.features[unseen])[:, 0]
+    except Exception as exc:
+        return not_comparable(f"{model_file.name} cannot be run by onnxruntime: {' '.join(str(exc).split())[:200]}")
+    features, truth, unseen_sources = data.features[unseen], data.target[unseen], sources[unseen]
+    kbps = (data.encode_kbps if data.encode_kbps is not None else np.full(data.n_rows, np.nan))[unseen]
+    shipped_picks = crf_pick_by_group(features, truth, kbps, data.codec,
+                                      lambda x: ort_predict(onnx_bytes, x)[:, 0], unseen_sources)
+    challenger_picks: dict[str, dict] = {}
+    for fold in folds:
+        challenger_picks.update(fold.crf_pick_by_source or {})
+    names = sorted(set(unseen_sources.tolist()))
+    return {
+        "comparable": True,
+        "kind": provenance.kind,
+        "sha256": sha,
+        "n_rows": int(unseen.sum()),
+        "n_sources": len(names),
+        **_scores(shipped, truth, pool([shipped_picks.get(n) for n in names])),
+        "challenger": _scores(challenger, truth, pool([challenger_picks.get(n) for n in names])),
+    }
+
+
+def incumbent_judge(model_dir: Path) -> Compare:
+    """What the engine calls when a codec's folds are in: compare against ``model_dir``'s shipped model."""
+    return lambda data, folds: compare_with_incumbent(data, folds, model_dir)
+
+
+def _quality_error(scores: Mapping[str, object]) -> float | None:
+    pick = scores.get("crf_pick")
+    value = pick.get("mean_abs_quality_error") if isinstance(pick, Mapping) else None
+    return None if value is None else float(value)
+
+
+def regression(incumbent: Mapping[str, object] | None) -> str | None:
+    """``worse-than-incumbent: …`` with the numbers when the challenger loses on the shared rows, else None."""
+    if not incumbent or not incumbent.get("comparable"):
+        return None
+    mine: Mapping[str, object] = incumbent["challenger"]  # type: ignore[assignment]
+    worse = []
+    ours, theirs = mine.get("plcc"), incumbent.get("plcc")
+    if ours is not None and theirs is not None and float(ours) < float(theirs) - PLCC_MARGIN:  # type: ignore[arg-type]
+        worse.append(f"PLCC {float(ours):.4f} vs shipped {float(theirs):.4f} "  # type: ignore[arg-type]
+                     f"(lower by {float(theirs) - float(ours):.4f} > {PLCC_MARGIN})")  # type: ignore[arg-type]
+    our_err, their_err = _quality_error(mine), _quality_error(incumbent)
+    if our_err is not None and their_err is not None and our_err > their_err + CRF_PICK_MARGIN_STEPS:
+        worse.append(f"CRF-pick error {our_err:.2f} vs shipped {their_err:.2f} steps "
+                     f"(larger by {our_err - their_err:.2f} > {CRF_PICK_MARGIN_STEPS})")
+    if not worse:
+        return None
+    rmses = f"RMSE {_num(mine.get('rmse'))} vs shipped {_num(incumbent.get('rmse'))}"
+    return (f"{WORSE}: on {incumbent['n_rows']} rows from {incumbent['n_sources']} sources the shipped "
+            f"{incumbent['kind']} model ({str(incumbent['sha256'])[:12]}) never saw: {'; '.join(worse)}; {rmses}")
+
+
+def _num(value: object) -> str:
+    return "n/a" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]
