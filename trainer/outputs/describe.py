@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from trainer.core.codecs import PROBE_QUALITY
 from trainer.core.display import clip
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
 from trainer.learning.results import CodecResult
@@ -75,3 +76,10 @@ def verdict_line(summary: dict[str, int], exit_code: int) -> str:
         f"{summary['n_insufficient']} insufficient-sources, {summary['n_missing_rows']} missing-rows, "
         f"{summary['n_error']} error -> exit {exit_code}"
     )
+
+
+def describe_probe_overrides(probe_quality: Mapping[str, float]) -> list[str]:
+    """One log line per codec trained for another probe quality than the harness's default."""
+    return [f"probe quality {codec}={quality:g} (--probe-quality; harness default {PROBE_QUALITY[codec]:g}): "
+            f"its models assume the harness probes at {quality:g}" for codec, quality in probe_quality.items()
+            if quality != PROBE_QUALITY[codec]]
