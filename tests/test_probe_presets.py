@@ -19,7 +19,7 @@ def _rows(src: str, preset: str | None, kbps_at_28: float, **extra: object) -> l
     for crf in CRFS:
         row: dict[str, object] = {"src": src, "encoder": "libx264", "crf": crf, "width": 1280, "height": 720,
                                   "framerate": 30, "bitrate_kbps": round(kbps_at_28 * np.exp(-0.11 * (crf - 28)), 6),
-                                  "vmaf_score": 100 - 1.5 * crf, "exit_status": 0, **extra}
+                                  "vmaf_score": 128 - 1.5 * crf, "exit_status": 0, **extra}
         if preset is not None:
             row["preset"] = preset
         rows.append(row)

@@ -68,7 +68,8 @@ def test_a_batch_trains_for_the_override_and_the_report_says_so(tmp_path):
     corpus = _ladder_corpus(tmp_path)
     out = tmp_path / "out"
     code = main(["--corpus", str(corpus), "--codec", "libx264", "--probe-quality", "libx264=24", "--out-dir",
-                 str(out), "--model-dir", str(tmp_path / "model"), "--epochs", "3", "--workers", "1"])
+                 str(out), "--model-dir", str(tmp_path / "model"), "--epochs", "3", "--workers", "1",
+                 "--junit-xml", str(out / "junit.xml"), "--summary-md", str(out / "summary.md")])
     report = json.loads((out / "report.json").read_text())
     assert code == 1  # six sources, three epochs: an honest fail, and a full report
     harness = report["harness"]
@@ -79,6 +80,13 @@ def test_a_batch_trains_for_the_override_and_the_report_says_so(tmp_path):
     assert report["corpus"]["probe"] == {"from_ladder": 25, "from_probe_preset": 10, "explicit": 0, "own_encode": 0}
     log = next(out.glob("train_*.log")).read_text()
     assert "probe quality libx264=24 (--probe-quality; harness default 28)" in log
+    pick = report["codecs"][0]["crf_pick"]
+    assert pick["n"] > 0  # every held-out ladder spans the targets: the harness-style picks are scored
+    probe = "quality 24 (overridden; harness default 28), preset ultrafast"
+    assert f"probe: {probe}\ncrf pick: off by {pick['mean_abs_quality_error']:.2f} steps" in (
+        out / "junit.xml").read_text()
+    assert f"| libx264 | {probe} | {pick['n']} | {pick['mean_abs_quality_error']:.2f} |" in (
+        out / "summary.md").read_text()
 
 
 def test_the_consoles_session_trains_and_reports_for_the_override(tmp_path):

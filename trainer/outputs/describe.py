@@ -83,3 +83,14 @@ def describe_probe_overrides(probe_quality: Mapping[str, float]) -> list[str]:
     return [f"probe quality {codec}={quality:g} (--probe-quality; harness default {PROBE_QUALITY[codec]:g}): "
             f"its models assume the harness probes at {quality:g}" for codec, quality in probe_quality.items()
             if quality != PROBE_QUALITY[codec]]
+
+
+def probe_assumed(codec: str, harness: Mapping[str, object]) -> str:
+    """The probe a codec's models assume, as report.json's ``harness`` records it; "" when absent."""
+    probe = harness.get(codec)
+    if not isinstance(probe, Mapping):
+        return ""
+    text = f"quality {probe['probe_quality']:g}"
+    if probe.get("probe_quality_overridden"):
+        text += f" (overridden; harness default {probe['default_probe_quality']:g})"
+    return f"{text}, preset {probe['probe_preset']}"
