@@ -70,13 +70,19 @@ def test_the_probe_preset_ladder_gives_every_ladder_of_its_source_its_probe():
     assert counts.as_report() == {"from_ladder": 12, "from_probe_preset": 0, "explicit": 0, "own_encode": 1}
 
 
-def test_a_probe_preset_ladder_of_one_point_stands_for_nothing_and_explicit_probes_still_win():
+def test_one_probe_preset_encode_stands_for_its_source_only_at_the_probe_quality_and_explicit_probes_win():
     rows = _ladder(1000.0) + [{"crf": 28, "bitrate_kbps": 3000.0, "width": 1920, "height": 1080, "fps": 24}]
     rows[1]["probe_bitrate_kbps"] = 2500.0
     presets = np.array(["medium"] * 4 + ["ultrafast"])
     out, counts = with_probe_inputs(_raw(rows), np.array(["a"] * 5), 28, presets, "ultrafast")
+    assert np.allclose(out[:, RAW_INDEX["probe_bitrate_kbps"]], [3000.0, 2500.0, 3000.0, 3000.0, 3000.0])
+    assert counts.as_report() == {"from_ladder": 0, "from_probe_preset": 4, "explicit": 1, "own_encode": 0}
+    rows[4]["crf"] = 30  # one ultrafast encode at another quality: nothing to interpolate along
+    out, counts = with_probe_inputs(_raw(rows), np.array(["a"] * 5), 28, presets, "ultrafast")
     assert np.allclose(out[:, RAW_INDEX["probe_bitrate_kbps"]], [1000.0, 2500.0, 1000.0, 1000.0, 3000.0])
     assert counts.as_report() == {"from_ladder": 3, "from_probe_preset": 0, "explicit": 1, "own_encode": 1}
+    single, counts = with_probe_inputs(_raw(rows[4:]), np.array(["a"]), 30, presets[4:], "medium")
+    assert counts.own_encode == 1  # a lone encode of another preset keeps its own bitrate, as before
 
 
 def test_frame_sizes_come_from_the_ladder_and_stand_ins_are_not_observed():

@@ -4,11 +4,12 @@ The harness probe-encodes a shot once, at the codec's probe quality with a fast 
 feeds that probe's bitrate and I/P/B frame sizes for every quality it tries. A corpus row,
 though, records its own encode. Rows that differ only in quality (same source, resolution,
 frame rate and, where rows name one, preset) form a *ladder*. Where a source, resolution and
-frame rate has a ladder at the harness's probe preset with two or more qualities, every row of
-every ladder there that has a quality takes its probe from that ladder: that is the encode the
-harness would really measure. Otherwise a ladder with two or more qualities gives its own rows
-its values at the probe quality: the row at that quality, else log-linear interpolation in
-quality between the nearest rows (linear extrapolation from the two nearest beyond the ends).
+frame rate has a ladder at the harness's probe preset with two or more qualities, or an encode
+at the probe preset and quality itself, every row of every ladder there that has a quality takes
+its probe from that ladder: that is the encode the harness would really measure. Otherwise a
+ladder with two or more qualities gives its own rows its values at the probe quality: the row
+at that quality, else log-linear interpolation in quality between the nearest rows (linear
+extrapolation from the two nearest beyond the ends).
 A row's explicit ``probe_*`` values are real probe measurements and always win. Rows with no
 quality, or alone in their ladder, keep their own encode's bitrate (bitrate ladders like NFLX).
 """
@@ -86,16 +87,17 @@ def _log_linear_at(quality: np.ndarray, values: np.ndarray, at: float) -> float:
     return float(np.exp(logs[i] + slope * (at - qualities[i])))
 
 
-def _ladder_probe(raw: np.ndarray, rows: np.ndarray, probe_quality: float) -> dict[int, float]:
-    """A ladder's encode values at the probe quality, per probe column; empty below two qualities."""
+def _ladder_probe(raw: np.ndarray, rows: np.ndarray, probe_quality: float, exact: bool = False) -> dict[int, float]:
+    """A ladder's encode values at the probe quality, per probe column; empty below two qualities
+    unless ``exact`` and the ladder has an encode at the probe quality itself (a real probe)."""
     quality = raw[:, _COL["crf"]]
     rated = rows[~np.isnan(quality[rows])]
-    if np.unique(quality[rated]).size < 2:
+    if np.unique(quality[rated]).size < 2 and not (exact and np.any(quality[rated] == probe_quality)):
         return {}  # no quality knob, or one point: nothing to interpolate along
     values = {}
     for probe, own in PROBE_FROM_ENCODE:
         have = rated[raw[rated, _COL[own]] > 0]
-        if np.unique(quality[have]).size >= 2:
+        if np.unique(quality[have]).size >= 2 or (exact and np.any(quality[have] == probe_quality)):
             values[_COL[probe]] = _log_linear_at(quality[have], raw[have, _COL[own]], probe_quality)
     return values
 
@@ -113,13 +115,13 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
     ids = ladder_ids(raw, sources, presets)
     order = np.argsort(ids, kind="stable")
     ladders = np.split(order, np.flatnonzero(np.diff(ids[order])) + 1) if order.size else []
-    probes = [_ladder_probe(raw, rows, probe_quality) for rows in ladders]
+    at_probe_preset = [presets is not None and bool(probe_preset) and presets[rows[0]] == probe_preset
+                       for rows in ladders]
+    probes = [_ladder_probe(raw, rows, probe_quality, exact) for rows, exact in zip(ladders, at_probe_preset,
+                                                                                     strict=True)]
     sites = site_ids(raw, sources)
-    donors: dict[int, int] = {}
-    if presets is not None and probe_preset:
-        for k, rows in enumerate(ladders):
-            if presets[rows[0]] == probe_preset and _COL["probe_bitrate_kbps"] in probes[k]:
-                donors[int(sites[rows[0]])] = k
+    donors = {int(sites[rows[0]]): k for k, rows in enumerate(ladders)
+              if at_probe_preset[k] and _COL["probe_bitrate_kbps"] in probes[k]}
     bitrate = _COL["probe_bitrate_kbps"]
     for k, rows in enumerate(ladders):
         donor = donors.get(int(sites[rows[0]]))
