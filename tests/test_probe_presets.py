@@ -102,3 +102,24 @@ def test_explicit_probe_columns_win_over_the_probe_preset_ladder(tmp_path, prese
     data = load_corpus([path]).for_codec("libx264")
     assert sorted(np.round(data.features[:, PROBE], 3).tolist()).count(1234.0) == 1
     assert data.probe.explicit == 1 and data.probe.from_probe_preset == 9
+
+
+def test_crf_pick_judges_each_presets_ladder_against_its_own_measured_curve(tmp_path):
+    from trainer.learning.crf_pick import crf_pick_metrics
+
+    medium = _rows("clip", "medium", 900.0)
+    fast = [{**r, "vmaf_score": r["vmaf_score"] - 6.0} for r in _rows("clip", "ultrafast", 2700.0)]
+    path = tmp_path / "two_curves.jsonl"
+    path.write_bytes(_jsonl(medium + fast))
+    data = load_corpus([path]).for_codec("libx264")
+    assert np.unique(data.features, axis=0).shape[0] == len(CRFS)  # the inputs cannot tell the presets apart
+    assert np.unique(data.ladders).size == 2
+
+    def model(x):  # exactly the medium curve
+        return 128.0 - 1.5 * x[:, 0]
+
+    apart = crf_pick_metrics(data.features, data.target, data.encode_kbps, "libx264", model, data.ladders)
+    merged = crf_pick_metrics(data.features, data.target, data.encode_kbps, "libx264", model)
+    assert apart["n"] == 5 + 3 and merged["n"] == 5  # ultrafast (68..92) spans three targets; merged: one curve
+    assert apart["miss_rate"] == 3 / 8  # right on medium, 4 CRF steps too greedy on each ultrafast pick
+    assert apart["mean_abs_quality_error"] == pytest.approx(4 * 3 / 8)

@@ -13,7 +13,7 @@ from trainer.core.features import N_FEATURES, RAW_COLUMNS, project_features
 from trainer.ingest.clips import aggregate_frames
 from trainer.ingest.columns import ParsedChunk, Rejections
 from trainer.ingest.parsing import InputFile, read_corpus_file
-from trainer.ingest.probes import ProbeCounts, observed_inputs, with_probe_inputs
+from trainer.ingest.probes import ProbeCounts, ladder_ids, observed_inputs, with_probe_inputs
 
 
 @dataclass
@@ -32,6 +32,9 @@ class CodecData:
     probe: ProbeCounts = field(default_factory=ProbeCounts)
     probe_quality: float | None = None  # the harness probe quality these inputs assume
     encode_kbps: np.ndarray | None = None  # each row's own encode bitrate (NaN absent): bitrate at a pick
+    # Each row's ladder (source, resolution, fps, preset): two presets share probe inputs once the
+    # probe comes from the probe-preset ladder, yet are two measured curves to pick along.
+    ladders: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -130,8 +133,8 @@ class Corpus:
                     entry.update(bytes=known[self.files[i]].bytes, sha256=known[self.files[i]].sha256)
                 provenance.append(entry)
         sources = self.sources[mask].astype(str)
-        raw, probe = with_probe_inputs(self.raw[mask], sources, probe_quality, self.presets[mask].astype(str),
-                                       PROBE_PRESET[codec])
+        presets = self.presets[mask].astype(str)
+        raw, probe = with_probe_inputs(self.raw[mask], sources, probe_quality, presets, PROBE_PRESET[codec])
         return CodecData(
             codec=codec,
             features=project_features(raw),
@@ -143,6 +146,7 @@ class Corpus:
             probe=probe,
             probe_quality=float(probe_quality),
             encode_kbps=raw[:, RAW_COLUMNS.index("bitrate_kbps")].astype(np.float32),
+            ladders=ladder_ids(raw, sources, presets),
         )
 
     def probe_counts(self, probe_quality: Mapping[str, float] | None = None) -> ProbeCounts:

@@ -85,12 +85,19 @@ def quality_sweep(ladders: np.ndarray, codec: str) -> np.ndarray:
 
 
 def crf_pick_metrics(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
-                     predict: Callable[[np.ndarray], np.ndarray]) -> dict[str, float | int] | None:
-    """Summary over every ladder of these rows; None when no ladder has enough quality points."""
+                     predict: Callable[[np.ndarray], np.ndarray],
+                     ladders: np.ndarray | None = None) -> dict[str, float | int] | None:
+    """Summary over every ladder of these rows; None when no ladder has enough quality points.
+
+    ``ladders`` (the corpus's ladder per row) keeps apart curves the inputs cannot tell apart:
+    two presets of one source share their probe inputs but are measured separately.
+    """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return None
     ladder = ladder_index(features)
+    if ladders is not None:
+        ladder = np.unique(np.column_stack([ladder, np.asarray(ladders)]), axis=0, return_inverse=True)[1].reshape(-1)
     low, _high = QUALITY_RANGE[codec]
     candidates = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
                   if np.unique(features[rows, QUALITY_INPUT]).size >= MIN_LADDER_POINTS]

@@ -31,6 +31,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
             job_id=job_id,
             observed=data.observed,
             encode_kbps=data.encode_kbps,
+            ladders=data.ladders,
         )
         for folds in fold_groups(profile)
     ]

@@ -35,6 +35,7 @@ class FoldTask:
     job_id: int = 0
     observed: np.ndarray | None = None  # [14] bool: inputs some row measured (the rest get zero weight)
     encode_kbps: np.ndarray | None = None  # [n] each row's own encode bitrate (NaN absent), for crf_pick
+    ladders: np.ndarray | None = None  # [n] each row's corpus ladder (presets apart), for crf_pick
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
@@ -67,7 +68,8 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 baseline_plcc=plcc(baseline[k][val], truth),
                 baseline_rmse=rmse(baseline[k][val], truth),
                 crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec,
-                                          lambda x, k=k: predict(weights.select(k), x)[0]),
+                                          lambda x, k=k: predict(weights.select(k), x)[0],
+                                          None if task.ladders is None else task.ladders[val]),
             )
         )
     return results
