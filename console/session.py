@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from textual.message import Message
 
 from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten
+from trainer.core.codecs import probe_quality_of
 from trainer.core.display import clip_path
 from trainer.executors.dask_cluster import Cluster, cluster_capacity, describe_executor
 from trainer.executors.host import ExecutorFactory
@@ -23,7 +24,7 @@ from trainer.ingest.discovery import find_inputs, partition_roots
 from trainer.ingest.live import FileUpdate, IncrementalCorpus
 from trainer.learning.events import Event
 from trainer.learning.results import CodecResult, FinalModel
-from trainer.outputs.describe import describe_event
+from trainer.outputs.describe import describe_event, describe_probe_overrides
 from trainer.outputs.report import build_report, corpus_section, utc_stamp, write_report
 from trainer.run.config import RunConfig
 from trainer.run.engine import TrainingEngine
@@ -71,6 +72,8 @@ class ConsoleSession:
         self._engine_thread.start()
         self.log.line(f"console: profile={self.config.profile.name} seed={self.config.seed} "
                       f"executor={self.executor_status()}")
+        for line in describe_probe_overrides(self.config.probe_quality):
+            self.log.line(line)
 
     def executor_status(self) -> str:
         """Where training runs now; for a cluster, its current workers (they come and go)."""
@@ -154,7 +157,7 @@ class ConsoleSession:
         self.engine.submit(codec, lambda: self._snapshot(codec))
 
     def _snapshot(self, codec: str) -> CodecData:
-        data = self.corpus().for_codec(codec)
+        data = self.corpus().for_codec(codec, probe_quality_of(codec, self.config.probe_quality))
         self.trained_data[codec] = data
         return data
 
@@ -199,11 +202,12 @@ class ConsoleSession:
         corpus = self.corpus()
         report = build_report(
             results=self.results(),
-            corpus=corpus_section(corpus, corpus.roots, len(self.live.paths)),
+            corpus=corpus_section(corpus, corpus.roots, len(self.live.paths), self.config.probe_quality),
             synthetic_smoke=False,
             profile=self.config.profile.as_dict(),
             provenance={"entrypoint": "predictor-console", "argv": self.config.argv, "args": self.config.as_dict(),
                         "inputs": [], "outputs": [str(self.config.report_path), str(self.log.path)]},
             promotion=promotion,
+            probe_quality=self.config.probe_quality,
         )
         write_report(self.config.report_path, report)

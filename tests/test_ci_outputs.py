@@ -10,6 +10,7 @@ import pytest
 
 from console.cli import main as console_main
 from console.review_app import ReviewConsole
+from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY
 from trainer.outputs.report_reader import read_report
 from trainer.run.cli import main as trainer_main
 
@@ -128,3 +129,71 @@ def test_review_refuses_another_schema_version(tmp_path, capsys):
     assert "schema version 1" in err and "reads version 3" in err
     assert console_main(["--review", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_every_junit_case_and_summary_row_says_how_the_codec_picks_crf(ci_run):
+    _code, tmp, report = ci_run
+    cases = {c.get("name"): c for c in ET.parse(tmp / "ci" / "junit.xml").getroot().iter("testcase")}
+    text = (tmp / "ci" / "summary.md").read_text()
+    section = text[text.index("### CRF picks on held-out ladders"):]
+    for entry in report["codecs"]:
+        out = cases[entry["codec"]].find("system-out").text
+        codec = entry["codec"]
+        assert out.startswith(f"probe: quality {PROBE_QUALITY[codec]}, preset {PROBE_PRESET[codec]}\n")
+        row = next(line for line in section.splitlines() if line.startswith(f"| {entry['codec']} |"))
+        pick = entry["crf_pick"]
+        if pick is None:  # no held-out ladder with three quality points: said, not hidden
+            assert "crf pick: - (no held-out quality ladder" in out and row.endswith("| - | - | - | - | - |")
+        else:
+            assert f"off by {pick['mean_abs_quality_error']:.2f} steps" in out
+            assert f"| {pick['n']} | {pick['mean_abs_quality_error']:.2f} |" in row
+
+
+def _report_with_picks() -> dict:
+    pick = {"n": 40, "mean_abs_quality_error": 2.14, "mean_abs_vmaf_error": 3.29, "miss_rate": 0.325,
+            "mean_bitrate_overspend_pct": -4.25}
+    folds = [{"fold_index": k, "plcc": 0.9 + k / 100, "n_train": 300, "n_val": 90, "crf_pick": pick if k else None}
+             for k in range(2)]
+    codec = {"codec": "libx264", "status": "fail", "failure_reasons": ["ADR-0303 gate part 1: mean PLCC low"],
+             "mean_plcc": 0.905, "plcc_spread": 0.01, "n_rows_total": 448, "n_distinct_sources": 16,
+             "folds": folds, "baseline": None, "training_seconds": 3.0, "crf_pick": pick}
+    other = {"codec": "libx265", "status": "pass", "failure_reasons": [], "mean_plcc": 0.97, "plcc_spread": 0.003,
+             "n_rows_total": 70, "n_distinct_sources": 9, "folds": [], "baseline": None, "training_seconds": 1.0,
+             "crf_pick": None}
+    harness = {"libx264": {"probe_quality": 26, "probe_quality_overridden": True, "default_probe_quality": 28,
+                           "probe_preset": "ultrafast", "quality_range": [0, 51]},
+               "libx265": {"probe_quality": 28, "probe_quality_overridden": False, "default_probe_quality": 28,
+                           "probe_preset": "ultrafast", "quality_range": [15, 40]}}
+    summary = {"n_pass": 1, "n_fail": 1, "n_insufficient": 0, "n_missing_rows": 0, "n_error": 0}
+    return {"codecs": [codec, other], "harness": harness, "summary": summary,
+            "generated_at_utc": "2026-01-01T00:00:00Z"}
+
+
+def test_junit_puts_the_pick_numbers_and_the_assumed_probe_in_failure_text_and_system_out():
+    from trainer.outputs.junit import junit_xml
+
+    root = ET.fromstring(junit_xml(_report_with_picks()).split("\n", 1)[1])
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    failure = cases["libx264"].find("failure").text
+    assert "fold 1: PLCC 0.9100 (n_train=300, n_val=90); crf pick: off by 2.14 steps, VMAF off by 3.29, misses 32%" \
+        in failure  # 32.5 % rounds to even
+    assert "fold 0: PLCC 0.9000 (n_train=300, n_val=90)\n" in failure  # a fold without ladders adds nothing
+    out = cases["libx264"].find("system-out").text
+    assert out.splitlines() == ["probe: quality 26 (overridden; harness default 28), preset ultrafast",
+                                "crf pick: off by 2.14 steps, VMAF off by 3.29, misses 32% (> 1 VMAF below target), "
+                                "bitrate -4.2% vs the oracle, 40 picks"]
+    assert failure.endswith(out)
+    assert cases["libx265"].find("failure") is None  # a pass still says how it picks
+    assert cases["libx265"].find("system-out").text.endswith(
+        "crf pick: - (no held-out quality ladder with >= 3 points)")
+
+
+def test_summary_has_a_crf_pick_row_per_codec_with_a_dash_where_there_are_no_ladders():
+    from trainer.outputs.summary_md import summary_markdown
+
+    lines = summary_markdown(_report_with_picks()).splitlines()
+    header = lines.index("| codec | probe | picks | pick off by (steps) | VMAF off at pick | miss rate "
+                         "| bitrate vs oracle |")
+    assert lines[header + 2] == ("| libx264 | quality 26 (overridden; harness default 28), preset ultrafast | 40 "
+                                 "| 2.14 | 3.29 | 32 % | -4.2 % |")
+    assert lines[header + 3] == "| libx265 | quality 28, preset ultrafast | - | - | - | - | - |"

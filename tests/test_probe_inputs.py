@@ -30,7 +30,7 @@ def test_every_row_of_a_ladder_gets_the_bitrate_at_the_probe_quality_log_linearl
     raw = _raw(_ladder(1000.0))
     out, counts = with_probe_inputs(raw, np.array(["a"] * 4), probe_quality=28)
     assert np.allclose(out[:, RAW_INDEX["probe_bitrate_kbps"]], 1000.0, rtol=1e-9)
-    assert counts.as_report() == {"from_ladder": 4, "explicit": 0, "own_encode": 0}
+    assert counts.as_report() == {"from_ladder": 4, "from_probe_preset": 0, "explicit": 0, "own_encode": 0}
     beyond, _ = with_probe_inputs(raw, np.array(["a"] * 4), probe_quality=40)  # extrapolated from the two nearest
     assert np.allclose(beyond[:, RAW_INDEX["probe_bitrate_kbps"]], 1000.0 * np.exp(-1.2), rtol=1e-9)
 
@@ -42,13 +42,47 @@ def test_explicit_probe_values_win_and_single_points_and_bitrate_ladders_keep_th
     out, counts = with_probe_inputs(_raw(rows), np.array(["a"] * 4 + ["b", "c"]), probe_quality=28)
     probe = out[:, RAW_INDEX["probe_bitrate_kbps"]]
     assert probe[0] == 4321.0 and np.allclose(probe[1:4], 1000.0) and probe[4] == 555.0 and probe[5] == 777.0
-    assert counts.as_report() == {"from_ladder": 3, "explicit": 1, "own_encode": 2}
+    assert counts.as_report() == {"from_ladder": 3, "from_probe_preset": 0, "explicit": 1, "own_encode": 2}
 
 
 def test_sources_resolutions_and_frame_rates_are_separate_ladders():
     rows = _ladder(1000.0) + _ladder(3000.0) + _ladder(200.0, width=640, height=360)
     out, _ = with_probe_inputs(_raw(rows), np.array(["a"] * 4 + ["b"] * 4 + ["a"] * 4), probe_quality=28)
     assert np.allclose(out[:, RAW_INDEX["probe_bitrate_kbps"]], [1000.0] * 4 + [3000.0] * 4 + [200.0] * 4)
+
+
+def test_the_probe_preset_ladder_gives_every_ladder_of_its_source_its_probe():
+    # ultrafast spends ~3x the bits of medium at the same CRF: the harness probes with ultrafast
+    medium, fast = _ladder(1000.0), _ladder(3000.0)
+    rows = medium + fast + _ladder(500.0, width=640, height=360) + [{"crf": 33, "bitrate_kbps": 400.0, "width": 1920,
+                                                                      "height": 1080, "fps": 24}]
+    presets = np.array(["medium"] * 4 + ["ultrafast"] * 4 + ["medium"] * 4 + ["slow"])
+    sources = np.array(["a"] * 12 + ["a"])
+    out, counts = with_probe_inputs(_raw(rows), sources, 28, presets, probe_preset="ultrafast")
+    probe = out[:, RAW_INDEX["probe_bitrate_kbps"]]
+    assert np.allclose(probe[:8], 3000.0)  # medium takes the ultrafast ladder's CRF-28 bitrate, not its own 1000
+    assert np.allclose(probe[8:12], 500.0)  # 640x360 has no ultrafast ladder: its own
+    assert probe[12] == pytest.approx(3000.0)  # even a single point, once a real probe-preset ladder exists for it
+    assert counts.as_report() == {"from_ladder": 4, "from_probe_preset": 9, "explicit": 0, "own_encode": 0}
+    without, counts = with_probe_inputs(_raw(rows), sources, 28, presets, probe_preset="veryfast")
+    assert np.allclose(without[:8, RAW_INDEX["probe_bitrate_kbps"]], [1000.0] * 4 + [3000.0] * 4)
+    assert without[12, RAW_INDEX["probe_bitrate_kbps"]] == 400.0  # alone in its ladder: its own bitrate
+    assert counts.as_report() == {"from_ladder": 12, "from_probe_preset": 0, "explicit": 0, "own_encode": 1}
+
+
+def test_one_probe_preset_encode_stands_for_its_source_only_at_the_probe_quality_and_explicit_probes_win():
+    rows = _ladder(1000.0) + [{"crf": 28, "bitrate_kbps": 3000.0, "width": 1920, "height": 1080, "fps": 24}]
+    rows[1]["probe_bitrate_kbps"] = 2500.0
+    presets = np.array(["medium"] * 4 + ["ultrafast"])
+    out, counts = with_probe_inputs(_raw(rows), np.array(["a"] * 5), 28, presets, "ultrafast")
+    assert np.allclose(out[:, RAW_INDEX["probe_bitrate_kbps"]], [3000.0, 2500.0, 3000.0, 3000.0, 3000.0])
+    assert counts.as_report() == {"from_ladder": 0, "from_probe_preset": 4, "explicit": 1, "own_encode": 0}
+    rows[4]["crf"] = 30  # one ultrafast encode at another quality: nothing to interpolate along
+    out, counts = with_probe_inputs(_raw(rows), np.array(["a"] * 5), 28, presets, "ultrafast")
+    assert np.allclose(out[:, RAW_INDEX["probe_bitrate_kbps"]], [1000.0, 2500.0, 1000.0, 1000.0, 3000.0])
+    assert counts.as_report() == {"from_ladder": 3, "from_probe_preset": 0, "explicit": 1, "own_encode": 1}
+    single, counts = with_probe_inputs(_raw(rows[4:]), np.array(["a"]), 30, presets[4:], "medium")
+    assert counts.own_encode == 1  # a lone encode of another preset keeps its own bitrate, as before
 
 
 def test_frame_sizes_come_from_the_ladder_and_stand_ins_are_not_observed():

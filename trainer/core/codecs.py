@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 SUPPORTED_CODECS: tuple[str, ...] = (
     "libx264",
     "libx265",
@@ -58,3 +61,26 @@ QUALITY_RANGE: dict[str, tuple[int, int]] = {
     "h264_qsv": (1, 51), "hevc_qsv": (1, 51), "av1_qsv": (1, 51),
 }
 assert set(PROBE_QUALITY) == set(PROBE_PRESET) == set(QUALITY_RANGE) == set(SUPPORTED_CODECS)
+
+
+def parse_probe_quality(spec: str) -> tuple[str, float]:
+    """``CODEC=Q`` -> (codec, Q); ValueError naming what is wrong (codec, number, or range)."""
+    codec, sep, value = spec.strip().partition("=")
+    if not sep or not codec or not value:
+        raise ValueError(f"{spec!r} is not CODEC=Q (e.g. libx264=26)")
+    require_supported(codec)
+    try:
+        quality = float(value)
+    except ValueError:
+        quality = math.nan
+    if not math.isfinite(quality):
+        raise ValueError(f"{spec!r}: {value!r} is not a number")
+    low, high = QUALITY_RANGE[codec]
+    if not low <= quality <= high:
+        raise ValueError(f"{spec!r}: {value} is outside {codec}'s quality range {low}..{high}")
+    return codec, int(quality) if quality.is_integer() else quality
+
+
+def probe_quality_of(codec: str, overrides: Mapping[str, float] | None = None) -> float:
+    """The probe quality a model of ``codec`` is trained for: the operator's override, else the harness's."""
+    return (overrides or {}).get(codec, PROBE_QUALITY[codec])

@@ -2,8 +2,8 @@
 
 The predictor scores one shot, so a 300-frame encode is one example, not 300: left per-frame,
 row counts would count frames and a long clip would outweigh a short one three hundred to one.
-A clip is identified by source, codec, quality and, where the rows carry them, resolution,
-frame rate and bitrate. Grouping runs on the whole corpus, so frames of one clip may arrive in
+A clip is identified by source, codec, quality and, where the rows carry them, preset,
+resolution, frame rate and bitrate. Grouping runs on the whole corpus, so frames of one clip may arrive in
 any number of appends or chunks.
 """
 
@@ -27,6 +27,7 @@ class Clips:
     sources: np.ndarray
     file_index: np.ndarray
     generated: np.ndarray
+    presets: np.ndarray
     frames: int
 
     @property
@@ -43,10 +44,12 @@ def clip_key_columns(raw: np.ndarray) -> np.ndarray:
     return np.nan_to_num(raw[:, CLIP_KEY_COLUMNS], nan=_ABSENT_KEY)
 
 
-def clip_keys(raw: np.ndarray, codec: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """One float row per frame: codec, source id, then ``clip_key_columns``."""
+def clip_keys(raw: np.ndarray, codec: np.ndarray, sources: np.ndarray, presets: np.ndarray) -> np.ndarray:
+    """One float row per frame: codec, source id, preset id, then ``clip_key_columns``."""
     _names, source_ids = np.unique(np.asarray(sources, dtype=object).astype(str), return_inverse=True)
-    return np.column_stack([codec.astype(np.float64), source_ids.astype(np.float64), clip_key_columns(raw)])
+    _names, preset_ids = np.unique(np.asarray(presets, dtype=object).astype(str), return_inverse=True)
+    return np.column_stack([codec.astype(np.float64), source_ids.astype(np.float64),
+                            preset_ids.reshape(-1).astype(np.float64), clip_key_columns(raw)])
 
 
 def aggregate_frames(
@@ -56,6 +59,7 @@ def aggregate_frames(
     sources: np.ndarray,
     file_index: np.ndarray,
     generated: np.ndarray,
+    presets: np.ndarray,
 ) -> Clips:
     """Group frame rows into clips, in order of each clip's first frame.
 
@@ -63,8 +67,9 @@ def aggregate_frames(
     """
     n = target.shape[0]
     if n == 0:
-        return Clips(raw, target, codec, np.asarray(sources, dtype=object), file_index, generated, 0)
-    _keys, first, inverse = np.unique(clip_keys(raw, codec, sources), axis=0, return_index=True,
+        return Clips(raw, target, codec, np.asarray(sources, dtype=object), file_index, generated,
+                     np.asarray(presets, dtype=object), 0)
+    _keys, first, inverse = np.unique(clip_keys(raw, codec, sources, presets), axis=0, return_index=True,
                                       return_inverse=True)
     inverse = inverse.ravel()
     order = np.argsort(first, kind="stable")  # clip ids by first appearance, not by key value
@@ -93,5 +98,6 @@ def aggregate_frames(
         sources=np.asarray(sources, dtype=object)[firsts],
         file_index=earliest_file.astype(np.int32),
         generated=any_generated,
+        presets=np.asarray(presets, dtype=object)[firsts],
         frames=n,
     )

@@ -97,6 +97,7 @@ class ParsedChunk:
     rejections: Rejections
     generated: np.ndarray  # bool [n]: the row says it was generated ("synthetic": true)
     per_frame: np.ndarray  # bool [n]: one frame of an encode (has frame_index); aggregated into clips later
+    presets: list[str]  # the encoder preset each row names ("" when it names none): part of the ladder key
 
     @property
     def n_rows(self) -> int:

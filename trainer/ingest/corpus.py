@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from trainer.core.codecs import CODEC_INDEX, PROBE_QUALITY, SUPPORTED_CODECS
+from trainer.core.codecs import CODEC_INDEX, PROBE_PRESET, PROBE_QUALITY, SUPPORTED_CODECS
 from trainer.core.features import N_FEATURES, RAW_COLUMNS, project_features
 from trainer.ingest.clips import aggregate_frames
 from trainer.ingest.columns import ParsedChunk, Rejections
 from trainer.ingest.parsing import InputFile, read_corpus_file
-from trainer.ingest.probes import ProbeCounts, observed_inputs, with_probe_inputs
+from trainer.ingest.probes import ProbeCounts, ladder_ids, observed_inputs, with_probe_inputs
 
 
 @dataclass
@@ -32,6 +32,9 @@ class CodecData:
     probe: ProbeCounts = field(default_factory=ProbeCounts)
     probe_quality: float | None = None  # the harness probe quality these inputs assume
     encode_kbps: np.ndarray | None = None  # each row's own encode bitrate (NaN absent): bitrate at a pick
+    # Each row's ladder (source, resolution, fps, preset): two presets share probe inputs once the
+    # probe comes from the probe-preset ladder, yet are two measured curves to pick along.
+    ladders: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -54,6 +57,7 @@ class Corpus:
     files: list[str]
     rejections: Rejections
     generated: np.ndarray
+    presets: np.ndarray  # str per row ("" = the row names no preset): part of the ladder key
     inputs: list[InputFile] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
     missing_roots: list[str] = field(default_factory=list)
@@ -79,6 +83,7 @@ class Corpus:
         target = np.concatenate([c.target for c in chunks]) if chunks else np.zeros(0)
         codec = np.concatenate([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8)
         sources = np.array([s for c in chunks for s in c.sources], dtype=object)
+        presets = np.array([p for c in chunks for p in c.presets], dtype=object)
         file_index = np.concatenate(file_ids) if chunks else np.zeros(0, np.int32)
         generated = np.concatenate([c.generated for c in chunks]) if chunks else np.zeros(0, bool)
         frames = np.concatenate([c.per_frame for c in chunks]) if chunks else np.zeros(0, bool)
@@ -86,7 +91,7 @@ class Corpus:
         if frames.any():
             rows = ~frames
             clips = aggregate_frames(raw[frames], target[frames], codec[frames], sources[frames],
-                                     file_index[frames], generated[frames])
+                                     file_index[frames], generated[frames], presets[frames])
             n_frames, n_clips = clips.frames, clips.n_clips
             raw = np.concatenate([raw[rows], clips.raw])
             target = np.concatenate([target[rows], clips.target])
@@ -94,6 +99,7 @@ class Corpus:
             sources = np.concatenate([sources[rows], clips.sources])
             file_index = np.concatenate([file_index[rows], clips.file_index])
             generated = np.concatenate([generated[rows], clips.generated])
+            presets = np.concatenate([presets[rows], clips.presets])
         return cls(
             raw=raw,
             target=target,
@@ -101,6 +107,7 @@ class Corpus:
             sources=sources,
             file_index=file_index,
             generated=generated,
+            presets=presets,
             files=files,
             rejections=rejections,
             frames_aggregated=n_frames,
@@ -126,7 +133,8 @@ class Corpus:
                     entry.update(bytes=known[self.files[i]].bytes, sha256=known[self.files[i]].sha256)
                 provenance.append(entry)
         sources = self.sources[mask].astype(str)
-        raw, probe = with_probe_inputs(self.raw[mask], sources, probe_quality)
+        presets = self.presets[mask].astype(str)
+        raw, probe = with_probe_inputs(self.raw[mask], sources, probe_quality, presets, PROBE_PRESET[codec])
         return CodecData(
             codec=codec,
             features=project_features(raw),
@@ -138,15 +146,19 @@ class Corpus:
             probe=probe,
             probe_quality=float(probe_quality),
             encode_kbps=raw[:, RAW_COLUMNS.index("bitrate_kbps")].astype(np.float32),
+            ladders=ladder_ids(raw, sources, presets),
         )
 
-    def probe_counts(self) -> ProbeCounts:
-        """Rows by the origin of their probe inputs, over every codec (for the report)."""
+    def probe_counts(self, probe_quality: Mapping[str, float] | None = None) -> ProbeCounts:
+        """Rows by the origin of their probe inputs, over every codec (for the report);
+        ``probe_quality`` holds the operator's per-codec overrides."""
         total = ProbeCounts()
         for codec in np.unique(self.codec).tolist():
             name = SUPPORTED_CODECS[codec]
             mask = self.codec == codec
-            total += with_probe_inputs(self.raw[mask], self.sources[mask].astype(str), PROBE_QUALITY[name])[1]
+            quality = (probe_quality or {}).get(name, PROBE_QUALITY[name])
+            total += with_probe_inputs(self.raw[mask], self.sources[mask].astype(str), quality,
+                                       self.presets[mask].astype(str), PROBE_PRESET[name])[1]
         return total
 
 

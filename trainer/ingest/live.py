@@ -52,7 +52,7 @@ class ChunkSummary:
         if frame_rows.size:
             key_values = clip_key_columns(chunk.raw[frame_rows]).tolist()
             for row, values in zip(frame_rows.tolist(), key_values, strict=True):
-                clips[chunk.codec[row]].add((chunk.sources[row], *values))
+                clips[chunk.codec[row]].add((chunk.sources[row], chunk.presets[row], *values))
         whole_rows = chunk.codec[~chunk.per_frame].astype(np.int64)
         return cls(np.bincount(whole_rows, minlength=len(SUPPORTED_CODECS)),
                    tuple(frozenset(s) for s in sources), tuple(frozenset(c) for c in clips))

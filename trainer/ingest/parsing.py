@@ -84,6 +84,7 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
     sources: list[str] = []
     generated: list[bool] = []
     per_frame: list[bool] = []
+    presets: list[str] = []
     line_numbers = array("q")
     absent = _ABSENT
     absent_defaults = _ABSENT_DEFAULTS
@@ -155,6 +156,15 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         if type(source) is not str:
             rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", "src is not a string")
             continue
+        preset = get("preset")
+        if preset is None:
+            preset = ""
+        elif type(preset) is not str:
+            if type(preset) is not int:  # svt-av1 and aom name presets by number; anything else is a mistake
+                rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}",
+                               f"preset is {type(preset).__name__}")
+                continue
+            preset = str(preset)
         fields = list(map(get, primary_keys, absent_defaults))
         for column, aliases in alias_fallbacks:
             if fields[column] is absent or fields[column] is None:
@@ -175,6 +185,7 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         sources.append(source)
         generated.append(get("synthetic") is True)
         per_frame.append(get("frame_index") is not None)
+        presets.append(preset)
         line_numbers.append(first_line_no + offset)
 
     n_cols = len(FIELD_KEYS)
@@ -187,6 +198,7 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         rejections=rejections,
         generated=np.array(generated, dtype=bool),
         per_frame=np.array(per_frame, dtype=bool),
+        presets=presets,
     )
     return _reject_out_of_range(chunk, np.frombuffer(line_numbers, dtype=np.int64))
 
@@ -215,6 +227,7 @@ def _reject_out_of_range(chunk: ParsedChunk, line_numbers: np.ndarray) -> Parsed
         rejections=chunk.rejections,
         generated=chunk.generated[keep],
         per_frame=chunk.per_frame[keep],
+        presets=[p for p, k in zip(chunk.presets, keep.tolist(), strict=True) if k],
     )
 
 
@@ -268,6 +281,7 @@ def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
         rejections=rejections,
         generated=np.concatenate([c.generated for c in chunks]),
         per_frame=np.concatenate([c.per_frame for c in chunks]),
+        presets=[p for c in chunks for p in c.presets],
     )
 
 

@@ -1,16 +1,17 @@
 """Probe-consistent inputs: each row gets the probe measurements the harness would feed.
 
-The harness probe-encodes a shot once, at the codec's probe quality, and feeds that probe's
-bitrate and I/P/B frame sizes for every quality it tries. A corpus row, though, records its own
-encode. Rows that differ only in quality (same source, resolution and frame rate) form a
-*ladder*; every row of a ladder with two or more qualities gets the ladder's bitrate and frame
-sizes at the probe quality: the row at that quality, else log-linear interpolation in quality
-between the nearest rows (linear extrapolation from the two nearest beyond the ladder's ends).
+The harness probe-encodes a shot once, at the codec's probe quality with a fast preset, and
+feeds that probe's bitrate and I/P/B frame sizes for every quality it tries. A corpus row,
+though, records its own encode. Rows that differ only in quality (same source, resolution,
+frame rate and, where rows name one, preset) form a *ladder*. Where a source, resolution and
+frame rate has a ladder at the harness's probe preset with two or more qualities, or an encode
+at the probe preset and quality itself, every row of every ladder there that has a quality takes
+its probe from that ladder: that is the encode the harness would really measure. Otherwise a
+ladder with two or more qualities gives its own rows its values at the probe quality: the row
+at that quality, else log-linear interpolation in quality between the nearest rows (linear
+extrapolation from the two nearest beyond the ends).
 A row's explicit ``probe_*`` values are real probe measurements and always win. Rows with no
 quality, or alone in their ladder, keep their own encode's bitrate (bitrate ladders like NFLX).
-
-Presets are not part of the ladder key yet: a corpus mixing presets for one source averages them
-per quality (in the log domain).
 """
 
 from __future__ import annotations
@@ -33,29 +34,41 @@ LADDER_COLUMNS = ("width", "height", "fps")
 
 @dataclass(frozen=True)
 class ProbeCounts:
-    """Rows by where their probe bitrate came from."""
+    """Rows by where their probe bitrate came from (the four kinds add up to the rows)."""
 
-    from_ladder: int = 0
+    from_ladder: int = 0  # their own ladder at the probe quality
+    from_probe_preset: int = 0  # the probe-preset ladder of their source, resolution and frame rate
     explicit: int = 0
     own_encode: int = 0
 
     def __add__(self, other: ProbeCounts) -> ProbeCounts:
-        return ProbeCounts(self.from_ladder + other.from_ladder, self.explicit + other.explicit,
-                           self.own_encode + other.own_encode)
+        return ProbeCounts(self.from_ladder + other.from_ladder, self.from_probe_preset + other.from_probe_preset,
+                           self.explicit + other.explicit, self.own_encode + other.own_encode)
 
     def as_report(self) -> dict[str, int]:
-        return {"from_ladder": self.from_ladder, "explicit": self.explicit, "own_encode": self.own_encode}
+        return {"from_ladder": self.from_ladder, "from_probe_preset": self.from_probe_preset,
+                "explicit": self.explicit, "own_encode": self.own_encode}
 
 
-def ladder_ids(raw: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """One id per ladder: rows of one source at one resolution and frame rate (absent = its own value)."""
+def _group_ids(raw: np.ndarray, names: list[np.ndarray]) -> np.ndarray:
+    """One id per distinct (names..., width, height, fps); an absent number keys as -1."""
     if raw.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    _, source_id = np.unique(np.asarray(sources, dtype=str), return_inverse=True)
-    key = np.column_stack([source_id.astype(np.float64), *(raw[:, _COL[c]] for c in LADDER_COLUMNS)])
+    name_ids = [np.unique(np.asarray(n, dtype=str), return_inverse=True)[1].reshape(-1) for n in names]
+    key = np.column_stack([*(i.astype(np.float64) for i in name_ids), *(raw[:, _COL[c]] for c in LADDER_COLUMNS)])
     key = np.where(np.isnan(key), -1.0, key)
     _, ids = np.unique(key, axis=0, return_inverse=True)
     return ids.reshape(-1)
+
+
+def site_ids(raw: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """One id per source at one resolution and frame rate: the ladders one probe can stand for."""
+    return _group_ids(raw, [sources])
+
+
+def ladder_ids(raw: np.ndarray, sources: np.ndarray, presets: np.ndarray | None = None) -> np.ndarray:
+    """One id per ladder: rows of one source at one resolution, frame rate and preset."""
+    return _group_ids(raw, [sources] if presets is None else [sources, presets])
 
 
 def _log_linear_at(quality: np.ndarray, values: np.ndarray, at: float) -> float:
@@ -74,31 +87,58 @@ def _log_linear_at(quality: np.ndarray, values: np.ndarray, at: float) -> float:
     return float(np.exp(logs[i] + slope * (at - qualities[i])))
 
 
-def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float) -> tuple[np.ndarray, ProbeCounts]:
-    """``raw`` with the ``probe_*`` columns filled in along each ladder; the counts by origin."""
+def _ladder_probe(raw: np.ndarray, rows: np.ndarray, probe_quality: float, exact: bool = False) -> dict[int, float]:
+    """A ladder's encode values at the probe quality, per probe column; empty below two qualities
+    unless ``exact`` and the ladder has an encode at the probe quality itself (a real probe)."""
+    quality = raw[:, _COL["crf"]]
+    rated = rows[~np.isnan(quality[rows])]
+    if np.unique(quality[rated]).size < 2 and not (exact and np.any(quality[rated] == probe_quality)):
+        return {}  # no quality knob, or one point: nothing to interpolate along
+    values = {}
+    for probe, own in PROBE_FROM_ENCODE:
+        have = rated[raw[rated, _COL[own]] > 0]
+        if np.unique(quality[have]).size >= 2 or (exact and np.any(quality[have] == probe_quality)):
+            values[_COL[probe]] = _log_linear_at(quality[have], raw[have, _COL[own]], probe_quality)
+    return values
+
+
+def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float, presets: np.ndarray | None = None,
+                      probe_preset: str | None = None) -> tuple[np.ndarray, ProbeCounts]:
+    """``raw`` with the ``probe_*`` columns filled in along each ladder; the counts by origin.
+
+    ``presets`` (one per row, "" for none) split ladders; ``probe_preset`` is the harness's probe
+    preset, whose ladder stands for every ladder of its source, resolution and frame rate.
+    """
     out = np.array(raw, dtype=np.float64, copy=True)
     explicit = ~np.isnan(raw[:, _COL["probe_bitrate_kbps"]])
-    from_ladder = np.zeros(raw.shape[0], dtype=bool)
-    quality = raw[:, _COL["crf"]]
-    ids = ladder_ids(raw, sources)
+    origin = np.zeros(raw.shape[0], dtype=np.int8)  # 0 own encode, 1 own ladder, 2 probe-preset ladder
+    ids = ladder_ids(raw, sources, presets)
     order = np.argsort(ids, kind="stable")
-    bounds = np.flatnonzero(np.diff(ids[order])) + 1
-    for rows in np.split(order, bounds) if order.size else []:
-        rated = rows[~np.isnan(quality[rows])]
-        if np.unique(quality[rated]).size < 2:
-            continue  # no quality knob, or one point: nothing to interpolate along
-        for probe, own in PROBE_FROM_ENCODE:
-            have = rated[raw[rated, _COL[own]] > 0]
-            if np.unique(quality[have]).size < 2:
-                continue
-            value = _log_linear_at(quality[have], raw[have, _COL[own]], probe_quality)
-            missing = rows[np.isnan(raw[rows, _COL[probe]])]
-            out[missing, _COL[probe]] = value
-            if probe == "probe_bitrate_kbps":
-                from_ladder[missing] = True
-    own = np.isnan(out[:, _COL["probe_bitrate_kbps"]])
-    out[own, _COL["probe_bitrate_kbps"]] = raw[own, _COL["bitrate_kbps"]]
-    counts = ProbeCounts(int(from_ladder.sum()), int(explicit.sum()), int((~explicit & ~from_ladder).sum()))
+    ladders = np.split(order, np.flatnonzero(np.diff(ids[order])) + 1) if order.size else []
+    at_probe_preset = [presets is not None and bool(probe_preset) and presets[rows[0]] == probe_preset
+                       for rows in ladders]
+    probes = [_ladder_probe(raw, rows, probe_quality, exact) for rows, exact in zip(ladders, at_probe_preset,
+                                                                                     strict=True)]
+    sites = site_ids(raw, sources)
+    donors = {int(sites[rows[0]]): k for k, rows in enumerate(ladders)
+              if at_probe_preset[k] and _COL["probe_bitrate_kbps"] in probes[k]}
+    bitrate = _COL["probe_bitrate_kbps"]
+    for k, rows in enumerate(ladders):
+        donor = donors.get(int(sites[rows[0]]))
+        if donor is None:
+            values, receivers, kind = probes[k], rows, 1
+        else:
+            values, kind = probes[donor], 2
+            receivers = rows[~np.isnan(raw[rows, _COL["crf"]])]
+        for column, value in values.items():
+            missing = receivers[np.isnan(raw[receivers, column])]
+            out[missing, column] = value
+            if column == bitrate:
+                origin[missing] = kind
+    own = np.isnan(out[:, bitrate])
+    out[own, bitrate] = raw[own, _COL["bitrate_kbps"]]
+    counts = ProbeCounts(int((origin == 1).sum()), int((origin == 2).sum()), int(explicit.sum()),
+                         int((~explicit & (origin == 0)).sum()))
     return out, counts
 
 

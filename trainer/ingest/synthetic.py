@@ -102,7 +102,8 @@ def synthetic_rows(
         yield row
 
 
-def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise_sigma: float, seed: int):
+def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise_sigma: float, seed: int,
+                         probe_quality: float | None = None):
     """The same corpus as a training table, without a JSONL round trip (smoke runs, stubs, tests)."""
     from trainer.core.features import project_features
     from trainer.ingest.columns import FIELD_KEYS
@@ -118,7 +119,8 @@ def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise
                 raw[:, j] = cols[key]
                 break
     sources = cols["src"].astype(str)
-    raw, probe = with_probe_inputs(raw, sources, PROBE_QUALITY[codec])
+    probe_quality = PROBE_QUALITY[codec] if probe_quality is None else probe_quality
+    raw, probe = with_probe_inputs(raw, sources, probe_quality)
     return CodecData(
         codec=codec,
         features=project_features(raw),
@@ -128,6 +130,6 @@ def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise
         n_generated=n,
         observed=observed_inputs(raw),
         probe=probe,
-        probe_quality=float(PROBE_QUALITY[codec]),
+        probe_quality=float(probe_quality),
         encode_kbps=cols["bitrate_kbps"].astype(np.float32),
     )

@@ -113,17 +113,31 @@ def _picks_by_ladder(features: np.ndarray, target: np.ndarray, kbps: np.ndarray,
 
 
 def crf_pick_metrics(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
-                     predict: Callable[[np.ndarray], np.ndarray]) -> dict[str, float | int] | None:
-    """Summary over every ladder of these rows; None when no ladder has enough quality points."""
+                     predict: Callable[[np.ndarray], np.ndarray],
+                     ladders: np.ndarray | None = None) -> dict[str, float | int] | None:
+    """Summary over every ladder of these rows; None when no ladder has enough quality points.
+
+    ``ladders`` (the corpus's ladder per row) keeps apart curves the inputs cannot tell apart:
+    two presets of one source share their probe inputs but are measured separately.
+    """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return None
-    by_ladder = _picks_by_ladder(features, target, kbps, codec, predict, ladder_index(features))
+    by_ladder = _picks_by_ladder(features, target, kbps, codec, predict, corpus_ladders(features, ladders))
     return summarise([p for _first, picks in by_ladder for p in picks])
 
 
+def corpus_ladders(features: np.ndarray, ladders: np.ndarray | None, *more: np.ndarray) -> np.ndarray:
+    """Ladder per row from the inputs, kept apart further by the corpus's own ladder ids and ``more`` groupings."""
+    keys = [ladder_index(features)] + ([np.asarray(ladders)] if ladders is not None else []) + list(more)
+    if len(keys) == 1:
+        return keys[0]
+    return np.unique(np.column_stack(keys), axis=0, return_inverse=True)[1].reshape(-1)
+
+
 def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
-                      predict: Callable[[np.ndarray], np.ndarray], groups: np.ndarray) -> dict[str, dict]:
+                      predict: Callable[[np.ndarray], np.ndarray], groups: np.ndarray,
+                      ladders: np.ndarray | None = None) -> dict[str, dict]:
     """A summary per group (source) of its own ladders' picks, so any set of sources can be pooled
     later (the shipped model is compared with a challenger on the sources it never saw)."""
     features = np.asarray(features, dtype=np.float32)
@@ -131,7 +145,7 @@ def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray
         return {}
     names, code = np.unique(np.asarray(groups).astype(str), return_inverse=True)
     code = code.reshape(-1)
-    ladder = np.unique(np.column_stack([ladder_index(features), code]), axis=0, return_inverse=True)[1].reshape(-1)
+    ladder = corpus_ladders(features, ladders, code)
     picks: dict[str, list[Pick]] = {}
     for first, ladder_picks_ in _picks_by_ladder(features, target, kbps, codec, predict, ladder):
         picks.setdefault(str(names[code[first]]), []).extend(ladder_picks_)

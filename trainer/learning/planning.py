@@ -33,6 +33,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
             observed=data.observed,
             encode_kbps=data.encode_kbps,
             sources=data.sources,
+            ladders=data.ladders,
         )
         for folds in fold_groups(profile)
     ]

@@ -40,6 +40,7 @@ class FoldTask:
     # [n] each row's source: the inner folds of a nested model choice, the names of the ladders the console draws
     # and the per-source quality picks compared with the shipped model
     sources: np.ndarray | None = None
+    ladders: np.ndarray | None = None  # [n] each row's corpus ladder (presets apart), for crf_pick
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
@@ -64,6 +65,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     seconds = (time.perf_counter() - started) / len(task.fold_indices)
     baseline = baseline_predictions(task.features, task.target, task.held_out)
     kbps = task.encode_kbps if task.encode_kbps is not None else np.full(task.target.shape[0], np.nan)
+    ladders = task.ladders
     results = []
     for k, fold_index in enumerate(task.fold_indices):
         val = task.held_out[k]
@@ -82,14 +84,17 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 seconds=seconds,
                 baseline_plcc=plcc(baseline[k][val], truth),
                 baseline_rmse=rmse(baseline[k][val], truth),
-                crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec, fold_model),
+                crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec, fold_model,
+                                          ladders[val] if ladders is not None else None),
                 ladders=held_out_ladders(task.features[val], task.target[val],
                                          None if task.sources is None else task.sources[val], task.codec, fold_model),
                 model_choice=choices[k],
                 held_out_rows=np.flatnonzero(val).astype(np.int32),
                 predictions=np.asarray(pred, dtype=np.float32),
                 crf_pick_by_source=crf_pick_by_group(task.features[val], task.target[val], kbps[val], task.codec,
-                                                     fold_model, task.sources[val]) if task.sources is not None
+                                                     fold_model, task.sources[val],
+                                                     ladders[val] if ladders is not None else None)
+                if task.sources is not None
                 else None,
             )
         )

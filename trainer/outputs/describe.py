@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from trainer.core.codecs import PROBE_QUALITY
 from trainer.core.display import clip
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
 from trainer.learning.results import CodecResult
@@ -95,3 +96,21 @@ def verdict_line(summary: dict[str, int], exit_code: int) -> str:
         f"{summary['n_insufficient']} insufficient-sources, {summary['n_missing_rows']} missing-rows, "
         f"{summary['n_error']} error -> exit {exit_code}"
     )
+
+
+def describe_probe_overrides(probe_quality: Mapping[str, float]) -> list[str]:
+    """One log line per codec trained for another probe quality than the harness's default."""
+    return [f"probe quality {codec}={quality:g} (--probe-quality; harness default {PROBE_QUALITY[codec]:g}): "
+            f"its models assume the harness probes at {quality:g}" for codec, quality in probe_quality.items()
+            if quality != PROBE_QUALITY[codec]]
+
+
+def probe_assumed(codec: str, harness: Mapping[str, object]) -> str:
+    """The probe a codec's models assume, as report.json's ``harness`` records it; "" when absent."""
+    probe = harness.get(codec)
+    if not isinstance(probe, Mapping):
+        return ""
+    text = f"quality {probe['probe_quality']:g}"
+    if probe.get("probe_quality_overridden"):
+        text += f" (overridden; harness default {probe['default_probe_quality']:g})"
+    return f"{text}, preset {probe['probe_preset']}"

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from trainer.core.gate import GATE_ADR
+from trainer.outputs.describe import describe_crf_pick, probe_assumed
 
 SUITE_NAME = f"VMAF predictor {GATE_ADR} gate (5-fold LOSO)"
 FAILED_STATUSES = ("fail", "insufficient-sources", "missing-rows")
@@ -21,10 +22,21 @@ def _case_detail(codec: Mapping[str, object]) -> str:
     for fold in codec.get("folds") or []:  # type: ignore[union-attr]
         plcc = fold["plcc"]
         lines.append(f"fold {fold['fold_index']}: PLCC {'undefined' if plcc is None else f'{plcc:.4f}'} "
-                     f"(n_train={fold['n_train']}, n_val={fold['n_val']})")
+                     f"(n_train={fold['n_train']}, n_val={fold['n_val']})"
+                     + describe_crf_pick(fold.get("crf_pick"), "; "))
     baseline = codec.get("baseline")
     if isinstance(baseline, Mapping) and baseline.get("mean_plcc") is not None:
         lines.append(f"linear baseline mean PLCC {baseline['mean_plcc']:.4f}")
+    return "\n".join(lines)
+
+
+def _harness_use(codec: Mapping[str, object], harness: Mapping[str, object]) -> str:
+    """How the codec's models pick quality as the harness uses them (shown for every verdict)."""
+    probe = probe_assumed(str(codec["codec"]), harness)
+    lines = [f"probe: {probe}"] if probe else []
+    pick = codec.get("crf_pick")
+    lines.append(describe_crf_pick(pick, "").strip() if pick else  # type: ignore[arg-type]
+                 "crf pick: - (no held-out quality ladder with >= 3 points)")
     return "\n".join(lines)
 
 
@@ -46,15 +58,18 @@ def junit_xml(report: Mapping[str, object]) -> str:
                         ("error", (report.get("summary") or {}).get("error"))):  # type: ignore[union-attr]
         if value is not None:
             ET.SubElement(properties, "property", name=name, value=str(value))
+    harness: Mapping[str, object] = report.get("harness") or {}  # type: ignore[assignment]
     for codec in codecs:
         case = ET.SubElement(suite, "testcase", name=str(codec["codec"]), classname="vmaf_predictor.gate",
                              time=f"{float(codec.get('training_seconds') or 0.0):.3f}")
         reasons = "; ".join(codec["failure_reasons"]) or str(codec["status"])
+        use = _harness_use(codec, harness)
         if codec["status"] in FAILED_STATUSES:
             element = ET.SubElement(case, "failure", message=reasons, type=str(codec["status"]))
-            element.text = _case_detail(codec)
+            element.text = _case_detail(codec) + "\n" + use
         elif codec["status"] == "error":
             element = ET.SubElement(case, "error", message=reasons, type="error")
-            element.text = _case_detail(codec)
+            element.text = _case_detail(codec) + "\n" + use
+        ET.SubElement(case, "system-out").text = use
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

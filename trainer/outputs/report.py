@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from trainer.core.atomic import atomic_write_text
-from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY, QUALITY_RANGE, SUPPORTED_CODECS
+from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY, QUALITY_RANGE, SUPPORTED_CODECS, probe_quality_of
 from trainer.core.gate import gate_constants
 from trainer.ingest.columns import REJECTION_REASONS
 from trainer.ingest.corpus import Corpus
 from trainer.ingest.probes import ProbeCounts
 from trainer.learning.results import CodecResult
 
-REPORT_SCHEMA_VERSION = 3  # 3: harness, corpus.probe, codecs[].crf_pick and folds[].crf_pick
+REPORT_SCHEMA_VERSION = 3  # 3: harness (probe quality, overrides), corpus.probe, codecs[]/folds[].crf_pick
 PROVENANCE_SCHEMA = "predictor-run-provenance/1"
 
 
@@ -24,7 +24,9 @@ def utc_stamp(moment: datetime | None = None) -> str:
     return (moment or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
 
 
-def corpus_section(corpus: Corpus | None, roots: Iterable[str], discovered: int) -> dict[str, object]:
+def corpus_section(corpus: Corpus | None, roots: Iterable[str], discovered: int,
+                   probe_quality: Mapping[str, float] | None = None) -> dict[str, object]:
+    """What was read; ``probe_quality`` (the operator's overrides) decides where probes are derived."""
     rejections = corpus.rejections if corpus is not None else None
     return {
         "discovered_files": discovered,
@@ -37,14 +39,23 @@ def corpus_section(corpus: Corpus | None, roots: Iterable[str], discovered: int)
         "rejected": {r: int(rejections.counts.get(r, 0)) for r in REJECTION_REASONS} if rejections else {},
         "rejected_examples": rejections.example_list() if rejections else [],
         "unknown_codecs": dict(sorted(rejections.unknown_codecs.items())) if rejections else {},
-        "probe": corpus.probe_counts().as_report() if corpus is not None else ProbeCounts().as_report(),
+        "probe": (corpus.probe_counts(probe_quality) if corpus is not None else ProbeCounts()).as_report(),
     }
 
 
-def harness_section() -> dict[str, object]:
-    """What the models assume of the harness that loads them: where it probes and what it searches."""
-    return {codec: {"probe_quality": PROBE_QUALITY[codec], "probe_preset": PROBE_PRESET[codec],
-                    "quality_range": list(QUALITY_RANGE[codec])} for codec in SUPPORTED_CODECS}
+def harness_section(probe_quality: Mapping[str, float] | None = None) -> dict[str, object]:
+    """What the models assume of the harness that loads them: where it probes and what it searches.
+
+    ``probe_quality_overridden`` marks a codec whose models were trained for the operator's probe
+    quality (``--probe-quality``), not the harness's default (kept in ``default_probe_quality``).
+    """
+    section: dict[str, object] = {}
+    for codec in SUPPORTED_CODECS:
+        quality = probe_quality_of(codec, probe_quality)
+        section[codec] = {"probe_quality": quality, "probe_quality_overridden": quality != PROBE_QUALITY[codec],
+                          "default_probe_quality": PROBE_QUALITY[codec], "probe_preset": PROBE_PRESET[codec],
+                          "quality_range": list(QUALITY_RANGE[codec])}
+    return section
 
 
 def summary_section(results: Iterable[CodecResult], interrupted_by: str | None = None,
@@ -74,6 +85,7 @@ def build_report(
     promotion: dict[str, object] | None = None,
     interrupted_by: str | None = None,
     error: str | None = None,
+    probe_quality: Mapping[str, float] | None = None,
 ) -> dict[str, object]:
     ordered = [results[c] for c in SUPPORTED_CODECS if c in results]
     report: dict[str, object] = {
@@ -81,7 +93,7 @@ def build_report(
         "generated_at_utc": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "synthetic_smoke": synthetic_smoke,
         "gate": gate_constants(),
-        "harness": harness_section(),
+        "harness": harness_section(probe_quality),
         "profile": profile,
         "corpus": corpus,
         "codecs": [r.as_report() for r in ordered],

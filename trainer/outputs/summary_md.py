@@ -12,6 +12,7 @@ from pathlib import Path
 
 from trainer.core.display import clip, clip_path
 from trainer.core.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
+from trainer.outputs.describe import probe_assumed
 
 STATUS_MARK = {"pass": "✅ pass", "fail": "❌ fail", "insufficient-sources": "⚠️ insufficient-sources",
                "missing-rows": "➖ missing-rows", "error": "💥 error"}
@@ -78,6 +79,7 @@ def summary_markdown(report: Mapping[str, object]) -> str:
           _weakest_fold(c), _num((c.get("baseline") or {}).get("mean_plcc")), _vs_shipped(c.get("incumbent")),
           c["n_rows_total"], c["n_distinct_sources"]] for c in codecs],
     )
+    lines += ["", *_crf_pick_lines(codecs, report.get("harness") or {})]  # type: ignore[arg-type]
     not_passing = [c for c in codecs if c["status"] != "pass"]
     if not_passing:
         lines += ["", "### Why codecs did not pass", ""]
@@ -87,6 +89,25 @@ def summary_markdown(report: Mapping[str, object]) -> str:
     lines += ["", *_promotion_lines(report.get("promotion"))]
     lines += ["", *_corpus_lines(report)]
     return "\n".join(lines) + "\n"
+
+
+def _pick_cell(pick: Mapping | None, key: str, spec: str = ".2f", scale: float = 1.0, unit: str = "") -> str:
+    value = (pick or {}).get(key)
+    return "-" if value is None else f"{scale * float(value):{spec}}{unit}"
+
+
+def _crf_pick_lines(codecs: Sequence[Mapping], harness: Mapping[str, object]) -> list[str]:
+    """The models judged as the harness uses them: held-out picks per codec ("-": no quality ladders)."""
+    lines = ["### CRF picks on held-out ladders (as the harness uses the model)", "",
+             "Pick = largest quality whose prediction meets the target (80–95), probe inputs fixed; oracle = "
+             "largest quality whose measured VMAF does; miss = measured VMAF at the pick > 1 below target.", ""]
+    return lines + _table(
+        ["codec", "probe", "picks", "pick off by (steps)", "VMAF off at pick", "miss rate", "bitrate vs oracle"],
+        [[c["codec"], probe_assumed(str(c["codec"]), harness) or "-", (c.get("crf_pick") or {}).get("n", "-"),
+          _pick_cell(c.get("crf_pick"), "mean_abs_quality_error"), _pick_cell(c.get("crf_pick"), "mean_abs_vmaf_error"),
+          _pick_cell(c.get("crf_pick"), "miss_rate", ".0f", 100.0, " %"),
+          _pick_cell(c.get("crf_pick"), "mean_bitrate_overspend_pct", "+.1f", unit=" %")] for c in codecs],
+    )
 
 
 def _promotion_lines(promotion: object) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from trainer.core.atomic import OutputUnwritable, atomic_write_text, require_writable_dir
+from trainer.core.codecs import probe_quality_of
 from trainer.core.display import clip, clip_path
 from trainer.executors.dask_cluster import (
     Cluster,
@@ -33,7 +34,7 @@ from trainer.ingest.discovery import CorpusInputs, find_inputs
 from trainer.ingest.synthetic import synthetic_codec_data
 from trainer.learning.events import Event
 from trainer.learning.results import CodecResult, error_result
-from trainer.outputs.describe import describe_event, summary_table, verdict_line
+from trainer.outputs.describe import describe_event, describe_probe_overrides, summary_table, verdict_line
 from trainer.outputs.junit import junit_xml
 from trainer.outputs.report import build_report, corpus_section, summary_section, utc_stamp, write_report
 from trainer.outputs.summary_md import summary_markdown
@@ -75,15 +76,16 @@ def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None
     """How each codec's table is obtained: generated, re-read (reference parity) or sliced."""
     loaders: dict[str, Callable[[], CodecData]] = {}
     for codec in config.codecs:
+        quality = probe_quality_of(codec, config.probe_quality)  # the operator's --probe-quality, else the harness's
         if config.synthetic_smoke:
-            loaders[codec] = lambda c=codec: synthetic_codec_data(
-                c, SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE, config.seed
+            loaders[codec] = lambda c=codec, q=quality: synthetic_codec_data(
+                c, SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE, config.seed, probe_quality=q
             )
         elif config.profile.reread_corpus_per_codec:
-            loaders[codec] = lambda c=codec: load_corpus(inputs.files).for_codec(c)
+            loaders[codec] = lambda c=codec, q=quality: load_corpus(inputs.files).for_codec(c, q)
         else:
             assert corpus is not None
-            loaders[codec] = lambda c=codec: corpus.for_codec(c)
+            loaders[codec] = lambda c=codec, q=quality: corpus.for_codec(c, q)
     return loaders
 
 
@@ -236,6 +238,8 @@ def _train(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, st
            executor_factory: ExecutorFactory, capacity: int) -> None:
     log.line(f"{entrypoint}: profile={config.profile.name} seed={config.seed} codecs={len(config.codecs)} "
              f"executor={describe_executor(state.executor_info)}")
+    for line in describe_probe_overrides(config.probe_quality):
+        log.line(line)
     if config.synthetic_smoke:
         log.line("synthetic smoke run: generated corpora, diagnostic only, nothing can pass or promote")
     else:
@@ -291,7 +295,7 @@ def _finish(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, s
     corpus = state.corpus
     report = build_report(
         results=results,
-        corpus=corpus_section(corpus, state.inputs.present_roots, len(state.inputs.files)),
+        corpus=corpus_section(corpus, state.inputs.present_roots, len(state.inputs.files), config.probe_quality),
         synthetic_smoke=config.synthetic_smoke,
         profile=config.profile.as_dict(),
         provenance={
@@ -305,6 +309,7 @@ def _finish(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, s
         promotion=state.promotion,
         interrupted_by=stop.signal_name or None,
         error=state.error,
+        probe_quality=config.probe_quality,
     )
     try:
         write_report(config.report_path, report)

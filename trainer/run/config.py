@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from trainer.core.codecs import SUPPORTED_CODECS, UnknownCodecError, require_supported
+from trainer.core.codecs import SUPPORTED_CODECS, UnknownCodecError, parse_probe_quality, require_supported
 from trainer.learning.profiles import PROFILES, TrainingProfile
 
 DEFAULT_ROOTS = ("~/.workingdir2/netflix", "~/.workingdir2/konvid-150k", "~/.workingdir2/bvi-dvc-raw")
@@ -42,6 +42,7 @@ class RunConfig:
     scheduler_timeout_s: float = 10.0
     junit_xml: Path | None = None
     summary_md: Path | None = None
+    probe_quality: dict[str, float] = field(default_factory=dict)  # per-codec overrides of the harness's probe
     argv: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -63,6 +64,7 @@ class RunConfig:
             "scheduler": self.scheduler,
             "junit_xml": str(self.junit_xml) if self.junit_xml else None,
             "summary_md": str(self.summary_md) if self.summary_md else None,
+            "probe_quality": dict(self.probe_quality),
         }
 
 
@@ -89,6 +91,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         "processes (env DASK_SCHEDULER_ADDRESS; default: the local process pool)")
     common.add_argument("--scheduler-timeout", type=float, metavar="SECONDS",
                         help="how long to try reaching --scheduler before exit 2 (default 10)")
+    common.add_argument("--probe-quality", action="append", default=[], metavar="CODEC=Q",
+                        help="train CODEC's model for a harness that probes at quality Q instead of its default "
+                        "(repeatable; env PROBE_QUALITY, space-separated, e.g. 'libx264=26 libsvtav1=30'; "
+                        "a flag wins over the env for its codec)")
     common.add_argument("--profile", choices=sorted(PROFILES), default="default",
                         help="'reference' reproduces the old trainer's hyper-parameters for parity")
     common.add_argument("--allow-empty", action="store_true",
@@ -126,6 +132,26 @@ def _env_int(env: Mapping[str, str], name: str) -> int | None:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"environment variable {name}={raw!r} is not an integer") from exc
+
+
+def _probe_quality_table(specs: Sequence[str], where: str) -> dict[str, float]:
+    table: dict[str, float] = {}
+    for spec in specs:
+        try:
+            codec, quality = parse_probe_quality(spec)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if codec in table and table[codec] != quality:
+            raise ConfigError(f"{where}: {codec} given twice ({table[codec]:g} and {quality:g})")
+        table[codec] = quality
+    return table
+
+
+def resolve_probe_quality(flags: Sequence[str], env: Mapping[str, str]) -> dict[str, float]:
+    """Per-codec probe-quality overrides, env PROBE_QUALITY first, each flag winning for its codec."""
+    table = _probe_quality_table(env.get("PROBE_QUALITY", "").split(), "environment variable PROBE_QUALITY")
+    table.update(_probe_quality_table(flags, "--probe-quality"))
+    return {codec: table[codec] for codec in SUPPORTED_CODECS if codec in table}
 
 
 def resolve_config(
@@ -184,5 +210,6 @@ def resolve_config(
         scheduler_timeout_s=args.scheduler_timeout if args.scheduler_timeout is not None else 10.0,
         junit_xml=_optional_path(args.junit_xml or env.get("JUNIT_XML")),
         summary_md=_optional_path(args.summary_md or env.get("SUMMARY_MD")),
+        probe_quality=resolve_probe_quality(args.probe_quality, env),
         argv=list(argv),
     )

@@ -6,8 +6,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY
 from trainer.core.features import FEATURE_NAMES, LOG_INPUTS
 from trainer.core.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
+from trainer.ingest.probes import ProbeCounts
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.results import CodecResult
 from trainer.shipping.onnx_export import OP_ALLOWLIST, OPSET
@@ -50,6 +54,7 @@ class CardFacts:
     onnx_bytes: int
     stub: bool
     trained_sources: Sequence[str] | None = None  # None: no real source seen (stubs)
+    harness_lines: Sequence[str] = ()  # the "## Harness inputs" section (``harness_inputs_section``)
 
 
 def provenance_section(facts: CardFacts) -> list[str]:
@@ -126,6 +131,8 @@ def render_body(facts: CardFacts) -> str:
         "|---|------|-------------------------------|",
     ]
     lines += [f"| {i} | `{name}` | {INPUT_NOTES.get(name, '0')} |" for i, name in enumerate(FEATURE_NAMES)]
+    if facts.harness_lines:
+        lines += ["", *facts.harness_lines]
     lines += [
         "",
         "## Output",
@@ -140,6 +147,44 @@ def render_body(facts: CardFacts) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def ignored_inputs(w1: np.ndarray) -> list[str]:
+    """Inputs whose every first-layer weight is exactly zero in the exported model (``w1`` [14, hidden])."""
+    return [name for name, row in zip(FEATURE_NAMES, np.asarray(w1), strict=True) if not np.any(row)]
+
+
+def probe_origin(counts: ProbeCounts, codec: str, probe_quality: float) -> str:
+    """Where the training rows' probe inputs came from, in the words of the corpus.probe counts."""
+    return (f"{counts.from_probe_preset} rows from the {PROBE_PRESET[codec]} ladder of their source, "
+            f"{counts.from_ladder} from their own ladder at quality {probe_quality:g}, "
+            f"{counts.explicit} explicit probe measurements, {counts.own_encode} their own encode's bitrate")
+
+
+def harness_inputs_section(codec: str, probe_quality: float, w1: np.ndarray, origin: str) -> list[str]:
+    """What the harness must feed: the probe the model was trained for and the inputs it reads.
+
+    ``w1`` is the first layer of the weights being exported, so "ignored" is a fact of the shipped
+    model (exactly zero weight: whatever the harness feeds there changes nothing), not a guess.
+    """
+    default = PROBE_QUALITY[codec]
+    quality = (f"{probe_quality:g} (overridden with --probe-quality; harness default {default:g})"
+               if probe_quality != default else f"{probe_quality:g} (the harness default for {codec})")
+    ignored = ignored_inputs(w1)
+    used = [name for name in FEATURE_NAMES if name not in ignored]
+    return [
+        "## Harness inputs",
+        "",
+        "The probe this model was trained for (the harness should probe-encode at this quality and preset)",
+        "and the inputs it reads.",
+        "",
+        f"- probe quality: {quality}",
+        f"- probe preset: {PROBE_PRESET[codec]}",
+        f"- probe inputs in training: {origin}",
+        f"- inputs used: {', '.join(used) or 'none'}",
+        f"- inputs ignored (exactly zero first-layer weight; values fed there change nothing): "
+        f"{', '.join(ignored) or 'none'}",
+    ]
 
 
 def _fold_line(result: CodecResult) -> str:

@@ -10,15 +10,27 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from trainer.core.codecs import SUPPORTED_CODECS
+from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS
 from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FinalModel
 from trainer.shipping.artifacts import card_path, model_path, sha256_bytes, sha256_file
-from trainer.shipping.cards import CardFacts, production_block, proposed_block, render_body, with_status
+from trainer.shipping.cards import (
+    CardFacts,
+    harness_inputs_section,
+    probe_origin,
+    production_block,
+    proposed_block,
+    render_body,
+    with_status,
+)
 from trainer.shipping.incumbent import WORSE, regression
 from trainer.shipping.monotone import monotone_violations
 from trainer.shipping.onnx_export import build_onnx, graph_ops, validate_onnx
+
+if TYPE_CHECKING:
+    from trainer.learning.model import MLPWeights  # torch: only the processes that train import it
 
 
 @dataclass(frozen=True)
@@ -84,8 +96,9 @@ def describe_input(entry: dict[str, object]) -> str:
     return f"`{path.name}` ({size} bytes, {entry['rows']} rows, sha256 `{digest}`)"
 
 
-def _production_card(codec: str, onnx_bytes: bytes, data: CodecData, result: CodecResult, report: str,
-                     override: str | None) -> str:
+def _production_card(codec: str, onnx_bytes: bytes, final: MLPWeights, data: CodecData, result: CodecResult,
+                     report: str, override: str | None) -> str:
+    quality = PROBE_QUALITY[codec] if data.probe_quality is None else data.probe_quality
     folds = ", ".join(
         f"fold{f.fold_index} PLCC {f.plcc:.4f} SROCC {f.srocc:.4f} RMSE {f.rmse:.2f}" for f in result.folds
     )
@@ -105,6 +118,7 @@ def _production_card(codec: str, onnx_bytes: bytes, data: CodecData, result: Cod
         onnx_bytes=len(onnx_bytes),
         stub=False,
         trained_sources=sorted(set(data.sources.tolist())),
+        harness_lines=harness_inputs_section(codec, quality, final.w1[0], probe_origin(data.probe, codec, quality)),
     )
     return with_status(render_body(facts), production_block(result, report, override))
 
@@ -145,7 +159,8 @@ def plan_promotion(
                         plan.regressions[codec] = worse
                 if not blocked:
                     override = f"{worse} -- promoted anyway: {override_by}" if worse else None
-                    card_text = _production_card(codec, onnx_bytes, datas[codec], result, report_name, override)
+                    card_text = _production_card(codec, onnx_bytes, final.weights, datas[codec], result,
+                                                 report_name, override)
                     why = f"gate cleared, mean PLCC {result.mean_plcc:.4f}" + (f"; {override_by}" if worse else "")
                     for change in (
                         _change(codec, model_path(model_dir, codec), "replace-model", onnx_bytes, why),

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.core.atomic import atomic_write_bytes, atomic_write_text
-from trainer.core.codecs import SUPPORTED_CODECS, require_supported
+from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS, require_supported
 from trainer.core.features import RAW_INDEX, project_features
 from trainer.core.seeds import stable_seed
 from trainer.executors.process_pool import configure_worker
@@ -25,11 +25,12 @@ from trainer.learning.metrics import plcc, rmse
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.tasks import FinalTask, run_final_task
 from trainer.shipping.artifacts import card_path, model_path, sha256_bytes
-from trainer.shipping.cards import CardFacts, render_body, stub_block, with_status
+from trainer.shipping.cards import CardFacts, harness_inputs_section, render_body, stub_block, with_status
 from trainer.shipping.lock import ModelDirLocked, model_dir_lock
 from trainer.shipping.onnx_export import build_onnx, graph_ops, ort_predict, validate_onnx
 
 STUB_NOISE_SIGMA = 0.5
+STUB_PROBE_ORIGIN = "none: the analytical sweep feeds each row's own bitrate (a stub has no probe ladder)"
 BITRATE_FACTORS = (0.6, 1.0, 1.6)
 
 
@@ -88,6 +89,7 @@ def build_stub(codec: str) -> tuple[bytes, str]:
         onnx_sha256=sha256_bytes(onnx_bytes),
         onnx_bytes=len(onnx_bytes),
         stub=True,
+        harness_lines=harness_inputs_section(codec, PROBE_QUALITY[codec], weights.w1[0], STUB_PROBE_ORIGIN),
     )
     return onnx_bytes, with_status(render_body(facts), stub_block())
 
