@@ -29,6 +29,8 @@ from trainer.run.config import RunConfig
 from trainer.run.engine import TrainingEngine
 from trainer.run.runlog import RunLog
 from trainer.shipping.apply import apply_plan
+from trainer.shipping.journal import describe_recovery, recover_model_dir
+from trainer.shipping.lock import ModelDirLocked, PromotionError
 from trainer.shipping.plan import PromotionPlan, plan_promotion
 
 FINAL_MODEL_TIMEOUT_S = 600
@@ -47,6 +49,7 @@ class ConsoleSession:
         self._corpus_cache: Corpus | None = None
         self._pending_bytes: dict[str, int] = {}
         self.trained_data: dict[str, CodecData] = {}
+        self.recovered: dict[str, object] | None = None
         self.stamp = utc_stamp()
         self.log = RunLog(config.out_dir / f"train_{self.stamp}.log",
                           listener=lambda line: self._post(LogWritten(line)))
@@ -63,10 +66,20 @@ class ConsoleSession:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        self._recover_model_dir()  # before anything else: a set a killed run left half-written
         self.engine.warm_up()
         self._engine_thread.start()
         self.log.line(f"console: profile={self.config.profile.name} seed={self.config.seed} "
                       f"executor={self.executor_status()}")
+
+    def _recover_model_dir(self) -> None:
+        try:
+            self.recovered = recover_model_dir(self.config.model_dir)
+        except (ModelDirLocked, PromotionError, OSError) as exc:
+            self.log.line(f"model directory: an interrupted promotion could not be repaired: {exc}")
+            return
+        if self.recovered is not None:
+            self.log.line(describe_recovery(self.recovered))
 
     def executor_status(self) -> str:
         """Where training runs now; for a cluster, its current workers (they come and go)."""
@@ -193,5 +206,6 @@ class ConsoleSession:
             provenance={"entrypoint": "predictor-console", "argv": self.config.argv, "args": self.config.as_dict(),
                         "inputs": [], "outputs": [str(self.config.report_path), str(self.log.path)]},
             promotion=promotion,
+            recovered_promotion=self.recovered,
         )
         write_report(self.config.report_path, report)
