@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from textual.message import Message
 
 from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten
+from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.core.display import clip_path
 from trainer.executors.dask_cluster import Cluster, cluster_capacity, describe_executor
 from trainer.executors.host import ExecutorFactory
 from trainer.executors.process_pool import start_pool_helpers
-from trainer.ingest.corpus import CodecData, Corpus
+from trainer.ingest.corpus import Corpus
 from trainer.ingest.discovery import find_inputs, partition_roots
 from trainer.ingest.live import FileUpdate, IncrementalCorpus
 from trainer.learning.events import Event
@@ -48,7 +49,6 @@ class ConsoleSession:
         self._corpus_lock = threading.Lock()
         self._corpus_cache: Corpus | None = None
         self._pending_bytes: dict[str, int] = {}
-        self.trained_data: dict[str, CodecData] = {}
         self.recovered: dict[str, object] | None = None
         self.stamp = utc_stamp()
         self.log = RunLog(config.out_dir / f"train_{self.stamp}.log",
@@ -160,12 +160,9 @@ class ConsoleSession:
 
     # -- training ----------------------------------------------------------------------------
     def queue(self, codec: str) -> None:
-        self.engine.submit(codec, lambda: self._snapshot(codec))
-
-    def _snapshot(self, codec: str) -> CodecData:
-        data = self.corpus().for_codec(codec)
-        self.trained_data[codec] = data
-        return data
+        """Train ``codec`` on the corpus as it is when its turn comes; the job keeps that snapshot
+        (rows and file digests) with its verdict, which is what promotion later uses."""
+        self.engine.submit(codec, lambda: self.corpus().for_codec(codec))
 
     def cancel(self, codec: str) -> bool:
         return self.engine.cancel(codec)
@@ -179,13 +176,28 @@ class ConsoleSession:
 
     # -- promotion ---------------------------------------------------------------------------
     def plan(self) -> PromotionPlan:
-        """Retrain passing codecs on the data they were judged on, then plan every file change."""
-        results = self.results()
-        passing = [c for c, r in results.items() if r.status == "pass" and not self.trained_data[c].n_generated]
-        retrains = {codec: self.engine.train_final(self.trained_data[codec]) for codec in passing}
+        """Retrain passing codecs on exactly the data their verdict judged, then plan every file change.
+
+        The rows and corpus digests come from the verdict's own job, never from the live corpus
+        (which may have grown since). A codec with a newer job queued or training is left out,
+        blocked with the reason: the table shows it as training, so its old verdict is not on
+        screen to be reviewed; it can be promoted once the newer job has its verdict.
+        """
+        judged = self.engine.results.judged()  # one consistent (verdict, data) pair per codec
+        training = self.engine.active_codecs()
+        results = {codec: result for codec, (result, _data) in judged.items() if codec not in training}
+        datas = {codec: data for codec, (_result, data) in judged.items() if data is not None}
+        passing = [c for c, r in results.items() if r.status == "pass" and not datas[c].n_generated]
+        retrains = {codec: self.engine.train_final(datas[codec]) for codec in passing}
         wait(retrains.values(), timeout=FINAL_MODEL_TIMEOUT_S)
         finals = {codec: future.result() for codec, future in retrains.items() if future.done()}
-        return plan_promotion(results, finals, self.trained_data, self.config.model_dir, str(self.config.report_path))
+        plan = plan_promotion(results, finals, datas, self.config.model_dir, str(self.config.report_path))
+        for codec in sorted(set(judged) & training, key=SUPPORTED_CODECS.index):
+            reason = (f"a newer job is training on rows added since its {judged[codec][0].status} verdict; "
+                      "promote after that job's verdict")
+            plan.blocked[codec] = [reason]
+            self.log.line(f"{codec}: not in the promotion plan: {reason}")
+        return plan
 
     def apply(self, plan: PromotionPlan) -> dict[str, object]:
         applied = apply_plan(plan, self.config.model_dir, self.config.out_dir / "backup", utc_stamp())
@@ -204,7 +216,8 @@ class ConsoleSession:
             synthetic_smoke=False,
             profile=self.config.profile.as_dict(),
             provenance={"entrypoint": "predictor-console", "argv": self.config.argv, "args": self.config.as_dict(),
-                        "inputs": [], "outputs": [str(self.config.report_path), str(self.log.path)]},
+                        "inputs": [vars(i) for i in corpus.inputs],
+                        "outputs": [str(self.config.report_path), str(self.log.path)]},
             promotion=promotion,
             recovered_promotion=self.recovered,
         )
