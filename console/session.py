@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from textual.message import Message
 
 from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten
-from trainer.core.codecs import probe_quality_of
+from trainer.core.codecs import SUPPORTED_CODECS, probe_quality_of
 from trainer.core.display import clip_path
 from trainer.executors.dask_cluster import Cluster, cluster_capacity, describe_executor
 from trainer.executors.host import ExecutorFactory
@@ -31,6 +31,8 @@ from trainer.run.engine import TrainingEngine
 from trainer.run.runlog import RunLog
 from trainer.shipping.apply import apply_plan
 from trainer.shipping.incumbent import incumbent_judge
+from trainer.shipping.journal import describe_recovery, recover_model_dir
+from trainer.shipping.lock import ModelDirLocked, PromotionError
 from trainer.shipping.plan import PromotionPlan, plan_promotion
 
 FINAL_MODEL_TIMEOUT_S = 600
@@ -49,8 +51,8 @@ class ConsoleSession:
         self._corpus_lock = threading.Lock()
         self._corpus_cache: Corpus | None = None
         self._pending_bytes: dict[str, int] = {}
-        self.trained_data: dict[str, CodecData] = {}
         self._finals: dict[str, tuple[CodecData, FinalModel]] = {}  # retrains, with the data they were made from
+        self.recovered: dict[str, object] | None = None
         self.stamp = utc_stamp()
         self.log = RunLog(config.out_dir / f"train_{self.stamp}.log",
                           listener=lambda line: self._post(LogWritten(line)))
@@ -68,12 +70,22 @@ class ConsoleSession:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        self._recover_model_dir()  # before anything else: a set a killed run left half-written
         self.engine.warm_up()
         self._engine_thread.start()
         self.log.line(f"console: profile={self.config.profile.name} seed={self.config.seed} "
                       f"executor={self.executor_status()}")
         for line in describe_probe_overrides(self.config.probe_quality):
             self.log.line(line)
+
+    def _recover_model_dir(self) -> None:
+        try:
+            self.recovered = recover_model_dir(self.config.model_dir)
+        except (ModelDirLocked, PromotionError, OSError) as exc:
+            self.log.line(f"model directory: an interrupted promotion could not be repaired: {exc}")
+            return
+        if self.recovered is not None:
+            self.log.line(describe_recovery(self.recovered))
 
     def executor_status(self) -> str:
         """Where training runs now; for a cluster, its current workers (they come and go)."""
@@ -154,12 +166,10 @@ class ConsoleSession:
 
     # -- training ----------------------------------------------------------------------------
     def queue(self, codec: str) -> None:
-        self.engine.submit(codec, lambda: self._snapshot(codec))
-
-    def _snapshot(self, codec: str) -> CodecData:
-        data = self.corpus().for_codec(codec, probe_quality_of(codec, self.config.probe_quality))
-        self.trained_data[codec] = data
-        return data
+        """Train ``codec`` on the corpus as it is when its turn comes; the job keeps that snapshot
+        (rows and file digests) with its verdict, which is what promotion later uses."""
+        quality = probe_quality_of(codec, self.config.probe_quality)
+        self.engine.submit(codec, lambda: self.corpus().for_codec(codec, quality))
 
     def cancel(self, codec: str) -> bool:
         return self.engine.cancel(codec)
@@ -173,21 +183,33 @@ class ConsoleSession:
 
     # -- promotion ---------------------------------------------------------------------------
     def plan(self, allow_regression: Collection[str] = ()) -> PromotionPlan:
-        """Retrain passing codecs on the data they were judged on, then plan every file change.
+        """Retrain passing codecs on exactly the data their verdict judged, then plan every file change.
 
-        A retrain is reused while its codec's data is unchanged, so the plan asked for again after
-        the operator allowed a regression ships the very model the first plan showed.
+        The rows and corpus digests come from the verdict's own job, never from the live corpus
+        (which may have grown since). A codec with a newer job queued or training is left out,
+        blocked with the reason: the table shows it as training, so its old verdict is not on
+        screen to be reviewed; it can be promoted once the newer job has its verdict. A retrain is
+        reused while its codec's judged data is the same, so the plan asked for again after the
+        operator allowed a regression ships the very model the first plan showed.
         """
-        results = self.results()
-        passing = [c for c, r in results.items() if r.status == "pass" and not self.trained_data[c].n_generated]
-        reused = {c: self._finals[c][1] for c in passing
-                  if c in self._finals and self._finals[c][0] is self.trained_data[c]}
-        retrains = {c: self.engine.train_final(self.trained_data[c]) for c in passing if c not in reused}
+        judged = self.engine.results.judged()  # one consistent (verdict, data) pair per codec
+        training = self.engine.active_codecs()
+        results = {codec: result for codec, (result, _data) in judged.items() if codec not in training}
+        datas = {codec: data for codec, (_result, data) in judged.items() if data is not None}
+        passing = [c for c, r in results.items() if r.status == "pass" and not datas[c].n_generated]
+        reused = {c: self._finals[c][1] for c in passing if c in self._finals and self._finals[c][0] is datas[c]}
+        retrains = {c: self.engine.train_final(datas[c]) for c in passing if c not in reused}
         wait(retrains.values(), timeout=FINAL_MODEL_TIMEOUT_S)
         finals = {**reused, **{codec: future.result() for codec, future in retrains.items() if future.done()}}
-        self._finals.update({c: (self.trained_data[c], f) for c, f in finals.items() if f.weights is not None})
-        return plan_promotion(results, finals, self.trained_data, self.config.model_dir, str(self.config.report_path),
+        self._finals.update({c: (datas[c], f) for c, f in finals.items() if f.weights is not None})
+        plan = plan_promotion(results, finals, datas, self.config.model_dir, str(self.config.report_path),
                               allow_regression, REGRESSION_OVERRIDE)
+        for codec in sorted(set(judged) & training, key=SUPPORTED_CODECS.index):
+            reason = (f"a newer job is training on rows added since its {judged[codec][0].status} verdict; "
+                      "promote after that job's verdict")
+            plan.blocked[codec] = [reason]
+            self.log.line(f"{codec}: not in the promotion plan: {reason}")
+        return plan
 
     def apply(self, plan: PromotionPlan) -> dict[str, object]:
         applied = apply_plan(plan, self.config.model_dir, self.config.out_dir / "backup", utc_stamp())
@@ -206,8 +228,10 @@ class ConsoleSession:
             synthetic_smoke=False,
             profile=self.config.profile.as_dict(),
             provenance={"entrypoint": "predictor-console", "argv": self.config.argv, "args": self.config.as_dict(),
-                        "inputs": [], "outputs": [str(self.config.report_path), str(self.log.path)]},
+                        "inputs": [vars(i) for i in corpus.inputs],
+                        "outputs": [str(self.config.report_path), str(self.log.path)]},
             promotion=promotion,
             probe_quality=self.config.probe_quality,
+            recovered_promotion=self.recovered,
         )
         write_report(self.config.report_path, report)

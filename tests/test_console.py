@@ -1,5 +1,6 @@
 """The operator console, driven like an operator: real app, real pool, real watchdog on a temp dir."""
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -110,6 +111,49 @@ async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
     assert "## Status: Proposed (gate-failed:" in (model_dir / "predictor_h264_amf_card.md").read_text()
     report = json.loads((tmp_path / "runs" / "report.json").read_text())
     assert len(report["promotion"]["applied"]) == 3
+
+
+async def test_promote_writes_the_rows_and_digests_the_gate_judged_and_holds_a_codec_while_it_retrains(tmp_path):
+    """The corpus grows after the verdicts: `p` promotes the judged rows under the digest they had; once
+    a newer job of the codec starts, that codec is held out of the plan with the reason."""
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for codec in ("libx265", "h264_amf"):
+        for path in (model_path(REPO_MODEL_DIR, codec), card_path(REPO_MODEL_DIR, codec)):
+            (model_dir / path.name).write_bytes(path.read_bytes())
+    corpus = _real_style_corpus(tmp_path / "real.jsonl")
+    v1_bytes = corpus.read_bytes()
+    app = make_app(tmp_path, "--corpus", str(corpus), auto_train=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.rows["libx265"] == 720, what="corpus")
+        await pilot.press("T")
+        await wait_for(pilot, lambda: {"libx265", "h264_amf"} <= set(app.results), timeout=300, what="verdicts")
+        assert app.results["libx265"].status == "pass" and app.results["libx265"].n_rows_total == 720
+        v1 = [json.loads(line) for line in v1_bytes.decode().splitlines() if '"libx265"' in line]
+        more = [{**r, "src": f"{r['src']}-b", "vmaf_score": r["vmaf_score"] * 0.9} for r in v1 * 2]
+        with corpus.open("a") as handle:  # v2: the verdicts above never saw these rows
+            handle.write("".join(json.dumps(r) + "\n" for r in more))
+        await wait_for(pilot, lambda: app.table.state_of("libx265") == "stale", what="libx265 stale")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), timeout=300, what="plan dialog")
+        card_change = next(c for c in app.screen.plan.changes if c.action == "rewrite-card")
+        digest = hashlib.sha256(v1_bytes).hexdigest()
+        assert f"`real.jsonl` ({len(v1_bytes)} bytes, 720 rows, sha256 `{digest}`)" in card_change.content.decode()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.promotions_applied == 1, timeout=120, what="apply")
+
+        app.queue("libx265")  # what `t` does on its row: a newer job on v1 + v2
+        await wait_for(pilot, lambda: "libx265" in app.session.engine.active_codecs(), what="the newer job")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), timeout=300, what="plan again")
+        assert "libx265" in app.session.engine.active_codecs()  # still training when the plan was made
+        plan = app.screen.plan
+        assert [c.codec for c in plan.changes] == [] and "a newer job is training" in plan.blocked["libx265"][0]
+        await pilot.press("n")
+    card = (model_dir / "predictor_libx265_card.md").read_text()
+    assert "## Status: Production" in card and "corpus kind: `real-N=720`" in card
+    assert f"`real.jsonl` ({len(v1_bytes)} bytes, 720 rows, sha256 `{digest}`)" in card
+    assert f"- sha256: `{sha256_file(model_dir / 'predictor_libx265.onnx')}`" in card
 
 
 async def start_training_libx264(pilot, app: PredictorConsole) -> None:

@@ -27,12 +27,16 @@ BAD_LINES = {
 }
 
 
+# Found once frames of a whole corpus are grouped, not in one line: tested with the per-frame rows below.
+CORPUS_LEVEL_REASONS = {"duplicate-frame"}
+
+
 def test_every_rejection_reason_is_counted_with_file_and_line():
-    assert set(BAD_LINES) == set(REJECTION_REASONS)
+    assert set(BAD_LINES) == set(REJECTION_REASONS) - CORPUS_LEVEL_REASONS
     lines = [GOOD, *BAD_LINES.values(), b"", GOOD]
     chunk = parse_lines(lines, "corpus.jsonl")
     assert chunk.n_rows == 2
-    assert dict(chunk.rejections.counts) == {reason: 1 for reason in REJECTION_REASONS}
+    assert dict(chunk.rejections.counts) == {reason: 1 for reason in BAD_LINES}
     for lineno, reason in enumerate(BAD_LINES, start=2):
         assert chunk.rejections.examples[reason][0].startswith(f"corpus.jsonl:{lineno}: {reason}")
     assert dict(chunk.rejections.unknown_codecs) == {"../../etc/passwd": 1}
@@ -169,3 +173,96 @@ def test_parallel_parse_matches_the_serial_parse_exactly(tmp_path, monkeypatch):
     assert parallel.rejections.examples == serial.rejections.examples
     where = [e.split(": malformed-json")[0] for e in parallel.rejections.examples["malformed-json"]]
     assert where == [f"{path}:1", f"{path}:1500", f"{path}:1501"]  # the first three, numbered across ranges
+
+
+# --- per-frame rows ---------------------------------------------------------------------------
+
+def _frames(tmp_path, rows: list[dict]) -> "Corpus":  # noqa: F821
+    import orjson
+
+    path = tmp_path / "frames.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return load_corpus([path])
+
+
+def _frame(frame: int, vmaf: float, **extra) -> dict:
+    return {"src": "s", "encoder": "libx265", "cq": 30, "frame_index": frame, "vmaf": vmaf, **extra}
+
+
+def test_a_ladder_at_one_cq_without_resolution_is_rejected_frame_by_frame_not_merged(tmp_path):
+    rungs = [[_frame(f, 90.0 - 10 * rung) for f in range(4)] for rung in range(3)]
+    corpus = _frames(tmp_path, [row for rung in rungs for row in rung])
+    assert (corpus.frames_aggregated, corpus.clips, corpus.rows_accepted) == (4, 1, 1)
+    assert corpus.target.tolist() == [90.0]  # the first encode alone, not the mean of three
+    assert corpus.rejections.counts["duplicate-frame"] == 8
+    first = corpus.rejections.examples["duplicate-frame"][0]
+    assert first == (f"{tmp_path / 'frames.jsonl'}:5: duplicate-frame: frame_index 0 of this clip is already at "
+                     "line 1; frames of two encodes need width/height to tell them apart")
+    # The same ladder with its resolutions is three clips.
+    sized = [{**row, "width": w, "height": h} for rung, (w, h) in zip(rungs, [(1920, 1080), (1280, 720),
+                                                                             (640, 360)], strict=True) for row in rung]
+    corpus = _frames(tmp_path, sized)
+    assert (corpus.clips, corpus.rejections.total) == (3, 0) and sorted(corpus.target.tolist()) == [70.0, 80.0, 90.0]
+
+
+def test_a_resolution_on_some_frames_only_and_a_per_frame_bitrate_do_not_split_the_clip(tmp_path):
+    rows = [_frame(f, 80.0 + f, bitrate_kbps=1000.0 + 100 * f) for f in range(5)]
+    rows[0].update(width=1280, height=720, framerate=25)  # only the first frame says
+    corpus = _frames(tmp_path, rows)
+    assert (corpus.frames_aggregated, corpus.clips, corpus.rejections.total) == (5, 1, 0)
+    raw = dict(zip(RAW_COLUMNS, corpus.raw[0].tolist(), strict=True))
+    assert (raw["width"], raw["height"], raw["fps"], raw["bitrate_kbps"]) == (1280, 720, 25, 1200.0)
+    assert corpus.target.tolist() == [82.0]
+
+
+def test_frames_with_two_different_resolutions_in_one_group_stay_apart(tmp_path):
+    rows = [_frame(0, 80.0, width=1280, height=720), _frame(0, 60.0, width=640, height=360), _frame(1, 81.0)]
+    corpus = _frames(tmp_path, rows)  # frame 1 could be either encode: it is not guessed into one
+    assert corpus.clips == 3 and corpus.rejections.total == 0
+
+
+def test_a_clips_shot_length_is_its_frame_count_unless_the_rows_give_one(tmp_path):
+    corpus = _frames(tmp_path, [_frame(f, 80.0) for f in range(48)])
+    data = corpus.for_codec("libx265")
+    assert data.features[0, FEATURE_NAMES.index("shot_length_frames")] == 48
+    given = _frames(tmp_path, [_frame(f, 80.0, shot_length_frames=120) for f in range(48)])
+    assert given.for_codec("libx265").features[0, FEATURE_NAMES.index("shot_length_frames")] == 120
+
+
+@pytest.mark.parametrize("frame_index", ["3", 1.5, -1, True])
+def test_a_frame_index_that_is_not_a_whole_number_is_rejected(frame_index):
+    import orjson
+
+    chunk = parse_lines([orjson.dumps(_frame(0, 80.0) | {"frame_index": frame_index})], "f")
+    assert chunk.n_rows == 0 and chunk.rejections.examples["wrong-value-type"][0].startswith("f:1: wrong-value-type: "
+                                                                                              "frame_index is")
+
+
+# --- derived inputs ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("field", "value", "detail"),
+    [
+        ("fps", 1e-40, "fps=1e-40 outside [1, 1000]"),
+        ("fps", 0.5, "fps=0.5 outside [1, 1000]"),
+        ("width", 8, "width=8.0 outside [16, 16384]"),
+        ("height", 20000, "height=20000.0 outside [16, 16384]"),
+    ],
+)
+def test_inputs_outside_sane_bounds_are_counted_rejections(field, value, detail):
+    import orjson
+
+    row = {"src": "a", "encoder": "libx264", "crf": 23, "vmaf_score": 90.0, "bitrate_kbps": 3000, field: value}
+    chunk = parse_lines([GOOD, orjson.dumps(row)], "c.jsonl")
+    assert chunk.n_rows == 1
+    assert chunk.rejections.examples["input-out-of-range"] == [f"c.jsonl:2: input-out-of-range: {detail}"]
+
+
+def test_every_accepted_row_projects_to_finite_float32_inputs():
+    from trainer.core.features import non_finite_derived, project_features
+
+    raw = np.full((2, len(RAW_COLUMNS)), np.nan)
+    raw[:, RAW_COLUMNS.index("probe_bitrate_kbps")] = 1e7
+    raw[:, RAW_COLUMNS.index("fps")] = [1.0, 1e-40]  # the second is what the bounds now keep out
+    assert non_finite_derived(raw).tolist() == [-1, FEATURE_NAMES.index("probe_i_frame_avg_bytes")]
+    assert np.isfinite(project_features(raw[:1])).all()

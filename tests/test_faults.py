@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,52 +182,62 @@ def test_version_into_a_closed_pipe_prints_no_traceback(command):
     assert done.stderr == "" and done.returncode == 0
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """A 256 KiB tmpfs, where this machine allows mounting one (root with CAP_SYS_ADMIN)."""
+def _mount_namespace_prefix() -> list[str] | None:
+    """How to get a private mount namespace: unprivileged (user + mount namespace, ``unshare -rm``,
+    what CI runners allow), or as root (``unshare -m``); None where neither works."""
+    if shutil.which("unshare") is None:
+        return None
+    for prefix in (["unshare", "-rm"], ["unshare", "-m"]):
+        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+            return prefix
+    return None
+
+
+MOUNT_NAMESPACE = _mount_namespace_prefix()
+needs_mount_namespace = pytest.mark.skipif(
+    MOUNT_NAMESPACE is None, reason="no mount namespace here (unshare missing or user namespaces disabled); "
+    "test_report_write_enospc_is_exit_2 injects ENOSPC instead")
+
+
+def _cli_on_small_tmpfs(mount_point: Path, setup: str, *argv: str) -> subprocess.CompletedProcess:
+    """Run the CLI in a private mount namespace with a 256 KiB tmpfs at ``mount_point`` (after ``setup``).
+
+    The mount exists only inside that namespace: nothing is left mounted, whatever the test does.
+    """
+    script = (f'mount -t tmpfs -o size=256k tmpfs "$1" || exit 97\n{setup}\n'
+              f'shift; exec "$@"')
+    return subprocess.run([*MOUNT_NAMESPACE, "sh", "-c", script, "sh", str(mount_point), sys.executable, "-m",
+                           "trainer", *argv], cwd=REPO, capture_output=True, text=True, timeout=180)
+
+
+@needs_mount_namespace
+def test_a_full_disk_for_run_outputs_is_exit_2_with_one_line(tmp_path):
     mount_point = tmp_path / "tmpfs"
     mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
-                          capture_output=True)
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here; test_report_write_enospc_is_exit_2 injects ENOSPC instead")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def _run_cli(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "trainer", *argv], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
-
-
-def test_a_full_disk_for_run_outputs_is_exit_2_with_one_line(tmp_path, small_tmpfs):
-    fd = os.open(small_tmpfs / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
     corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5)})
-    done = _run_cli("--corpus", str(corpus), "--out-dir", str(small_tmpfs / "runs"), "--epochs", "2")
-    assert done.returncode == 2
+    fill = 'head -c 1048576 /dev/zero > "$1/filler" 2>/dev/null; test "$(df -k "$1" | awk \'NR==2 {print $4}\')" = 0'
+    done = _cli_on_small_tmpfs(mount_point, f"{fill} || exit 98", "--corpus", str(corpus),
+                               "--out-dir", str(mount_point / "runs"), "--epochs", "2")
+    assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
-    assert str(small_tmpfs / "runs") in line and "No space left on device" in line
+    assert str(mount_point / "runs") in line and "No space left on device" in line
     assert "queued" not in done.stdout  # refused before any training
 
 
-def test_a_model_dir_that_cannot_be_written_is_refused_before_training(tmp_path, small_tmpfs):
-    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+@needs_mount_namespace
+def test_a_model_dir_that_cannot_be_written_is_refused_before_training(tmp_path):
+    mount_point = tmp_path / "tmpfs"
+    mount_point.mkdir()
     corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5)})
     for flags in (["--yes"], ["--write-stubs"], ["--restore", "20261124T160512Z"]):
-        done = _run_cli("--corpus", str(corpus), "--out-dir", str(tmp_path / "runs"), "--model-dir",
-                        str(small_tmpfs / "model"), "--epochs", "2", *flags)
-        assert done.returncode == 2, flags
+        done = _cli_on_small_tmpfs(mount_point, 'mount -o remount,ro "$1" || exit 98', "--corpus", str(corpus),
+                                   "--out-dir", str(tmp_path / "runs"), "--model-dir", str(mount_point / "model"),
+                                   "--epochs", "2", *flags)
+        assert done.returncode == 2, (flags, done.stderr)
         assert "Traceback" not in done.stderr
         [line] = done.stderr.strip().splitlines()
-        assert f"model directory {small_tmpfs / 'model'} is not writable: Read-only file system" in line
+        assert f"model directory {mount_point / 'model'} is not writable: Read-only file system" in line
         assert "queued" not in done.stdout
 
 

@@ -1,5 +1,6 @@
 """Incremental reading of files that grow, shrink, get replaced or vanish while watched."""
 
+import hashlib
 import os
 
 from tests.test_corpus import GOOD
@@ -63,3 +64,23 @@ def test_one_file_reached_by_two_spellings_is_read_once(tmp_path):
     # A watcher may report the file under yet another spelling: still the same file, nothing new.
     assert live.refresh(os.path.relpath(path)).rows_by_codec == {}
     assert live.corpus().rows_accepted == 3 and len(live.paths) == 1
+
+
+def test_a_snapshot_names_each_file_by_the_bytes_it_parsed_not_the_file_as_it_is_later(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + ROW * 3 + GOOD[:20])  # a BOM, three lines, a partial fourth
+    live = IncrementalCorpus()
+    live.refresh(str(path))
+    parsed = path.read_bytes()[: -20]
+    snapshot = live.corpus().for_codec("libx264")
+    assert snapshot.provenance == [{"path": os.path.realpath(path), "rows": 3, "bytes": len(parsed),
+                                    "sha256": hashlib.sha256(parsed).hexdigest()}]
+    with path.open("ab") as handle:
+        handle.write(GOOD[20:] + b"\n" + ROW)
+    live.refresh(str(path))
+    grown = live.corpus().for_codec("libx264").provenance[0]
+    assert grown["rows"] == 5 and grown["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert snapshot.provenance[0]["sha256"] == hashlib.sha256(parsed).hexdigest()  # the snapshot keeps its own
+    path.write_bytes(ROW)  # truncated: re-read whole, digest starts over
+    live.refresh(str(path))
+    assert live.corpus().for_codec("libx264").provenance[0]["sha256"] == hashlib.sha256(ROW).hexdigest()

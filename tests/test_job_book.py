@@ -175,3 +175,40 @@ def test_a_synthetic_book_never_passes():
     job_id = _open(book)
     result = book.task_done(job_id, _folds(0.99))[-1].result
     assert result.status == "fail" and any("synthetic" in r for r in result.failure_reasons)
+
+
+def test_each_verdict_keeps_the_data_it_judged_and_a_newer_or_cancelled_job_does_not_replace_it():
+    book = JobBook()
+    judged_data = _data()
+    first = _open(book, data=judged_data)
+    book.task_done(first, _folds(0.99))
+    assert book.results.judged()[CODEC] == (book.results[CODEC], judged_data)
+    newer_data = _data(rows_per_source=8)
+    newer = _open(book, data=newer_data)  # rows appended: a newer job starts and is still training
+    assert book.results.judged()[CODEC][1] is judged_data  # the verdict shown is still the one judged
+    book.cancel(CODEC)
+    book.task_done(newer, _folds(0.99))  # its last task ends: cancelled, its snapshot dropped
+    assert book.results.judged()[CODEC][1] is judged_data
+    third_data = _data(rows_per_source=6)
+    third = _open(book, data=third_data)
+    book.task_done(third, _folds(0.90))
+    result, data = book.results.judged()[CODEC]
+    assert result.status == "fail" and data is third_data and book.results[CODEC] is result
+
+
+def test_a_codec_whose_data_is_loading_is_still_active():
+    """Between taking a request and opening its job the codec was in neither table: promotion and
+    the quit dialog then thought it idle."""
+    book = JobBook()
+    book.request(CODEC, _data)
+    assert book.take_request(one_codec_at_a_time=False) is not None
+    assert book.active_codecs() == {CODEC}
+    book.open_job(CODEC, _data(), 1, 5)
+    assert book.active_codecs() == {CODEC} and book.loading == set()
+    book.request("libx265", _data)
+    book.take_request(one_codec_at_a_time=False)
+    book.verdict_without_training("libx265", _data(n_sources=2, codec="libx265"))
+    book.request("h264_amf", _data)
+    book.take_request(one_codec_at_a_time=False)
+    book.load_failed("h264_amf", OSError("gone"))
+    assert book.active_codecs() == {CODEC}

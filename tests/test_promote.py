@@ -74,7 +74,8 @@ def test_stub_regeneration_on_one_machine_is_byte_identical(tmp_path, capsys, on
 
     onnx_bytes, card = build_stub("av1_qsv")
     # The same stub through the CLI, in the same run: the same bytes again.
-    assert main(["--write-stubs", "--codec", "av1_qsv", "--model-dir", str(tmp_path)]) == 0
+    assert main(["--write-stubs", "--codec", "av1_qsv", "--model-dir", str(tmp_path),
+                 "--out-dir", str(tmp_path / "r")]) == 0
     assert (tmp_path / "predictor_av1_qsv.onnx").read_bytes() == onnx_bytes
     assert (tmp_path / "predictor_av1_qsv_card.md").read_text() == card
     assert "wrote" in capsys.readouterr().out

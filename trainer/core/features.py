@@ -94,16 +94,16 @@ INPUT_BOUNDS: dict[str, tuple[float, float]] = {
     "y_avg": (-65535.0, 65535.0),
     "y_var": (0.0, 65535.0**2),
     "shot_length_frames": (0.0, 1e8),
-    "fps": (0.0, 1000.0),
-    "width": (1.0, 16384.0),
-    "height": (1.0, 16384.0),
+    "fps": (1.0, 1000.0),  # below 1 fps, kbps / fps frame sizes run away (1e-40 fps: infinite in float32)
+    "width": (16.0, 16384.0),  # no encoder makes a frame narrower than one 16-pixel macroblock
+    "height": (16.0, 16384.0),
     "duration_s": (0.0, 1e6),
     "bitrate_kbps": (0.0, 1e7),
     "i_frame_avg_bytes": (0.0, 2.0**31),
     "p_frame_avg_bytes": (0.0, 2.0**31),
     "b_frame_avg_bytes": (0.0, 2.0**31),
 }
-LOW_EXCLUSIVE = frozenset({"probe_bitrate_kbps", "bitrate_kbps", "fps"})
+LOW_EXCLUSIVE = frozenset({"probe_bitrate_kbps", "bitrate_kbps"})
 assert set(INPUT_BOUNDS) == set(RAW_COLUMNS)
 _LOW = np.array([INPUT_BOUNDS[c][0] for c in RAW_COLUMNS])
 _HIGH = np.array([INPUT_BOUNDS[c][1] for c in RAW_COLUMNS])
@@ -128,3 +128,15 @@ def describe_bound(column: int) -> str:
     name = RAW_COLUMNS[column]
     low, high = INPUT_BOUNDS[name]
     return f"{'(' if name in LOW_EXCLUSIVE else '['}{low:g}, {high:g}]"
+
+
+def non_finite_derived(raw: np.ndarray) -> np.ndarray:
+    """Per row, the index of the first model input that projects to a non-finite float32, or -1.
+
+    The bounds above keep every derived input finite; this is the check that they do, on the
+    values the model really receives (a future bound change cannot silently let inf through).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(project_features(raw))
+    first = np.argmax(bad, axis=1)
+    return np.where(bad.any(axis=1), first, -1)

@@ -40,6 +40,7 @@ REJECTION_REASONS: tuple[str, ...] = (
     "nonzero-exit-status",
     "wrong-value-type",
     "input-out-of-range",
+    "duplicate-frame",
 )
 EXAMPLES_PER_REASON = 3
 MAX_TRACKED_UNKNOWN_CODECS = 200
@@ -98,6 +99,8 @@ class ParsedChunk:
     generated: np.ndarray  # bool [n]: the row says it was generated ("synthetic": true)
     per_frame: np.ndarray  # bool [n]: one frame of an encode (has frame_index); aggregated into clips later
     presets: list[str]  # the encoder preset each row names ("" when it names none): part of the ladder key
+    frame_index: np.ndarray  # float64 [n]: the row's frame_index (NaN: a whole-clip row)
+    line_no: np.ndarray  # int64 [n]: the row's line in its file (for rejections found after parsing)
 
     @property
     def n_rows(self) -> int:

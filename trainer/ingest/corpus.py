@@ -90,8 +90,17 @@ class Corpus:
         n_frames = n_clips = 0
         if frames.any():
             rows = ~frames
-            clips = aggregate_frames(raw[frames], target[frames], codec[frames], sources[frames],
-                                     file_index[frames], generated[frames], presets[frames])
+            frame_index = np.concatenate([c.frame_index for c in chunks])[frames]
+            line_no = np.concatenate([c.line_no for c in chunks])[frames]
+            frame_file = file_index[frames]
+
+            def where(row: int) -> str:
+                return f"{files[frame_file[row]]}:{line_no[row]}"
+
+            clips, duplicates = aggregate_frames(raw[frames], target[frames], codec[frames], sources[frames],
+                                                 file_index[frames], generated[frames], presets[frames],
+                                                 frame_index, where)
+            rejections.merge(duplicates)
             n_frames, n_clips = clips.frames, clips.n_clips
             raw = np.concatenate([raw[rows], clips.raw])
             target = np.concatenate([target[rows], clips.target])

@@ -5,10 +5,13 @@ lines, and keeps a trailing line without its newline as pending (not an error: t
 has not finished it). A file that shrank or was replaced (new inode) is re-read whole.
 Files are keyed by their canonical path, so one file reached by two spellings (a relative
 ``--corpus`` path and the absolute path a watcher reports, or a symlink) is read once.
+Each file also keeps the size and sha256 of the bytes parsed so far (up to its last complete
+line): a snapshot names the file as it was read, not as it is when a card is written later.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.ingest.clips import clip_key_columns
 from trainer.ingest.columns import ParsedChunk, Rejections
 from trainer.ingest.corpus import Corpus
-from trainer.ingest.parsing import parse_lines, strip_bom
+from trainer.ingest.parsing import InputFile, parse_lines, strip_bom
 
 
 @dataclass
@@ -31,6 +34,20 @@ class _FileState:
     pending: bytes = b""
     chunks: list[ParsedChunk] = field(default_factory=list)
     summaries: list[ChunkSummary] = field(default_factory=list)
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256)  # of the file's first ``parsed_bytes``
+    parsed_bytes: int = 0
+    raw_pending: bytes = b""  # ``pending`` as it is in the file (a BOM not yet stripped)
+
+    def consumed(self, appended: bytes) -> None:
+        """Hash the raw bytes up to the last complete line; keep the rest for the next refresh."""
+        raw = self.raw_pending + appended
+        cut = raw.rfind(b"\n") + 1
+        self.digest.update(raw[:cut])
+        self.parsed_bytes += cut
+        self.raw_pending = raw[cut:]
+
+    def as_input(self, path: str) -> InputFile:
+        return InputFile(path, self.parsed_bytes, self.digest.hexdigest())
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,7 @@ class IncrementalCorpus:
             handle.seek(state.offset)
             appended = handle.read(stat.st_size - state.offset)
         state.offset += len(appended)
+        state.consumed(appended)
         data = state.pending + appended
         if state.next_line_no == 1:  # no line parsed yet: data still starts at the file's first byte
             data = strip_bom(data)
@@ -135,7 +153,9 @@ class IncrementalCorpus:
 
     def corpus(self, roots: list[str] | None = None, missing_roots: list[str] | None = None) -> Corpus:
         chunks = [chunk for path in sorted(self._files) for chunk in self._files[path].chunks]
-        return Corpus.from_chunks(chunks, roots=list(roots or []), missing_roots=list(missing_roots or []))
+        inputs = [self._files[path].as_input(path) for path in sorted(self._files) if self._files[path].chunks]
+        return Corpus.from_chunks(chunks, inputs=inputs, roots=list(roots or []),
+                                  missing_roots=list(missing_roots or []))
 
     def summary(self) -> LiveSummary:
         """Counts for display, from per-chunk summaries: no concatenation of rows."""

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from trainer.core.codecs import CODEC_INDEX
-from trainer.core.features import RAW_COLUMNS, describe_bound, out_of_range
+from trainer.core.features import FEATURE_NAMES, RAW_COLUMNS, describe_bound, non_finite_derived, out_of_range
 from trainer.ingest.columns import FIELD_KEYS, ParsedChunk, Rejections
 
 _NUMBER = (int, float)
@@ -85,6 +85,7 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
     generated: list[bool] = []
     per_frame: list[bool] = []
     presets: list[str] = []
+    frame_indices = array("d")
     line_numbers = array("q")
     absent = _ABSENT
     absent_defaults = _ABSENT_DEFAULTS
@@ -179,13 +180,19 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
                 rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", bad)
                 continue
             fields = [v if v is None or v is absent else _as_float(v) for v in fields]
+        frame_index = get("frame_index")
+        if frame_index is not None and (type(frame_index) is not int or frame_index < 0):
+            rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}",
+                           f"frame_index is {frame_index!r}, not a whole number >= 0")
+            continue
         values.extend([absent if v is None else v for v in fields] if None in fields else fields)
         targets.append(target)
         codecs.append(codec_id)
         sources.append(source)
         generated.append(get("synthetic") is True)
-        per_frame.append(get("frame_index") is not None)
         presets.append(preset)
+        per_frame.append(frame_index is not None)
+        frame_indices.append(math.nan if frame_index is None else float(frame_index))
         line_numbers.append(first_line_no + offset)
 
     n_cols = len(FIELD_KEYS)
@@ -199,25 +206,33 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         generated=np.array(generated, dtype=bool),
         per_frame=np.array(per_frame, dtype=bool),
         presets=presets,
+        frame_index=np.frombuffer(frame_indices, dtype=np.float64).copy(),
+        line_no=np.frombuffer(line_numbers, dtype=np.int64).copy(),
     )
-    return _reject_out_of_range(chunk, np.frombuffer(line_numbers, dtype=np.int64))
+    return _reject_out_of_range(chunk)
 
 
-def _reject_out_of_range(chunk: ParsedChunk, line_numbers: np.ndarray) -> ParsedChunk:
+def _reject_out_of_range(chunk: ParsedChunk) -> ParsedChunk:
     """Drop rows whose inputs cannot be physical, counting each under ``input-out-of-range``.
 
-    Checked on whole columns at once (cheap next to parsing); the rows that stay are untouched,
-    so a poisoned row leaves every other row, and every fold built from them, bit-identical.
+    Two checks: every raw column within its bounds, and every model input derived from the row
+    (frame sizes from bitrate / fps, shot length from fps x duration) finite as the float32 the
+    model sees. Checked on whole columns at once (cheap next to parsing); the rows that stay are
+    untouched, so a poisoned row leaves every other row, and every fold built from them, bit-identical.
     """
     bad_column = out_of_range(chunk.raw)
-    bad_rows = np.flatnonzero(bad_column >= 0)
+    derived_bad = non_finite_derived(chunk.raw)
+    bad_rows = np.flatnonzero((bad_column >= 0) | (derived_bad >= 0))
     if bad_rows.size == 0:
         return chunk
     for row in bad_rows.tolist():
         column = int(bad_column[row])
-        detail = f"{RAW_COLUMNS[column]}={float(chunk.raw[row, column])!r} outside {describe_bound(column)}"
-        chunk.rejections.add("input-out-of-range", f"{chunk.path}:{int(line_numbers[row])}", detail)
-    keep = bad_column < 0
+        if column >= 0:
+            detail = f"{RAW_COLUMNS[column]}={float(chunk.raw[row, column])!r} outside {describe_bound(column)}"
+        else:
+            detail = f"derived {FEATURE_NAMES[int(derived_bad[row])]} is not finite in float32"
+        chunk.rejections.add("input-out-of-range", f"{chunk.path}:{int(chunk.line_no[row])}", detail)
+    keep = (bad_column < 0) & (derived_bad < 0)
     return ParsedChunk(
         path=chunk.path,
         raw=chunk.raw[keep],
@@ -228,6 +243,8 @@ def _reject_out_of_range(chunk: ParsedChunk, line_numbers: np.ndarray) -> Parsed
         generated=chunk.generated[keep],
         per_frame=chunk.per_frame[keep],
         presets=[p for p, k in zip(chunk.presets, keep.tolist(), strict=True) if k],
+        frame_index=chunk.frame_index[keep],
+        line_no=chunk.line_no[keep],
     )
 
 
@@ -282,6 +299,8 @@ def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
         generated=np.concatenate([c.generated for c in chunks]),
         per_frame=np.concatenate([c.per_frame for c in chunks]),
         presets=[p for c in chunks for p in c.presets],
+        frame_index=np.concatenate([c.frame_index for c in chunks]),
+        line_no=np.concatenate([c.line_no for c in chunks]),
     )
 
 

@@ -86,7 +86,9 @@ def build_report(
     interrupted_by: str | None = None,
     error: str | None = None,
     probe_quality: Mapping[str, float] | None = None,
+    recovered_promotion: dict[str, object] | None = None,
 ) -> dict[str, object]:
+    """``recovered_promotion``: what this run found and repaired of an interrupted model-dir write."""
     ordered = [results[c] for c in SUPPORTED_CODECS if c in results]
     report: dict[str, object] = {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -97,7 +99,7 @@ def build_report(
         "profile": profile,
         "corpus": corpus,
         "codecs": [r.as_report() for r in ordered],
-        "summary": summary_section(ordered, interrupted_by, error),
+        "summary": {**summary_section(ordered, interrupted_by, error), "recovered_promotion": recovered_promotion},
         "run_provenance": {"schema": PROVENANCE_SCHEMA, **provenance},
     }
     if synthetic_smoke:

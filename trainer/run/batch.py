@@ -43,10 +43,11 @@ from trainer.run.engine import TrainingEngine
 from trainer.run.runlog import RunLog
 from trainer.run.shutdown import StopRequest, stop_on_signals
 from trainer.shipping.apply import apply_plan
-from trainer.shipping.backup import restore_backup
 from trainer.shipping.incumbent import incumbent_judge
+from trainer.shipping.journal import describe_recovery, recover_model_dir
 from trainer.shipping.lock import ModelDirLocked, PromotionError, model_dir_lock
 from trainer.shipping.plan import PromotionPlan, plan_promotion
+from trainer.shipping.restore import restore_backup
 
 SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE = 8, 40, 1.0
 # 70 is EX_SOFTWARE (sysexits.h): an internal error, never confused with a failed gate (1).
@@ -138,8 +139,8 @@ def promote(
 def run_restore(config: RunConfig, out: TextIO) -> int:
     assert config.restore is not None
     restored = restore_backup(config.out_dir / "backup", config.restore, config.model_dir, utc_stamp())
-    for path in restored:
-        print(f"restored {path}", file=out)
+    for line in restored:
+        print(line, file=out)
     return EXIT_OK
 
 
@@ -148,22 +149,28 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
     out = out or sys.stdout
     if config.restore or config.write_stubs or config.yes:
         require_writable_dir(config.model_dir, "model directory")  # before any training, not after
+    recovered = recover_model_dir(config.model_dir)  # a set a killed run left half-written: first of all
+    if recovered is not None:
+        print(f"{entrypoint}: {describe_recovery(recovered)}", file=sys.stderr)
     if config.restore:
         return run_restore(config, out)
     if config.write_stubs:
         from trainer.shipping.stubs import write_stubs
 
-        for path in write_stubs(config.model_dir, config.codecs):  # holds the model-dir lock
+        written, backup_dir = write_stubs(config.model_dir, config.codecs, config.out_dir / "backup", utc_stamp())
+        for path in written:
             print(f"wrote {path}", file=out)
+        print(f"previous files in {backup_dir}; roll back with --restore {backup_dir.name}", file=out)
         return EXIT_OK
     if config.yes:
         with model_dir_lock(config.model_dir, purpose="preflight"):
             pass  # fail fast, before any training, if another run is applying
     with stop_on_signals() as stop:
-        return _train_and_report(config, entrypoint, out, stop)
+        return _train_and_report(config, entrypoint, out, stop, recovered)
 
 
-def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: StopRequest) -> int:
+def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: StopRequest,
+                      recovered: dict[str, object] | None = None) -> int:
     stamp = utc_stamp()
     inputs = CorpusInputs([], [], [])
     if not config.synthetic_smoke:
@@ -183,8 +190,10 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
     if cluster is None:
         start_pool_helpers()  # the fork server imports torch while this process reads the corpus
     executor_factory, capacity, executor_info = _executor(config, cluster)
-    state = _RunState(inputs, config.out_dir / f"train_{stamp}.log", executor_info)
+    state = _RunState(inputs, config.out_dir / f"train_{stamp}.log", executor_info, recovered=recovered)
     log = RunLog(state.log_path, echo=out)
+    if recovered is not None:
+        log.line(describe_recovery(recovered))
     failure: BaseException | None = None
     try:
         try:
@@ -228,6 +237,7 @@ class _RunState:
     promotion: dict[str, object] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     error: str | None = None
+    recovered: dict[str, object] | None = None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -310,6 +320,7 @@ def _finish(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, s
         interrupted_by=stop.signal_name or None,
         error=state.error,
         probe_quality=config.probe_quality,
+        recovered_promotion=state.recovered,
     )
     try:
         write_report(config.report_path, report)

@@ -25,7 +25,7 @@ from trainer.learning.tasks import FinalTask, FoldTask
 from trainer.run import drivers
 from trainer.run.dispatcher import Dispatcher, Task
 from trainer.run.final_trainer import FinalTrainer
-from trainer.run.job_book import Compare, JobBook, Loader, Transition
+from trainer.run.job_book import Compare, JobBook, Loader, Transition, Verdicts
 
 Emit = Callable[[Event], None]
 WORKER_DIED = "worker process died (killed or out of memory) while this codec's task was running"
@@ -46,7 +46,7 @@ class TrainingEngine:
         self._finals = FinalTrainer()
 
     @property
-    def results(self) -> dict[str, CodecResult]:
+    def results(self) -> Verdicts:
         return self._book.results
 
     def submit(self, codec: str, load: Loader) -> None:

@@ -8,7 +8,9 @@ must drop). That makes every rule here testable on its own:
   supersedes a running job, whose late results are then discarded (the latest data wins);
 - a cancelled codec ends with exactly one ``CodecCancelled``; a newer request after a cancel
   revives it (the codec ends in its new job's verdict instead);
-- a job with a failed task is that codec's ``error``; the other codecs are untouched.
+- a job with a failed task is that codec's ``error``; the other codecs are untouched;
+- each verdict is kept with the data it judged (rows, file digests): promotion retrains and
+  describes exactly that, never a newer job's rows still training or a cancelled job's.
 """
 
 from __future__ import annotations
@@ -24,6 +26,22 @@ from trainer.learning.results import CodecResult, FoldResult, error_result, judg
 Loader = Callable[[], CodecData]
 # Called with a finished job's data and folds: the comparison with the shipped model (report's codecs[].incumbent).
 Compare = Callable[[CodecData, list[FoldResult]], dict[str, object]]
+
+
+class Verdicts(dict[str, CodecResult]):
+    """Each codec's latest verdict (a plain mapping to readers), plus the data it was judged on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._judged: dict[str, tuple[CodecResult, CodecData | None]] = {}
+
+    def record(self, result: CodecResult, data: CodecData | None) -> None:
+        self._judged[result.codec] = (result, data)  # one assignment: a reader never sees a mixed pair
+        self[result.codec] = result
+
+    def judged(self) -> dict[str, tuple[CodecResult, CodecData | None]]:
+        """Verdict and data, pairwise consistent, safe to call from another thread."""
+        return dict(self._judged)
 
 
 @dataclass
@@ -57,7 +75,8 @@ class JobBook:
         self.requests: deque[tuple[str, Loader]] = deque()
         self.jobs: dict[int, Job] = {}
         self.active: dict[str, int] = {}  # codec -> its current job
-        self.results: dict[str, CodecResult] = {}
+        self.loading: set[str] = set()  # taken requests whose data is being read (no job yet)
+        self.results = Verdicts()
         self._next_job_id = 1
 
     # -- requests ------------------------------------------------------------------------------
@@ -71,7 +90,9 @@ class JobBook:
         """The next request to load, or None (none queued, or one job at a time and one is open)."""
         if not self.requests or (one_codec_at_a_time and self.jobs):
             return None
-        return self.requests.popleft()
+        codec, load = self.requests.popleft()
+        self.loading.add(codec)
+        return codec, load
 
     def cancel(self, codec: str) -> tuple[bool, Transition]:
         """Drop the codec's queued request and cancel its job; False when there was nothing to cancel."""
@@ -85,21 +106,26 @@ class JobBook:
         return False, Transition()
 
     def active_codecs(self) -> set[str]:
-        """Codecs requested or training right now."""
-        return {codec for codec, _ in self.requests} | set(self.active)
+        """Codecs requested, loading their data, or training right now."""
+        return {codec for codec, _ in self.requests} | self.loading | set(self.active)
 
     # -- jobs ----------------------------------------------------------------------------------
     def verdict_without_training(self, codec: str, data: CodecData) -> list[Event] | None:
         """Too few rows or sources: the verdict is known now, no job is opened."""
         early = untrainable_result(codec, data.n_rows, data.n_sources, data.provenance)
-        return None if early is None else self.publish(early)
+        if early is None:
+            return None
+        self.loading.discard(codec)
+        return self.publish(early, data)
 
     def load_failed(self, codec: str, exc: BaseException) -> list[Event]:
+        self.loading.discard(codec)
         return self.publish(error_result(codec, 0, 0, f"corpus load failed: {type(exc).__name__}: {exc}"))
 
     def open_job(self, codec: str, data: CodecData, n_tasks: int, n_folds: int) -> tuple[int, Transition]:
         """Register a job with ``n_tasks`` tasks; a job of the same codec still running is superseded."""
         transition = self._supersede(codec)  # requested again while this load ran: the newer data wins
+        self.loading.discard(codec)
         job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
         self.jobs[job_id] = Job(job_id, codec, data, n_tasks, n_folds)
         self.active[codec] = job_id
@@ -135,8 +161,8 @@ class JobBook:
         result = self.results.get(codec)
         return result.model_choice() if result else None
 
-    def publish(self, result: CodecResult) -> list[Event]:
-        self.results[result.codec] = result
+    def publish(self, result: CodecResult, data: CodecData | None = None) -> list[Event]:
+        self.results.record(result, data)
         return [CodecFinished(result)]
 
     # -- internals -----------------------------------------------------------------------------
@@ -167,9 +193,9 @@ class JobBook:
         if job.superseded:
             return []  # a newer job for this codec reports instead
         if job.error is not None:
-            return self.publish(error_result(job.codec, job.data.n_rows, job.data.n_sources, job.error))
+            return self.publish(error_result(job.codec, job.data.n_rows, job.data.n_sources, job.error), job.data)
         result = judged_result(job.codec, job.data.n_rows, job.data.n_sources, job.folds, job.data.provenance,
                                self.synthetic)
         if self.compare is not None:
             result.incumbent = self.compare(job.data, result.folds)
-        return self.publish(result)
+        return self.publish(result, job.data)

@@ -86,13 +86,9 @@ def describe_input(entry: dict[str, object]) -> str:
     """A corpus file as a committed card names it: file name, size, rows, sha256 — never the
     absolute path of the machine that trained (two operators promoting one corpus get one card)."""
     path = Path(str(entry["path"]))
-    size, digest = entry.get("bytes"), entry.get("sha256")
-    if size is None or digest is None:  # the console's live corpus: hash the file as it is now
-        try:
-            data = path.read_bytes()
-            size, digest = len(data), sha256_bytes(data)
-        except OSError:
-            size, digest = "?", "unreadable"
+    # As it was read for training (batch: the whole file; console: up to the last line parsed),
+    # never re-hashed now: the file may have grown since the verdict.
+    size, digest = entry.get("bytes", "?"), entry.get("sha256", "not recorded")
     return f"`{path.name}` ({size} bytes, {entry['rows']} rows, sha256 `{digest}`)"
 
 

@@ -7,13 +7,14 @@ from the codec name, so a regeneration is byte-identical.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from trainer.core.atomic import atomic_write_bytes, atomic_write_text
 from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS, require_supported
 from trainer.core.features import RAW_INDEX, project_features
 from trainer.core.seeds import stable_seed
@@ -24,13 +25,16 @@ from trainer.ingest.synthetic import CRF_RANGE, FRAMERATES, RESOLUTIONS, STUB_CU
 from trainer.learning.metrics import plcc, rmse
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.tasks import FinalTask, run_final_task
+from trainer.shipping.apply import replace_set
 from trainer.shipping.artifacts import card_path, model_path, sha256_bytes
 from trainer.shipping.cards import CardFacts, harness_inputs_section, render_body, stub_block, with_status
-from trainer.shipping.lock import ModelDirLocked, model_dir_lock
+from trainer.shipping.journal import describe_recovery, recover, recover_model_dir
+from trainer.shipping.lock import ModelDirLocked, PromotionError, model_dir_lock
 from trainer.shipping.onnx_export import build_onnx, graph_ops, ort_predict, validate_onnx
 
 STUB_NOISE_SIGMA = 0.5
 STUB_PROBE_ORIGIN = "none: the analytical sweep feeds each row's own bitrate (a stub has no probe ladder)"
+DEFAULT_OUT_DIR = "runs/predictor_v2_realcorpus"  # the batch's default (trainer.run.config, a layer above)
 BITRATE_FACTORS = (0.6, 1.0, 1.6)
 
 
@@ -94,21 +98,27 @@ def build_stub(codec: str) -> tuple[bytes, str]:
     return onnx_bytes, with_status(render_body(facts), stub_block())
 
 
-def write_stubs(model_dir: Path, codecs: Sequence[str]) -> list[Path]:
-    """Write each codec's stub, holding the model-dir lock like any other writer of that dir."""
-    written = []
-    with model_dir_lock(model_dir, purpose="write-stubs"):
+def write_stubs(model_dir: Path, codecs: Sequence[str], backup_root: Path, stamp: str) -> tuple[list[Path], Path]:
+    """Write each codec's stub as one journalled set, backing up what it overwrites like a promotion.
+
+    Returns the files written and the backup directory (``--restore <its name>`` undoes it).
+    """
+    with model_dir_lock(model_dir, purpose="write-stubs"):  # taken first: a busy directory fails before training
+        writes: dict[str, bytes | None] = {}
         for codec in codecs:
             onnx_bytes, card = build_stub(codec)
-            atomic_write_bytes(model_path(model_dir, codec), onnx_bytes)
-            atomic_write_text(card_path(model_dir, codec), card)
-            written += [model_path(model_dir, codec), card_path(model_dir, codec)]
-    return written
+            writes[model_path(model_dir, codec).name] = onnx_bytes
+            writes[card_path(model_dir, codec).name] = card.encode("utf-8")
+        recover(model_dir)
+        backup_dir = replace_set(model_dir, writes, backup_root, stamp, "write-stubs")
+    return [model_dir / name for name in writes], backup_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer.stubs", description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", default="model")
+    parser.add_argument("--out-dir", default=os.environ.get("OUT_DIR") or DEFAULT_OUT_DIR,
+                        help=f"backups go to OUT_DIR/backup/<UTC> (env OUT_DIR; default {DEFAULT_OUT_DIR})")
     parser.add_argument("--codec", action="append", default=[])
     args = parser.parse_args(argv)
     try:
@@ -117,13 +127,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_worker()  # one thread: the same bytes on every run
+    model_dir = Path(args.model_dir)
     try:
-        written = write_stubs(Path(args.model_dir), codecs)
-    except ModelDirLocked as exc:
+        recovered = recover_model_dir(model_dir)
+        if recovered is not None:
+            print(describe_recovery(recovered), file=sys.stderr)
+        written, backup_dir = write_stubs(model_dir, codecs, Path(args.out_dir) / "backup",
+                                          datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    except (ModelDirLocked, PromotionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path}")
+    print(f"previous files in {backup_dir}; roll back with --restore {backup_dir.name}")
     return 0
 
 
