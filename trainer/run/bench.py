@@ -13,15 +13,12 @@ difference, and any codec whose verdict flips. Corpora are generated determinist
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -30,6 +27,7 @@ from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.core.gate import SHIP_GATE_PLCC_SPREAD_MAX
 from trainer.ingest.synthetic import synthetic_rows
 from trainer.outputs.describe import fmt
+from trainer.run.bench_runs import Aggregate, TrainingRun, gb, measure, run_training
 
 SIZES = {"S": (12, 40), "M": (20, 200), "L": (40, 500)}  # sources x rows per source, per codec
 REFERENCE_SIZES = ("S", "M")  # reference on L would take hours; measured where the anchors are
@@ -66,129 +64,6 @@ def write_bench_corpus(path: Path, n_sources: int, rows_per_source: int, codecs:
     return path
 
 
-def _tree_rss_bytes(pid: int) -> int:
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-            # Every thread's children: Dask's LocalCluster starts its workers from a non-main thread.
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as children:
-                    stack.extend(int(c) for c in children.read().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total
-
-
-@dataclass
-class Measured:
-    wall_s: float
-    peak_rss_bytes: int
-    returncode: int
-    stdout: str
-
-
-def measure(argv: list[str]) -> Measured:
-    """Run a command, sampling the RSS of its whole process tree every 20 ms."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss_bytes(proc.pid))
-            done.wait(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = proc.communicate()
-    wall = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    return Measured(wall, peak, proc.returncode, out)
-
-
-@dataclass
-class TrainingRun:
-    corpus: str
-    profile: str
-    seed: int
-    measured: Measured
-    rows: int
-    plcc: dict[str, float | None]
-    spread: dict[str, float | None]
-    status: dict[str, str]
-    rmse: dict[str, float | None]
-    baseline_plcc: dict[str, float | None]
-    baseline_rmse: dict[str, float | None]
-
-
-def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Path, workers: int,
-                 extra: Sequence[str] = ()) -> TrainingRun:
-    out_dir = workdir / "runs" / f"{label}_{profile}_seed{seed}{'_' + extra[-1].replace(':', '') if extra else ''}"
-    argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--profile", profile, "--seed", str(seed),
-            "--out-dir", str(out_dir), "--model-dir", str(workdir / "model-untouched"),
-            "--workers", str(1 if profile == "reference" else workers), *extra]
-    measured = measure(argv)
-    report_path = out_dir / "report.json"
-    # Exit 1 also means "not every codec passed"; only a written report tells that from a crash.
-    if measured.returncode not in (0, 1) or not report_path.exists():
-        raise RuntimeError(f"{' '.join(argv)} exited {measured.returncode}:\n{measured.stdout[-3000:]}")
-    report = json.loads(report_path.read_text())
-    codecs = [c for c in report["codecs"] if c["status"] != "missing-rows"]
-    return TrainingRun(
-        corpus=label,
-        profile=profile,
-        seed=seed,
-        measured=measured,
-        rows=int(report["corpus"]["rows_accepted"]),
-        plcc={c["codec"]: c["mean_plcc"] for c in codecs},
-        spread={c["codec"]: c["plcc_spread"] for c in codecs},
-        status={c["codec"]: c["status"] for c in codecs},
-        rmse={c["codec"]: c["mean_rmse"] for c in codecs},
-        baseline_plcc={c["codec"]: (c.get("baseline") or {}).get("mean_plcc") for c in codecs},
-        baseline_rmse={c["codec"]: (c.get("baseline") or {}).get("mean_rmse") for c in codecs},
-    )
-
-
-def _gb(n: int) -> str:
-    return f"{n / 2**30:.2f}"
-
-
-@dataclass
-class Aggregate:
-    """One (corpus, profile): wall time and RSS averaged over seeds, PLCC averaged per codec."""
-
-    runs: list[TrainingRun]
-
-    @property
-    def wall_s(self) -> float:
-        return sum(r.measured.wall_s for r in self.runs) / len(self.runs)
-
-    @property
-    def peak_rss(self) -> int:
-        return max(r.measured.peak_rss_bytes for r in self.runs)
-
-    def plcc(self, codec: str) -> float | None:
-        return self.mean("plcc", codec)
-
-    def mean(self, metric: str, codec: str) -> float | None:
-        """``metric`` (a TrainingRun per-codec dict) averaged over seeds; None if any seed lacks it."""
-        values = [getattr(r, metric).get(codec) for r in self.runs]
-        return None if any(v is None for v in values) else sum(values) / len(values)  # type: ignore[arg-type]
-
-    def passes(self, codec: str) -> str:
-        statuses = [r.status.get(codec, "-") for r in self.runs]
-        return f"{statuses.count('pass')}/{len(statuses)} pass"
-
-
 def print_training(runs: list[TrainingRun]) -> None:
     groups: dict[tuple[str, str], Aggregate] = {}
     for run in runs:
@@ -198,7 +73,7 @@ def print_training(runs: list[TrainingRun]) -> None:
     for (corpus, profile), agg in groups.items():
         rows = agg.runs[0].rows
         print(f"{corpus:<7} {profile:<10} {len(agg.runs):>5} {agg.wall_s:>8.1f} {rows / agg.wall_s:>9.0f} "
-              f"{_gb(agg.peak_rss):>11}")
+              f"{gb(agg.peak_rss):>11}")
     for corpus in dict.fromkeys(c for c, _ in groups):
         default, reference = groups.get((corpus, "default")), groups.get((corpus, "reference"))
         if not default or not reference:
@@ -253,7 +128,7 @@ def bench_ingest(workdir: Path, workers: int) -> None:
     rss = measured.peak_rss_bytes  # the whole process tree: parse workers included
     size_mb = path.stat().st_size / 2**20
     print(f"parse+validate+project {int(rows):,} rows ({size_mb:.0f} MiB, {workers} workers): {float(seconds):.2f} s "
-          f"({int(rows) / float(seconds):,.0f} rows/s), peak RSS {_gb(int(rss))} GB  [target <= 5 s, <= 1.5 GB]")
+          f"({int(rows) / float(seconds):,.0f} rows/s), peak RSS {gb(int(rss))} GB  [target <= 5 s, <= 1.5 GB]")
     bench_append(workdir, path)
 
 
@@ -309,19 +184,23 @@ def bench_append(workdir: Path, big_corpus: Path) -> None:
           f"{len(processing)} events) [{state}; target <= 500 ms]")
 
 
-def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, with_reference: bool) -> None:
-    """Real corpora: default vs reference profile vs the linear baseline, seeds 0-4, the report's folds."""
-    print("\n== real corpora: mean LOSO PLCC / RMSE over seeds 0-4, every model on the report's own folds ==")
+def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, profiles: Sequence[str]) -> None:
+    """Real corpora: the profiles vs the linear baseline, seeds 0-4, the report's folds; CRF picks where
+    the corpus has quality ladders."""
+    print("\n== real corpora: mean LOSO PLCC / RMSE over seeds 0-4, every model on the report's own folds; "
+          "CRF pick error (steps) and miss rate where the corpus has quality ladders ==")
     for path in corpora:
         label = path.stem
         groups: dict[str, Aggregate] = {}
-        for profile in ["default"] + (["reference"] if with_reference else []):
+        for profile in profiles:
             for seed in REAL_SEEDS:
                 run = run_training(label, path, profile, seed, workdir, workers)
                 groups.setdefault(profile, Aggregate([])).runs.append(run)
-        default = groups["default"]
-        print(f"-- {label} ({default.runs[0].rows} rows; default {default.wall_s:.1f} s per run)")
-        print(f"   {'codec':<12} {'model':<10} {'PLCC':>7} {'RMSE':>7} {'minus baseline':>16}  verdicts")
+        default = groups[profiles[0]]
+        times = ", ".join(f"{name} {agg.wall_s:.1f} s" for name, agg in groups.items())
+        print(f"-- {label} ({default.runs[0].rows} rows; per run: {times})")
+        print(f"   {'codec':<12} {'model':<10} {'PLCC':>7} {'RMSE':>7} {'minus baseline':>16} {'pick':>5} {'miss':>5}"
+              "  verdicts")
         for codec in default.runs[0].plcc:
             base_plcc, base_rmse = default.mean("baseline_plcc", codec), default.mean("baseline_rmse", codec)
             print(f"   {codec:<12} {'baseline':<10} {fmt(base_plcc):>7} {fmt(base_rmse, 2):>7}")
@@ -329,8 +208,9 @@ def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, with_refere
                 plcc, rmse = agg.mean("plcc", codec), agg.mean("rmse", codec)
                 gap = "-" if plcc is None or base_plcc is None else f"{plcc - base_plcc:+.4f}"
                 gap_rmse = "-" if rmse is None or base_rmse is None else f"{rmse - base_rmse:+.2f}"
-                print(f"   {codec:<12} {profile:<10} {fmt(plcc):>7} {fmt(rmse, 2):>7} {gap:>8} {gap_rmse:>7}  "
-                      f"{agg.passes(codec)}")
+                steps, miss = agg.mean("pick_steps", codec), agg.mean("pick_miss", codec)
+                print(f"   {codec:<12} {profile:<10} {fmt(plcc):>7} {fmt(rmse, 2):>7} {gap:>8} {gap_rmse:>7} "
+                      f"{fmt(steps, 2):>5} {fmt(miss, 2):>5}  {agg.passes(codec)}")
 
 
 def bench_cluster(workdir: Path, workers: int) -> None:
@@ -344,8 +224,8 @@ def bench_cluster(workdir: Path, workers: int) -> None:
     pool = run_training("M", corpus, "default", 0, workdir, workers)
     dask = run_training("M", corpus, "default", 0, workdir, workers, extra=["--scheduler", f"local:{workers}"])
     print(f"\n== cluster: M, {workers}-worker LocalCluster vs {workers}-worker process pool (one machine) ==")
-    print(f"process pool   {pool.measured.wall_s:7.1f} s   peak RSS {_gb(pool.measured.peak_rss_bytes)} GB")
-    print(f"dask local:{workers}   {dask.measured.wall_s:7.1f} s   peak RSS {_gb(dask.measured.peak_rss_bytes)} GB")
+    print(f"process pool   {pool.measured.wall_s:7.1f} s   peak RSS {gb(pool.measured.peak_rss_bytes)} GB")
+    print(f"dask local:{workers}   {dask.measured.wall_s:7.1f} s   peak RSS {gb(dask.measured.peak_rss_bytes)} GB")
     print(f"ratio dask/pool = {dask.measured.wall_s / pool.measured.wall_s:.2f}x; of the difference, starting the "
           f"LocalCluster and connecting takes {startup:.1f} s (measured alone); the rest is per-task transport "
           "(scatter, result transfer) and workers that import torch on their first task")
@@ -362,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--real-corpus", action="append", type=Path, default=[], metavar="FILE",
                         help="a real corpus for the real section (default: every *.jsonl in ../shared/corpora)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference-equivalent runs")
+    parser.add_argument("--real-profiles", default="default,reference",
+                        help="comma-separated profiles the real section compares (first one first; e.g. "
+                        "default,nested to measure nested model choice)")
     parser.add_argument("--workdir", default="runs/bench")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
@@ -381,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_training(runs)
     if "real" in sections:
         real = args.real_corpus or sorted(SHARED_CORPORA.glob("*.jsonl"))
-        bench_real(real, workdir, args.workers, with_reference=not args.no_reference)
+        profiles = [p for p in args.real_profiles.split(",") if p and not (args.no_reference and p == "reference")]
+        bench_real(real, workdir, args.workers, profiles)
     if "ingest" in sections:
         bench_ingest(workdir, args.workers)
     if "cluster" in sections:

@@ -1,0 +1,143 @@
+"""Benchmark runs as whole processes: wall time, peak memory of the process tree, and the report's numbers.
+
+What the benchmark (trainer.run.bench) times and compares, kept apart from what it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _tree_rss_bytes(pid: int) -> int:
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            # Every thread's children: Dask's LocalCluster starts its workers from a non-main thread.
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as children:
+                    stack.extend(int(c) for c in children.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+@dataclass
+class Measured:
+    wall_s: float
+    peak_rss_bytes: int
+    returncode: int
+    stdout: str
+
+
+def measure(argv: list[str]) -> Measured:
+    """Run a command, sampling the RSS of its whole process tree every 20 ms."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_bytes(proc.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return Measured(wall, peak, proc.returncode, out)
+
+
+@dataclass
+class TrainingRun:
+    corpus: str
+    profile: str
+    seed: int
+    measured: Measured
+    rows: int
+    plcc: dict[str, float | None]
+    spread: dict[str, float | None]
+    status: dict[str, str]
+    rmse: dict[str, float | None]
+    baseline_plcc: dict[str, float | None]
+    baseline_rmse: dict[str, float | None]
+    pick_steps: dict[str, float | None]  # crf_pick.mean_abs_quality_error (None without quality ladders)
+    pick_miss: dict[str, float | None]
+
+
+def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Path, workers: int,
+                 extra: Sequence[str] = ()) -> TrainingRun:
+    out_dir = workdir / "runs" / f"{label}_{profile}_seed{seed}{'_' + extra[-1].replace(':', '') if extra else ''}"
+    argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--profile", profile, "--seed", str(seed),
+            "--out-dir", str(out_dir), "--model-dir", str(workdir / "model-untouched"),
+            "--workers", str(1 if profile == "reference" else workers), *extra]
+    measured = measure(argv)
+    report_path = out_dir / "report.json"
+    # Exit 1 also means "not every codec passed"; only a written report tells that from a crash.
+    if measured.returncode not in (0, 1) or not report_path.exists():
+        raise RuntimeError(f"{' '.join(argv)} exited {measured.returncode}:\n{measured.stdout[-3000:]}")
+    report = json.loads(report_path.read_text())
+    codecs = [c for c in report["codecs"] if c["status"] != "missing-rows"]
+    return TrainingRun(
+        corpus=label,
+        profile=profile,
+        seed=seed,
+        measured=measured,
+        rows=int(report["corpus"]["rows_accepted"]),
+        plcc={c["codec"]: c["mean_plcc"] for c in codecs},
+        spread={c["codec"]: c["plcc_spread"] for c in codecs},
+        status={c["codec"]: c["status"] for c in codecs},
+        rmse={c["codec"]: c["mean_rmse"] for c in codecs},
+        baseline_plcc={c["codec"]: (c.get("baseline") or {}).get("mean_plcc") for c in codecs},
+        baseline_rmse={c["codec"]: (c.get("baseline") or {}).get("mean_rmse") for c in codecs},
+        pick_steps={c["codec"]: (c.get("crf_pick") or {}).get("mean_abs_quality_error") for c in codecs},
+        pick_miss={c["codec"]: (c.get("crf_pick") or {}).get("miss_rate") for c in codecs},
+    )
+
+
+def gb(n: int) -> str:
+    return f"{n / 2**30:.2f}"
+
+
+@dataclass
+class Aggregate:
+    """One (corpus, profile): wall time and RSS averaged over seeds, PLCC averaged per codec."""
+
+    runs: list[TrainingRun]
+
+    @property
+    def wall_s(self) -> float:
+        return sum(r.measured.wall_s for r in self.runs) / len(self.runs)
+
+    @property
+    def peak_rss(self) -> int:
+        return max(r.measured.peak_rss_bytes for r in self.runs)
+
+    def plcc(self, codec: str) -> float | None:
+        return self.mean("plcc", codec)
+
+    def mean(self, metric: str, codec: str) -> float | None:
+        """``metric`` (a TrainingRun per-codec dict) averaged over seeds; None if any seed lacks it."""
+        values = [getattr(r, metric).get(codec) for r in self.runs]
+        return None if any(v is None for v in values) else sum(values) / len(values)  # type: ignore[arg-type]
+
+    def passes(self, codec: str) -> str:
+        statuses = [r.status.get(codec, "-") for r in self.runs]
+        return f"{statuses.count('pass')}/{len(statuses)} pass"
