@@ -168,8 +168,11 @@ class ConsoleSession:
     def queue(self, codec: str) -> None:
         """Train ``codec`` on the corpus as it is when its turn comes; the job keeps that snapshot
         (rows and file digests) with its verdict, which is what promotion later uses."""
-        quality = probe_quality_of(codec, self.config.probe_quality)
-        self.engine.submit(codec, lambda: self.corpus().for_codec(codec, quality))
+        self.engine.submit(codec, lambda: self.snapshot(codec))
+
+    def snapshot(self, codec: str) -> CodecData:
+        """The codec's training table from the live corpus now, with probes at its (overridden) probe quality."""
+        return self.corpus().for_codec(codec, probe_quality_of(codec, self.config.probe_quality))
 
     def cancel(self, codec: str) -> bool:
         return self.engine.cancel(codec)

@@ -101,7 +101,7 @@ def test_the_consoles_session_trains_and_reports_for_the_override(tmp_path):
     session = ConsoleSession(config, posted.append, process_pool_factory(1))
     try:
         session.scan()
-        data = session._snapshot("libx264")
+        data = session.snapshot("libx264")
         assert data.probe_quality == 24
         at_24 = 1500.0 * np.exp(0.11 * 4)  # clip0's ultrafast ladder at CRF 24, for both of its ladders
         clip0 = data.sources == "clip0"
