@@ -65,6 +65,7 @@ class CodecResult:
     corpus_provenance: list[dict[str, object]] = field(default_factory=list)
     mean_plcc: float | None = None
     plcc_spread: float | None = None
+    advice: dict[str, object] | None = None  # the data advisor's findings (``--advise``), None when not asked
 
     def _mean(self, attr: str) -> float | None:
         values = [getattr(f, attr) for f in self.folds]
@@ -105,6 +106,7 @@ class CodecResult:
             "baseline": self.baseline_report(),
             "crf_pick": self.crf_pick(),
             "training_seconds": round(sum(f.seconds for f in self.folds), 3),
+            "advice": self.advice,
         }
 
 

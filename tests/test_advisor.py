@@ -1,0 +1,170 @@
+"""The data advisor: curve fits on known curves, the crossing and its range, the outlier rule, the verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from trainer.core.gate import SHIP_GATE_MEAN_PLCC
+from trainer.ingest.synthetic import synthetic_codec_data
+from trainer.learning.advice_task import AdviceOutcome, run_advice_task, subset_masks
+from trainer.learning.advisor import (
+    _judged,
+    assemble_advice,
+    corpus_sources_for,
+    curve_points,
+    curve_sizes,
+    plan_advice,
+)
+from trainer.learning.learning_curve import Curve, fit_curve, fit_with_range, resamples
+from trainer.learning.profiles import DEFAULT_PROFILE
+from trainer.learning.source_errors import SourceError, mark_outliers, source_errors
+
+SIZES = [3, 4, 5, 6, 8, 12]
+
+
+def known(n: float, ceiling: float = 0.99, scale: float = 0.3, exponent: float = 1.0) -> float:
+    return ceiling - scale * n ** -exponent
+
+
+def test_fit_recovers_a_known_saturating_curve_and_its_crossing():
+    fit = fit_curve(SIZES, [known(n) for n in SIZES], cap=1.0)
+    assert fit.ceiling == pytest.approx(0.99, abs=1e-3)
+    assert fit.exponent == pytest.approx(1.0, rel=0.05)
+    # 0.99 - 0.3 / n = 0.95  ->  n = 7.5
+    assert fit.crossing(SHIP_GATE_MEAN_PLCC) == pytest.approx(7.5, rel=0.05)
+
+
+def test_a_curve_that_levels_off_below_the_bound_never_crosses_it():
+    fit = fit_curve(SIZES, [known(n, ceiling=0.93) for n in SIZES], cap=1.0)
+    assert fit.ceiling == pytest.approx(0.93, abs=1e-3)
+    assert math.isinf(fit.crossing(SHIP_GATE_MEAN_PLCC))
+
+
+def test_the_ceiling_never_exceeds_its_cap_and_a_falling_curve_is_flat():
+    rising = fit_curve([3, 4, 5], [0.90, 0.99, 0.999], cap=1.0)
+    assert rising.ceiling <= 1.0
+    falling = fit_curve([3, 4, 5, 6], [0.94, 0.93, 0.92, 0.91], cap=1.0)
+    assert falling.scale == 0.0
+    assert falling.ceiling == pytest.approx(0.925)
+    assert math.isinf(falling.crossing(SHIP_GATE_MEAN_PLCC))
+
+
+def test_a_curve_already_over_the_bound_crosses_at_the_start():
+    assert Curve(0.99, 0.0, 1.0, 0.0).crossing(0.95) == 1.0
+
+
+def test_the_range_from_noisy_draws_brackets_the_true_crossing():
+    rng = np.random.default_rng(3)
+    draws = [[known(n) + rng.normal(0, 0.004) for _ in range(3)] for n in SIZES]
+    fitted = fit_with_range(SIZES, draws, cap=1.0, seed=0)
+    crossing = fitted.crossing(SHIP_GATE_MEAN_PLCC)
+    assert crossing.low is not None and crossing.high is not None
+    assert crossing.low <= 7.5 <= crossing.high
+    assert crossing.low < crossing.high  # a range, not one confident number
+
+
+def test_resamples_are_every_combination_when_few_and_seeded_when_many():
+    assert len(resamples([3, 3], seed=0)) == 9
+    many = resamples([3] * 8, seed=5)
+    assert len(many) == 400 and many == resamples([3] * 8, seed=5)
+
+
+def test_curve_sizes_and_corpus_sources():
+    assert curve_sizes(2) == ()
+    assert curve_sizes(7) == (3, 4, 5, 6, 7)
+    assert curve_sizes(12) == (3, 4, 5, 6, 8, 12)
+    assert curve_sizes(13) == (3, 4, 5, 6, 8, 13)
+    # 9 sources: folds hold out 2,2,2,2,1 -> the smallest trains on 7
+    assert corpus_sources_for(7) == 9
+    assert corpus_sources_for(12) == 15
+    assert math.isinf(corpus_sources_for(math.inf))
+
+
+def test_outlier_rule_flags_only_sources_beyond_twice_the_median_rmse():
+    errors = [SourceError(f"s{i}", i % 5, 10, 0.1, 2.0 + 0.1 * i) for i in range(8)]
+    errors.append(SourceError("shifted", 2, 10, -15.0, 15.2))
+    errors.append(SourceError("borderline", 3, 10, 1.0, 2.0 * 2.35))  # median is 2.35: exactly 2x is no outlier
+    marked = mark_outliers(errors)
+    assert [e.src for e in marked if e.outlier] == ["shifted"]
+    assert marked[0].src == "shifted"
+    assert "predicted 15.0 VMAF too low on average" in marked[0].reading()
+    assert marked[1].reading() is None
+
+
+def test_an_outlier_without_bias_reads_as_scattered_errors():
+    scattered = SourceError("odd", 0, 10, 0.5, 9.0, outlier=True)
+    assert "both directions" in scattered.reading()
+
+
+def test_source_errors_are_bias_and_rmse_per_source():
+    sources = np.array(["a", "a", "b", "b"])
+    errors = source_errors(1, sources, np.array([11.0, 13.0, 5.0, 5.0]), np.array([10.0, 10.0, 6.0, 4.0]))
+    assert [(e.src, e.fold, e.n_rows) for e in errors] == [("a", 1, 2), ("b", 1, 2)]
+    assert errors[0].bias == pytest.approx(2.0) and errors[0].rmse == pytest.approx(math.sqrt(5.0))
+    assert errors[1].bias == pytest.approx(0.0) and errors[1].rmse == pytest.approx(1.0)
+
+
+def _outcomes(per_size: list[float], spread: float) -> list[AdviceOutcome]:
+    """Five folds whose PLCC at each size sits around ``per_size`` with a fixed spread."""
+    offsets = np.linspace(-spread / 2, spread / 2, 5)
+    return [AdviceOutcome("libx264", k, np.array([[v + offsets[k] + 0.001 * d for d in range(3)] for v in per_size]),
+                          []) for k in range(5)]
+
+
+def test_verdicts_reachable_and_not_reachable():
+    sizes = [3, 4, 5, 6, 8]
+    reachable = curve_points(sizes, _outcomes([known(n, 0.995, 0.4, 1.2) for n in sizes], 0.004))
+    judged = _judged(reachable, sources_now=10, seed=0)
+    assert judged["verdict"] == "more-sources-likely-enough"
+    assert judged["sources_for_mean"]["estimate"] is not None
+    low, high = judged["sources_needed"]["low"], judged["sources_needed"]["high"]
+    assert low is not None and low <= judged["sources_needed"]["estimate"] and (high is None or high >= low)
+    flat = curve_points(sizes, _outcomes([known(n, 0.92, 0.1) for n in sizes], 0.004))
+    judged = _judged(flat, sources_now=10, seed=0)
+    assert judged["verdict"] == "not-reachable-with-these-inputs"
+    assert judged["mean_plcc_ceiling"]["estimate"] < SHIP_GATE_MEAN_PLCC
+    assert "more sources like these will not pass" in judged["reading"]
+    wide = curve_points(sizes, _outcomes([known(n, 0.995, 0.2) for n in sizes], 0.05))
+    assert _judged(wide, sources_now=10, seed=0)["verdict"] == "not-reachable-with-these-inputs"
+
+
+def test_too_few_sources_gives_too_few_points_with_the_reason():
+    data = synthetic_codec_data("libx264", 6, 8, 0.5, 0)
+    tasks = plan_advice(data, DEFAULT_PROFILE, 0)
+    assert tasks[0].sizes == (3, 4)
+    outcomes = [AdviceOutcome("libx264", t.fold_index, np.full((2, 3), 0.9), []) for t in tasks]
+    advice = assemble_advice(data, tasks, outcomes, 0)
+    assert advice["verdict"] == "too-few-points"
+    assert "2 curve point(s)" in advice["reading"] and "3 needed" in advice["reading"]
+    assert advice["sources_for_mean"] == {"estimate": None, "low": None, "high": None}
+
+
+def test_subsets_are_nested_per_draw_inside_the_fold_training_sources():
+    data = synthetic_codec_data("libx264", 12, 4, 0.5, 0)
+    task = plan_advice(data, DEFAULT_PROFILE, 0, draws=2)[0]
+    masks = subset_masks(task)
+    assert masks.shape == (len(task.sizes) * 2 + 1, data.n_rows)
+    assert not (masks & task.held_out).any()
+    for draw in range(2):
+        rows = [masks[i * 2 + draw] for i in range(len(task.sizes))]
+        counts = [len(set(data.sources[r])) for r in rows]
+        assert counts == list(task.sizes)
+        assert all((small <= big).all() for small, big in zip(rows, rows[1:], strict=False))  # nested
+    assert (masks[-1] == ~task.held_out).all()
+    again = subset_masks(plan_advice(data, DEFAULT_PROFILE, 0, draws=2)[0])
+    assert (again == masks).all()
+
+
+def test_one_fold_task_trains_and_is_reproducible_for_the_same_seed():
+    from dataclasses import replace
+
+    data = synthetic_codec_data("libx264", 9, 10, 0.7, 0)
+    profile = replace(DEFAULT_PROFILE, epochs=3)
+    task = plan_advice(data, profile, 0, draws=2)[0]
+    first, second = run_advice_task(task), run_advice_task(task)
+    assert first.plcc.shape == (len(task.sizes), 2)
+    assert np.array_equal(first.plcc, second.plcc, equal_nan=True)
+    assert {e.src for e in first.errors} == set(data.sources[task.held_out])
