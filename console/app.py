@@ -12,7 +12,8 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from console.messages import CorpusUpdated, EngineEvent, LogWritten, PlanApplied, PlanReady
+from console.messages import AdviceReady, CorpusUpdated, EngineEvent, LogWritten, PlanApplied, PlanReady
+from console.screens.advice import AdviceScreen
 from console.screens.confirm_plan import ConfirmPlanScreen
 from console.screens.confirm_quit import ConfirmQuitScreen
 from console.session import ConsoleSession
@@ -46,6 +47,7 @@ class PredictorConsole(App[int]):
         Binding("r", "retry", "Retry errors"),
         Binding("a", "toggle_auto", "Auto-train"),
         Binding("p", "promote", "Promote…"),
+        Binding("v", "advise", "Advice"),
         Binding("q", "quit_console", "Quit"),
     ]
 
@@ -61,6 +63,7 @@ class PredictorConsole(App[int]):
         self.queue_counts: Counter = Counter()
         self.rows: dict[str, int] = {c: 0 for c in SUPPORTED_CODECS}
         self.promotions_applied = 0
+        self.advice: dict[str, dict[str, object]] = {}  # per codec, for the verdict it was computed on
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -148,6 +151,7 @@ class PredictorConsole(App[int]):
         self.queue_counts[codec] += 1
         self.folds[codec] = []
         self.results.pop(codec, None)
+        self.advice.pop(codec, None)
         self.table.set_state(codec, "queued")
         self.session.queue(codec)
 
@@ -202,6 +206,31 @@ class PredictorConsole(App[int]):
         self.auto_train = not self.auto_train
         self.table.border_title = f"codecs  (auto-train {'on' if self.auto_train else 'off'})"
         self.notify(f"auto-train {'on: changed codecs retrain' if self.auto_train else 'off: changed codecs go stale'}")
+
+    # -- advice ------------------------------------------------------------------------------
+    def action_advise(self) -> None:
+        codec = self.table.selected_codec
+        result = self.results.get(codec)
+        if result is None or result.status not in ("pass", "fail"):
+            self.notify(f"{codec}: no trained verdict to advise on: train it first", severity="warning", markup=False)
+            return
+        self.push_screen(AdviceScreen(codec, self.advice.get(codec)))
+        if codec not in self.advice:
+            self.compute_advice(codec)
+
+    @work(thread=True, group="advice")
+    def compute_advice(self, codec: str) -> None:
+        try:
+            self.post_message(AdviceReady(codec, self.session.advise(codec)))
+        except Exception as exc:  # shown to the operator, never swallowed
+            self.post_message(AdviceReady(codec, None, f"{type(exc).__name__}: {exc}"))
+
+    def on_advice_ready(self, message: AdviceReady) -> None:
+        if message.advice is not None and message.codec in self.results:
+            self.advice[message.codec] = message.advice
+        screen = self.screen
+        if isinstance(screen, AdviceScreen) and screen.codec == message.codec:
+            screen.show(message.advice, message.error)
 
     # -- promotion ---------------------------------------------------------------------------
     def action_promote(self) -> None:

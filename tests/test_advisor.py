@@ -25,6 +25,17 @@ from trainer.learning.source_errors import SourceError, mark_outliers, source_er
 SIZES = [3, 4, 5, 6, 8, 12]
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Train in this process as a pool worker does: one torch thread (a loaded box otherwise thrashes)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def known(n: float, ceiling: float = 0.99, scale: float = 0.3, exponent: float = 1.0) -> float:
     return ceiling - scale * n ** -exponent
 
@@ -158,7 +169,7 @@ def test_subsets_are_nested_per_draw_inside_the_fold_training_sources():
     assert (again == masks).all()
 
 
-def test_one_fold_task_trains_and_is_reproducible_for_the_same_seed():
+def test_one_fold_task_trains_and_is_reproducible_for_the_same_seed(one_torch_thread):
     from dataclasses import replace
 
     data = synthetic_codec_data("libx264", 9, 10, 0.7, 0)
@@ -168,3 +179,36 @@ def test_one_fold_task_trains_and_is_reproducible_for_the_same_seed():
     assert first.plcc.shape == (len(task.sizes), 2)
     assert np.array_equal(first.plcc, second.plcc, equal_nan=True)
     assert {e.src for e in first.errors} == set(data.sources[task.held_out])
+
+
+def _shifted(data, src: str, by: float):
+    """The table with one source's measured targets moved by ``by`` VMAF (kept inside [0, 100])."""
+    from dataclasses import replace
+
+    target = data.target.copy()
+    rows = data.sources == src
+    target[rows] = np.clip(target[rows] + by, 0.0, 100.0)
+    return replace(data, target=target)
+
+
+def test_a_source_with_targets_shifted_by_15_is_the_only_outlier_with_its_bias(one_torch_thread):
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    from trainer.run.advise import advise
+
+    data = synthetic_codec_data("libx264", 10, 30, 0.5, 0)
+    # crf >= 36 rows only: their targets stay below 100 after the shift, so the shift is a full 15 VMAF
+    keep = data.features[:, 0] >= 36
+    data = replace(data, features=data.features[keep], target=data.target[keep], sources=data.sources[keep],
+                   encode_kbps=None)
+    shifted = _shifted(data, "libx264_src004", 15.0)
+    assert float(shifted.target[shifted.sources == "libx264_src004"].max()) < 100.0
+    profile = replace(DEFAULT_PROFILE, epochs=40)
+    advice = advise({"libx264": shifted}, profile, 0, lambda: ThreadPoolExecutor(1))["libx264"]
+    outliers = [s for s in advice["sources"] if s["outlier"]]
+    assert [s["src"] for s in outliers] == ["libx264_src004"]
+    assert outliers[0]["bias"] < -10  # predicted too low: the measured targets sit 15 above their kind
+    assert "too low on average" in outliers[0]["reading"]
+    assert advice["verdict"] in ("more-sources-likely-enough", "not-reachable-with-these-inputs", "too-few-points")
+    assert len(advice["curve"]) >= 3

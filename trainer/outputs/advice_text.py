@@ -14,7 +14,7 @@ from trainer.core.gate import SHIP_GATE_MEAN_PLCC, SHIP_GATE_PLCC_SPREAD_MAX
 MAX_OUTLIERS_SHOWN = 5
 
 
-def _range(estimate: object) -> str:
+def estimate_text(estimate: object) -> str:
     """``17 (13-25)``, ``17 (13 or more)``, or ``never`` from an ``{estimate, low, high}`` object."""
     if not isinstance(estimate, Mapping) or estimate.get("estimate") is None:
         return "never"
@@ -47,9 +47,9 @@ def advice_lines(advice: Mapping[str, object] | None) -> list[str]:
         return [f"advice: could not be computed: {advice['error']}"]
     lines = [f"advice: {advice['verdict']}: {advice.get('reading', '')}"]
     if advice.get("curve"):
-        lines.append(f"  sources now {advice['sources_now']}; for mean PLCC >= {SHIP_GATE_MEAN_PLCC}: "
-                     f"{_range(advice.get('sources_for_mean'))}; for spread <= {SHIP_GATE_PLCC_SPREAD_MAX}: "
-                     f"{_range(advice.get('sources_for_spread'))}; both: {_range(advice.get('sources_needed'))}")
+        needed = [estimate_text(advice.get(k)) for k in ("sources_for_mean", "sources_for_spread", "sources_needed")]
+        lines.append(f"  sources now {advice['sources_now']}; for mean PLCC >= {SHIP_GATE_MEAN_PLCC}: {needed[0]}; "
+                     f"for spread <= {SHIP_GATE_PLCC_SPREAD_MAX}: {needed[1]}; both: {needed[2]}")
         lines.append(f"  curve (training sources per fold: mean PLCC/spread): {curve_line(advice)}")
     lines += [f"  {line}" for line in outlier_lines(advice)]
     return lines
