@@ -212,3 +212,11 @@ def test_a_source_with_targets_shifted_by_15_is_the_only_outlier_with_its_bias(o
     assert "too low on average" in outliers[0]["reading"]
     assert advice["verdict"] in ("more-sources-likely-enough", "not-reachable-with-these-inputs", "too-few-points")
     assert len(advice["curve"]) >= 3
+
+
+def test_corpus_sources_matches_the_smallest_fold_for_every_count_and_never_loops_on_huge_ones():
+    for n in range(5, 200):
+        smallest_fold = n - math.ceil(n / 5)
+        assert corpus_sources_for(smallest_fold) <= n
+        assert corpus_sources_for(smallest_fold + 1) > n
+    assert math.isinf(corpus_sources_for(1e300))  # a nearly flat fitted curve crosses absurdly late

@@ -31,6 +31,7 @@ DRAWS_PER_SIZE = 3
 SMALLEST_SIZE = 3
 # Curve sizes below the largest: every count up to 6, then steps of about x1.5.
 LADDER = (3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+BEYOND_COUNTING = 1_000_000
 FAR_BEYOND = 10  # an estimate past this many times the current sources is a direction, not a number
 VERDICTS = ("more-sources-likely-enough", "not-reachable-with-these-inputs", "too-few-points")
 
@@ -43,13 +44,15 @@ def curve_sizes(largest: int) -> tuple[int, ...]:
 
 
 def corpus_sources_for(train_sources: float) -> float:
-    """Distinct corpus sources whose every LOSO fold trains on at least ``train_sources`` sources."""
-    if not math.isfinite(train_sources):
+    """Distinct corpus sources whose every LOSO fold trains on at least ``train_sources`` sources.
+
+    The smallest fold trains on ``n - ceil(n/5) = floor(4n/5)`` of ``n`` sources. Past
+    ``BEYOND_COUNTING`` sources the answer is "never" (inf): a curve that flat is not a plan.
+    """
+    if not math.isfinite(train_sources) or train_sources > BEYOND_COUNTING:
         return math.inf
-    n = max(LOSO_FOLD_COUNT, int(math.ceil(train_sources)))
-    while n - math.ceil(n / LOSO_FOLD_COUNT) < train_sources:
-        n += 1
-    return float(n)
+    folds = LOSO_FOLD_COUNT
+    return float(max(folds, math.ceil(folds * math.ceil(train_sources - 1e-9) / (folds - 1))))
 
 
 def plan_advice(data: CodecData, profile: TrainingProfile, seed: int,
