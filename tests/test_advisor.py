@@ -220,3 +220,49 @@ def test_corpus_sources_matches_the_smallest_fold_for_every_count_and_never_loop
         assert corpus_sources_for(smallest_fold) <= n
         assert corpus_sources_for(smallest_fold + 1) > n
     assert math.isinf(corpus_sources_for(1e300))  # a nearly flat fitted curve crosses absurdly late
+
+
+def _advised_report():
+    from tests.test_advice_console import ADVICE
+    from trainer.learning.results import CodecResult
+    from trainer.outputs.report import build_report, corpus_section
+
+    failing = CodecResult("libx264", "fail", 448, 16, ["mean PLCC 0.9390 < 0.9500 (ADR-0303 part 1)"], advice=ADVICE)
+    passing = CodecResult("libx265", "pass", 448, 16)
+    return build_report(results={"libx264": failing, "libx265": passing}, corpus=corpus_section(None, [], 0),
+                        synthetic_smoke=False, provenance={}, profile={"name": "default"},
+                        promotion={"skipped": "test"})
+
+
+def test_the_report_carries_advice_and_the_summary_and_junit_say_it():
+    import json
+
+    from trainer.outputs.junit import junit_xml
+    from trainer.outputs.report import dumps_report
+    from trainer.outputs.summary_md import summary_markdown
+
+    report = json.loads(dumps_report(_advised_report()))
+    by_codec = {c["codec"]: c for c in report["codecs"]}
+    advice = by_codec["libx264"]["advice"]
+    assert by_codec["libx265"]["advice"] is None
+    assert set(advice) >= {"sources_now", "curve", "mean_plcc_ceiling", "sources_for_mean", "sources_for_spread",
+                           "verdict", "sources"}
+    assert set(advice["curve"][0]) == {"n_sources", "mean_plcc", "spread", "draws"}
+    assert set(advice["sources"][0]) >= {"src", "fold", "n_rows", "bias", "rmse", "outlier"}
+    markdown = summary_markdown(report)
+    assert "### Data advice (learning curve over sources)" in markdown
+    assert "- **libx264** advice: more-sources-likely-enough" in markdown
+    assert "shifted\\_clip" in markdown and "both: 23 (19 or more)" in markdown
+    xml = junit_xml(report)
+    assert "advice: more-sources-likely-enough" in xml and "outlier shifted_clip (fold 2" in xml
+
+
+def test_advise_is_off_by_default_and_on_by_flag_or_env():
+    from trainer.run.cli import build_parser
+    from trainer.run.config import resolve_config
+
+    parse = build_parser("t").parse_args
+    assert resolve_config(parse([]), env={}).advise is False
+    assert resolve_config(parse(["--advise"]), env={}).advise is True
+    assert resolve_config(parse([]), env={"ADVISE": "1"}).advise is True
+    assert resolve_config(parse([]), env={"ADVISE": "1"}).as_dict()["advise"] is True
