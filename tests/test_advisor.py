@@ -266,3 +266,14 @@ def test_advise_is_off_by_default_and_on_by_flag_or_env():
     assert resolve_config(parse(["--advise"]), env={}).advise is True
     assert resolve_config(parse([]), env={"ADVISE": "1"}).advise is True
     assert resolve_config(parse([]), env={"ADVISE": "1"}).as_dict()["advise"] is True
+
+
+def test_a_nearly_flat_curve_that_crosses_beyond_counting_reads_as_never():
+    # 0.9501 - 0.02 n^-0.1 reaches 0.95 only at n = 200^10: "never" in any plan, not a 24-digit number
+    points = [{"n_sources": n, "mean_plcc": known(n, 0.9501, 0.02, 0.1), "spread": 0.001,
+               "draws": [{"mean_plcc": known(n, 0.9501, 0.02, 0.1), "spread": 0.001}] * 3} for n in SIZES]
+    assert fit_curve(SIZES, [p["mean_plcc"] for p in points], 1.0).crossing(SHIP_GATE_MEAN_PLCC) > 1e20
+    judged = _judged(points, sources_now=10, seed=0)
+    assert judged["sources_for_mean"] == {"estimate": None, "low": None, "high": None}
+    assert judged["sources_needed"]["estimate"] is None
+    assert judged["verdict"] == "not-reachable-with-these-inputs" and "beyond 1,000,000 sources" in judged["reading"]

@@ -86,8 +86,12 @@ def curve_points(sizes: Sequence[int], outcomes: Sequence[AdviceOutcome]) -> lis
 
 
 def _as_corpus(estimate: Estimate) -> Estimate:
-    return Estimate(*(None if v is None else corpus_sources_for(v) for v in (estimate.estimate, estimate.low,
-                                                                              estimate.high)))
+    """Training sources per fold -> corpus sources; None where never (or beyond counting)."""
+    def converted(v: float | None) -> float | None:
+        corpus = math.inf if v is None else corpus_sources_for(v)
+        return corpus if math.isfinite(corpus) else None
+
+    return Estimate(converted(estimate.estimate), converted(estimate.low), converted(estimate.high))
 
 
 def assemble_advice(data: CodecData, tasks: Sequence[AdviceTask], outcomes: Sequence[AdviceOutcome],
@@ -125,7 +129,8 @@ def _judged(points: list[dict], sources_now: int, seed: int) -> dict[str, object
     spread_fit = fit_with_range(sizes, [[-d["spread"] for d in p["draws"]] for p in points], 0.0, seed)
     ceiling = mean_fit.ceiling()
     floor_fit = spread_fit.ceiling()
-    floor = Estimate(*(None if v is None else -v for v in (floor_fit.estimate, floor_fit.high, floor_fit.low)))
+    floor = Estimate(*(None if v is None else max(0.0, -v)
+                       for v in (floor_fit.estimate, floor_fit.high, floor_fit.low)))
     for_mean = _as_corpus(mean_fit.crossing(SHIP_GATE_MEAN_PLCC))
     for_spread = _as_corpus(spread_fit.crossing(-SHIP_GATE_PLCC_SPREAD_MAX))
     needed = _needed(mean_fit, spread_fit)
@@ -155,7 +160,11 @@ def _verdict(ceiling: Estimate, floor: Estimate, needed: Estimate, sources_now: 
                          f"{SHIP_GATE_PLCC_SPREAD_MAX}")
         return "not-reachable-with-these-inputs", ("; ".join(parts) + ": more sources like these will not pass the "
                                                    "gate; new model inputs, cleaner targets or a superseding ADR will")
-    assert needed.estimate is not None
+    if needed.estimate is None:  # the ceiling grazes the bound: reached, if ever, past any real corpus
+        return "not-reachable-with-these-inputs", (f"mean PLCC levels off at {ceiling.estimate:.4f}, so close to "
+                                                   f"{SHIP_GATE_MEAN_PLCC} that the curve reaches it only beyond "
+                                                   f"{BEYOND_COUNTING:,} sources: more sources like these will not "
+                                                   "do; new model inputs, cleaner targets or a superseding ADR will")
     estimate = int(needed.estimate)
     reading = f"about {estimate} sources (now {sources_now}; draws {_span(needed, None)}) should pass the gate"
     if estimate <= sources_now:

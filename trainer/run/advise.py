@@ -54,13 +54,11 @@ def _wait_all(futures: list[Future], should_stop: Callable[[], bool]) -> bool:
 
 
 def _collect(data: CodecData, tasks: list[AdviceTask], futures: list[Future], seed: int) -> dict[str, object]:
-    outcomes: list[AdviceOutcome] = []
-    for future in futures:
-        try:
-            outcomes.append(future.result())
-        except Exception as exc:  # this codec's advice only; the verdict stands
-            return {"sources_now": data.n_sources, "verdict": None, "error": f"{type(exc).__name__}: {exc}"}
-    return assemble_advice(data, tasks, outcomes, seed)
+    try:
+        outcomes: list[AdviceOutcome] = [future.result() for future in futures]
+        return assemble_advice(data, tasks, outcomes, seed)
+    except Exception as exc:  # this codec's advice only; the verdict stands
+        return {"sources_now": data.n_sources, "verdict": None, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def advise_failing(results: Mapping[str, CodecResult], loaders: Mapping[str, Callable[[], CodecData]],
