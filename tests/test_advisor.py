@@ -277,3 +277,11 @@ def test_a_nearly_flat_curve_that_crosses_beyond_counting_reads_as_never():
     assert judged["sources_for_mean"] == {"estimate": None, "low": None, "high": None}
     assert judged["sources_needed"]["estimate"] is None
     assert judged["verdict"] == "not-reachable-with-these-inputs" and "beyond 1,000,000 sources" in judged["reading"]
+
+
+def test_an_estimate_far_beyond_the_sources_measured_is_not_a_plan():
+    sizes = [3, 4, 5, 6, 8]
+    slow = curve_points(sizes, _outcomes([known(n, 0.9502, 0.05, 0.5) for n in sizes], 0.001))
+    judged = _judged(slow, sources_now=10, seed=0)
+    assert judged["sources_needed"]["estimate"] > 100
+    assert judged["verdict"] == "not-reachable-with-these-inputs" and "more than 10x" in judged["reading"]

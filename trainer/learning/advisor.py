@@ -166,11 +166,14 @@ def _verdict(ceiling: Estimate, floor: Estimate, needed: Estimate, sources_now: 
                                                    f"{BEYOND_COUNTING:,} sources: more sources like these will not "
                                                    "do; new model inputs, cleaner targets or a superseding ADR will")
     estimate = int(needed.estimate)
-    reading = f"about {estimate} sources (now {sources_now}; draws {_span(needed, None)}) should pass the gate"
+    reading = f"about {estimate} sources (now {sources_now}; draws {_span(needed, None)})"
+    if estimate > FAR_BEYOND * sources_now:  # an extrapolation that far is a direction, not a plan
+        return "not-reachable-with-these-inputs", (f"the curve reaches the gate only at {reading}, more than "
+                                                   f"{FAR_BEYOND}x the sources measured: more sources like these "
+                                                   "are not a plan; new model inputs or cleaner targets are")
+    reading += " should pass the gate"
     if estimate <= sources_now:
         reading += ": the curve says the current sources are about enough, so this fail is within seed noise"
-    elif estimate > FAR_BEYOND * sources_now:
-        reading += f": far beyond {FAR_BEYOND}x the sources measured, read it as 'many more', not a number"
     return "more-sources-likely-enough", reading
 
 
