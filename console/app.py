@@ -12,7 +12,8 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from console.messages import CorpusUpdated, EngineEvent, LogWritten, PlanApplied, PlanReady
+from console.messages import AdviceReady, CorpusUpdated, EngineEvent, LogWritten, PlanApplied, PlanReady
+from console.screens.advice import AdviceScreen
 from console.screens.confirm_plan import ConfirmPlanScreen
 from console.screens.confirm_quit import ConfirmQuitScreen
 from console.screens.confirm_regression import ConfirmRegressionScreen
@@ -50,6 +51,7 @@ class PredictorConsole(App[int]):
         Binding("p", "promote", "Promote…"),
         Binding("left_square_bracket", "ladder(-1)", "Prev ladder", key_display="["),
         Binding("right_square_bracket", "ladder(1)", "Next ladder", key_display="]"),
+        Binding("v", "advise", "Advice"),
         Binding("q", "quit_console", "Quit"),
     ]
 
@@ -65,6 +67,7 @@ class PredictorConsole(App[int]):
         self.queue_counts: Counter = Counter()
         self.rows: dict[str, int] = {c: 0 for c in SUPPORTED_CODECS}
         self.promotions_applied = 0
+        self.advice: dict[str, dict[str, object]] = {}  # per codec, for the verdict it was computed on
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -152,6 +155,7 @@ class PredictorConsole(App[int]):
         self.queue_counts[codec] += 1
         self.folds[codec] = []
         self.results.pop(codec, None)
+        self.advice.pop(codec, None)
         self.table.set_state(codec, "queued")
         self.session.queue(codec)
 
@@ -211,6 +215,31 @@ class PredictorConsole(App[int]):
         """Step through the selected codec's held-out ladders in the detail pane."""
         if not self.query_one(LadderView).step(delta):
             self.notify(f"{self.table.selected_codec}: no other held-out ladder to show", markup=False)
+
+    # -- advice ------------------------------------------------------------------------------
+    def action_advise(self) -> None:
+        codec = self.table.selected_codec
+        result = self.results.get(codec)
+        if result is None or result.status not in ("pass", "fail"):
+            self.notify(f"{codec}: no trained verdict to advise on: train it first", severity="warning", markup=False)
+            return
+        self.push_screen(AdviceScreen(codec, self.advice.get(codec)))
+        if codec not in self.advice:
+            self.compute_advice(codec)
+
+    @work(thread=True, group="advice")
+    def compute_advice(self, codec: str) -> None:
+        try:
+            self.post_message(AdviceReady(codec, self.session.advise(codec)))
+        except Exception as exc:  # shown to the operator, never swallowed
+            self.post_message(AdviceReady(codec, None, f"{type(exc).__name__}: {exc}"))
+
+    def on_advice_ready(self, message: AdviceReady) -> None:
+        if message.advice is not None and message.codec in self.results:
+            self.advice[message.codec] = message.advice
+        screen = self.screen
+        if isinstance(screen, AdviceScreen) and screen.codec == message.codec:
+            screen.show(message.advice, message.error)
 
     # -- promotion ---------------------------------------------------------------------------
     def action_promote(self) -> None:

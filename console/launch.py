@@ -17,10 +17,12 @@ def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> 
         # --allow-regression too (the flag; ALLOW_REGRESSION=1 is ignored here): the console asks a second time.
         batch_only = [flag for flag, on in (("--synthetic-smoke", config.synthetic_smoke), ("--yes", config.yes),
                                             ("--restore", bool(config.restore)), ("--write-stubs", config.write_stubs),
-                                            ("--allow-regression", args.allow_regression))
+                                            ("--allow-regression", args.allow_regression),
+                                            ("--advise", getattr(args, "advise", False)))
                       if on]
         if batch_only:
-            raise ConfigError(f"{', '.join(batch_only)} only apply with --batch; the console asks before it writes")
+            raise ConfigError(f"{', '.join(batch_only)} only apply with --batch (the console asks before it writes, "
+                              "and shows advice on request)")
     except ConfigError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2

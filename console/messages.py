@@ -64,3 +64,13 @@ class PlanApplied(Message):
         self.written = written
         self.backup = backup
         self.error = error
+
+
+class AdviceReady(Message):
+    """The data advisor finished for a codec (or could not run, with the reason)."""
+
+    def __init__(self, codec: str, advice: dict[str, object] | None, error: str | None = None) -> None:
+        super().__init__()
+        self.codec = codec
+        self.advice = advice
+        self.error = error

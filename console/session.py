@@ -24,8 +24,10 @@ from trainer.ingest.discovery import find_inputs, partition_roots
 from trainer.ingest.live import FileUpdate, IncrementalCorpus
 from trainer.learning.events import Event
 from trainer.learning.results import CodecResult, FinalModel
+from trainer.outputs.advice_text import advice_lines
 from trainer.outputs.describe import describe_event, describe_probe_overrides
 from trainer.outputs.report import build_report, corpus_section, utc_stamp, write_report
+from trainer.run.advise import advise
 from trainer.run.config import RunConfig
 from trainer.run.engine import TrainingEngine
 from trainer.run.runlog import RunLog
@@ -46,6 +48,7 @@ class ConsoleSession:
             start_pool_helpers()  # before the UI takes over stderr
         self.config = config
         self.cluster = cluster
+        self._executor_factory = executor_factory
         self._post = post
         self.live = IncrementalCorpus()
         self._corpus_lock = threading.Lock()
@@ -173,6 +176,19 @@ class ConsoleSession:
     def snapshot(self, codec: str) -> CodecData:
         """The codec's training table from the live corpus now, with probes at its (overridden) probe quality."""
         return self.corpus().for_codec(codec, probe_quality_of(codec, self.config.probe_quality))
+
+    def advise(self, codec: str) -> dict[str, object]:
+        """The data advisor on the table this codec was last judged on (same seed, same folds).
+
+        Runs on an executor of its own from the same factory, so training keeps its workers' queue.
+        """
+        advice = advise({codec: self.trained_data[codec]}, self.config.profile, self.config.seed,
+                        self._executor_factory, lambda: self._stop.is_set())
+        if codec not in advice:
+            raise RuntimeError("the console is closing")
+        for line in advice_lines(advice[codec]):
+            self.log.line(f"{codec} {line}")
+        return advice[codec]
 
     def cancel(self, codec: str) -> bool:
         return self.engine.cancel(codec)

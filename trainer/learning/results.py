@@ -80,6 +80,7 @@ class CodecResult:
     plcc_spread: float | None = None
     # The shipped model against this one on the rows it never saw (trainer.shipping.incumbent); None: not compared.
     incumbent: dict[str, object] | None = None
+    advice: dict[str, object] | None = None  # the data advisor's findings (``--advise``), None when not asked
 
     def _mean(self, attr: str) -> float | None:
         values = [getattr(f, attr) for f in self.folds]
@@ -128,6 +129,7 @@ class CodecResult:
             "model_choice": self.model_choice(),
             "incumbent": self.incumbent,
             "training_seconds": round(sum(f.seconds for f in self.folds), 3),
+            "advice": self.advice,
         }
 
 

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from trainer.core.gate import GATE_ADR
+from trainer.outputs.advice_text import advice_lines
 from trainer.outputs.describe import describe_crf_pick, probe_assumed
 
 SUITE_NAME = f"VMAF predictor {GATE_ADR} gate (5-fold LOSO)"
@@ -27,6 +28,7 @@ def _case_detail(codec: Mapping[str, object]) -> str:
     baseline = codec.get("baseline")
     if isinstance(baseline, Mapping) and baseline.get("mean_plcc") is not None:
         lines.append(f"linear baseline mean PLCC {baseline['mean_plcc']:.4f}")
+    lines += advice_lines(codec.get("advice"))  # type: ignore[arg-type]
     return "\n".join(lines)
 
 

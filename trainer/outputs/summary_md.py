@@ -12,6 +12,7 @@ from pathlib import Path
 
 from trainer.core.display import clip, clip_path
 from trainer.core.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
+from trainer.outputs.advice_text import advice_markdown
 from trainer.outputs.describe import probe_assumed
 
 STATUS_MARK = {"pass": "✅ pass", "fail": "❌ fail", "insufficient-sources": "⚠️ insufficient-sources",
@@ -86,6 +87,7 @@ def summary_markdown(report: Mapping[str, object]) -> str:
         for c in not_passing:
             reasons = "; ".join(c["failure_reasons"]) or c["status"]
             lines.append(f"- **{c['codec']}** ({c['status']}): {_cell(clip(reasons, 400))}")
+        lines += advice_markdown(not_passing)
     lines += ["", *_promotion_lines(report.get("promotion"))]
     lines += ["", *_corpus_lines(report)]
     return "\n".join(lines) + "\n"

@@ -38,6 +38,7 @@ from trainer.outputs.describe import describe_event, describe_probe_overrides, s
 from trainer.outputs.junit import junit_xml
 from trainer.outputs.report import build_report, corpus_section, summary_section, utc_stamp, write_report
 from trainer.outputs.summary_md import summary_markdown
+from trainer.run.advise import advise_failing
 from trainer.run.config import ConfigError, RunConfig
 from trainer.run.engine import TrainingEngine
 from trainer.run.runlog import RunLog
@@ -285,6 +286,9 @@ def _train(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, st
         engine.close(kill=True)  # an error ends running workers now, as a stop does
         raise
     engine.close(kill=stop.requested)  # a stop ends running workers now, not after their task
+    if config.advise and not stop.requested:
+        advise_failing(engine.results, loaders, config.profile, config.seed, executor_factory, log.line,
+                       lambda: stop.requested)
 
 
 def _finish(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, stop: StopRequest) -> int:

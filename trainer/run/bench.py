@@ -27,6 +27,7 @@ from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.core.gate import SHIP_GATE_PLCC_SPREAD_MAX
 from trainer.ingest.synthetic import synthetic_rows
 from trainer.outputs.describe import fmt
+from trainer.run.bench_advise import bench_advise
 from trainer.run.bench_runs import Aggregate, TrainingRun, gb, measure, run_training
 
 SIZES = {"S": (12, 40), "M": (20, 200), "L": (40, 500)}  # sources x rows per source, per codec
@@ -238,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="S,M,L", help="comma-separated corpus sizes (S, M, L)")
     parser.add_argument("--sections", default="training,real,ingest",
                         help="comma-separated: training (generated S/M/L), real (shared corpora), ingest, "
-                        "cluster (M on a Dask LocalCluster vs the process pool)")
+                        "cluster (M on a Dask LocalCluster vs the process pool), advise (its cost)")
     parser.add_argument("--real-corpus", action="append", type=Path, default=[], metavar="FILE",
                         help="a real corpus for the real section (default: every *.jsonl in ../shared/corpora)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference-equivalent runs")
@@ -270,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_ingest(workdir, args.workers)
     if "cluster" in sections:
         bench_cluster(workdir, args.workers)
+    if "advise" in sections:
+        corpora = args.real_corpus or sorted(SHARED_CORPORA.glob("*.jsonl"))
+        bench_advise([*corpora, write_bench_corpus(workdir / "corpora" / "M.jsonl", *SIZES["M"])], workdir,
+                     args.workers, measure)
     return 0
 
 

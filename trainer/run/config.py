@@ -43,6 +43,7 @@ class RunConfig:
     junit_xml: Path | None = None
     summary_md: Path | None = None
     probe_quality: dict[str, float] = field(default_factory=dict)  # per-codec overrides of the harness's probe
+    advise: bool = False  # the data advisor for failing codecs (learning curve over sources, outliers)
     argv: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -65,6 +66,7 @@ class RunConfig:
             "junit_xml": str(self.junit_xml) if self.junit_xml else None,
             "summary_md": str(self.summary_md) if self.summary_md else None,
             "probe_quality": dict(self.probe_quality),
+            "advise": self.advise,
         }
 
 
@@ -118,6 +120,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     batch.add_argument("--summary-md", metavar="PATH",
                        help="also write a Markdown summary for the pull request (env SUMMARY_MD); with "
                        "GITHUB_STEP_SUMMARY set it is appended there too")
+    batch.add_argument("--advise", action="store_true",
+                       help="for each failing codec, also train on subsets of its sources: how many sources "
+                       "would pass the gate, and which sources the model gets wrong (env ADVISE=1; costs "
+                       "several times the training time of those codecs)")
 
 
 def _optional_path(value: str | None) -> Path | None:
@@ -211,5 +217,6 @@ def resolve_config(
         junit_xml=_optional_path(args.junit_xml or env.get("JUNIT_XML")),
         summary_md=_optional_path(args.summary_md or env.get("SUMMARY_MD")),
         probe_quality=resolve_probe_quality(args.probe_quality, env),
+        advise=getattr(args, "advise", False) or env.get("ADVISE", "").strip() == "1",
         argv=list(argv),
     )
