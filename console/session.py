@@ -182,7 +182,10 @@ class ConsoleSession:
 
         Runs on an executor of its own from the same factory, so training keeps its workers' queue.
         """
-        advice = advise({codec: self.trained_data[codec]}, self.config.profile, self.config.seed,
+        _verdict, data = self.engine.results.judged().get(codec, (None, None))
+        if data is None:
+            raise RuntimeError(f"{codec} has no judged data to advise on")
+        advice = advise({codec: data}, self.config.profile, self.config.seed,
                         self._executor_factory, lambda: self._stop.is_set())
         if codec not in advice:
             raise RuntimeError("the console is closing")
