@@ -185,3 +185,46 @@ def test_a_killed_batch_leaves_no_local_cluster_process_behind(tmp_path):
         for pid in _alive(group):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _start(argv: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(argv, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def test_a_batch_whose_scheduler_disappears_ends_with_a_report_naming_it(tmp_path):
+    import json
+
+    scheduler_file = tmp_path / "scheduler.json"
+    # Idle and death time-outs: should this test itself be killed, what it started still ends on its own.
+    scheduler = _start([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                        "--idle-timeout", "120s", "--scheduler-file", str(scheduler_file)], tmp_path / "scheduler.log")
+    processes = [scheduler]
+    try:
+        _until(scheduler_file.exists, 60, "the scheduler file")
+        address = json.loads(scheduler_file.read_text())["address"]
+        processes.append(_start([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                 "--death-timeout", "10"], tmp_path / "worker.log"))
+        corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (8, 40, 0.5), "libx265": (8, 40, 0.5)})
+        out = tmp_path / "runs"
+        batch = subprocess.Popen([sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out),
+                                  "--epochs", "3000", "--scheduler", address], cwd=REPO, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
+        processes.append(batch)
+        _until(lambda: list(out.glob("train_*.log")) and "libx265: queued" in next(out.glob("train_*.log")).read_text(),
+               60, "both codecs to be queued")
+        time.sleep(1)
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        _, stderr = batch.communicate(timeout=60)
+        assert batch.returncode == 1, stderr
+        report = json.loads((out / "report.json").read_text())
+        errors = {c["codec"]: c["failure_reasons"] for c in report["codecs"] if c["status"] == "error"}
+        assert set(errors) == {"libx264", "libx265"}
+        for [reason] in errors.values():
+            assert reason.startswith(f"SchedulerLost: lost the connection to the Dask scheduler {address} (client ")
+            assert reason.endswith("): its tasks are gone")
+    finally:
+        for process in reversed(processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        for process in processes:
+            process.wait(timeout=30)

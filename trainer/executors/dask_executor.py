@@ -29,6 +29,10 @@ SCATTER_RETRY_SECONDS = 0.5
 EMPTY = np.zeros(0, dtype=np.float32)
 
 
+class SchedulerLost(RuntimeError):
+    """The client lost its scheduler: every task of the run is gone with it (the codecs' error)."""
+
+
 class ScatteredTables:
     """One scattered copy per codec table (tasks of one job share the same array objects)."""
 
@@ -105,7 +109,7 @@ class DaskExecutor(concurrent.futures.Executor):
         try:
             self._send(local, fn, args[0], LOST_DATA_RETRIES, lost=None)
         except Exception as exc:  # the cluster refused it: that codec's error, not the run's end
-            local.set_exception(exc)
+            local.set_exception(self._lost_scheduler() or exc)
         return local
 
     def withdraw(self, futures: Iterable[concurrent.futures.Future]) -> None:
@@ -138,8 +142,9 @@ class DaskExecutor(concurrent.futures.Executor):
         try:
             result = remote.result()
         except concurrent.futures.CancelledError as exc:  # Dask FutureCancelledError included
-            if final:
-                self._finish(local, exc)
+            lost = self._lost_scheduler()
+            if final or lost is not None:
+                self._finish(local, lost or exc)
                 return
             try:  # the scattered arrays were lost with their worker: send again, off this thread
                 self._resender.submit(self._resend, local, fn, task, retries_left - 1, arrays)
@@ -162,7 +167,16 @@ class DaskExecutor(concurrent.futures.Executor):
         try:
             self._send(local, fn, task, retries_left, lost=lost)
         except BaseException as exc:
-            self._finish(local, exc)
+            self._finish(local, self._lost_scheduler() or exc)
+
+    def _lost_scheduler(self) -> SchedulerLost | None:
+        """Not None once the client has lost its scheduler (reconnecting or given up): its tasks and
+        scattered tables died with it, so nothing is sent again."""
+        status = self.cluster.client.status
+        if status in ("running", "newly-created") or self._closing:
+            return None
+        return SchedulerLost(f"lost the connection to the Dask scheduler {self.cluster.address} "
+                             f"(client {status}): its tasks are gone")
 
     def _finish(self, local: concurrent.futures.Future, exc: BaseException) -> None:
         with self._lock:
