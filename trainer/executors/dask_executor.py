@@ -10,6 +10,7 @@ scheduler notices, which stalled a whole run in testing.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import threading
 import time
@@ -118,8 +119,7 @@ class DaskExecutor(concurrent.futures.Executor):
             pending = [f for f in futures if not f.done()]
             self._withdrawn.update(pending)
             remotes = [self._outstanding[f] for f in pending if f in self._outstanding]
-        if remotes:
-            self.cluster.client.cancel(remotes)
+        self._cancel(remotes)
 
     def release_table(self, features: np.ndarray) -> None:
         self.tables.release(features)
@@ -189,6 +189,13 @@ class DaskExecutor(concurrent.futures.Executor):
             outstanding = list(self._outstanding.values())
         self._resender.shutdown(wait=False)  # a queued re-send sees _closing and ends its future
         self.tables.clear()
-        if cancel_futures and outstanding:
-            self.cluster.client.cancel(outstanding)
+        if cancel_futures:
+            self._cancel(outstanding)
         self.cluster.close()
+
+    def _cancel(self, remotes: list[Any]) -> None:
+        """Cancel on the cluster; with the scheduler gone the tasks went with it, and nothing blocks."""
+        if not remotes or self._lost_scheduler() is not None:
+            return
+        with contextlib.suppress(OSError, TimeoutError, RuntimeError):  # lost just now: its tasks are gone anyway
+            self.cluster.client.cancel(remotes)
