@@ -6,7 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from trainer.executors.dask_cluster import ClusterUnavailable, DaskExecutor, connect
+from trainer.executors.dask_cluster import ClusterUnavailable, connect
+from trainer.executors.dask_executor import DaskExecutor
 from trainer.executors.process_pool import process_pool_factory
 from trainer.run.config import ConfigError, resolve_config
 

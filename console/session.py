@@ -59,6 +59,8 @@ class ConsoleSession:
         self.stamp = utc_stamp()
         self.log = RunLog(config.out_dir / f"train_{self.stamp}.log",
                           listener=lambda line: self._post(LogWritten(line)))
+        if cluster is not None:
+            cluster.on_refusal(self.log.line)  # a late worker of another build: named in the log pane
         self.engine = TrainingEngine(
             profile=config.profile,
             seed=config.seed,

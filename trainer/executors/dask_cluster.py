@@ -7,18 +7,17 @@ and the monitoring (its dashboard). What this module adds is only what the proje
 
 - each codec's arrays go to the cluster once (``scatter``), not pickled into every task;
 - workers run one torch thread per task (a worker plugin, so late joiners get it too);
-- workers whose project or torch version differs from this client's are refused: at connect
-  time for the workers present, and per task for any that join later.
+- workers whose project, torch or numpy version differs from this client's are refused: at
+  connect time for the workers present (exit 2); a worker that joins later with another build
+  closes itself as it joins (a worker plugin), and the client logs a line naming it.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import dataclasses
 import logging
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -27,19 +26,11 @@ import numpy as np
 
 LOCAL_PREFIX = "local:"
 CONNECT_TIMEOUT_S = 10
-SCATTER_CACHE_SIZE = 64
-LOST_DATA_RETRIES = 3
-SCATTER_ATTEMPTS = 4
-SCATTER_RETRY_SECONDS = 0.5
-EMPTY = np.zeros(0, dtype=np.float32)
+REFUSED_TOPIC = "vmaf-predictor-refused-worker"
 
 
 class ClusterUnavailable(Exception):
     """The scheduler cannot be reached or its workers cannot run this build: exit 2."""
-
-
-class WorkerVersionMismatch(RuntimeError):
-    """A worker runs another project or torch version than the client that submitted the task."""
 
 
 @lru_cache(maxsize=1)
@@ -49,7 +40,7 @@ def local_versions() -> dict[str, str]:
 
     from trainer.core.version import project_version
 
-    return {"project": project_version(), "torch": metadata.version("torch")}
+    return {"project": project_version(), "torch": metadata.version("torch"), "numpy": metadata.version("numpy")}
 
 
 def _worker_versions() -> dict[str, str]:
@@ -67,27 +58,39 @@ class CodecArrays:
 
 def run_with_arrays(runner: Callable[[Any], Any], task: Any, arrays: CodecArrays,
                     expected: dict[str, str]) -> Any:
-    """Worker side: refuse a mismatched build, then run the task on the scattered arrays."""
-    mine = local_versions()
-    if mine != expected:
-        raise WorkerVersionMismatch(f"worker runs {mine}, the client expects {expected}")
+    """Worker side: a worker of another build hands the task back (it is closing: see the plugin),
+    otherwise the task runs on the scattered arrays."""
+    if local_versions() != expected:
+        from distributed import Reschedule
+
+        raise Reschedule()
     return runner(dataclasses.replace(task, features=arrays.features, target=arrays.target))
 
 
-def _one_torch_thread_plugin() -> Any:
+def _worker_setup_plugin(expected: dict[str, str]) -> Any:
     from distributed.diagnostics.plugin import WorkerPlugin
 
-    class OneTorchThread(WorkerPlugin):
-        """Like the local pool's initializer: N task threads use N cores, not N x cores."""
+    class WorkerSetup(WorkerPlugin):
+        """Runs on every worker, late joiners included. Like the local pool's initializer, one torch
+        thread per task thread; a worker of another build says so and closes (with its nanny)."""
 
-        name = "vmaf-predictor-one-torch-thread"
+        name = "vmaf-predictor-worker-setup"
 
-        def setup(self, worker: Any) -> None:  # noqa: ARG002 - Dask's hook signature
+        def __init__(self, expected: dict[str, str]) -> None:
+            self.expected = expected
+            self.closing: asyncio.Task | None = None
+
+        async def setup(self, worker: Any) -> None:
+            mine = local_versions()
+            if mine != self.expected:
+                worker.log_event(REFUSED_TOPIC, {"worker": worker.address, "name": str(worker.name), "versions": mine})
+                self.closing = asyncio.get_running_loop().create_task(worker.close(reason="another build"))
+                return
             import torch
 
             torch.set_num_threads(1)
 
-    return OneTorchThread()
+    return WorkerSetup(expected)
 
 
 @dataclasses.dataclass
@@ -97,6 +100,27 @@ class Cluster:
     address: str
     client: Any
     local_cluster: Any = None
+    refusals: list[str] = dataclasses.field(default_factory=list)
+    _listener: Callable[[str], None] | None = None
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def on_refusal(self, listener: Callable[[str], None]) -> None:
+        """Where lines about refused late workers go (the run log); earlier ones are replayed."""
+        with self._lock:
+            self._listener, earlier = listener, list(self.refusals)
+        for line in earlier:
+            listener(line)
+
+    def _refused(self, event: tuple[float, dict[str, Any]]) -> None:
+        """On the client's event loop: a worker that joined with another build closed itself."""
+        msg = event[1]
+        line = (f"Dask worker {msg.get('name')} ({msg.get('worker')}) runs another build {msg.get('versions')} "
+                f"than this client {local_versions()}: it was closed and gets no tasks")
+        with self._lock:
+            self.refusals.append(line)
+            listener = self._listener
+        if listener is not None:
+            listener(line)
 
     def describe(self) -> dict[str, object]:
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
@@ -142,8 +166,9 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Cluster:
         if mismatched:
             listed = "; ".join(f"{w}: {v}" for w, v in sorted(mismatched.items()))
             raise ClusterUnavailable(f"Dask workers run another build than this client ({local_versions()}): "
-                                     f"{listed}. Install the same project and torch versions on every worker.")
-        client.register_plugin(_one_torch_thread_plugin())
+                                     f"{listed}. Install the same project, torch and numpy versions on every worker.")
+        client.subscribe_topic(REFUSED_TOPIC, cluster._refused)
+        client.register_plugin(_worker_setup_plugin(local_versions()))
     except BaseException:
         cluster.close()
         raise
@@ -161,91 +186,3 @@ def cluster_capacity(info: dict[str, object]) -> int:
     """Tasks the engine keeps in flight on a cluster: Dask schedules them, so hand it plenty (the
     bound only keeps cancellation of queued work prompt), and more as workers are added."""
     return max(64, 4 * int(info["threads"]))  # type: ignore[call-overload]
-
-
-class DaskExecutor(concurrent.futures.Executor):
-    """``submit(runner, task)`` on the cluster, returning a plain ``concurrent.futures.Future``.
-
-    Scattered data has no lineage: if the worker holding it dies, Dask cancels the tasks that
-    need it. Such a task is re-scattered and resubmitted (up to ``LOST_DATA_RETRIES`` times).
-    Not ``broadcast``: replicating to a worker that just died blocks the scatter until the
-    scheduler notices, which stalled a whole run in testing.
-    """
-
-    def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
-        self._lock = threading.Lock()
-        self._scattered: OrderedDict[int, tuple[np.ndarray, Any]] = OrderedDict()
-        self._outstanding: dict[concurrent.futures.Future, Any] = {}
-        self._closing = False
-
-    def _arrays_future(self, features: np.ndarray, target: np.ndarray, fresh: bool = False) -> Any:
-        """One scatter per codec table: tasks of the same job share the same array objects."""
-        key = id(features)
-        with self._lock:
-            cached = self._scattered.get(key)
-            if cached is not None and cached[0] is features and not fresh:
-                self._scattered.move_to_end(key)
-                return cached[1]
-        for attempt in range(SCATTER_ATTEMPTS):
-            try:
-                future = self.cluster.client.scatter(CodecArrays(features, target), hash=False)
-                break
-            except OSError:  # CommClosedError: the worker it went to just died; the scheduler will notice
-                if attempt == SCATTER_ATTEMPTS - 1:
-                    raise
-                time.sleep(SCATTER_RETRY_SECONDS * (attempt + 1))
-        with self._lock:
-            self._scattered[key] = (features, future)
-            while len(self._scattered) > SCATTER_CACHE_SIZE:
-                self._scattered.popitem(last=False)
-        return future
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
-        if kwargs or len(args) != 1:
-            raise TypeError("DaskExecutor runs engine tasks: submit(runner, task)")
-        local: concurrent.futures.Future = concurrent.futures.Future()
-        local.set_running_or_notify_cancel()
-        try:
-            self._send(local, fn, args[0], retries_left=LOST_DATA_RETRIES, fresh=False)
-        except Exception as exc:  # the cluster refused it: that codec's error, not the run's end
-            local.set_exception(exc)
-        return local
-
-    def _send(self, local: concurrent.futures.Future, fn: Callable[..., Any], task: Any, retries_left: int,
-              fresh: bool) -> None:
-        arrays = self._arrays_future(task.features, task.target, fresh=fresh)
-        light = dataclasses.replace(task, features=EMPTY, target=EMPTY)
-        remote = self.cluster.client.submit(run_with_arrays, fn, light, arrays, local_versions(), pure=False)
-        with self._lock:
-            self._outstanding[local] = remote
-        remote.add_done_callback(lambda done: self._settle(local, done, fn, task, retries_left))
-
-    def _settle(self, local: concurrent.futures.Future, remote: Any, fn: Callable[..., Any], task: Any,
-                retries_left: int) -> None:
-        """Runs on Dask's callback thread once the remote task has finished, failed or been cancelled."""
-        with self._lock:
-            self._outstanding.pop(local, None)
-            closing = self._closing
-        try:
-            local.set_result(remote.result())
-        except concurrent.futures.CancelledError as exc:  # Dask FutureCancelledError included
-            if closing or retries_left <= 0:
-                local.set_exception(exc)
-                return
-            try:  # the scattered arrays were lost with their workers: send them again
-                self._send(local, fn, task, retries_left - 1, fresh=True)
-            except BaseException as resend_error:
-                local.set_exception(resend_error)
-        except BaseException as exc:  # the task's own exception, or KilledWorker
-            local.set_exception(exc)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        with self._lock:
-            self._closing = True
-            outstanding = list(self._outstanding.values())
-            self._scattered.clear()
-        if cancel_futures:
-            for remote in outstanding:
-                remote.cancel()
-        self.cluster.close()

@@ -57,6 +57,20 @@ class ExecutorHost:
         self.replace(broken)
         return lost
 
+    def withdraw(self, futures: list[Future]) -> None:
+        """Cancel tasks where they run, if the executor can (a Dask cluster); a process pool's
+        running tasks cannot be stopped: they finish and are discarded."""
+        withdraw = getattr(self._executor, "withdraw", None)
+        if withdraw is not None and futures:
+            withdraw(futures)
+
+    def release(self, table: Any) -> None:
+        """No task needs this table any more: an executor that keeps a copy of it (scattered on a
+        cluster) frees it now, not at the end of a console session."""
+        release = getattr(self._executor, "release_table", None)
+        if release is not None:
+            release(table)
+
     @property
     def current(self) -> Executor | None:
         return self._executor

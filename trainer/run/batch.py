@@ -22,11 +22,11 @@ from trainer.core.display import clip, clip_path
 from trainer.executors.dask_cluster import (
     Cluster,
     ClusterUnavailable,
-    DaskExecutor,
     cluster_capacity,
     connect,
     describe_executor,
 )
+from trainer.executors.dask_executor import DaskExecutor
 from trainer.executors.host import ExecutorFactory
 from trainer.executors.process_pool import process_pool_factory, start_pool_helpers
 from trainer.ingest.corpus import CodecData, Corpus, load_corpus
@@ -193,6 +193,8 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
     executor_factory, capacity, executor_info = _executor(config, cluster)
     state = _RunState(inputs, config.out_dir / f"train_{stamp}.log", executor_info, recovered=recovered)
     log = RunLog(state.log_path, echo=out)
+    if cluster is not None:
+        cluster.on_refusal(log.line)  # a late worker of another build: named in the log
     if recovered is not None:
         log.line(describe_recovery(recovered))
     failure: BaseException | None = None

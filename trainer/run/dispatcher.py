@@ -41,10 +41,13 @@ class Dispatcher:
             self.queued.extend(tasks)
 
     def drop_job(self, job_id: int) -> int:
-        """Drop a job's queued fold tasks; returns how many were dropped (running ones finish)."""
-        before = len(self.queued)
-        self.queued = deque(t for t in self.queued if not (isinstance(t, FoldTask) and t.job_id == job_id))
-        return before - len(self.queued)
+        """Drop a job's queued fold tasks and withdraw its running ones from the executor (a cluster
+        cancels them; their futures still come back through ``done``). Returns how many were dropped."""
+        dropped = [t for t in self.queued if _of_job(t, job_id)]
+        self.queued = deque(t for t in self.queued if not _of_job(t, job_id))
+        self.host.withdraw([future for future, task in self.in_flight.items() if _of_job(task, job_id)])
+        self._release_unused(dropped)
+        return len(dropped)
 
     def fill(self) -> None:
         """Submit queued tasks until ``capacity`` run at once."""
@@ -60,6 +63,7 @@ class Dispatcher:
         task = self.in_flight.pop(future, None)
         if task is not None and (future.cancelled() or not is_broken_executor(future.exception())):
             self.settled(task)  # it ended for good (a result or its own error)
+            self._release_unused([task])
         return task
 
     def settled(self, task: Task) -> None:
@@ -82,8 +86,20 @@ class Dispatcher:
         self.enqueue(again, first=True)
         return again, failed
 
+    def _release_unused(self, ended: list[Task]) -> None:
+        """Release each table of ``ended`` that no waiting or running task shares (one table per job)."""
+        tables = {id(task.features): task.features for task in ended}
+        for task in (*self.queued, *self.in_flight.values()):
+            tables.pop(id(task.features), None)
+        for table in tables.values():
+            self.host.release(table)
+
     def strand_all(self) -> dict[Future, Task]:
         """The executor broke: every task in flight on it is lost. Returns them, forgotten here."""
         stranded = dict(self.in_flight)
         self.in_flight.clear()
         return stranded
+
+
+def _of_job(task: Task, job_id: int) -> bool:
+    return isinstance(task, FoldTask) and task.job_id == job_id
