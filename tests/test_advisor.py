@@ -25,17 +25,6 @@ from trainer.learning.source_errors import SourceError, mark_outliers, source_er
 SIZES = [3, 4, 5, 6, 8, 12]
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Train in this process as a pool worker does: one torch thread (a loaded box otherwise thrashes)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def known(n: float, ceiling: float = 0.99, scale: float = 0.3, exponent: float = 1.0) -> float:
     return ceiling - scale * n ** -exponent
 
