@@ -65,11 +65,13 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     seconds = (time.perf_counter() - started) / len(task.fold_indices)
     baseline = baseline_predictions(task.features, task.target, task.held_out)
     kbps = task.encode_kbps if task.encode_kbps is not None else np.full(task.target.shape[0], np.nan)
-    ladders = task.ladders
     results = []
     for k, fold_index in enumerate(task.fold_indices):
         val = task.held_out[k]
         pred, truth = predictions[k][val], task.target[val]
+        features, fold_kbps = task.features[val], kbps[val]
+        sources = None if task.sources is None else task.sources[val]
+        ladder_ids = None if task.ladders is None else task.ladders[val]
         fold_model = _fold_model(weights, k)
         results.append(
             FoldResult(
@@ -84,18 +86,13 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 seconds=seconds,
                 baseline_plcc=plcc(baseline[k][val], truth),
                 baseline_rmse=rmse(baseline[k][val], truth),
-                crf_pick=crf_pick_metrics(task.features[val], task.target[val], kbps[val], task.codec, fold_model,
-                                          ladders[val] if ladders is not None else None),
-                ladders=held_out_ladders(task.features[val], task.target[val],
-                                         None if task.sources is None else task.sources[val], task.codec, fold_model),
+                crf_pick=crf_pick_metrics(features, truth, fold_kbps, task.codec, fold_model, ladder_ids),
+                ladders=held_out_ladders(features, truth, sources, task.codec, fold_model),
                 model_choice=choices[k],
                 held_out_rows=np.flatnonzero(val).astype(np.int32),
                 predictions=np.asarray(pred, dtype=np.float32),
-                crf_pick_by_source=crf_pick_by_group(task.features[val], task.target[val], kbps[val], task.codec,
-                                                     fold_model, task.sources[val],
-                                                     ladders[val] if ladders is not None else None)
-                if task.sources is not None
-                else None,
+                crf_pick_by_source=None if sources is None else crf_pick_by_group(
+                    features, truth, fold_kbps, task.codec, fold_model, sources, ladder_ids),
             )
         )
     return results
