@@ -19,8 +19,8 @@ from trainer.core.features import FEATURE_NAMES, QUALITY_INPUT
 from trainer.learning.crf_pick import (
     MIN_LADDER_POINTS,
     TARGETS,
+    corpus_ladders,
     harness_pick,
-    ladder_index,
     measured_ladder,
     oracle_quality,
     quality_sweep,
@@ -66,12 +66,16 @@ def ladder_label(sources: np.ndarray, row: np.ndarray) -> str:
 
 def held_out_ladders(features: np.ndarray, target: np.ndarray, sources: np.ndarray | None, codec: str,
                      predict: Callable[[np.ndarray], np.ndarray],
-                     limit: int = MAX_LADDERS_PER_FOLD) -> tuple[LadderCurve, ...]:
-    """The ladders of these (held-out) rows with enough quality points, worst-picked first, at most ``limit``."""
+                     limit: int = MAX_LADDERS_PER_FOLD,
+                     ladder_ids: np.ndarray | None = None) -> tuple[LadderCurve, ...]:
+    """The ladders of these (held-out) rows with enough quality points, worst-picked first, at most ``limit``.
+
+    ``ladder_ids`` (the corpus's ladders) keeps two presets of one source apart, as crf_pick does.
+    """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return ()
-    ladder = ladder_index(features)
+    ladder = corpus_ladders(features, ladder_ids)
     groups = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
               if np.unique(features[rows, QUALITY_INPUT]).size >= MIN_LADDER_POINTS]
     if not groups:

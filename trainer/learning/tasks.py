@@ -87,7 +87,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 baseline_plcc=plcc(baseline[k][val], truth),
                 baseline_rmse=rmse(baseline[k][val], truth),
                 crf_pick=crf_pick_metrics(features, truth, fold_kbps, task.codec, fold_model, ladder_ids),
-                ladders=held_out_ladders(features, truth, sources, task.codec, fold_model),
+                ladders=held_out_ladders(features, truth, sources, task.codec, fold_model, ladder_ids=ladder_ids),
                 model_choice=choices[k],
                 held_out_rows=np.flatnonzero(val).astype(np.int32),
                 predictions=np.asarray(pred, dtype=np.float32),
