@@ -63,6 +63,8 @@ class Corpus:
     missing_roots: list[str] = field(default_factory=list)
     frames_aggregated: int = 0  # per-frame rows folded into clips
     clips: int = 0  # the clips they became (counted in rows_accepted)
+    # Probe origins per (codec, probe quality), kept by for_codec so the report does not derive them again.
+    _probe_counts: dict[tuple[str, float], ProbeCounts] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def rows_accepted(self) -> int:
@@ -144,6 +146,7 @@ class Corpus:
         sources = self.sources[mask].astype(str)
         presets = self.presets[mask].astype(str)
         raw, probe = with_probe_inputs(self.raw[mask], sources, probe_quality, presets, PROBE_PRESET[codec])
+        self._probe_counts[codec, float(probe_quality)] = probe
         return CodecData(
             codec=codec,
             features=project_features(raw),
@@ -165,9 +168,12 @@ class Corpus:
         for codec in np.unique(self.codec).tolist():
             name = SUPPORTED_CODECS[codec]
             mask = self.codec == codec
-            quality = (probe_quality or {}).get(name, PROBE_QUALITY[name])
-            total += with_probe_inputs(self.raw[mask], self.sources[mask].astype(str), quality,
-                                       self.presets[mask].astype(str), PROBE_PRESET[name])[1]
+            quality = float((probe_quality or {}).get(name, PROBE_QUALITY[name]))
+            if (name, quality) not in self._probe_counts:
+                self._probe_counts[name, quality] = with_probe_inputs(
+                    self.raw[mask], self.sources[mask].astype(str), quality, self.presets[mask].astype(str),
+                    PROBE_PRESET[name])[1]
+            total += self._probe_counts[name, quality]
         return total
 
 
