@@ -94,7 +94,9 @@ def test_a_stop_signal_mid_training_writes_an_interrupted_report_and_leaves_noth
     assert unfinished and all(c["failure_reasons"] == [f"interrupted by {name}"] for c in unfinished)
     assert all(c["n_rows_total"] == 480 for c in unfinished if c["codec"] in TRAINING_PLAN)
     assert "skipped" in report["promotion"]
-    time.sleep(3)
+    deadline = time.monotonic() + 5  # no process of the run alive 5 s later
+    while _session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert _session_processes(proc.pid) == []
 
 
