@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import orjson
 import pytest
 
 from trainer.ingest.synthetic import synthetic_rows
+from trainer.shipping.artifacts import card_path, model_path
+
+REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+
+
+def shipped_model_dir(model_dir: Path, codecs: tuple[str, ...]) -> Path:
+    """A model dir holding the committed stub model and card of each codec, as a fresh checkout ships them."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for codec in codecs:
+        for path in (model_path(REPO_MODEL_DIR, codec), card_path(REPO_MODEL_DIR, codec)):
+            shutil.copy(path, model_dir / path.name)
+    return model_dir
 
 
 def write_corpus(path: Path, plan: dict[str, tuple[int, int, float]], seed: int = 7, extra: bytes = b"") -> Path:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -10,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import shipped_model_dir
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.run.cli import main
 from trainer.shipping import apply
 from trainer.shipping.apply import KILL_HOOK_ENV, replace_set
-from trainer.shipping.artifacts import card_path, model_path, sha256_bytes, sha256_file
+from trainer.shipping.artifacts import card_path, sha256_bytes, sha256_file
 from trainer.shipping.journal import JOURNAL_NAME, recover_model_dir
 from trainer.shipping.lock import PromotionError
 from trainer.shipping.restore import restore_backup
 
 REPO = Path(__file__).resolve().parent.parent
-REPO_MODEL_DIR = REPO / "model"
 ONNX, CARD = "predictor_libx264.onnx", "predictor_libx264_card.md"
 
 
@@ -31,11 +30,7 @@ def _files(model_dir: Path) -> dict[str, bytes]:
 @pytest.fixture
 def workspace(tmp_path):
     """Two shipped codecs in a model dir, and demo rows without the generated flag (libx265 passes)."""
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    for codec in ("libx265", "h264_amf"):
-        for path in (model_path(REPO_MODEL_DIR, codec), card_path(REPO_MODEL_DIR, codec)):
-            shutil.copy(path, model_dir / path.name)
+    model_dir = shipped_model_dir(tmp_path / "model", ("libx265", "h264_amf"))
     rows = [json.loads(line) for line in DEMO_CORPUS_PATH.read_text().splitlines() if '"synthetic"' in line]
     keep = [{k: v for k, v in r.items() if k != "synthetic"} for r in rows if r["encoder"] in {"libx265", "h264_amf"}]
     corpus = tmp_path / "real.jsonl"

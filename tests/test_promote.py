@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import pytest
 
+from tests.conftest import REPO_MODEL_DIR, shipped_model_dir
 from trainer.core import atomic
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.ingest.synthetic import synthetic_codec_data
@@ -22,8 +23,6 @@ from trainer.shipping.artifacts import card_path, model_path, sha256_file
 from trainer.shipping.cards import status_line, with_status
 from trainer.shipping.onnx_export import build_onnx, ort_predict, validate_onnx
 from trainer.shipping.stubs import main as stubs_main
-
-REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 
 
 @pytest.fixture(scope="module")
@@ -140,11 +139,7 @@ def _real_style_corpus(path: Path, codecs: set[str]) -> Path:
 
 @pytest.fixture
 def workspace(tmp_path):
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    for codec in ("libx265", "h264_amf"):
-        for path in (model_path(REPO_MODEL_DIR, codec), card_path(REPO_MODEL_DIR, codec)):
-            shutil.copy(path, model_dir / path.name)
+    model_dir = shipped_model_dir(tmp_path / "model", ("libx265", "h264_amf"))
     corpus = _real_style_corpus(tmp_path / "real.jsonl", {"libx265", "h264_amf"})
     return tmp_path, model_dir, corpus
 
@@ -197,10 +192,7 @@ def test_yes_promotes_only_the_pass_codec_and_restore_round_trips(workspace, cap
 
 
 def test_generated_rows_never_promote(tmp_path):
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    for path in (model_path(REPO_MODEL_DIR, "libx265"), card_path(REPO_MODEL_DIR, "libx265")):
-        shutil.copy(path, model_dir / path.name)
+    model_dir = shipped_model_dir(tmp_path / "model", ("libx265",))
     before = _hashes(model_dir)
     code = main(["--corpus", str(DEMO_CORPUS_PATH), "--codec", "libx265", "--model-dir", str(model_dir),
                  "--out-dir", str(tmp_path / "runs"), "--yes"])
@@ -392,11 +384,7 @@ def test_one_corpus_promoted_from_two_directories_gives_byte_identical_models_an
     shutil.copy(first, second)
     model_dirs = []
     for corpus in (first, second):
-        model_dir = corpus.parent / "model"
-        model_dir.mkdir()
-        for codec in ("libx265", "h264_amf"):
-            for path in (model_path(REPO_MODEL_DIR, codec), card_path(REPO_MODEL_DIR, codec)):
-                shutil.copy(path, model_dir / path.name)
+        model_dir = shipped_model_dir(corpus.parent / "model", ("libx265", "h264_amf"))
         code = main(["--corpus", str(corpus), "--codec", "libx265", "--codec", "h264_amf", "--model-dir",
                      str(model_dir), "--out-dir", str(corpus.parent / "runs"), "--yes"])
         assert code == 1  # h264_amf fails; libx265 is promoted
