@@ -15,6 +15,7 @@ from trainer.learning.selection import (
     FoldChoice,
     best_candidate,
     candidate_name,
+    candidates,
     final_choice,
     inner_held_out,
     profile_for,
@@ -69,13 +70,14 @@ def test_a_folds_choice_ignores_its_outer_held_out_targets():
     features, target, sources = _corpus()
     held_out = fold_masks(sources, seed=3)[:2]
     profile = dataclasses.replace(NESTED_PROFILE, epochs=8)
-    _weights, choices = fit_with_choice(features, target, held_out, (0, 1), sources, profile, 7, None)
+    offered = candidates(profile, line_allowed=False)
+    _weights, choices = fit_with_choice(features, target, held_out, (0, 1), sources, profile, 7, None, offered)
     assert [set(c.inner_rmse) for c in choices] == [{candidate_name(s) for s in CANDIDATE_SHRINKS}] * 2
     assert all(c.chosen in c.inner_rmse for c in choices)
 
     poisoned = target.copy()
     poisoned[held_out[0]] = 100.0 - poisoned[held_out[0]]  # only fold 0's held-out rows change
-    _weights, again = fit_with_choice(features, poisoned, held_out, (0, 1), sources, profile, 7, None)
+    _weights, again = fit_with_choice(features, poisoned, held_out, (0, 1), sources, profile, 7, None, offered)
     assert again[0].chosen == choices[0].chosen
     assert again[0].inner_rmse == choices[0].inner_rmse
     assert again[0].outer_rmse != choices[0].outer_rmse  # the poison was seen where it may be: the outer score

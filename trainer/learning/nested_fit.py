@@ -9,13 +9,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from trainer.learning.line_model import fit_line
 from trainer.learning.model import MLPWeights, fit, predict
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.selection import (
-    CANDIDATE_SHRINKS,
+    Candidate,
     FoldChoice,
     best_candidate,
-    candidate_name,
     inner_held_out,
     inner_seed,
     pooled_rmse,
@@ -23,31 +23,32 @@ from trainer.learning.selection import (
 
 
 def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarray, fold_indices: Sequence[int],
-                    sources: np.ndarray, profile: TrainingProfile, seed: int,
-                    observed: np.ndarray | None) -> tuple[MLPWeights, list[FoldChoice]]:
-    """One model per outer fold (rows of ``held_out``), each the candidate its inner LOSO folds chose."""
-    names = [candidate_name(s) for s in CANDIDATE_SHRINKS]
-    fallback = names[int(np.argmin([abs(s - profile.shrink) for s in CANDIDATE_SHRINKS]))]
+                    sources: np.ndarray, profile: TrainingProfile, seed: int, observed: np.ndarray | None,
+                    choices: Sequence[Candidate]) -> tuple[MLPWeights, list[FoldChoice]]:
+    """One model per outer fold (rows of ``held_out``), each the candidate its inner LOSO folds chose.
+
+    Every network of every candidate and fold trains in one batched ``fit``; lines are closed form.
+    """
+    names = [c.name for c in choices]
+    networks = [c for c in choices if not c.is_line]
+    fallback = min(networks, key=lambda c: abs(float(c.shrink or 0.0) - profile.shrink)).name if networks else names[0]
     outer_train = ~held_out
-    masks: list[np.ndarray] = []
-    shrinks: list[float] = []
-    outer_model: dict[tuple[int, int], int] = {}  # (fold k, candidate c) -> model index
-    inner_models: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}  # -> [(model, its held-out rows)]
+    jobs: list[tuple[Candidate, np.ndarray]] = []  # (candidate, training mask), in model-index order below
+    outer_model: dict[tuple[int, int], int] = {}  # (fold k, candidate c) -> job index
+    inner_models: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}  # -> [(job, its held-out rows)]
     for k, fold_index in enumerate(fold_indices):
         inner = inner_held_out(sources, outer_train[k], inner_seed(seed, fold_index))
-        for c, shrink in enumerate(CANDIDATE_SHRINKS):
-            outer_model[k, c] = len(masks)
-            masks.append(outer_train[k])
-            shrinks.append(shrink)
+        for c, candidate in enumerate(choices):
+            outer_model[k, c] = len(jobs)
+            jobs.append((candidate, outer_train[k]))
             for held in inner:
-                inner_models.setdefault((k, c), []).append((len(masks), held))
-                masks.append(outer_train[k] & ~held)
-                shrinks.append(shrink)
-    weights = fit(features, target, np.array(masks), profile, seed, observed, shrinks)
+                inner_models.setdefault((k, c), []).append((len(jobs), held))
+                jobs.append((candidate, outer_train[k] & ~held))
+    weights = _fit_jobs(features, target, jobs, profile, seed, observed)
     predictions = predict(weights, features).astype(np.float64)
     truth = target.astype(np.float64)
     chosen: list[int] = []
-    choices: list[FoldChoice] = []
+    fold_choices: list[FoldChoice] = []
     for k in range(len(fold_indices)):
         inner_rmse: dict[str, float | None] = {}
         outer_rmse: dict[str, float | None] = {}
@@ -61,8 +62,24 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
             outer_rmse[name] = _finite(pooled_rmse(predictions[outer_model[k, c]], truth, held_out[k]))
         name = best_candidate(inner_rmse) or fallback
         chosen.append(outer_model[k, names.index(name)])
-        choices.append(FoldChoice(name, inner_rmse, outer_rmse))
-    return weights.take(chosen), choices
+        fold_choices.append(FoldChoice(name, inner_rmse, outer_rmse))
+    return weights.take(chosen), fold_choices
+
+
+def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candidate, np.ndarray]],
+              profile: TrainingProfile, seed: int, observed: np.ndarray | None) -> MLPWeights:
+    """Weights of every job, in job order: networks batched into one ``fit``, lines fitted directly."""
+    network_jobs = [i for i, (c, _mask) in enumerate(jobs) if not c.is_line]
+    line_jobs = [i for i, (c, _mask) in enumerate(jobs) if c.is_line]
+    parts: list[MLPWeights] = []
+    if network_jobs:
+        parts.append(fit(features, target, np.array([jobs[i][1] for i in network_jobs]), profile, seed, observed,
+                         [float(jobs[i][0].shrink or 0.0) for i in network_jobs]))
+    if line_jobs:
+        parts.append(fit_line(features, target, np.array([jobs[i][1] for i in line_jobs]), profile, observed))
+    merged = MLPWeights(*(np.concatenate([getattr(p, f) for p in parts]) for f in MLPWeights.__dataclass_fields__))
+    order = np.argsort(np.array(network_jobs + line_jobs), kind="stable")
+    return merged.take(order.tolist())
 
 
 def _finite(value: float) -> float | None:

@@ -34,9 +34,16 @@ class TrainingProfile:
     # over the whole run (weights x e^-shrink), so the strength does not depend on how many steps
     # or what learning rate a corpus size leads to. 0 = off. See README "How the default generalises".
     shrink: float = 0.0
-    # On small corpora, choose the shrink per fold by nested LOSO among learning.selection's
-    # candidates instead of using ``shrink`` as it is (README "Model choice by nested LOSO").
+    # On small corpora, choose the model per fold by nested LOSO among learning.selection's
+    # candidates (README "Model choice by nested LOSO"): with ``shrink_grid`` networks at several
+    # shrinks (else only at ``shrink``), with ``line_candidate`` also the embedded ridge line
+    # where the quality input is dead. One candidate alone means no choice: plain training.
     nested_selection: bool = False
+    shrink_grid: bool = False
+    line_candidate: bool = False
+    # Set only by selection.profile_for when nested LOSO chose the line: the full-corpus model is
+    # the embedded line (learning.line_model), not a network.
+    train_line: bool = False
 
     def batch_and_lr(self, n_rows: int) -> tuple[int, float]:
         """Effective batch size and learning rate for a training table of ``n_rows``."""
@@ -60,10 +67,12 @@ DEFAULT_PROFILE = TrainingProfile(
     fused_adam=True,
     log_inputs=True,
     shrink=6.0,
+    nested_selection=True,
+    line_candidate=True,
 )
-# The default with its shrink chosen per fold by nested LOSO (learning.selection). Opt-in: on both
-# real corpora it did not beat the fixed shrink (README "Model choice by nested LOSO").
-NESTED_PROFILE = replace(DEFAULT_PROFILE, name="nested", nested_selection=True)
+# The default with its shrink also chosen per fold by nested LOSO (learning.selection). Opt-in: on
+# both real corpora it did not beat the fixed shrink (README "Model choice by nested LOSO").
+NESTED_PROFILE = replace(DEFAULT_PROFILE, name="nested", shrink_grid=True)
 REFERENCE_PROFILE = TrainingProfile(
     name="reference",
     epochs=200,

@@ -8,6 +8,11 @@ held-out sources are never looked at. All models of a fold train side by side in
 ``fit``. The full-corpus model takes the candidate with the lowest RMSE over the outer folds,
 which is LOSO on the whole corpus.
 
+Candidates are networks at several decay strengths (the ``nested`` profile; the default offers
+only its own) and, where the quality input is dead, the ridge line embedded in the same graph
+(learning.line_model): a corpus on which a line predicts unseen sources better than the network
+then ships the line, chosen without looking at the sources it is judged on.
+
 RMSE, not PLCC, chooses: the harness reads the predicted *level* (the largest CRF whose
 prediction meets a target), so being off by a constant costs picks even when the ranking is right.
 """
@@ -22,6 +27,7 @@ from trainer.core.seeds import stable_seed
 from trainer.learning.folds import fold_masks
 from trainer.learning.profiles import TrainingProfile
 
+LINE = "line"
 # Candidate total shrinks of the weight matrices (see profiles.TrainingProfile.shrink), a decade
 # and a half either side of the default 6; 200 already collapses a network to a constant.
 CANDIDATE_SHRINKS: tuple[float, ...] = (2.0, 6.0, 20.0, 60.0)
@@ -34,12 +40,34 @@ INNER_FOLDS = 5
 MIN_INNER_FOLDS = 3
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A model a nested choice may ship: a network at one decay strength, or the embedded line."""
+
+    name: str
+    shrink: float | None = None  # None: the line
+
+    @property
+    def is_line(self) -> bool:
+        return self.shrink is None
+
+
 def candidate_name(shrink: float) -> str:
     return f"shrink={shrink:g}"
 
 
-def nested_applies(profile: TrainingProfile, n_rows: int) -> bool:
-    return profile.nested_selection and n_rows <= NESTED_MAX_ROWS
+def candidates(profile: TrainingProfile, line_allowed: bool) -> list[Candidate]:
+    """What a nested choice under ``profile`` chooses among; the line only where it may be offered."""
+    shrinks = CANDIDATE_SHRINKS if profile.shrink_grid else (profile.shrink,)
+    found = [Candidate(candidate_name(s), s) for s in shrinks]
+    if profile.line_candidate and line_allowed:
+        found.append(Candidate(LINE))
+    return found
+
+
+def nested_applies(profile: TrainingProfile, n_rows: int, n_candidates: int) -> bool:
+    """Nested choice runs on small corpora, and only where there is something to choose between."""
+    return profile.nested_selection and n_rows <= NESTED_MAX_ROWS and n_candidates >= 2
 
 
 def inner_held_out(sources: np.ndarray, train: np.ndarray, seed: int) -> np.ndarray:
@@ -100,8 +128,11 @@ def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
 
 
 def profile_for(profile: TrainingProfile, choice: dict[str, object] | None) -> TrainingProfile:
-    """The profile the full-corpus model trains with: the chosen candidate's shrink, else the profile's own."""
+    """The profile the full-corpus model trains with: the chosen candidate's, else the profile's own."""
     if not choice:
         return profile
-    shrinks = {candidate_name(s): s for s in CANDIDATE_SHRINKS}
-    return replace(profile, shrink=shrinks[str(choice["chosen"])])
+    chosen = str(choice["chosen"])
+    if chosen == LINE:
+        return replace(profile, train_line=True)
+    shrinks = {candidate_name(s): s for s in (*CANDIDATE_SHRINKS, profile.shrink)}
+    return replace(profile, shrink=shrinks[chosen])

@@ -47,17 +47,20 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     from trainer.learning.baseline import baseline_predictions
     from trainer.learning.crf_pick import crf_pick_by_group, crf_pick_metrics
     from trainer.learning.ladder_curves import held_out_ladders
+    from trainer.learning.line_model import line_applies
     from trainer.learning.metrics import plcc, rmse, srocc
     from trainer.learning.model import fit, predict
-    from trainer.learning.selection import nested_applies
+    from trainer.learning.selection import candidates, nested_applies
 
     started = time.perf_counter()
     choices: list[FoldChoice | None] = [None] * len(task.fold_indices)
-    if task.sources is not None and nested_applies(task.profile, task.target.shape[0]):
+    everything = np.ones(task.target.shape[0], dtype=bool)
+    offered = candidates(task.profile, line_applies(task.features, everything, task.observed))
+    if task.sources is not None and nested_applies(task.profile, task.target.shape[0], len(offered)):
         from trainer.learning.nested_fit import fit_with_choice
 
         weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
-                                          task.profile, task.seed, task.observed)
+                                          task.profile, task.seed, task.observed, offered)
         choices = list(chosen)
     else:
         weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed, task.observed)
@@ -120,4 +123,8 @@ def run_final_task(task: FinalTask) -> MLPWeights:
     from trainer.learning.model import fit
 
     everything = np.ones((1, task.target.shape[0]), dtype=bool)
+    if task.profile.train_line:
+        from trainer.learning.line_model import fit_line
+
+        return fit_line(task.features, task.target, everything, task.profile, task.observed)
     return fit(task.features, task.target, everything, task.profile, task.seed, task.observed)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS
 from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FinalModel
+from trainer.learning.selection import LINE
 from trainer.shipping.artifacts import card_path, model_path, sha256_bytes, sha256_file
 from trainer.shipping.cards import (
     CardFacts,
@@ -92,6 +93,17 @@ def describe_input(entry: dict[str, object]) -> str:
     return f"`{path.name}` ({size} bytes, {entry['rows']} rows, sha256 `{digest}`)"
 
 
+def model_choice_line(choice: dict[str, object] | None) -> str:
+    """The card's record of which candidate the shipped model is (README "Model choice by nested LOSO")."""
+    if not choice:
+        return "- model: the network (one candidate on this corpus: no nested model choice)"
+    scores = choice.get("mean_outer_rmse") or {}
+    scored = ", ".join(f"{name} {value:.2f}" if isinstance(value, float) else f"{name} n/a"
+                       for name, value in dict(scores).items())
+    what = "the ridge line embedded in the MLP graph" if choice["chosen"] == LINE else "the network"
+    return f"- model: `{choice['chosen']}` ({what}), chosen by nested LOSO; mean outer-fold RMSE: {scored}"
+
+
 def _production_card(codec: str, onnx_bytes: bytes, final: MLPWeights, data: CodecData, result: CodecResult,
                      report: str, override: str | None) -> str:
     quality = PROBE_QUALITY[codec] if data.probe_quality is None else data.probe_quality
@@ -108,6 +120,7 @@ def _production_card(codec: str, onnx_bytes: bytes, final: MLPWeights, data: Cod
             f"5-fold leave-one-source-out, seeded; the shipped model is then retrained on all {data.n_rows} rows.",
             f"- mean PLCC {result.mean_plcc:.4f}, spread {result.plcc_spread:.4f}",
             f"- {folds}",
+            model_choice_line(result.model_choice()),
         ],
         ops_used=graph_ops(onnx_bytes),
         onnx_sha256=sha256_bytes(onnx_bytes),

@@ -1,0 +1,101 @@
+"""The straight line as a model-choice candidate, written into the runtime's own MLP graph.
+
+On small real bitrate-ladder corpora a ridge line on the inputs can predict unseen sources better
+than any network trained on a dozen sources (the report's baseline shows when). Nested LOSO can
+only choose the line if it is a candidate the runtime can load, so it is embedded exactly in the
+14->64->64->1 ReLU MLP with a 100*sigmoid output:
+
+- layer 1, one unit: ``ReLU(L(x) - t0)``, where ``L`` is the ridge line in VMAF units;
+- layer 2, one hinge per knot ``t_k`` of a grid over the VMAF range (``_logit_map``);
+- output: the piecewise-linear interpolation of ``logit(L / 100)`` through those knots, so that
+  ``100 * sigmoid`` returns ``L`` itself (within 0.05 VMAF), clipped to [t0, t_last].
+
+The interpolation needs output weights of both signs, which the monotone-in-quality construction
+(model.weight_bounds) forbids, so the line is a candidate only where the quality input is dead
+(bitrate ladders such as NFLX); on CRF sweeps the network's quality path is monotone by design.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainer.core.features import LOG_FLOOR, LOG_MASK, N_FEATURES, QUALITY_INPUT
+from trainer.learning.model import HIDDEN, STD_FLOOR, MLPWeights
+from trainer.learning.profiles import TrainingProfile
+
+LINE_CANDIDATE = "line"
+LINE_RIDGE_ALPHA = 1.0  # as the report's baseline: standardised inputs, unpenalised intercept
+# Knots of the output map: VMAF 0.5 .. 99.5 (the training targets' own margin), evenly spaced in
+# logit, so denser towards the ends where logit bends hardest. HIDDEN knots: one per layer-2 unit.
+_KNOT_LOGITS = np.linspace(np.log(0.005 / 0.995), np.log(0.995 / 0.005), HIDDEN)
+KNOTS = 100.0 / (1.0 + np.exp(-_KNOT_LOGITS))
+
+
+def live_inputs(features: np.ndarray, rows: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
+    """[14] bool: inputs that vary over these rows and that some row measured (as model.fit decides)."""
+    x = np.asarray(features, dtype=np.float64)[rows]
+    live = (x.max(0) > x.min(0)) if x.shape[0] else np.zeros(N_FEATURES, dtype=bool)
+    return live if observed is None else live & np.asarray(observed, dtype=bool)
+
+
+def line_applies(features: np.ndarray, rows: np.ndarray, observed: np.ndarray | None) -> bool:
+    """Whether the line may be offered for a model trained on ``rows``: its quality input is dead."""
+    return not bool(live_inputs(features, rows, observed)[QUALITY_INPUT])
+
+
+def fit_line(features: np.ndarray, target: np.ndarray, train_masks: np.ndarray, profile: TrainingProfile,
+             observed: np.ndarray | None = None) -> MLPWeights:
+    """One embedded ridge line per row of ``train_masks`` ([F, n] bool), as MLP weights."""
+    masks = np.asarray(train_masks, dtype=bool)
+    log_mask = LOG_MASK if profile.log_inputs else np.zeros_like(LOG_MASK)
+    x_all = np.asarray(features, dtype=np.float64)
+    x_all = np.where(log_mask, np.log(np.maximum(x_all, LOG_FLOOR)), x_all)
+    models = [_embed(x_all[rows], np.asarray(target, dtype=np.float64)[rows],
+                     live_inputs(features, rows, observed)) for rows in masks]
+    stacked = [np.stack([m[i] for m in models]).astype(np.float32) for i in range(8)]
+    return MLPWeights(np.repeat(log_mask[None, :], len(models), axis=0), *stacked)
+
+
+def _logit_map() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Layer 2 and output weights that turn layer-1 unit 0, ``h = ReLU(L - t0)``, into ``logit(L/100)``.
+
+    Piecewise linear through the knots, centred on the middle knot ``t_m``: units m..63 are hinges
+    ``ReLU(L - t_k)`` above it, units 0..m-1 hinges ``ReLU(t_k - L)`` below it (knots 1..m). Only the
+    hinges between ``t_m`` and ``L`` are active, so the sum never cancels large terms, and float32
+    graphs that add in different orders (torch, onnxruntime) agree to far below 1e-4 VMAF.
+    """
+    knots, logits = KNOTS, _KNOT_LOGITS
+    slopes = np.diff(logits) / np.diff(knots)  # s_j of logit(L/100) on [t_j, t_j+1]
+    middle = HIDDEN // 2
+    w2 = np.zeros((HIDDEN, HIDDEN))
+    b2 = np.zeros(HIDDEN)
+    w3 = np.zeros((HIDDEN, 1))
+    above = np.arange(middle, HIDDEN)  # knot k -> unit k
+    w2[0, above] = 1.0
+    b2[above] = -(knots[above] - knots[0])
+    w3[above, 0] = np.diff(np.concatenate([[0.0], slopes[middle:], [0.0]]))  # flat above the last knot
+    below = np.arange(1, middle + 1)  # knot k -> unit k - 1
+    w2[0, below - 1] = -1.0
+    b2[below - 1] = knots[below] - knots[0]
+    falling = np.concatenate([slopes[: middle - 1] - slopes[1:middle], [slopes[middle - 1]]])  # s_(k-1) - s_k
+    w3[below - 1, 0] = -falling
+    return w2, b2, w3, np.array([logits[middle]])
+
+
+def _embed(x: np.ndarray, y: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, ...]:
+    """mean, std, w1, b1, w2, b2, w3, b3 of one model whose output is the ridge line ``L`` clipped."""
+    mean = x.mean(0) if x.shape[0] else np.zeros(N_FEATURES)
+    std = x.std(0) if x.shape[0] else np.ones(N_FEATURES)
+    std = np.where(std < STD_FLOOR, 1.0, std)
+    if live[QUALITY_INPUT]:
+        raise ValueError("the line candidate needs a dead quality input (see line_applies)")
+    xs = (x - mean) / std * live
+    intercept = float(y.mean()) if y.size else 50.0
+    gram = xs.T @ xs + LINE_RIDGE_ALPHA * np.eye(N_FEATURES)
+    coef = np.linalg.solve(gram, xs.T @ (y - intercept)) * live
+    w1 = np.zeros((N_FEATURES, HIDDEN))
+    b1 = np.zeros(HIDDEN)
+    w1[:, 0] = coef
+    b1[0] = intercept - KNOTS[0]  # unit 0 = ReLU(L - t0)
+    w2, b2, w3, b3 = _logit_map()
+    return mean, std, w1, b1, w2, b2, w3, b3
