@@ -98,7 +98,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         "(repeatable; env PROBE_QUALITY, space-separated, e.g. 'libx264=26 libsvtav1=30'; "
                         "a flag wins over the env for its codec)")
     common.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                        help="'reference' reproduces the old trainer's hyper-parameters for parity")
+                        help="'default' chooses network or embedded line by nested LOSO on small bitrate-ladder "
+                        "corpora; 'nested' also chooses the decay; 'reference' reproduces the old trainer's "
+                        "hyper-parameters for parity")
     common.add_argument("--allow-empty", action="store_true",
                         help="with no corpus, report every codec as missing-rows instead of exiting 2 "
                         "(env ALLOW_EMPTY=1)")
