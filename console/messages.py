@@ -30,6 +30,8 @@ class CorpusStats:
     last_change: str
     pending_bytes: int = 0
     unknown_codecs: dict[str, int] = field(default_factory=dict)
+    # Rows by where their probe inputs come from (the report's corpus.probe); empty before a corpus.
+    probe: dict[str, int] = field(default_factory=dict)
 
 
 class CorpusUpdated(Message):

@@ -78,6 +78,7 @@ class ReviewConsole(App[int]):
             sources_per_codec={c: sources.get(c, 0) for c in SUPPORTED_CODECS},
             last_change=f"report {self.report.get('generated_at_utc', '?')}",
             unknown_codecs=dict(corpus.get("unknown_codecs") or {}),
+            probe=dict(corpus.get("probe") or {}),
         )
 
     def on_data_table_row_highlighted(self, _message: object) -> None:

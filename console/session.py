@@ -151,8 +151,13 @@ class ConsoleSession:
             return self._corpus_cache
 
     def stats(self) -> CorpusStats:
-        """Display counts from the live per-chunk summaries (cheap: no rows are concatenated)."""
+        """Display counts from the live per-chunk summaries, and where each row's probe inputs come from.
+
+        The probe counts derive probes over the whole corpus (about 0.15 s for 16,000 rows); this runs
+        on the watcher's thread once per quiet period, and the next training snapshot reuses the corpus.
+        """
         present, missing = self._roots()
+        probe = self.corpus().probe_counts(self.config.probe_quality).as_report()
         with self._corpus_lock:
             summary = self.live.summary()
             files = len(self.live.paths)
@@ -167,6 +172,7 @@ class ConsoleSession:
             last_change=datetime.now(UTC).strftime("%H:%M:%S UTC"),
             pending_bytes=sum(self._pending_bytes.values()),
             unknown_codecs=dict(summary.rejections.unknown_codecs),
+            probe=probe,
         )
 
     # -- training ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 
+from console.widgets.corpus_pane import CorpusPane
 from console.widgets.ladder_plot import LadderView
 from tests.console_pilot import SIZE, make_app, wait_for
 from tests.harness_checks import DATA
@@ -58,6 +59,9 @@ async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "libx264" in app.results, what="libx264 verdict")
         await pilot.pause(0.2)
+        n_rows = len(SUBSET.read_text().splitlines())  # every row takes its probe from its own medium ladder
+        corpus_text = str(app.query_one(CorpusPane).render())
+        assert f"probe inputs: own ladder {n_rows}  probe-preset ladder 0  explicit 0  own encode 0" in corpus_text
         view = app.query_one(LadderView)
         assert view.codec == "libx264" and view.has_class("-has-ladders") and view.display
         folds = {f.fold_index: f for f in app.folds["libx264"]}

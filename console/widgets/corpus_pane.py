@@ -1,4 +1,4 @@
-"""Corpus status: roots present or missing, files, rows accepted, rejections by reason, last change.
+"""Corpus status: roots, files, rows accepted, where probe inputs come from, rejections, last change.
 
 Roots and codec names come from the operator's disk and corpora, so they are shown cut to size.
 """
@@ -10,6 +10,14 @@ from textual.widgets import Static
 
 from console.messages import CorpusStats
 from trainer.core.display import clip, clip_path
+
+PROBE_KINDS = (("from_ladder", "own ladder"), ("from_probe_preset", "probe-preset ladder"),
+               ("explicit", "explicit"), ("own_encode", "own encode"))
+
+
+def probe_line(counts: dict[str, int]) -> str:
+    """Rows by where their probe inputs come from, as the report's corpus.probe counts them."""
+    return "probe inputs: " + "  ".join(f"{label} {counts.get(key, 0)}" for key, label in PROBE_KINDS)
 
 
 class CorpusPane(Static):
@@ -23,6 +31,8 @@ class CorpusPane(Static):
             text.append(f"{clip_path(root)} (missing: watching for it)\n", style="dim")
         text.append(f"files {stats.files}  rows accepted {stats.rows_accepted}  "
                     f"rejected {sum(stats.rejected.values())}\n", style="bold")
+        if any(stats.probe.values()):
+            text.append(probe_line(stats.probe) + "\n")
         for reason, count in stats.rejected.items():
             text.append(f"  {reason}: {count}\n", style="yellow")
         for name, count in sorted(stats.unknown_codecs.items()):
