@@ -55,3 +55,12 @@ def test_with_no_learning_signal_decay_alone_scales_every_weight_by_e_to_the_min
         moving = w0 != 0  # a weight held at a bound of 0 may take a 1e-12 Adam step off it
         assert (np.sign(w[moving]) == np.sign(w0[moving])).all(), "decay flipped a weight's sign"
         np.testing.assert_allclose(w, w0 * shrink, rtol=1e-4, atol=1e-9)
+
+
+def test_rows_far_below_the_harness_targets_count_less_only_in_models_that_search_quality():
+    from trainer.learning.model import _row_weights
+
+    target = torch.tensor([95.0, 70.0, 69.9, 30.0])
+    weights = _row_weights(target, torch.tensor([True, False]), DEFAULT_PROFILE)
+    assert weights.tolist() == [[1.0, 1.0, 0.25, 0.25], [1.0, 1.0, 1.0, 1.0]]
+    assert (_row_weights(target, torch.tensor([True]), REFERENCE_PROFILE) == 1.0).all(), "the reference is plain MSE"

@@ -119,6 +119,7 @@ def fit(
         live &= torch.from_numpy(np.asarray(observed, dtype=bool))
     bounds = weight_bounds(live)
     project_weights(params, bounds)
+    loss_weight = weight * _row_weights(y_all, live[:, QUALITY_INPUT], profile)
     with torch.no_grad():
         # Start each model at its training mean instead of 50: the first steps fit shape, not level.
         mean_target = (weight @ y_all) / counts[:, 0]
@@ -136,7 +137,7 @@ def fit(
         order = torch.randperm(n_rows, generator=gen)
         for start in range(0, n_rows, batch_size):
             idx = order[start : start + batch_size]
-            wb = weight[:, idx]
+            wb = loss_weight[:, idx]
             pred = _forward(params, xn_all[:, idx])
             err = (pred - y_all[idx]) ** 2
             loss = ((err * wb).sum(1) / wb.sum(1).clamp(min=1.0)).sum()
@@ -169,6 +170,14 @@ def fit(
         w3=w3,
         b3=b3[:, 0, :],
     )
+
+
+def _row_weights(target: torch.Tensor, quality_live: torch.Tensor, profile: TrainingProfile) -> torch.Tensor:
+    """``[F, n]`` loss weight of each row: rows far below the harness's targets count
+    ``profile.low_quality_weight``, in models that have a live quality input (the ones the harness
+    searches CRF with; a model without one answers no CRF search, so its rows all count alike)."""
+    low = torch.where(target < profile.low_quality_below, profile.low_quality_weight, 1.0)
+    return torch.where(quality_live.unsqueeze(1), low.unsqueeze(0), torch.ones_like(low).unsqueeze(0))
 
 
 def _varies(x: torch.Tensor) -> torch.Tensor:
