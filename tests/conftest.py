@@ -43,6 +43,19 @@ def small_corpus(tmp_path: Path) -> Path:
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread_in_the_test_process():
+    """Training done in the test process itself (stubs, final fits, advice tasks) uses one torch thread,
+    as pool and Dask workers do: on a 2-core machine shared by two pytest-xdist workers, torch's default
+    of one thread per core made those threads contend and such a test run 5-10x longer."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def one_torch_thread():
     """As ``python -m trainer.stubs`` trains (and fast on a busy machine, where threads contend)."""
