@@ -8,6 +8,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from tests.conftest import DEMO_PROMOTE_EPOCHS
 from tests.test_promote import REPO_MODEL_DIR, _real_style_corpus
 from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY, SUPPORTED_CODECS
 from trainer.core.features import FEATURE_NAMES
@@ -64,7 +65,7 @@ def test_a_promoted_card_names_the_overridden_probe_and_what_its_model_ignores(t
         shutil.copy(path, model_dir / path.name)
     corpus = _real_style_corpus(tmp_path / "real.jsonl", {"libx265"})
     code = main(["--corpus", str(corpus), "--codec", "libx265", "--model-dir", str(model_dir), "--out-dir",
-                 str(tmp_path / "runs"), "--probe-quality", "libx265=30", "--yes"])
+                 str(tmp_path / "runs"), "--probe-quality", "libx265=30", "--epochs", DEMO_PROMOTE_EPOCHS, "--yes"])
     assert code == 0
     card = card_path(model_dir, "libx265").read_text()
     assert "## Status: Production" in card

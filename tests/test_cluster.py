@@ -91,11 +91,12 @@ def test_a_hand_started_cluster_runs_every_task_and_survives_a_killed_worker(tmp
                                      "--death-timeout", "30", "--name", f"w{n}"], tmp_path / f"worker{n}.log"))
         observer = Client(address, timeout="30s")
         observer.wait_for_workers(2, timeout=60)
-        corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (8, 40, 0.5), "libx265": (8, 40, 0.5),
-                                                          "hevc_nvenc": (8, 40, 0.5), "h264_qsv": (8, 40, 2.0)})
+        # Two codecs, 50 epochs: a fold task still outlives the poll that finds it (about 2 s on one worker
+        # thread); four codecs at 150 epochs only added training after the kill (15 s of this test's 24).
+        corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (8, 40, 0.5), "libx265": (8, 40, 0.5)})
         out = tmp_path / "runs"
         batch = subprocess.Popen([sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out),
-                                  "--epochs", "150", "--scheduler", address], cwd=REPO, stdout=subprocess.PIPE,
+                                  "--epochs", "50", "--scheduler", address], cwd=REPO, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
         while not observer.processing() or not any(observer.processing().values()):
             assert batch.poll() is None, batch.communicate()
@@ -108,7 +109,7 @@ def test_a_hand_started_cluster_runs_every_task_and_survives_a_killed_worker(tmp
         assert (out / "report.json").exists(), stderr
         report = json.loads((out / "report.json").read_text())
         assert [c["status"] for c in report["codecs"] if c["status"] == "error"] == []
-        assert all(len(c["folds"]) == 5 for c in report["codecs"] if c["codec"] in ("libx264", "libx265"))
+        assert [len(c["folds"]) for c in report["codecs"] if c["codec"] in ("libx264", "libx265")] == [5, 5]
         prefixes = observer.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
         assert "run_with_arrays" in prefixes
         observer.close()

@@ -15,6 +15,7 @@ from console.screens.confirm_plan import ConfirmPlanScreen
 from console.screens.confirm_quit import ConfirmQuitScreen
 from console.widgets.codec_table import verdict_text
 from console.widgets.fold_detail import HELD_OUT_WIDTH, held_out_label
+from tests.conftest import DEMO_PROMOTE_EPOCHS
 from tests.console_pilot import SIZE, make_app, wait_for
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.ingest.synthetic import synthetic_rows
@@ -86,7 +87,7 @@ async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
         for path in (model_path(REPO_MODEL_DIR, codec), card_path(REPO_MODEL_DIR, codec)):
             (model_dir / path.name).write_bytes(path.read_bytes())
     corpus = _real_style_corpus(tmp_path / "real.jsonl")
-    app = make_app(tmp_path, "--corpus", str(corpus))
+    app = make_app(tmp_path, "--corpus", str(corpus), "--epochs", DEMO_PROMOTE_EPOCHS)
     before = _hashes(model_dir)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: {"libx265", "h264_amf"} <= set(app.results), what="verdicts")

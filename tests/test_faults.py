@@ -152,7 +152,10 @@ def test_a_terminal_closed_mid_training_still_gets_its_report_and_leaves_nothing
         cwd=REPO, stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     os.close(slave)
     try:
-        _read_pty_until(master, r"fold \d+ \(\d+/\d+\)", proc, timeout=90)  # training has started
+        # Every codec is queued (its line reached the terminal) and the workers have tasks in hand: waiting
+        # for a first fold line instead cost a whole 400-epoch task (about 15 s) and proved no more.
+        _read_pty_until(master, r"hevc_nvenc: queued", proc, timeout=90)
+        time.sleep(0.5)
         os.close(master)  # the terminal window closes
         master = -1
         proc.wait(timeout=15)

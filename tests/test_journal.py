@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shipped_model_dir
+from tests.conftest import DEMO_PROMOTE_EPOCHS, shipped_model_dir
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.run.cli import main
 from trainer.shipping import apply
@@ -58,7 +58,7 @@ def test_a_yes_run_killed_after_its_first_replacement_is_rolled_back_by_the_next
     tmp_path, model_dir, corpus = workspace
     before = _files(model_dir)
     argv = ["--corpus", str(corpus), "--codec", "libx265", "--codec", "h264_amf", "--model-dir", str(model_dir),
-            "--out-dir", str(tmp_path / "runs"), "--yes"]
+            "--out-dir", str(tmp_path / "runs"), "--epochs", DEMO_PROMOTE_EPOCHS, "--yes"]
     killed = subprocess.run([sys.executable, "-m", "trainer", *argv], cwd=REPO, capture_output=True, text=True,
                             env={**os.environ, KILL_HOOK_ENV: "1"}, timeout=900)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

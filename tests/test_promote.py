@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tests.conftest import REPO_MODEL_DIR, shipped_model_dir
+from tests.conftest import DEMO_PROMOTE_EPOCHS, REPO_MODEL_DIR, shipped_model_dir
 from trainer.core import atomic
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.ingest.synthetic import synthetic_codec_data
@@ -150,7 +150,7 @@ def _hashes(model_dir: Path) -> dict[str, str]:
 
 def _batch(tmp_path, model_dir, corpus, *extra):
     args = ["--corpus", str(corpus), "--codec", "libx265", "--codec", "h264_amf", "--model-dir", str(model_dir),
-            "--out-dir", str(tmp_path / "runs"), *extra]
+            "--out-dir", str(tmp_path / "runs"), "--epochs", DEMO_PROMOTE_EPOCHS, *extra]
     code = main(args)
     return code, json.loads((tmp_path / "runs" / "report.json").read_text())
 
@@ -195,7 +195,7 @@ def test_generated_rows_never_promote(tmp_path):
     model_dir = shipped_model_dir(tmp_path / "model", ("libx265",))
     before = _hashes(model_dir)
     code = main(["--corpus", str(DEMO_CORPUS_PATH), "--codec", "libx265", "--model-dir", str(model_dir),
-                 "--out-dir", str(tmp_path / "runs"), "--yes"])
+                 "--out-dir", str(tmp_path / "runs"), "--epochs", DEMO_PROMOTE_EPOCHS, "--yes"])
     report = json.loads((tmp_path / "runs" / "report.json").read_text())
     assert code == 0 and report["codecs"][0]["status"] == "pass"
     assert "generated" in report["promotion"]["blocked"]["libx265"][0]
@@ -386,7 +386,8 @@ def test_one_corpus_promoted_from_two_directories_gives_byte_identical_models_an
     for corpus in (first, second):
         model_dir = shipped_model_dir(corpus.parent / "model", ("libx265", "h264_amf"))
         code = main(["--corpus", str(corpus), "--codec", "libx265", "--codec", "h264_amf", "--model-dir",
-                     str(model_dir), "--out-dir", str(corpus.parent / "runs"), "--yes"])
+                     str(model_dir), "--out-dir", str(corpus.parent / "runs"), "--epochs", DEMO_PROMOTE_EPOCHS,
+                     "--yes"])
         assert code == 1  # h264_amf fails; libx265 is promoted
         model_dirs.append(model_dir)
     files = sorted(p.name for p in model_dirs[0].glob("predictor_*"))
