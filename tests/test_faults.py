@@ -94,10 +94,22 @@ def test_a_stop_signal_mid_training_writes_an_interrupted_report_and_leaves_noth
     assert unfinished and all(c["failure_reasons"] == [f"interrupted by {name}"] for c in unfinished)
     assert all(c["n_rows_total"] == 480 for c in unfinished if c["codec"] in TRAINING_PLAN)
     assert "skipped" in report["promotion"]
-    deadline = time.monotonic() + 5  # no process of the run alive 5 s later
-    while _session_processes(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _session_processes(proc.pid) == []
+    assert _session_processes(proc.pid) == [], "the run exited before its workers, fork server or resource tracker"
+
+
+def test_a_finished_batch_has_ended_every_process_it_started_when_it_exits(tmp_path):
+    """Not "soon after": the fork server and resource tracker are stopped and waited for before exit."""
+    corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx265": (6, 20, 0.5)})
+    argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(tmp_path / "runs"),
+            "--model-dir", str(tmp_path / "model"), "--epochs", "3", "--workers", "2"]
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    stdout, stderr = proc.communicate(timeout=120)
+    left = _session_processes(proc.pid)
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1 and "verdict:" in stdout, stderr
+    assert left == [], "processes of the run outlived it"
 
 
 def test_a_sigkilled_batch_takes_its_workers_and_fork_server_with_it(tmp_path):

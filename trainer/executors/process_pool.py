@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import itertools
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from typing import Any
@@ -27,6 +30,51 @@ def start_pool_helpers() -> None:
     multiprocessing.resource_tracker.ensure_running()
     multiprocessing.get_context("forkserver").set_forkserver_preload(POOL_PRELOAD)
     multiprocessing.forkserver.ensure_running()
+    global _helpers_stop_registered
+    if not _helpers_stop_registered:
+        atexit.register(stop_pool_helpers_at_exit)
+        _helpers_stop_registered = True
+
+
+_helpers_stop_registered = False
+
+
+# How long, at exit, to wait for the fork server (tearing down its torch import takes about a second).
+HELPER_STOP_SECONDS = 10.0
+
+
+def stop_pool_helpers_at_exit(timeout_s: float = HELPER_STOP_SECONDS) -> None:
+    """At interpreter exit: stop the fork server, then the resource tracker, and wait (bounded).
+
+    Left alone they exit up to a few seconds *after* this process, when they read EOF on their
+    pipe; stopping them here makes the run's process group empty when it exits. Registered with
+    atexit by ``start_pool_helpers``, so a process that runs several batches (a test session)
+    keeps one fork server throughout. multiprocessing's own exit work runs first, because its
+    finalizers still talk to the tracker; then each helper's ``_stop`` (what multiprocessing's unit
+    tests use). Where a Python lacks these, the helpers still end on EOF as before.
+    """
+    import multiprocessing.forkserver
+    import multiprocessing.resource_tracker
+    import multiprocessing.util
+
+    exit_work = getattr(multiprocessing.util, "_exit_function", None)
+    if exit_work is not None:
+        exit_work()  # runs again at exit as a no-op
+    for helper in (getattr(multiprocessing.forkserver, "_forkserver", None),
+                   getattr(multiprocessing.resource_tracker, "_resource_tracker", None)):
+        stop = getattr(helper, "_stop", None)
+        if stop is None:
+            continue
+        stopper = threading.Thread(target=_stop_quietly, args=(stop,), name="stop-pool-helper", daemon=True)
+        stopper.start()
+        stopper.join(timeout_s)
+
+
+def _stop_quietly(stop: Callable[[], None]) -> None:
+    """A helper's ``_stop``: it waits for the process, then unlinks the fork server's socket, which
+    multiprocessing's exit work has already removed with its temp dir (FileNotFoundError)."""
+    with contextlib.suppress(OSError):
+        stop()
 
 
 # Manager-thread join after a break: it reaps every worker (reading their exit codes) first.

@@ -34,10 +34,6 @@ class TrainingProfile:
     # over the whole run (weights x e^-shrink), so the strength does not depend on how many steps
     # or what learning rate a corpus size leads to. 0 = off. See README "How the default generalises".
     shrink: float = 0.0
-    # On small corpora, choose the model per fold by nested LOSO among learning.selection's
-    # candidates (README "Model choice by nested LOSO"): with ``shrink_grid`` networks at several
-    # shrinks (else only at ``shrink``), with ``line_candidate`` also the embedded ridge line
-    # where the quality input is dead. One candidate alone means no choice: plain training.
     # The harness asks a model for the largest CRF whose VMAF still meets a target, and operators
     # set targets of 80-95 (the harness defaults to 92-93). Rows more than 10 VMAF below the lowest
     # target cannot decide a pick, yet under plain MSE they dominate the fit, because quality spreads
@@ -46,6 +42,10 @@ class TrainingProfile:
     # the harness's targets").
     low_quality_weight: float = 1.0
     low_quality_below: float = 70.0
+    # On small corpora, choose the model per fold by nested LOSO among learning.selection's
+    # candidates (README "Model choice by nested LOSO"): with ``shrink_grid`` networks at several
+    # shrinks (else only at ``shrink``), with ``line_candidate`` also the embedded ridge line
+    # where the quality input is dead. One candidate alone means no choice: plain training.
     nested_selection: bool = False
     shrink_grid: bool = False
     line_candidate: bool = False
