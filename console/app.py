@@ -12,7 +12,15 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from console.messages import AdviceReady, CorpusUpdated, EngineEvent, LogWritten, PlanApplied, PlanReady
+from console.messages import (
+    AdviceReady,
+    CorpusUpdated,
+    EngineEvent,
+    LogWritten,
+    PlanApplied,
+    PlanReady,
+    ProbeCounted,
+)
 from console.screens.advice import AdviceScreen
 from console.screens.confirm_plan import ConfirmPlanScreen
 from console.screens.confirm_quit import ConfirmQuitScreen
@@ -149,6 +157,10 @@ class PredictorConsole(App[int]):
             else:
                 self.table.set_state(codec, "stale")
         self.show_selected()
+
+    def on_probe_counted(self, message: ProbeCounted) -> None:
+        if self._widgets_ready():
+            self.query_one(CorpusPane).show_probe(message.counts)
 
     # -- training ----------------------------------------------------------------------------
     def queue(self, codec: str) -> None:

@@ -44,6 +44,14 @@ class CorpusUpdated(Message):
         self.initial = initial
 
 
+class ProbeCounted(Message):
+    """Rows by where their probe inputs come from, counted once a training snapshot built the corpus."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        super().__init__()
+        self.counts = counts
+
+
 class LogWritten(Message):
     def __init__(self, text: str) -> None:
         super().__init__()

@@ -89,3 +89,14 @@ async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps
         await pilot.press("down")  # another codec, with no rows: nothing to draw, the view hides
         await pilot.pause(0.1)
         assert view.codec == "libx265" and view.ladders == [] and not view.has_class("-has-ladders")
+
+        # A clip appended later: the refresh stays incremental, and the retrain's snapshot recounts the probes.
+        lines = SUBSET.read_text().splitlines()
+        first = json.loads(lines[0])["src"]
+        extra = [json.dumps({**row, "src": row["src"] + "-again"}) for row in map(json.loads, lines)
+                 if row["src"] == first]
+        with (root / "crfsweep.jsonl").open("a") as handle:
+            handle.write("\n".join(extra) + "\n")
+        expected = f"probe inputs: own ladder {n_rows + len(extra)}  probe-preset ladder 0"
+        await wait_for(pilot, lambda: expected in str(app.query_one(CorpusPane).render()), timeout=120,
+                       what="probe counts after the retrain's snapshot")

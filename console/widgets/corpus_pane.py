@@ -5,6 +5,8 @@ Roots and codec names come from the operator's disk and corpora, so they are sho
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -21,7 +23,15 @@ def probe_line(counts: dict[str, int]) -> str:
 
 
 class CorpusPane(Static):
+    _stats: CorpusStats | None = None
+
+    def show_probe(self, counts: dict[str, int]) -> None:
+        """New probe counts (a training snapshot counted them) over the last corpus status shown."""
+        if self._stats is not None:
+            self.show(replace(self._stats, probe=counts))
+
     def show(self, stats: CorpusStats) -> None:
+        self._stats = stats
         text = Text()
         for root in stats.present_roots:
             text.append("● ", style="green")
