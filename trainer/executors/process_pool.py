@@ -66,7 +66,11 @@ def stop_pool_helpers_at_exit(timeout_s: float = HELPER_STOP_SECONDS) -> None:
         if stop is None:
             continue
         stopper = threading.Thread(target=_stop_quietly, args=(stop,), name="stop-pool-helper", daemon=True)
-        stopper.start()
+        try:
+            stopper.start()
+        except RuntimeError:  # Python 3.12+ starts no thread in atexit: wait without the bound
+            _stop_quietly(stop)
+            continue
         stopper.join(timeout_s)
 
 

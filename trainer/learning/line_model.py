@@ -61,8 +61,11 @@ def _logit_map() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
     Piecewise linear through the knots, centred on the middle knot ``t_m``: units m..63 are hinges
     ``ReLU(L - t_k)`` above it, units 0..m-1 hinges ``ReLU(t_k - L)`` below it (knots 1..m). Only the
-    hinges between ``t_m`` and ``L`` are active, so the sum never cancels large terms, and float32
-    graphs that add in different orders (torch, onnxruntime) agree to far below 1e-4 VMAF.
+    hinges between ``t_m`` and ``L`` are active, so for any ``L`` a corpus produces the sum cancels
+    no large terms, and float32 graphs that add in different orders (torch, onnxruntime) agree to
+    far below 1e-4 VMAF. Above the last knot the weights sum to 0 and the terms grow with ``L``:
+    for absurd inputs (``L`` beyond about 1e5, e.g. ``y_avg`` = 1e5 where 0..255 is real) float32
+    loses the flat top, as any float32 graph loses digits there.
     """
     knots, logits = KNOTS, _KNOT_LOGITS
     slopes = np.diff(logits) / np.diff(knots)  # s_j of logit(L/100) on [t_j, t_j+1]
