@@ -140,7 +140,9 @@ def fit(
             wb = loss_weight[:, idx]
             pred = _forward(params, xn_all[:, idx])
             err = (pred - y_all[idx]) ** 2
-            loss = ((err * wb).sum(1) / wb.sum(1).clamp(min=1.0)).sum()
+            # Divided by the model's row count in the batch, not its weight sum: a batch that happens to
+            # hold only down-weighted rows must not give them full weight.
+            loss = ((err * wb).sum(1) / weight[:, idx].sum(1).clamp(min=1.0)).sum()
             if profile.cosine_decay:
                 for group in optimiser.param_groups:
                     group["lr"] = schedule[step]
