@@ -212,6 +212,9 @@ def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, profiles: S
                 steps, miss = agg.mean("pick_steps", codec), agg.mean("pick_miss", codec)
                 print(f"   {codec:<12} {profile:<10} {fmt(plcc):>7} {fmt(rmse, 2):>7} {gap:>8} {gap_rmse:>7} "
                       f"{fmt(steps, 2):>5} {fmt(miss, 2):>5}  {agg.passes(codec)}")
+                if steps is not None:  # a 16-source corpus: one seed's folds move the mean a lot
+                    seeds = " ".join(fmt(v, 2) for v in agg.per_seed("pick_steps", codec))
+                    print(f"   {'':<12} {'':<10} pick steps per seed {', '.join(map(str, REAL_SEEDS))}: {seeds}")
 
 
 def bench_cluster(workdir: Path, workers: int) -> None:

@@ -135,8 +135,12 @@ class Aggregate:
 
     def mean(self, metric: str, codec: str) -> float | None:
         """``metric`` (a TrainingRun per-codec dict) averaged over seeds; None if any seed lacks it."""
-        values = [getattr(r, metric).get(codec) for r in self.runs]
+        values = self.per_seed(metric, codec)
         return None if any(v is None for v in values) else sum(values) / len(values)  # type: ignore[arg-type]
+
+    def per_seed(self, metric: str, codec: str) -> list[float | None]:
+        """``metric`` of each seed's run, in seed order: how far one seed's folds move a mean."""
+        return [getattr(r, metric).get(codec) for r in self.runs]
 
     def passes(self, codec: str) -> str:
         statuses = [r.status.get(codec, "-") for r in self.runs]
