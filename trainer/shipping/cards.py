@@ -120,8 +120,10 @@ def render_body(facts: CardFacts) -> str:
         "MLP 14 -> 64 -> 64 -> 1, ReLU, output `100 * sigmoid`. Inside the graph the size-like inputs",
         f"({', '.join(LOG_INPUTS)}) become `log(max(x, 1))`, then every input is",
         "normalised by the training rows' mean/std. Trained with Adam on MSE and decoupled weight decay",
-        f"(the weights shrink by exactly e^-{DEFAULT_PROFILE.shrink:g} over a run). ONNX opset {OPSET}, one model",
-        "per codec.",
+        f"(the weights shrink by exactly e^-{DEFAULT_PROFILE.shrink:g} over a run). With a live quality input,",
+        f"rows below VMAF {DEFAULT_PROFILE.low_quality_below:g} count {DEFAULT_PROFILE.low_quality_weight:g} "
+        "in the loss (the harness's targets are 80-95).",
+        f"ONNX opset {OPSET}, one model per codec.",
         "",
         "## Inputs",
         "",
