@@ -248,7 +248,9 @@ def test_a_model_dir_that_cannot_be_written_is_refused_before_training(tmp_path)
     mount_point.mkdir()
     corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5)})
     for flags in (["--yes"], ["--write-stubs"], ["--restore", "20261124T160512Z"]):
-        done = _cli_on_small_tmpfs(mount_point, 'mount -o remount,ro "$1" || exit 98', "--corpus", str(corpus),
+        # The tmpfs's own options again: inside an unprivileged user namespace a bare `remount,ro` is refused.
+        remount_ro = 'mount -o remount,ro,size=256k tmpfs "$1" || exit 98'
+        done = _cli_on_small_tmpfs(mount_point, remount_ro, "--corpus", str(corpus),
                                    "--out-dir", str(tmp_path / "runs"), "--model-dir", str(mount_point / "model"),
                                    "--epochs", "2", *flags)
         assert done.returncode == 2, (flags, done.stderr)
