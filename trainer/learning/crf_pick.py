@@ -96,20 +96,28 @@ def quality_sweep(ladders: np.ndarray, codec: str) -> np.ndarray:
     return sweep
 
 
+def swept_ladders(features: np.ndarray, codec: str, predict: Callable[[np.ndarray], np.ndarray],
+                  ladder: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, curve) for every ladder with enough quality points: the model's prediction at every
+    integer quality of the codec's range with the ladder's probe inputs fixed (the curve the harness
+    searches), all ladders in one prediction call."""
+    groups = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
+              if np.unique(features[rows, QUALITY_INPUT]).size >= MIN_LADDER_POINTS]
+    if not groups:
+        return []
+    sweep = quality_sweep(features[[rows[0] for rows in groups]], codec)
+    curves = np.asarray(predict(sweep), dtype=np.float64).reshape(len(groups), -1)
+    return list(zip(groups, curves, strict=True))
+
+
 def _picks_by_ladder(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
                      predict: Callable[[np.ndarray], np.ndarray], ladder: np.ndarray) -> list[tuple[int, list[Pick]]]:
-    """(first row, picks) for every ladder with enough quality points; one prediction call for all of them."""
+    """(first row, picks) for every ladder with enough quality points."""
     low, _high = QUALITY_RANGE[codec]
-    candidates = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
-                  if np.unique(features[rows, QUALITY_INPUT]).size >= MIN_LADDER_POINTS]
-    if not candidates:
-        return []
-    sweep = quality_sweep(features[[rows[0] for rows in candidates]], codec)
-    curves = np.asarray(predict(sweep), dtype=np.float64).reshape(len(candidates), -1)
     return [(int(rows[0]), ladder_picks(features[rows, QUALITY_INPUT].astype(np.float64),
                                         target[rows].astype(np.float64), np.asarray(kbps, dtype=np.float64)[rows],
                                         curve, low))
-            for rows, curve in zip(candidates, curves, strict=True)]
+            for rows, curve in swept_ladders(features, codec, predict, ladder)]
 
 
 def crf_pick_metrics(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,

@@ -17,13 +17,12 @@ import numpy as np
 from trainer.core.codecs import QUALITY_RANGE
 from trainer.core.features import FEATURE_NAMES, QUALITY_INPUT
 from trainer.learning.crf_pick import (
-    MIN_LADDER_POINTS,
     TARGETS,
     corpus_ladders,
     harness_pick,
     measured_ladder,
     oracle_quality,
-    quality_sweep,
+    swept_ladders,
 )
 
 MAX_LADDERS_PER_FOLD = 8
@@ -75,17 +74,10 @@ def held_out_ladders(features: np.ndarray, target: np.ndarray, sources: np.ndarr
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return ()
-    ladder = corpus_ladders(features, ladder_ids)
-    groups = [rows for rows in (np.flatnonzero(ladder == k) for k in range(int(ladder.max()) + 1))
-              if np.unique(features[rows, QUALITY_INPUT]).size >= MIN_LADDER_POINTS]
-    if not groups:
-        return ()
     low, _high = QUALITY_RANGE[codec]
-    curves = np.asarray(predict(quality_sweep(features[[rows[0] for rows in groups]], codec)),
-                        dtype=np.float64).reshape(len(groups), -1)
     names = np.asarray(sources) if sources is not None else np.array([], dtype=str)
     ladders = []
-    for rows, curve in zip(groups, curves, strict=True):
+    for rows, curve in swept_ladders(features, codec, predict, corpus_ladders(features, ladder_ids)):
         qualities, measured, _ = measured_ladder(features[rows, QUALITY_INPUT].astype(np.float64),
                                                  np.asarray(target, dtype=np.float64)[rows])
         picks = tuple(LadderPick(t, harness_pick(curve, low, t), oracle)
