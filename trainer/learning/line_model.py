@@ -18,9 +18,10 @@ The interpolation needs output weights of both signs, which the monotone-in-qual
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from trainer.core.features import LOG_FLOOR, LOG_MASK, N_FEATURES, QUALITY_INPUT
-from trainer.learning.model import HIDDEN, STD_FLOOR, MLPWeights
+from trainer.core.features import LOG_MASK, N_FEATURES, QUALITY_INPUT
+from trainer.learning.model import HIDDEN, STD_FLOOR, MLPWeights, model_inputs
 from trainer.learning.profiles import TrainingProfile
 
 LINE_CANDIDATE = "line"
@@ -31,16 +32,17 @@ _KNOT_LOGITS = np.linspace(np.log(0.005 / 0.995), np.log(0.995 / 0.005), HIDDEN)
 KNOTS = 100.0 / (1.0 + np.exp(-_KNOT_LOGITS))
 
 
-def live_inputs(features: np.ndarray, rows: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
-    """[14] bool: inputs that vary over these rows and that some row measured (as model.fit decides)."""
-    x = np.asarray(features, dtype=np.float64)[rows]
+def live_inputs(x: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
+    """[14] bool: inputs that vary over these rows (as the model sees them) and that some row
+    measured, as model.fit decides."""
     live = (x.max(0) > x.min(0)) if x.shape[0] else np.zeros(N_FEATURES, dtype=bool)
     return live if observed is None else live & np.asarray(observed, dtype=bool)
 
 
 def line_applies(features: np.ndarray, rows: np.ndarray, observed: np.ndarray | None) -> bool:
-    """Whether the line may be offered for a model trained on ``rows``: its quality input is dead."""
-    return not bool(live_inputs(features, rows, observed)[QUALITY_INPUT])
+    """Whether the line may be offered for a model trained on ``rows``: its quality input is dead
+    (quality is never a log input, so the raw column is what the model sees)."""
+    return not bool(live_inputs(np.asarray(features)[rows], observed)[QUALITY_INPUT])
 
 
 def fit_line(features: np.ndarray, target: np.ndarray, train_masks: np.ndarray, profile: TrainingProfile,
@@ -48,10 +50,9 @@ def fit_line(features: np.ndarray, target: np.ndarray, train_masks: np.ndarray, 
     """One embedded ridge line per row of ``train_masks`` ([F, n] bool), as MLP weights."""
     masks = np.asarray(train_masks, dtype=bool)
     log_mask = LOG_MASK if profile.log_inputs else np.zeros_like(LOG_MASK)
-    x_all = np.asarray(features, dtype=np.float64)
-    x_all = np.where(log_mask, np.log(np.maximum(x_all, LOG_FLOOR)), x_all)
-    models = [_embed(x_all[rows], np.asarray(target, dtype=np.float64)[rows],
-                     live_inputs(features, rows, observed)) for rows in masks]
+    x_all = model_inputs(torch.from_numpy(np.asarray(features, dtype=np.float64)), torch.from_numpy(log_mask)).numpy()
+    models = [_embed(x_all[rows], np.asarray(target, dtype=np.float64)[rows], live_inputs(x_all[rows], observed))
+              for rows in masks]
     stacked = [np.stack([m[i] for m in models]).astype(np.float32) for i in range(8)]
     return MLPWeights(np.repeat(log_mask[None, :], len(models), axis=0), *stacked)
 
