@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from console.screens.yes_no import YesNoScreen, yes_no_bindings
 from trainer.shipping.plan import PromotionPlan
 
 ACTION_WORDS = {
@@ -34,14 +33,10 @@ def render_plan(plan: PromotionPlan) -> Text:
     return text
 
 
-class ConfirmPlanScreen(ModalScreen[bool]):
-    """Dismisses with True only when the operator confirms the writes."""
+class ConfirmPlanScreen(YesNoScreen):
+    """Dismisses with True only when the operator confirms the writes (y does nothing to write: False)."""
 
-    BINDINGS = [
-        Binding("y", "confirm", "Write these files"),
-        Binding("n", "cancel", "Cancel"),
-        Binding("escape", "cancel", "Cancel", show=False),
-    ]
+    BINDINGS = yes_no_bindings("Write these files", "Cancel")
 
     def __init__(self, plan: PromotionPlan) -> None:
         super().__init__()
@@ -63,6 +58,3 @@ class ConfirmPlanScreen(ModalScreen[bool]):
 
     def action_confirm(self) -> None:
         self.dismiss(bool(self.plan.changes))
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from console.screens.yes_no import YesNoScreen, yes_no_bindings
 
-class ConfirmQuitScreen(ModalScreen[bool]):
-    BINDINGS = [
-        Binding("y", "confirm", "Quit and stop training"),
-        Binding("n", "cancel", "Keep running"),
-        Binding("escape", "cancel", "Keep running", show=False),
-    ]
+
+class ConfirmQuitScreen(YesNoScreen):
+    BINDINGS = yes_no_bindings("Quit and stop training", "Keep running")
 
     def __init__(self, active: list[str]) -> None:
         super().__init__()
@@ -24,9 +20,3 @@ class ConfirmQuitScreen(ModalScreen[bool]):
         with Vertical(id="quit-dialog"):
             yield Static(f"Training is running ({', '.join(self.active) or 'queued work'}).\n"
                          "Quit and stop it?  y = quit, n = keep running", id="quit-text")
-
-    def action_confirm(self) -> None:
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)

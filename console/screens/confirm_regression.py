@@ -10,10 +10,10 @@ from collections.abc import Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from console.screens.yes_no import YesNoScreen, yes_no_bindings
 
 
 def render_regressions(regressions: Mapping[str, str]) -> Text:
@@ -24,14 +24,10 @@ def render_regressions(regressions: Mapping[str, str]) -> Text:
     return text
 
 
-class ConfirmRegressionScreen(ModalScreen[bool]):
+class ConfirmRegressionScreen(YesNoScreen):
     """Dismisses with True only when the operator explicitly allows the regressions."""
 
-    BINDINGS = [
-        Binding("y", "confirm", "Promote them anyway"),
-        Binding("n", "cancel", "Keep them blocked"),
-        Binding("escape", "cancel", "Keep them blocked", show=False),
-    ]
+    BINDINGS = yes_no_bindings("Promote them anyway", "Keep them blocked")
 
     def __init__(self, regressions: Mapping[str, str]) -> None:
         super().__init__()
@@ -44,9 +40,3 @@ class ConfirmRegressionScreen(ModalScreen[bool]):
                          "say so), n = keep them blocked", id="regression-title")
             with VerticalScroll(id="regression-body"):
                 yield Static(render_regressions(self.regressions), id="regression-text")
-
-    def action_confirm(self) -> None:
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
