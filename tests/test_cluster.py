@@ -3,7 +3,6 @@ workers started by hand as an operator would, one of them SIGKILLed mid-run."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -15,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_corpus
+from tests.hand_cluster import DASK, REPO, start_logged, start_scheduler, stop_groups
 from trainer.run.cli import main as trainer_main
 
-REPO = Path(__file__).resolve().parents[1]
-DASK = Path(sys.executable).with_name("dask")
 PLAN = {"libx264": (6, 16, 0.5), "h264_amf": (6, 16, 4.0), "libvvenc": (3, 10, 0.5)}
 
 
@@ -68,26 +66,16 @@ def test_workers_of_another_build_are_refused_before_any_task(monkeypatch):
         cluster.connect("local:1")
 
 
-def _start(argv: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(argv, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
 def test_a_hand_started_cluster_runs_every_task_and_survives_a_killed_worker(tmp_path):
     from distributed import Client
 
-    scheduler_file = tmp_path / "scheduler.json"
     # Idle and death time-outs: should this test itself be killed (its finally never runs), the
     # scheduler and workers it started in their own sessions still end on their own.
-    processes = [_start([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                         "--idle-timeout", "300s", "--scheduler-file", str(scheduler_file)],
-                        tmp_path / "scheduler.log")]
+    scheduler, address = start_scheduler(tmp_path, idle_timeout="300s")
+    processes = [scheduler]
     try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text())["address"]
         for n in range(2):
-            processes.append(_start([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
+            processes.append(start_logged([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
                                      "--death-timeout", "30", "--name", f"w{n}"], tmp_path / f"worker{n}.log"))
         observer = Client(address, timeout="30s")
         observer.wait_for_workers(2, timeout=60)
@@ -114,8 +102,4 @@ def test_a_hand_started_cluster_runs_every_task_and_survives_a_killed_worker(tmp
         assert "run_with_arrays" in prefixes
         observer.close()
     finally:
-        for process in reversed(processes):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
+        stop_groups(processes, signal.SIGTERM)

@@ -18,14 +18,12 @@ import pytest
 
 from tests.conftest import write_corpus
 from tests.dask_helpers import SlowTask, slow_sum
+from tests.hand_cluster import DASK, REPO, start_logged, start_scheduler, stop_groups
 from trainer.executors.dask_cluster import connect
 from trainer.executors.dask_executor import DaskExecutor
 from trainer.ingest.synthetic import synthetic_codec_data
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.run.engine import TrainingEngine
-
-REPO = Path(__file__).resolve().parents[1]
-DASK = Path(sys.executable).with_name("dask")
 
 
 def _until(condition, timeout: float, what: str) -> None:
@@ -189,22 +187,14 @@ def test_a_killed_batch_leaves_no_local_cluster_process_behind(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
-def _start(argv: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(argv, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
 def test_a_batch_whose_scheduler_disappears_ends_with_a_report_naming_it(tmp_path):
     import json
 
-    scheduler_file = tmp_path / "scheduler.json"
     # Idle and death time-outs: should this test itself be killed, what it started still ends on its own.
-    scheduler = _start([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                        "--idle-timeout", "120s", "--scheduler-file", str(scheduler_file)], tmp_path / "scheduler.log")
+    scheduler, address = start_scheduler(tmp_path, idle_timeout="120s")
     processes = [scheduler]
     try:
-        _until(scheduler_file.exists, 60, "the scheduler file")
-        address = json.loads(scheduler_file.read_text())["address"]
-        processes.append(_start([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
+        processes.append(start_logged([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
                                  "--death-timeout", "10"], tmp_path / "worker.log"))
         corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (8, 40, 0.5), "libx265": (8, 40, 0.5)})
         out = tmp_path / "runs"
@@ -225,8 +215,4 @@ def test_a_batch_whose_scheduler_disappears_ends_with_a_report_naming_it(tmp_pat
             assert reason.startswith(f"SchedulerLost: lost the connection to the Dask scheduler {address} (client ")
             assert reason.endswith("): its tasks are gone")
     finally:
-        for process in reversed(processes):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        for process in processes:
-            process.wait(timeout=30)
+        stop_groups(processes, signal.SIGKILL)
