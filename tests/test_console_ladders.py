@@ -61,7 +61,8 @@ async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps
         await pilot.pause(0.2)
         n_rows = len(SUBSET.read_text().splitlines())  # every row takes its probe from its own medium ladder
         corpus_text = str(app.query_one(CorpusPane).render())
-        assert f"probe inputs: own ladder {n_rows}  probe-preset ladder 0  explicit 0  own encode 0" in corpus_text
+        assert (f"probe inputs: own ladder {n_rows}  probe-preset ladder 0  explicit 0  own encode 0"
+                f"  (frame sizes withheld {n_rows})") in corpus_text  # medium is not the ultrafast probe
         view = app.query_one(LadderView)
         assert view.codec == "libx264" and view.has_class("-has-ladders") and view.display
         folds = {f.fold_index: f for f in app.folds["libx264"]}

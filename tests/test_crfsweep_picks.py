@@ -21,18 +21,28 @@ from trainer.ingest.corpus import load_corpus
 from trainer.learning.crf_pick import TARGETS
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.tasks import FinalTask, run_final_task
+from trainer.shipping.cards import ignored_inputs
 from trainer.shipping.onnx_export import build_onnx
 
 SUBSET = DATA / "crfsweep_libx264_subset.jsonl"
 SWEEP = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "crfsweep_libx264.jsonl"
 CONTENT = ("saliency_mean", "saliency_var", "frame_diff_mean", "y_avg", "y_var")
+FRAME_SIZES = ("probe_i_frame_avg_bytes", "probe_p_frame_avg_bytes", "probe_b_frame_avg_bytes")
 
 
 def trained_onnx(corpus: Path, epochs: int) -> tuple[bytes, dict[str, np.ndarray]]:
-    """The full-corpus libx264 model as promotion would export it, and one training row per clip."""
+    """The full-corpus libx264 model as promotion would export it, and one training row per clip.
+
+    The sweep is x264 ``medium``; the harness probes with ``ultrafast``, which codes no B frames (its
+    probe file has B-frame size null, fed as 0). So the model must read the ladders' bitrate at CRF 28
+    and ignore their frame sizes, or the harness's real probe lands far outside what it trained on.
+    """
     data = load_corpus([corpus]).for_codec("libx264")
     weights = run_final_task(FinalTask("libx264", data.features, data.target,
                                        replace(DEFAULT_PROFILE, epochs=epochs), 0, data.observed))
+    ignored = ignored_inputs(weights.w1[0])
+    assert "probe_bitrate_kbps" not in ignored and set(FRAME_SIZES) <= set(ignored)
+    assert data.probe.sizes_withheld == data.n_rows
     first = {str(src): data.features[i] for i, src in reversed(list(enumerate(data.sources)))}
     return build_onnx(weights, "libx264"), first
 

@@ -39,7 +39,8 @@ def test_the_medium_ladder_gets_the_ultrafast_ladders_crf_28_bitrate(tmp_path):
     assert list(corpus.presets[:1]) == ["medium"]
     assert np.allclose(data.features[:10, PROBE], 2700.0)  # both ladders of "clip": the harness's ultrafast probe
     assert np.allclose(data.features[10:, PROBE], 400.0)  # "other" has no ultrafast ladder: its own at CRF 28
-    assert data.probe.as_report() == {"from_ladder": 5, "from_probe_preset": 10, "explicit": 0, "own_encode": 0}
+    assert data.probe.as_report() == {"from_ladder": 5, "from_probe_preset": 10, "explicit": 0, "own_encode": 0,
+                                      "sizes_withheld": 0}
     assert corpus.probe_counts() == data.probe
     lower = corpus.for_codec("libx264", probe_quality=24)  # an override moves the probe along the ladder
     assert np.allclose(lower.features[:10, PROBE], 2700.0 * np.exp(0.44), rtol=1e-5)

@@ -19,7 +19,9 @@ PROBE_KINDS = (("from_ladder", "own ladder"), ("from_probe_preset", "probe-prese
 
 def probe_line(counts: dict[str, int]) -> str:
     """Rows by where their probe inputs come from, as the report's corpus.probe counts them."""
-    return "probe inputs: " + "  ".join(f"{label} {counts.get(key, 0)}" for key, label in PROBE_KINDS)
+    line = "probe inputs: " + "  ".join(f"{label} {counts.get(key, 0)}" for key, label in PROBE_KINDS)
+    withheld = counts.get("sizes_withheld", 0)
+    return f"{line}  (frame sizes withheld {withheld})" if withheld else line
 
 
 class CorpusPane(Static):

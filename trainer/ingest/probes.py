@@ -10,6 +10,12 @@ its probe from that ladder: that is the encode the harness would really measure.
 ladder with two or more qualities gives its own rows its values at the probe quality: the row
 at that quality, else log-linear interpolation in quality between the nearest rows (linear
 extrapolation from the two nearest beyond the ends).
+Frame sizes are the exception: how a preset splits its bits into I, P and B frames is its own
+(x264 ``ultrafast`` codes no B frames at all, so the harness feeds 0 there), so a ladder that names
+a preset other than the probe preset lends its rows its bitrate at the probe quality but not its
+frame sizes. Those stay absent (stand-ins, zero weight) and are counted as withheld: a model
+trained on a ``medium`` ladder's B-frame sizes and fed the probe's 0 picked CRF 3.4 steps off on
+the real sweep, against 2.3 on the inputs it was trained on.
 A row's explicit ``probe_*`` values are real probe measurements and always win. Rows with no
 quality, or alone in their ladder, keep their own encode's bitrate (bitrate ladders like NFLX).
 """
@@ -29,6 +35,7 @@ PROBE_FROM_ENCODE = (
     ("probe_p_frame_avg_bytes", "p_frame_avg_bytes"),
     ("probe_b_frame_avg_bytes", "b_frame_avg_bytes"),
 )
+FRAME_SIZE_PROBES = frozenset(_COL[probe] for probe, _own in PROBE_FROM_ENCODE[1:])
 LADDER_COLUMNS = ("width", "height", "fps")
 
 
@@ -40,14 +47,18 @@ class ProbeCounts:
     from_probe_preset: int = 0  # the probe-preset ladder of their source, resolution and frame rate
     explicit: int = 0
     own_encode: int = 0
+    # Apart from the four: rows whose own ladder names another preset than the probe's, so its frame
+    # sizes were not lent to them (that preset's I/P/B split is not what the probe measures).
+    sizes_withheld: int = 0
 
     def __add__(self, other: ProbeCounts) -> ProbeCounts:
         return ProbeCounts(self.from_ladder + other.from_ladder, self.from_probe_preset + other.from_probe_preset,
-                           self.explicit + other.explicit, self.own_encode + other.own_encode)
+                           self.explicit + other.explicit, self.own_encode + other.own_encode,
+                           self.sizes_withheld + other.sizes_withheld)
 
     def as_report(self) -> dict[str, int]:
         return {"from_ladder": self.from_ladder, "from_probe_preset": self.from_probe_preset,
-                "explicit": self.explicit, "own_encode": self.own_encode}
+                "explicit": self.explicit, "own_encode": self.own_encode, "sizes_withheld": self.sizes_withheld}
 
 
 def _group_ids(raw: np.ndarray, names: list[np.ndarray]) -> np.ndarray:
@@ -112,6 +123,7 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
     out = np.array(raw, dtype=np.float64, copy=True)
     explicit = ~np.isnan(raw[:, _COL["probe_bitrate_kbps"]])
     origin = np.zeros(raw.shape[0], dtype=np.int8)  # 0 own encode, 1 own ladder, 2 probe-preset ladder
+    withheld = np.zeros(raw.shape[0], dtype=bool)
     ids = ladder_ids(raw, sources, presets)
     order = np.argsort(ids, kind="stable")
     ladders = np.split(order, np.flatnonzero(np.diff(ids[order])) + 1) if order.size else []
@@ -127,6 +139,10 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
         donor = donors.get(int(sites[rows[0]]))
         if donor is None:
             values, receivers, kind = probes[k], rows, 1
+            if _names_another_preset(presets, rows, probe_preset):
+                sizes = [c for c in values if c in FRAME_SIZE_PROBES]
+                withheld[rows] = np.isnan(raw[np.ix_(rows, sizes)]).any(axis=1) if sizes else False
+                values = {c: v for c, v in values.items() if c not in FRAME_SIZE_PROBES}
         else:
             values, kind = probes[donor], 2
             receivers = rows[~np.isnan(raw[rows, _COL["crf"]])]
@@ -138,8 +154,17 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
     own = np.isnan(out[:, bitrate])
     out[own, bitrate] = raw[own, _COL["bitrate_kbps"]]
     counts = ProbeCounts(int((origin == 1).sum()), int((origin == 2).sum()), int(explicit.sum()),
-                         int((~explicit & (origin == 0)).sum()))
+                         int((~explicit & (origin == 0)).sum()), int(withheld.sum()))
     return out, counts
+
+
+def _names_another_preset(presets: np.ndarray | None, rows: np.ndarray, probe_preset: str | None) -> bool:
+    """Whether the ladder names a preset and it is not the harness's probe preset (a ladder naming
+    none is taken as the corpus gives it: nothing says its frames differ from the probe's)."""
+    if presets is None or not probe_preset:
+        return False
+    named = str(presets[rows[0]])
+    return bool(named) and named != probe_preset
 
 
 def observed_inputs(raw_with_probes: np.ndarray) -> np.ndarray:

@@ -160,7 +160,10 @@ def probe_origin(counts: ProbeCounts, codec: str, probe_quality: float) -> str:
     """Where the training rows' probe inputs came from, in the words of the corpus.probe counts."""
     return (f"{counts.from_probe_preset} rows from the {PROBE_PRESET[codec]} ladder of their source, "
             f"{counts.from_ladder} from their own ladder at quality {probe_quality:g}, "
-            f"{counts.explicit} explicit probe measurements, {counts.own_encode} their own encode's bitrate")
+            f"{counts.explicit} explicit probe measurements, {counts.own_encode} their own encode's bitrate"
+            + (f"; frame sizes withheld from {counts.sizes_withheld} rows whose ladder is at another preset than "
+               f"{PROBE_PRESET[codec]} (its I/P/B split is not what the probe measures)"
+               if counts.sizes_withheld else ""))
 
 
 def harness_inputs_section(codec: str, probe_quality: float, w1: np.ndarray, origin: str) -> list[str]:
