@@ -184,7 +184,9 @@ class ConsoleSession:
         """The codec's training table from the live corpus now, with probes at its (overridden) probe quality."""
         corpus = self.corpus()
         self._post(ProbeCounted(self._probe_counts()))  # the corpus is built now: its probe counts are cheap
-        return corpus.for_codec(codec, probe_quality_of(codec, self.config.probe_quality))
+        data = corpus.for_codec(codec, probe_quality_of(codec, self.config.probe_quality))
+        probes = self.config.harness_probes
+        return data if probes is None else data.with_harness_probes(probes)
 
     def _probe_counts(self) -> dict[str, int]:
         """corpus.probe of the corpus as last built (the initial scan and each training snapshot build

@@ -55,10 +55,13 @@ async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps
     for line in SUBSET.read_text().splitlines():
         row = json.loads(line)
         measured.setdefault(row["src"], {})[float(row["crf"])] = row["vmaf_score"]
-    app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "20")
+    app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "20",
+                   "--harness-probes", str(DATA / "crfsweep_probe_libx264.jsonl"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "libx264" in app.results, what="libx264 verdict")
         await pilot.pause(0.2)
+        detail = str(app.query_one("#baseline-line").render())
+        assert "crf pick: off by" in detail and "crf pick with the harness's own probe: off by" in detail
         n_rows = len(SUBSET.read_text().splitlines())  # every row takes its probe from its own medium ladder
         corpus_text = str(app.query_one(CorpusPane).render())
         assert (f"probe inputs: own ladder {n_rows}  probe-preset ladder 0  explicit 0  own encode 0"

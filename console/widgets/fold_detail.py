@@ -15,7 +15,7 @@ from console.widgets.ladder_plot import LadderView
 from trainer.core.display import clip
 from trainer.learning.crf_pick import pool
 from trainer.learning.results import CodecResult, FoldResult
-from trainer.outputs.describe import describe_crf_pick, describe_incumbent, fmt
+from trainer.outputs.describe import HARNESS_PROBE_LABEL, describe_crf_pick, describe_incumbent, fmt
 from trainer.shipping.incumbent import regression
 
 HELD_OUT_WIDTH = 18
@@ -67,6 +67,7 @@ class FoldDetail(Vertical):
                           fmt(fold.srocc), fmt(fold.rmse, 2),
                           key=str(fold.fold_index))
         pick = describe_crf_pick(pool([f.crf_pick for f in folds]), "\n")
+        pick += describe_crf_pick(pool([f.crf_pick_harness_probe for f in folds]), "\n", HARNESS_PROBE_LABEL)
         self.query_one("#baseline-line", Static).update(baseline_text(folds) + Text(pick))
         self.query_one("#incumbent-line", Static).update(
             Text(describe_incumbent(result.incumbent) if result is not None and folds else "",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ from trainer.core.codecs import CODEC_INDEX, PROBE_PRESET, PROBE_QUALITY, SUPPOR
 from trainer.core.features import N_FEATURES, RAW_COLUMNS, project_features
 from trainer.ingest.clips import aggregate_frames
 from trainer.ingest.columns import ParsedChunk, Rejections
+from trainer.ingest.harness_probes import HarnessFeatures, HarnessProbes
 from trainer.ingest.parsing import InputFile, read_corpus_file
 from trainer.ingest.probes import ProbeCounts, ladder_ids, observed_inputs, with_probe_inputs
 
@@ -35,6 +36,14 @@ class CodecData:
     # Each row's ladder (source, resolution, fps, preset): two presets share probe inputs once the
     # probe comes from the probe-preset ladder, yet are two measured curves to pick along.
     ladders: np.ndarray | None = None
+    # The harness's own probe of some clips, replacing their probe inputs (``--harness-probes``): held-out
+    # picks are judged again with these; training never sees them.
+    harness: HarnessFeatures | None = None
+
+    def with_harness_probes(self, probes: HarnessProbes) -> CodecData:
+        """This table with the harness's own probe of its clips beside it, at its probe quality (for judging only)."""
+        quality = float("nan") if self.probe_quality is None else self.probe_quality
+        return replace(self, harness=probes.for_codec(self.codec, self.sources, self.features, quality))
 
     @property
     def n_rows(self) -> int:

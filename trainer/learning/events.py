@@ -13,6 +13,7 @@ class CodecQueued:
     n_rows: int
     n_sources: int
     n_folds: int
+    harness_probes: str = ""  # what --harness-probes gives this codec (HarnessFeatures.describe), "" without
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ class FoldResult:
     baseline_rmse: float = float("nan")
     # How well the fold's model picks quality for a target, as the harness uses it (learning.crf_pick).
     crf_pick: dict[str, float | int] | None = None
+    # The same picks on the held-out clips the harness probed, with its own probe as input (--harness-probes).
+    crf_pick_harness_probe: dict[str, float | int] | None = None
     # Its held-out ladders, measured vs the model's curve, for the console's picture (not in report.json).
     ladders: tuple[LadderCurve, ...] = ()
     # The candidate nested LOSO chose for this fold (learning.selection); None without a nested choice.
@@ -54,6 +56,7 @@ class FoldResult:
             "n_train": self.n_train,
             "n_val": self.n_val,
             "crf_pick": self.crf_pick,
+            "crf_pick_harness_probe": self.crf_pick_harness_probe,
             "model_choice": self.model_choice.as_report() if self.model_choice else None,
         }
 
@@ -92,6 +95,10 @@ class CodecResult:
         """The folds' quality picks pooled (None on a corpus without quality ladders)."""
         return pool([f.crf_pick for f in self.folds])
 
+    def crf_pick_harness_probe(self) -> dict[str, float | int] | None:
+        """The folds' picks with the harness's own probe as input, pooled (None without --harness-probes)."""
+        return pool([f.crf_pick_harness_probe for f in self.folds])
+
     def model_choice(self) -> dict[str, object] | None:
         """The full-corpus model's candidate, from the folds' outer scores; None without a nested choice."""
         folds = sorted(self.folds, key=lambda f: f.fold_index)
@@ -126,6 +133,7 @@ class CodecResult:
             "folds": [f.as_report() for f in sorted(self.folds, key=lambda f: f.fold_index)],
             "baseline": self.baseline_report(),
             "crf_pick": self.crf_pick(),
+            "crf_pick_harness_probe": self.crf_pick_harness_probe(),
             "model_choice": self.model_choice(),
             "incumbent": self.incumbent,
             "training_seconds": round(sum(f.seconds for f in self.folds), 3),

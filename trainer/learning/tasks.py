@@ -41,6 +41,9 @@ class FoldTask:
     # and the per-source quality picks compared with the shipped model
     sources: np.ndarray | None = None
     ladders: np.ndarray | None = None  # [n] each row's corpus ladder (presets apart), for crf_pick
+    # [n, 14] the inputs as the harness's own probe gives them, and [n] the rows whose clip it probed
+    harness_features: np.ndarray | None = None
+    harness_rows: np.ndarray | None = None
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
@@ -90,6 +93,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 baseline_plcc=plcc(baseline[k][val], truth),
                 baseline_rmse=rmse(baseline[k][val], truth),
                 crf_pick=crf_pick_metrics(features, truth, fold_kbps, task.codec, fold_model, ladder_ids),
+                crf_pick_harness_probe=_as_probed(task, val, kbps, fold_model),
                 ladders=held_out_ladders(features, truth, sources, task.codec, fold_model, ladder_ids=ladder_ids),
                 model_choice=choices[k],
                 held_out_rows=np.flatnonzero(val).astype(np.int32),
@@ -99,6 +103,21 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
             )
         )
     return results
+
+
+def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,
+               fold_model: Callable[[np.ndarray], np.ndarray]) -> dict[str, float | int] | None:
+    """The fold's picks on its held-out clips that the harness probed, with the harness's probe as input."""
+    from trainer.learning.crf_pick import crf_pick_metrics
+
+    if task.harness_features is None or task.harness_rows is None:
+        return None
+    rows = val & task.harness_rows
+    if not rows.any():
+        return None
+    ladder_ids = None if task.ladders is None else task.ladders[rows]
+    return crf_pick_metrics(task.harness_features[rows], task.target[rows], kbps[rows], task.codec, fold_model,
+                            ladder_ids)
 
 
 def _fold_model(weights: MLPWeights, k: int) -> Callable[[np.ndarray], np.ndarray]:

@@ -10,6 +10,7 @@ from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, 
 from trainer.learning.results import CodecResult
 
 NAMES_SHOWN = 8
+HARNESS_PROBE_LABEL = "crf pick with the harness's own probe"
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
@@ -18,7 +19,8 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 def describe_event(event: Event) -> str:
     if isinstance(event, CodecQueued):
-        return f"{event.codec}: queued, {event.n_rows} rows from {event.n_sources} sources, {event.n_folds} folds"
+        queued = f"{event.codec}: queued, {event.n_rows} rows from {event.n_sources} sources, {event.n_folds} folds"
+        return queued + (f"\n    {event.harness_probes}" if event.harness_probes else "")
     if isinstance(event, FoldFinished):
         f = event.result
         return (
@@ -26,6 +28,7 @@ def describe_event(event: Event) -> str:
             f"SROCC {fmt(f.srocc)} RMSE {fmt(f.rmse, 2)} (linear baseline PLCC {fmt(f.baseline_plcc)} "
             f"RMSE {fmt(f.baseline_rmse, 2)}) n_train={f.n_train} n_val={f.n_val} "
             f"held-out: {name_list(f.held_out_sources)}" + describe_crf_pick(f.crf_pick, "; ")
+            + describe_crf_pick(f.crf_pick_harness_probe, "; ", HARNESS_PROBE_LABEL)
         )
     if isinstance(event, CodecFinished):
         r = event.result
@@ -34,6 +37,7 @@ def describe_event(event: Event) -> str:
         if baseline is not None:
             text += f" (linear baseline mean PLCC {fmt(baseline['mean_plcc'])})"  # type: ignore[arg-type]
         text += describe_crf_pick(r.crf_pick(), "\n    ")
+        text += describe_crf_pick(r.crf_pick_harness_probe(), "\n    ", HARNESS_PROBE_LABEL)
         if r.incumbent is not None:
             text += f"\n    {describe_incumbent(r.incumbent)}"
         return "\n".join([text, *(f"    {reason}" for reason in r.failure_reasons)])
@@ -44,12 +48,12 @@ def describe_event(event: Event) -> str:
     return repr(event)
 
 
-def describe_crf_pick(pick: dict[str, float | int] | None, lead: str) -> str:
+def describe_crf_pick(pick: dict[str, float | int] | None, lead: str, label: str = "crf pick") -> str:
     """How the model picks quality as the harness uses it; empty without quality ladders."""
     if not pick:
         return ""
     overspend = pick.get("mean_bitrate_overspend_pct")
-    return (f"{lead}crf pick: off by {fmt(pick['mean_abs_quality_error'], 2)} steps, "  # type: ignore[arg-type]
+    return (f"{lead}{label}: off by {fmt(pick['mean_abs_quality_error'], 2)} steps, "  # type: ignore[arg-type]
             f"VMAF off by {fmt(pick['mean_abs_vmaf_error'], 2)}, misses {100 * float(pick['miss_rate']):.0f}% "
             f"(> 1 VMAF below target), bitrate {'-' if overspend is None else f'{float(overspend):+.1f}%'} "
             f"vs the oracle, {pick['n']} picks")

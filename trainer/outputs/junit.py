@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from trainer.core.gate import GATE_ADR
 from trainer.outputs.advice_text import advice_lines
-from trainer.outputs.describe import describe_crf_pick, probe_assumed
+from trainer.outputs.describe import HARNESS_PROBE_LABEL, describe_crf_pick, probe_assumed
 
 SUITE_NAME = f"VMAF predictor {GATE_ADR} gate (5-fold LOSO)"
 FAILED_STATUSES = ("fail", "insufficient-sources", "missing-rows")
@@ -24,7 +24,8 @@ def _case_detail(codec: Mapping[str, object]) -> str:
         plcc = fold["plcc"]
         lines.append(f"fold {fold['fold_index']}: PLCC {'undefined' if plcc is None else f'{plcc:.4f}'} "
                      f"(n_train={fold['n_train']}, n_val={fold['n_val']})"
-                     + describe_crf_pick(fold.get("crf_pick"), "; "))
+                     + describe_crf_pick(fold.get("crf_pick"), "; ")
+                     + describe_crf_pick(fold.get("crf_pick_harness_probe"), "; ", HARNESS_PROBE_LABEL))
     baseline = codec.get("baseline")
     if isinstance(baseline, Mapping) and baseline.get("mean_plcc") is not None:
         lines.append(f"linear baseline mean PLCC {baseline['mean_plcc']:.4f}")
@@ -39,6 +40,9 @@ def _harness_use(codec: Mapping[str, object], harness: Mapping[str, object]) -> 
     pick = codec.get("crf_pick")
     lines.append(describe_crf_pick(pick, "").strip() if pick else  # type: ignore[arg-type]
                  "crf pick: - (no held-out quality ladder with >= 3 points)")
+    as_probed = codec.get("crf_pick_harness_probe")
+    if as_probed:
+        lines.append(describe_crf_pick(as_probed, "", HARNESS_PROBE_LABEL).strip())  # type: ignore[arg-type]
     return "\n".join(lines)
 
 

@@ -56,7 +56,7 @@ def codec_results(report: dict) -> dict[str, CodecResult]:
                        n_train=int(f["n_train"]), n_val=int(f["n_val"]), seconds=0.0,
                        baseline_plcc=_number(baseline.get(f["fold_index"], {}).get("plcc")),
                        baseline_rmse=_number(baseline.get(f["fold_index"], {}).get("rmse")),
-                       crf_pick=f.get("crf_pick"))
+                       crf_pick=f.get("crf_pick"), crf_pick_harness_probe=f.get("crf_pick_harness_probe"))
             for f in entry["folds"]
         ]
         results[codec] = CodecResult(

@@ -103,13 +103,24 @@ def _crf_pick_lines(codecs: Sequence[Mapping], harness: Mapping[str, object]) ->
     lines = ["### CRF picks on held-out ladders (as the harness uses the model)", "",
              "Pick = largest quality whose prediction meets the target (80–95), probe inputs fixed; oracle = "
              "largest quality whose measured VMAF does; miss = measured VMAF at the pick > 1 below target.", ""]
-    return lines + _table(
+    lines += _table(
         ["codec", "probe", "picks", "pick off by (steps)", "VMAF off at pick", "miss rate", "bitrate vs oracle"],
         [[c["codec"], probe_assumed(str(c["codec"]), harness) or "-", (c.get("crf_pick") or {}).get("n", "-"),
-          _pick_cell(c.get("crf_pick"), "mean_abs_quality_error"), _pick_cell(c.get("crf_pick"), "mean_abs_vmaf_error"),
-          _pick_cell(c.get("crf_pick"), "miss_rate", ".0f", 100.0, " %"),
-          _pick_cell(c.get("crf_pick"), "mean_bitrate_overspend_pct", "+.1f", unit=" %")] for c in codecs],
+          *_pick_cells(c.get("crf_pick"))] for c in codecs],
     )
+    probed = [c for c in codecs if c.get("crf_pick_harness_probe")]
+    if probed:  # --harness-probes: the same picks fed the harness's own probe of each clip
+        lines += ["", "With the harness's own probe of each clip as input (`--harness-probes`):", ""]
+        lines += _table(["codec", "picks", "pick off by (steps)", "VMAF off at pick", "miss rate", "bitrate vs oracle"],
+                        [[c["codec"], c["crf_pick_harness_probe"]["n"], *_pick_cells(c["crf_pick_harness_probe"])]
+                         for c in probed])
+    return lines
+
+
+def _pick_cells(pick: Mapping | None) -> list[str]:
+    return [_pick_cell(pick, "mean_abs_quality_error"), _pick_cell(pick, "mean_abs_vmaf_error"),
+            _pick_cell(pick, "miss_rate", ".0f", 100.0, " %"),
+            _pick_cell(pick, "mean_bitrate_overspend_pct", "+.1f", unit=" %")]
 
 
 def _promotion_lines(promotion: object) -> list[str]:

@@ -88,6 +88,9 @@ def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None
         else:
             assert corpus is not None
             loaders[codec] = lambda c=codec, q=quality: corpus.for_codec(c, q)
+    if config.harness_probes is not None and not config.synthetic_smoke:
+        probes = config.harness_probes
+        return {codec: (lambda load=load: load().with_harness_probes(probes)) for codec, load in loaders.items()}
     return loaders
 
 

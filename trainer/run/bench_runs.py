@@ -80,14 +80,18 @@ class TrainingRun:
     baseline_rmse: dict[str, float | None]
     pick_steps: dict[str, float | None]  # crf_pick.mean_abs_quality_error (None without quality ladders)
     pick_miss: dict[str, float | None]
+    # the same with the harness's own probe as input (--harness-probes), where the corpus's clips have one
+    pick_steps_harness: dict[str, float | None]
+    pick_miss_harness: dict[str, float | None]
 
 
 def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Path, workers: int,
-                 extra: Sequence[str] = ()) -> TrainingRun:
+                 extra: Sequence[str] = (), harness_probes: Sequence[Path] = ()) -> TrainingRun:
     out_dir = workdir / "runs" / f"{label}_{profile}_seed{seed}{'_' + extra[-1].replace(':', '') if extra else ''}"
     argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--profile", profile, "--seed", str(seed),
             "--out-dir", str(out_dir), "--model-dir", str(workdir / "model-untouched"),
-            "--workers", str(1 if profile == "reference" else workers), *extra]
+            "--workers", str(1 if profile == "reference" else workers), *extra,
+            *(arg for path in harness_probes for arg in ("--harness-probes", str(path)))]
     measured = measure(argv)
     report_path = out_dir / "report.json"
     # Exit 1 also means "not every codec passed"; only a written report tells that from a crash.
@@ -109,6 +113,9 @@ def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Pat
         baseline_rmse={c["codec"]: (c.get("baseline") or {}).get("mean_rmse") for c in codecs},
         pick_steps={c["codec"]: (c.get("crf_pick") or {}).get("mean_abs_quality_error") for c in codecs},
         pick_miss={c["codec"]: (c.get("crf_pick") or {}).get("miss_rate") for c in codecs},
+        pick_steps_harness={c["codec"]: (c.get("crf_pick_harness_probe") or {}).get("mean_abs_quality_error")
+                            for c in codecs},
+        pick_miss_harness={c["codec"]: (c.get("crf_pick_harness_probe") or {}).get("miss_rate") for c in codecs},
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trainer.core.codecs import SUPPORTED_CODECS, UnknownCodecError, parse_probe_quality, require_supported
+from trainer.ingest.harness_probes import HarnessProbeError, HarnessProbes, load_harness_probes
 from trainer.learning.profiles import PROFILES, TrainingProfile
 
 DEFAULT_ROOTS = ("~/.workingdir2/netflix", "~/.workingdir2/konvid-150k", "~/.workingdir2/bvi-dvc-raw")
@@ -44,6 +45,8 @@ class RunConfig:
     summary_md: Path | None = None
     probe_quality: dict[str, float] = field(default_factory=dict)  # per-codec overrides of the harness's probe
     advise: bool = False  # the data advisor for failing codecs (learning curve over sources, outliers)
+    # The harness's own probe of corpus clips: held-out picks are judged again with it (never trained on).
+    harness_probes: HarnessProbes | None = None
     argv: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -67,6 +70,7 @@ class RunConfig:
             "summary_md": str(self.summary_md) if self.summary_md else None,
             "probe_quality": dict(self.probe_quality),
             "advise": self.advise,
+            "harness_probes": list(self.harness_probes.files) if self.harness_probes else [],
         }
 
 
@@ -97,6 +101,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train CODEC's model for a harness that probes at quality Q instead of its default "
                         "(repeatable; env PROBE_QUALITY, space-separated, e.g. 'libx264=26 libsvtav1=30'; "
                         "a flag wins over the env for its codec)")
+    common.add_argument("--harness-probes", action="append", default=[], metavar="FILE",
+                        help="JSON lines of the harness's own probe encode per clip (src, encoder, probe_crf, "
+                        "probe_bitrate_kbps, probe_i/p/b_frame_avg_bytes): held-out picks are judged again with "
+                        "them as the harness would feed them (crf_pick_harness_probe); never used for training "
+                        "(repeatable; env HARNESS_PROBES, space-separated)")
     common.add_argument("--profile", choices=sorted(PROFILES), default="default",
                         help="'default' chooses network or embedded line by nested LOSO on small bitrate-ladder "
                         "corpora; 'nested' also chooses the decay; 'reference' reproduces the old trainer's "
@@ -162,6 +171,17 @@ def resolve_probe_quality(flags: Sequence[str], env: Mapping[str, str]) -> dict[
     return {codec: table[codec] for codec in SUPPORTED_CODECS if codec in table}
 
 
+def resolve_harness_probes(flags: Sequence[str], env: Mapping[str, str]) -> HarnessProbes | None:
+    """The flags' files, else the environment's; read now, so a bad line is exit 2 before any training."""
+    paths = [Path(p) for p in (flags or env.get("HARNESS_PROBES", "").split())]
+    if not paths:
+        return None
+    try:
+        return load_harness_probes(paths)
+    except HarnessProbeError as exc:
+        raise ConfigError(f"--harness-probes: {exc}") from exc
+
+
 def resolve_config(
     args: argparse.Namespace, env: Mapping[str, str] | None = None, argv: Sequence[str] = ()
 ) -> RunConfig:
@@ -220,5 +240,6 @@ def resolve_config(
         summary_md=_optional_path(args.summary_md or env.get("SUMMARY_MD")),
         probe_quality=resolve_probe_quality(args.probe_quality, env),
         advise=getattr(args, "advise", False) or env.get("ADVISE", "").strip() == "1",
+        harness_probes=resolve_harness_probes(getattr(args, "harness_probes", []), env),
         argv=list(argv),
     )

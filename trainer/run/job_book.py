@@ -129,7 +129,8 @@ class JobBook:
         job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
         self.jobs[job_id] = Job(job_id, codec, data, n_tasks, n_folds)
         self.active[codec] = job_id
-        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds))
+        probed = "" if data.harness is None else data.harness.describe(data.sources, data.probe_quality)
+        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds, probed))
         return job_id, transition
 
     def task_done(self, job_id: int, folds: list[FoldResult]) -> list[Event]:

@@ -1,0 +1,118 @@
+"""--harness-probes FILE: held-out picks judged again with the harness's own probe of each clip.
+
+The probe file is read strictly (a bad line is exit 2 naming it), never trains anything (the same
+folds give the same PLCC with and without it), and its numbers reach the log, the report, the
+JUnit XML and the Markdown summary. The bundled six clips of the real sweep come with the
+harness's real ultrafast probe (tests/data/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.harness_checks import DATA
+from trainer.core.features import FEATURE_NAMES
+from trainer.ingest.harness_probes import HarnessProbeError, load_harness_probes
+from trainer.run.cli import build_parser, main
+from trainer.run.config import resolve_config
+
+SUBSET = DATA / "crfsweep_libx264_subset.jsonl"
+PROBES = DATA / "crfsweep_probe_libx264.jsonl"
+GOOD = {"src": "clip", "encoder": "libx264", "probe_crf": 28, "probe_bitrate_kbps": 900.0,
+        "probe_i_frame_avg_bytes": 40000.0, "probe_p_frame_avg_bytes": 3000.0, "probe_b_frame_avg_bytes": None}
+
+
+def _write(tmp_path, *rows: object, name: str = "probes.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ("{not json", "not JSON"),
+    ("[1, 2]", "not a JSON object"),
+    ({**GOOD, "src": ""}, "src must be a non-empty string"),
+    ({**GOOD, "encoder": "libx266"}, "unknown codec 'libx266'"),
+    ({**GOOD, "probe_bitrate_kbps": None}, "probe_bitrate_kbps must be a positive number, got None"),
+    ({**GOOD, "probe_bitrate_kbps": 0}, "probe_bitrate_kbps must be a positive number"),
+    ({**GOOD, "probe_p_frame_avg_bytes": -1}, "probe_p_frame_avg_bytes must be a non-negative number"),
+    ({**GOOD, "probe_i_frame_avg_bytes": "9000"}, "probe_i_frame_avg_bytes must be a non-negative number"),
+    ({**GOOD, "probe_crf": True}, "probe_crf must be a number"),
+    (GOOD, "a second probe of 'clip' for libx264"),
+])
+def test_a_bad_line_is_an_error_naming_file_and_line(bad, message, tmp_path, capsys):
+    path = _write(tmp_path, GOOD, bad)
+    with pytest.raises(HarnessProbeError, match=message) as raised:
+        load_harness_probes([path])
+    assert f"{path}:2: " in str(raised.value)
+    assert main(["--harness-probes", str(path), "--corpus", str(SUBSET), "--out-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--harness-probes: {path}:2: " in err and message in err
+    assert not (tmp_path / "out").exists()  # refused before any training or output
+
+
+def test_an_empty_file_or_one_probe_in_two_files_is_refused(tmp_path):
+    with pytest.raises(HarnessProbeError, match="no probe lines"):
+        load_harness_probes([_write(tmp_path, "", name="empty.jsonl")])
+    with pytest.raises(HarnessProbeError, match=r"a second probe of 'clip' for libx264 \(first at .*a.jsonl:1\)"):
+        load_harness_probes([_write(tmp_path, GOOD, name="a.jsonl"), _write(tmp_path, GOOD, name="b.jsonl")])
+
+
+def test_a_clips_rows_take_its_probe_and_a_probe_at_another_quality_is_not_used(tmp_path):
+    other = {**GOOD, "src": "elsewhere", "probe_crf": 30}
+    probes = load_harness_probes([_write(tmp_path, GOOD, other, {**GOOD, "src": "unnamed", "probe_crf": None})])
+    sources = np.array(["clip", "clip", "elsewhere", "unnamed", "absent"])
+    features = np.arange(5 * len(FEATURE_NAMES), dtype=np.float32).reshape(5, -1)
+    harness = probes.for_codec("libx264", sources, features, 28.0)
+    assert harness.rows.tolist() == [True, True, False, True, False]
+    column = {name: FEATURE_NAMES.index(name) for name in FEATURE_NAMES}
+    assert harness.features[0, column["probe_bitrate_kbps"]] == 900.0
+    assert harness.features[1, column["probe_i_frame_avg_bytes"]] == 40000.0
+    assert harness.features[0, column["probe_b_frame_avg_bytes"]] == 0.0  # null: no B frames, fed as 0
+    untouched = [i for i in range(len(FEATURE_NAMES)) if not FEATURE_NAMES[i].startswith("probe_")]
+    assert np.array_equal(harness.features[:, untouched], features[:, untouched])
+    assert np.array_equal(harness.features[[2, 4]], features[[2, 4]])
+    assert harness.other_quality == ("elsewhere",)
+    line = harness.describe(sources, 28.0)
+    assert "2 of 4 clips have a harness probe at quality 28" in line and "elsewhere" in line
+    assert probes.for_codec("libx265", sources, features, 28.0).rows.sum() == 0  # probes are per encoder
+
+
+def test_env_names_the_files_when_no_flag_does():
+    parser = build_parser("python -m trainer")
+    config = resolve_config(parser.parse_args([]), env={"HARNESS_PROBES": str(PROBES)})
+    assert config.harness_probes is not None and config.as_dict()["harness_probes"] == [str(PROBES)]
+    assert resolve_config(parser.parse_args([]), env={}).harness_probes is None
+
+
+def _run(tmp_path, name: str, *extra: str) -> dict:
+    out = tmp_path / name
+    argv = ["--corpus", str(SUBSET), "--codec", "libx264", "--epochs", "20", "--workers", "1", "--out-dir", str(out),
+            "--model-dir", str(tmp_path / "models"), "--junit-xml", str(out / "junit.xml"),
+            "--summary-md", str(out / "summary.md"), *extra]
+    assert main(argv) == 1  # six clips: the gate fails honestly
+    return json.loads((out / "report.json").read_text())
+
+
+def test_a_batch_judges_picks_again_with_the_probe_and_trains_exactly_as_without_it(tmp_path, one_torch_thread):
+    plain = _run(tmp_path, "plain")
+    probed = _run(tmp_path, "probed", "--harness-probes", str(PROBES))
+    before, after = plain["codecs"][0], probed["codecs"][0]
+    assert [f["plcc"] for f in after["folds"]] == [f["plcc"] for f in before["folds"]]  # never trained on
+    assert after["crf_pick"] == before["crf_pick"]
+    assert before["crf_pick_harness_probe"] is None
+    as_probed = after["crf_pick_harness_probe"]
+    assert as_probed["n"] == after["crf_pick"]["n"]  # every clip of the subset has its probe
+    per_fold = [f["crf_pick_harness_probe"] for f in after["folds"]]
+    assert sum(f["n"] for f in per_fold if f) == as_probed["n"]
+    assert probed["run_provenance"]["args"]["harness_probes"] == [str(PROBES)]
+    log = next((tmp_path / "probed").glob("train_*.log")).read_text()
+    assert "6 of 6 clips have a harness probe at quality 28" in log
+    assert "crf pick with the harness's own probe: off by" in log
+    assert "crf pick with the harness's own probe" in (tmp_path / "probed" / "junit.xml").read_text()
+    summary = (tmp_path / "probed" / "summary.md").read_text()
+    assert "With the harness's own probe of each clip as input" in summary
+    assert "harness's own probe" not in (tmp_path / "plain" / "summary.md").read_text()
