@@ -17,7 +17,7 @@ from tests.harness_checks import DATA
 from trainer.core.features import FEATURE_NAMES
 from trainer.ingest.harness_probes import HarnessProbeError, load_harness_probes
 from trainer.run.cli import build_parser, main
-from trainer.run.config import resolve_config
+from trainer.run.config import ConfigError, resolve_config
 
 SUBSET = DATA / "crfsweep_libx264_subset.jsonl"
 PROBES = DATA / "crfsweep_probe_libx264.jsonl"
@@ -86,6 +86,8 @@ def test_env_names_the_files_when_no_flag_does():
     config = resolve_config(parser.parse_args([]), env={"HARNESS_PROBES": str(PROBES)})
     assert config.harness_probes is not None and config.as_dict()["harness_probes"] == [str(PROBES)]
     assert resolve_config(parser.parse_args([]), env={}).harness_probes is None
+    with pytest.raises(ConfigError, match="environment variable HARNESS_PROBES: .*missing.jsonl: cannot read"):
+        resolve_config(parser.parse_args([]), env={"HARNESS_PROBES": str(DATA / "missing.jsonl")})
 
 
 def _run(tmp_path, name: str, *extra: str) -> dict:

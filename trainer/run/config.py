@@ -179,7 +179,8 @@ def resolve_harness_probes(flags: Sequence[str], env: Mapping[str, str]) -> Harn
     try:
         return load_harness_probes(paths)
     except HarnessProbeError as exc:
-        raise ConfigError(f"--harness-probes: {exc}") from exc
+        where = "--harness-probes" if flags else "environment variable HARNESS_PROBES"
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def resolve_config(
