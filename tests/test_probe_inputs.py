@@ -31,7 +31,7 @@ def test_every_row_of_a_ladder_gets_the_bitrate_at_the_probe_quality_log_linearl
     out, counts = with_probe_inputs(raw, np.array(["a"] * 4), probe_quality=28)
     assert np.allclose(out[:, RAW_INDEX["probe_bitrate_kbps"]], 1000.0, rtol=1e-9)
     assert counts.as_report() == {"from_ladder": 4, "from_probe_preset": 0, "explicit": 0, "own_encode": 0,
-                                  "sizes_withheld": 0}
+                                  "sizes_withheld": 0, "sizes_unverified": 0}
     beyond, _ = with_probe_inputs(raw, np.array(["a"] * 4), probe_quality=40)  # extrapolated from the two nearest
     assert np.allclose(beyond[:, RAW_INDEX["probe_bitrate_kbps"]], 1000.0 * np.exp(-1.2), rtol=1e-9)
 
@@ -44,7 +44,7 @@ def test_explicit_probe_values_win_and_single_points_and_bitrate_ladders_keep_th
     probe = out[:, RAW_INDEX["probe_bitrate_kbps"]]
     assert probe[0] == 4321.0 and np.allclose(probe[1:4], 1000.0) and probe[4] == 555.0 and probe[5] == 777.0
     assert counts.as_report() == {"from_ladder": 3, "from_probe_preset": 0, "explicit": 1, "own_encode": 2,
-                                  "sizes_withheld": 0}
+                                  "sizes_withheld": 0, "sizes_unverified": 0}
 
 
 def test_sources_resolutions_and_frame_rates_are_separate_ladders():
@@ -66,12 +66,12 @@ def test_the_probe_preset_ladder_gives_every_ladder_of_its_source_its_probe():
     assert np.allclose(probe[8:12], 500.0)  # 640x360 has no ultrafast ladder: its own
     assert probe[12] == pytest.approx(3000.0)  # even a single point, once a real probe-preset ladder exists for it
     assert counts.as_report() == {"from_ladder": 4, "from_probe_preset": 9, "explicit": 0, "own_encode": 0,
-                                  "sizes_withheld": 0}
+                                  "sizes_withheld": 0, "sizes_unverified": 0}
     without, counts = with_probe_inputs(_raw(rows), sources, 28, presets, probe_preset="veryfast")
     assert np.allclose(without[:8, RAW_INDEX["probe_bitrate_kbps"]], [1000.0] * 4 + [3000.0] * 4)
     assert without[12, RAW_INDEX["probe_bitrate_kbps"]] == 400.0  # alone in its ladder: its own bitrate
     assert counts.as_report() == {"from_ladder": 12, "from_probe_preset": 0, "explicit": 0, "own_encode": 1,
-                                  "sizes_withheld": 0}
+                                  "sizes_withheld": 0, "sizes_unverified": 0}
 
 
 def test_one_probe_preset_encode_stands_for_its_source_only_at_the_probe_quality_and_explicit_probes_win():
@@ -81,12 +81,12 @@ def test_one_probe_preset_encode_stands_for_its_source_only_at_the_probe_quality
     out, counts = with_probe_inputs(_raw(rows), np.array(["a"] * 5), 28, presets, "ultrafast")
     assert np.allclose(out[:, RAW_INDEX["probe_bitrate_kbps"]], [3000.0, 2500.0, 3000.0, 3000.0, 3000.0])
     assert counts.as_report() == {"from_ladder": 0, "from_probe_preset": 4, "explicit": 1, "own_encode": 0,
-                                  "sizes_withheld": 0}
+                                  "sizes_withheld": 0, "sizes_unverified": 0}
     rows[4]["crf"] = 30  # one ultrafast encode at another quality: nothing to interpolate along
     out, counts = with_probe_inputs(_raw(rows), np.array(["a"] * 5), 28, presets, "ultrafast")
     assert np.allclose(out[:, RAW_INDEX["probe_bitrate_kbps"]], [1000.0, 2500.0, 1000.0, 1000.0, 3000.0])
     assert counts.as_report() == {"from_ladder": 3, "from_probe_preset": 0, "explicit": 1, "own_encode": 1,
-                                  "sizes_withheld": 0}
+                                  "sizes_withheld": 0, "sizes_unverified": 0}
     single, counts = with_probe_inputs(_raw(rows[4:]), np.array(["a"]), 30, presets[4:], "medium")
     assert counts.own_encode == 1  # a lone encode of another preset keeps its own bitrate, as before
 
@@ -106,7 +106,7 @@ def test_a_ladder_at_another_preset_lends_its_bitrate_but_not_its_frame_sizes():
     assert np.isnan(out[:4, RAW_INDEX["probe_b_frame_avg_bytes"]]).all()
     assert np.allclose(out[4:, RAW_INDEX["probe_i_frame_avg_bytes"]], 9000.0)  # naming no preset: as before
     assert counts.as_report() == {"from_ladder": 8, "from_probe_preset": 0, "explicit": 0, "own_encode": 0,
-                                  "sizes_withheld": 4}
+                                  "sizes_withheld": 4, "sizes_unverified": 4}  # the unnamed ladder: taken as ultrafast
     medium_only, counts = with_probe_inputs(_raw(rows[:4]), np.array(["a"] * 4), 28, presets[:4], "ultrafast")
     observed = observed_inputs(medium_only)
     assert observed[RAW_INDEX["probe_bitrate_kbps"]]

@@ -7,8 +7,10 @@ import pytest
 
 from trainer.core.features import RAW_INDEX
 from trainer.ingest.corpus import load_corpus
+from trainer.ingest.discovery import CorpusInputs
 from trainer.ingest.live import IncrementalCorpus
 from trainer.ingest.parsing import parse_lines
+from trainer.outputs.describe import describe_corpus
 
 PROBE = RAW_INDEX["probe_bitrate_kbps"]
 CRFS = (20, 24, 28, 32, 36)
@@ -40,7 +42,7 @@ def test_the_medium_ladder_gets_the_ultrafast_ladders_crf_28_bitrate(tmp_path):
     assert np.allclose(data.features[:10, PROBE], 2700.0)  # both ladders of "clip": the harness's ultrafast probe
     assert np.allclose(data.features[10:, PROBE], 400.0)  # "other" has no ultrafast ladder: its own at CRF 28
     assert data.probe.as_report() == {"from_ladder": 5, "from_probe_preset": 10, "explicit": 0, "own_encode": 0,
-                                      "sizes_withheld": 0}
+                                      "sizes_withheld": 0, "sizes_unverified": 0}
     assert corpus.probe_counts() == data.probe
     lower = corpus.for_codec("libx264", probe_quality=24)  # an override moves the probe along the ladder
     assert np.allclose(lower.features[:10, PROBE], 2700.0 * np.exp(0.44), rtol=1e-5)
@@ -124,3 +126,18 @@ def test_crf_pick_judges_each_presets_ladder_against_its_own_measured_curve(tmp_
     assert apart["n"] == 5 + 3 and merged["n"] == 5  # ultrafast (68..92) spans three targets; merged: one curve
     assert apart["miss_rate"] == 3 / 8  # right on medium, 4 CRF steps too greedy on each ultrafast pick
     assert apart["mean_abs_quality_error"] == pytest.approx(4 * 3 / 8)
+
+
+def test_the_run_log_says_where_frame_sizes_were_withheld_or_taken_on_trust(tmp_path):
+    sizes = {"i_frame_avg_bytes": 40000.0, "p_frame_avg_bytes": 3000.0, "b_frame_avg_bytes": 900.0}
+    path = tmp_path / "sized.jsonl"
+    path.write_bytes(_jsonl(_rows("clip", "medium", 900.0, **sizes) + _rows("other", None, 400.0, **sizes)))
+    corpus = load_corpus([path])
+    lines = describe_corpus(CorpusInputs([path], [], []), corpus, {})
+    assert "    probe frame sizes withheld from 5 rows: their ladder names another preset" in "\n".join(lines)
+    assert "    probe frame sizes of 5 rows come from ladders that name no preset" in "\n".join(lines)
+    assert corpus.probe_counts().as_report()["sizes_unverified"] == 5
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(_jsonl(_rows("clip", "medium", 900.0)))  # no frame sizes: nothing to say
+    assert not any("frame sizes" in line for line in describe_corpus(CorpusInputs([plain], [], []),
+                                                                     load_corpus([plain]), {}))

@@ -78,7 +78,7 @@ def test_a_batch_trains_for_the_override_and_the_report_says_so(tmp_path):
     assert harness["libx265"]["probe_quality"] == 28 and harness["libx265"]["probe_quality_overridden"] is False
     assert report["run_provenance"]["args"]["probe_quality"] == {"libx264": 24}
     assert report["corpus"]["probe"] == {"from_ladder": 25, "from_probe_preset": 10, "explicit": 0, "own_encode": 0,
-                                         "sizes_withheld": 0}
+                                         "sizes_withheld": 0, "sizes_unverified": 0}
     log = next(out.glob("train_*.log")).read_text()
     assert "probe quality libx264=24 (--probe-quality; harness default 28)" in log
     pick = report["codecs"][0]["crf_pick"]

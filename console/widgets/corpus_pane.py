@@ -15,13 +15,16 @@ from trainer.core.display import clip, clip_path
 
 PROBE_KINDS = (("from_ladder", "own ladder"), ("from_probe_preset", "probe-preset ladder"),
                ("explicit", "explicit"), ("own_encode", "own encode"))
+# Apart from the four (README "Frame sizes only from the probe's preset").
+FRAME_SIZE_NOTES = (("sizes_withheld", "frame sizes withheld"),
+                    ("sizes_unverified", "frame sizes from no-preset ladders"))
 
 
 def probe_line(counts: dict[str, int]) -> str:
     """Rows by where their probe inputs come from, as the report's corpus.probe counts them."""
     line = "probe inputs: " + "  ".join(f"{label} {counts.get(key, 0)}" for key, label in PROBE_KINDS)
-    withheld = counts.get("sizes_withheld", 0)
-    return f"{line}  (frame sizes withheld {withheld})" if withheld else line
+    notes = [f"{label} {counts[key]}" for key, label in FRAME_SIZE_NOTES if counts.get(key)]
+    return f"{line}  ({'; '.join(notes)})" if notes else line
 
 
 class CorpusPane(Static):

@@ -48,17 +48,20 @@ class ProbeCounts:
     explicit: int = 0
     own_encode: int = 0
     # Apart from the four: rows whose own ladder names another preset than the probe's, so its frame
-    # sizes were not lent to them (that preset's I/P/B split is not what the probe measures).
+    # sizes were not lent to them (that preset's I/P/B split is not what the probe measures), and rows
+    # that took frame sizes from their own ladder although it names no preset (taken as the probe's).
     sizes_withheld: int = 0
+    sizes_unverified: int = 0
 
     def __add__(self, other: ProbeCounts) -> ProbeCounts:
         return ProbeCounts(self.from_ladder + other.from_ladder, self.from_probe_preset + other.from_probe_preset,
                            self.explicit + other.explicit, self.own_encode + other.own_encode,
-                           self.sizes_withheld + other.sizes_withheld)
+                           self.sizes_withheld + other.sizes_withheld, self.sizes_unverified + other.sizes_unverified)
 
     def as_report(self) -> dict[str, int]:
         return {"from_ladder": self.from_ladder, "from_probe_preset": self.from_probe_preset,
-                "explicit": self.explicit, "own_encode": self.own_encode, "sizes_withheld": self.sizes_withheld}
+                "explicit": self.explicit, "own_encode": self.own_encode, "sizes_withheld": self.sizes_withheld,
+                "sizes_unverified": self.sizes_unverified}
 
 
 def _group_ids(raw: np.ndarray, names: list[np.ndarray]) -> np.ndarray:
@@ -124,6 +127,7 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
     explicit = ~np.isnan(raw[:, _COL["probe_bitrate_kbps"]])
     origin = np.zeros(raw.shape[0], dtype=np.int8)  # 0 own encode, 1 own ladder, 2 probe-preset ladder
     withheld = np.zeros(raw.shape[0], dtype=bool)
+    unverified = np.zeros(raw.shape[0], dtype=bool)
     ids = ladder_ids(raw, sources, presets)
     order = np.argsort(ids, kind="stable")
     ladders = np.split(order, np.flatnonzero(np.diff(ids[order])) + 1) if order.size else []
@@ -139,10 +143,12 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
         donor = donors.get(int(sites[rows[0]]))
         if donor is None:
             values, receivers, kind = probes[k], rows, 1
-            if _names_another_preset(presets, rows, probe_preset):
-                sizes = [c for c in values if c in FRAME_SIZE_PROBES]
-                withheld[rows] = np.isnan(raw[np.ix_(rows, sizes)]).any(axis=1) if sizes else False
+            named = "" if presets is None else str(presets[rows[0]])
+            if named and probe_preset and named != probe_preset:
+                withheld[rows] = _take_a_frame_size(raw, rows, values)
                 values = {c: v for c, v in values.items() if c not in FRAME_SIZE_PROBES}
+            elif not named:
+                unverified[rows] = _take_a_frame_size(raw, rows, values)
         else:
             values, kind = probes[donor], 2
             receivers = rows[~np.isnan(raw[rows, _COL["crf"]])]
@@ -154,17 +160,14 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
     own = np.isnan(out[:, bitrate])
     out[own, bitrate] = raw[own, _COL["bitrate_kbps"]]
     counts = ProbeCounts(int((origin == 1).sum()), int((origin == 2).sum()), int(explicit.sum()),
-                         int((~explicit & (origin == 0)).sum()), int(withheld.sum()))
+                         int((~explicit & (origin == 0)).sum()), int(withheld.sum()), int(unverified.sum()))
     return out, counts
 
 
-def _names_another_preset(presets: np.ndarray | None, rows: np.ndarray, probe_preset: str | None) -> bool:
-    """Whether the ladder names a preset and it is not the harness's probe preset (a ladder naming
-    none is taken as the corpus gives it: nothing says its frames differ from the probe's)."""
-    if presets is None or not probe_preset:
-        return False
-    named = str(presets[rows[0]])
-    return bool(named) and named != probe_preset
+def _take_a_frame_size(raw: np.ndarray, rows: np.ndarray, values: dict[int, float]) -> np.ndarray:
+    """Per row of a ladder, whether ``values`` would give it a frame size it does not carry itself."""
+    sizes = [c for c in values if c in FRAME_SIZE_PROBES]
+    return np.isnan(raw[np.ix_(rows, sizes)]).any(axis=1) if sizes else np.zeros(rows.size, dtype=bool)
 
 
 def observed_inputs(raw_with_probes: np.ndarray) -> np.ndarray:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from trainer.core.codecs import PROBE_QUALITY
-from trainer.core.display import clip
+from trainer.core.display import clip, clip_path
+from trainer.ingest.corpus import Corpus
+from trainer.ingest.discovery import CorpusInputs
+from trainer.ingest.probes import ProbeCounts
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
 from trainer.learning.results import CodecResult
 
@@ -118,3 +121,33 @@ def probe_assumed(codec: str, harness: Mapping[str, object]) -> str:
     if probe.get("probe_quality_overridden"):
         text += f" (overridden; harness default {probe['default_probe_quality']:g})"
     return f"{text}, preset {probe['probe_preset']}"
+
+
+def describe_frame_sizes(probe: ProbeCounts) -> list[str]:
+    """Where the probe frame sizes could not be lent, or were lent on trust (README "Frame sizes only
+    from the probe's preset"): a model fed another preset's I/P/B split picks far off in the harness."""
+    lines = []
+    if probe.sizes_withheld:
+        lines.append(f"probe frame sizes withheld from {probe.sizes_withheld} rows: their ladder names another "
+                     "preset than the codec's probe preset (bitrate still lent)")
+    if probe.sizes_unverified:
+        lines.append(f"probe frame sizes of {probe.sizes_unverified} rows come from ladders that name no preset, "
+                     "taken as the probe preset's; if those encodes used another preset, give the rows a "
+                     "\"preset\" field so their frame sizes are withheld")
+    return lines
+
+
+def describe_corpus(inputs: CorpusInputs, corpus: Corpus, probe_quality: Mapping[str, float]) -> list[str]:
+    """What a run read: roots, accepted and rejected rows with examples, where probe frame sizes were not lent."""
+    lines = [f"corpus root: {clip_path(root)}" for root in inputs.present_roots]
+    lines += [f"corpus root missing, skipped: {clip_path(root)}" for root in inputs.missing_roots]
+    rejected = corpus.rejections
+    lines.append(f"corpus: {len(inputs.files)} files, {corpus.rows_accepted} rows accepted, {rejected.total} rejected")
+    if corpus.frames_aggregated:
+        lines.append(f"    per-frame rows: {corpus.frames_aggregated} frames aggregated into {corpus.clips} clips")
+    lines += [f"    rejected {reason}: {count}" for reason, count in sorted(rejected.counts.items())]
+    lines += [f"    e.g. {example}" for example in rejected.example_list()]
+    unknown = sorted(rejected.unknown_codecs.items())
+    lines += [f"    unknown codec {clip(name)!r}: {count} rows" for name, count in unknown]
+    lines += [f"    unreadable file: {clip(problem, 160)}" for problem in rejected.unreadable_files]
+    return lines + [f"    {line}" for line in describe_frame_sizes(corpus.probe_counts(probe_quality))]

@@ -18,7 +18,6 @@ from typing import TextIO
 
 from trainer.core.atomic import OutputUnwritable, atomic_write_text, require_writable_dir
 from trainer.core.codecs import probe_quality_of
-from trainer.core.display import clip, clip_path
 from trainer.executors.dask_cluster import (
     Cluster,
     ClusterUnavailable,
@@ -34,7 +33,13 @@ from trainer.ingest.discovery import CorpusInputs, find_inputs
 from trainer.ingest.synthetic import synthetic_codec_data
 from trainer.learning.events import Event
 from trainer.learning.results import CodecResult, error_result
-from trainer.outputs.describe import describe_event, describe_probe_overrides, summary_table, verdict_line
+from trainer.outputs.describe import (
+    describe_corpus,
+    describe_event,
+    describe_probe_overrides,
+    summary_table,
+    verdict_line,
+)
 from trainer.outputs.junit import junit_xml
 from trainer.outputs.report import build_report, corpus_section, summary_section, utc_stamp, write_report
 from trainer.outputs.summary_md import summary_markdown
@@ -53,25 +58,6 @@ from trainer.shipping.restore import restore_backup
 SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE = 8, 40, 1.0
 # 70 is EX_SOFTWARE (sysexits.h): an internal error, never confused with a failed gate (1).
 EXIT_OK, EXIT_NOT_ALL_PASS, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 70
-
-
-def _announce_corpus(log: RunLog, inputs: CorpusInputs, corpus: Corpus) -> None:
-    for root in inputs.present_roots:
-        log.line(f"corpus root: {clip_path(root)}")
-    for root in inputs.missing_roots:
-        log.line(f"corpus root missing, skipped: {clip_path(root)}")
-    rejected = corpus.rejections
-    log.line(f"corpus: {len(inputs.files)} files, {corpus.rows_accepted} rows accepted, {rejected.total} rejected")
-    if corpus.frames_aggregated:
-        log.line(f"    per-frame rows: {corpus.frames_aggregated} frames aggregated into {corpus.clips} clips")
-    for reason, count in sorted(rejected.counts.items()):
-        log.line(f"    rejected {reason}: {count}")
-    for example in rejected.example_list():
-        log.line(f"    e.g. {example}")
-    for name, count in sorted(rejected.unknown_codecs.items()):
-        log.line(f"    unknown codec {clip(name)!r}: {count} rows")
-    for problem in rejected.unreadable_files:
-        log.line(f"    unreadable file: {clip(problem, 160)}")
 
 
 def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None) -> dict[str, Callable[[], CodecData]]:
@@ -261,7 +247,8 @@ def _train(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, st
     else:
         state.corpus = load_corpus(state.inputs.files, state.inputs.present_roots, state.inputs.missing_roots,
                                    config.workers)
-        _announce_corpus(log, state.inputs, state.corpus)
+        for line in describe_corpus(state.inputs, state.corpus, config.probe_quality):
+            log.line(line)
 
     def emit(event: Event) -> None:
         log.line(describe_event(event))

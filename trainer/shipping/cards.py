@@ -163,7 +163,9 @@ def probe_origin(counts: ProbeCounts, codec: str, probe_quality: float) -> str:
             f"{counts.explicit} explicit probe measurements, {counts.own_encode} their own encode's bitrate"
             + (f"; frame sizes withheld from {counts.sizes_withheld} rows whose ladder is at another preset than "
                f"{PROBE_PRESET[codec]} (its I/P/B split is not what the probe measures)"
-               if counts.sizes_withheld else ""))
+               if counts.sizes_withheld else "")
+            + (f"; frame sizes of {counts.sizes_unverified} rows from their own ladder, which names no preset "
+               f"(taken as {PROBE_PRESET[codec]}'s)" if counts.sizes_unverified else ""))
 
 
 def harness_inputs_section(codec: str, probe_quality: float, w1: np.ndarray, origin: str) -> list[str]:
