@@ -90,9 +90,11 @@ class PredictorConsole(App[int]):
         return self.query_one(CodecTable)
 
     def _widgets_ready(self) -> bool:
-        """False once the panes are gone: background messages can still arrive during shutdown."""
+        """False once any pane is gone: background messages can still arrive during shutdown, and the
+        panes are removed one by one (the table can outlive the corpus pane a message is for)."""
         try:
-            self.query_one(CodecTable)
+            for pane in (CodecTable, CorpusPane, LogPane, FoldDetail):
+                self.query_one(pane)
         except NoMatches:
             return False
         return True
