@@ -15,7 +15,7 @@ import pytest
 
 from tests.harness_checks import DATA
 from trainer.core.features import FEATURE_NAMES
-from trainer.ingest.harness_probes import HarnessProbeError, load_harness_probes
+from trainer.ingest.harness_probes import PROBE_COLUMNS, HarnessProbeError, load_harness_probes, with_probe
 from trainer.run.cli import build_parser, main
 from trainer.run.config import ConfigError, resolve_config
 
@@ -41,6 +41,7 @@ def _write(tmp_path, *rows: object, name: str = "probes.jsonl"):
     ({**GOOD, "probe_p_frame_avg_bytes": -1}, "probe_p_frame_avg_bytes must be a non-negative number"),
     ({**GOOD, "probe_i_frame_avg_bytes": "9000"}, "probe_i_frame_avg_bytes must be a non-negative number"),
     ({**GOOD, "probe_crf": True}, "probe_crf must be a number"),
+    ({**GOOD, "probe_preset": ["fast"]}, "probe_preset must be a string"),
     (GOOD, "a second probe of 'clip' for libx264"),
 ])
 def test_a_bad_line_is_an_error_naming_file_and_line(bad, message, tmp_path, capsys):
@@ -61,24 +62,25 @@ def test_an_empty_file_or_one_probe_in_two_files_is_refused(tmp_path):
         load_harness_probes([_write(tmp_path, GOOD, name="a.jsonl"), _write(tmp_path, GOOD, name="b.jsonl")])
 
 
-def test_a_clips_rows_take_its_probe_and_a_probe_at_another_quality_is_not_used(tmp_path):
-    other = {**GOOD, "src": "elsewhere", "probe_crf": 30}
-    probes = load_harness_probes([_write(tmp_path, GOOD, other, {**GOOD, "src": "unnamed", "probe_crf": None})])
-    sources = np.array(["clip", "clip", "elsewhere", "unnamed", "absent"])
-    features = np.arange(5 * len(FEATURE_NAMES), dtype=np.float32).reshape(5, -1)
-    harness = probes.for_codec("libx264", sources, features, 28.0)
-    assert harness.rows.tolist() == [True, True, False, True, False]
-    column = {name: FEATURE_NAMES.index(name) for name in FEATURE_NAMES}
-    assert harness.features[0, column["probe_bitrate_kbps"]] == 900.0
-    assert harness.features[1, column["probe_i_frame_avg_bytes"]] == 40000.0
-    assert harness.features[0, column["probe_b_frame_avg_bytes"]] == 0.0  # null: no B frames, fed as 0
-    untouched = [i for i in range(len(FEATURE_NAMES)) if not FEATURE_NAMES[i].startswith("probe_")]
-    assert np.array_equal(harness.features[:, untouched], features[:, untouched])
-    assert np.array_equal(harness.features[[2, 4]], features[[2, 4]])
-    assert harness.other_quality == ("elsewhere",)
-    line = harness.describe(sources, 28.0)
-    assert "2 of 4 clips have a harness probe at quality 28" in line and "elsewhere" in line
-    assert probes.for_codec("libx265", sources, features, 28.0).rows.sum() == 0  # probes are per encoder
+def test_a_clips_rows_take_its_probe_and_one_at_another_quality_or_preset_is_not_used(tmp_path):
+    lines = [GOOD, {**GOOD, "src": "elsewhere", "probe_crf": 30}, {**GOOD, "src": "unnamed", "probe_crf": None},
+             {**GOOD, "src": "slower", "probe_preset": "medium"}, {**GOOD, "src": "loud", "probe_preset": "UltraFast"}]
+    probes = load_harness_probes([_write(tmp_path, *lines)])
+    sources = np.array(["clip", "clip", "elsewhere", "unnamed", "absent", "slower", "loud"])
+    features = np.arange(7 * len(FEATURE_NAMES), dtype=np.float32).reshape(7, -1)
+    harness = probes.for_codec("libx264", sources, 28.0, "ultrafast")
+    assert harness.rows.tolist() == [True, True, False, True, False, False, True]
+    assert harness.probe[0].tolist() == [900.0, 40000.0, 3000.0, 0.0]  # B null: no B frames, fed as 0
+    fed = with_probe(features[harness.rows], harness.probe[harness.rows])
+    probe_columns = [FEATURE_NAMES.index(name) for name in PROBE_COLUMNS]
+    assert (fed[:, probe_columns] == [900.0, 40000.0, 3000.0, 0.0]).all()
+    others = [i for i in range(len(FEATURE_NAMES)) if i not in probe_columns]
+    assert np.array_equal(fed[:, others], features[harness.rows][:, others])
+    assert harness.mismatched == ("elsewhere", "slower") and harness.n_clips == 6
+    line = harness.describe(sources, 28.0, "ultrafast")
+    assert "3 of 6 clips have a harness probe at quality 28, preset ultrafast" in line
+    assert "2 probed at another quality or preset, not used: elsewhere, slower" in line
+    assert not probes.for_codec("libx265", sources, 28.0, "ultrafast").rows.any()  # probes are per encoder
 
 
 def test_env_names_the_files_when_no_flag_does():
@@ -112,7 +114,7 @@ def test_a_batch_judges_picks_again_with_the_probe_and_trains_exactly_as_without
     assert sum(f["n"] for f in per_fold if f) == as_probed["n"]
     assert probed["run_provenance"]["args"]["harness_probes"] == [str(PROBES)]
     log = next((tmp_path / "probed").glob("train_*.log")).read_text()
-    assert "6 of 6 clips have a harness probe at quality 28" in log
+    assert "6 of 6 clips have a harness probe at quality 28, preset ultrafast" in log
     assert "crf pick with the harness's own probe: off by" in log
     assert "crf pick with the harness's own probe" in (tmp_path / "probed" / "junit.xml").read_text()
     summary = (tmp_path / "probed" / "summary.md").read_text()

@@ -7,10 +7,10 @@ import pytest
 
 from trainer.core.features import RAW_INDEX
 from trainer.ingest.corpus import load_corpus
-from trainer.ingest.discovery import CorpusInputs
 from trainer.ingest.live import IncrementalCorpus
 from trainer.ingest.parsing import parse_lines
-from trainer.outputs.describe import describe_corpus
+from trainer.learning.events import CodecQueued
+from trainer.outputs.describe import codec_notes, describe_event
 
 PROBE = RAW_INDEX["probe_bitrate_kbps"]
 CRFS = (20, 24, 28, 32, 36)
@@ -131,13 +131,32 @@ def test_crf_pick_judges_each_presets_ladder_against_its_own_measured_curve(tmp_
 def test_the_run_log_says_where_frame_sizes_were_withheld_or_taken_on_trust(tmp_path):
     sizes = {"i_frame_avg_bytes": 40000.0, "p_frame_avg_bytes": 3000.0, "b_frame_avg_bytes": 900.0}
     path = tmp_path / "sized.jsonl"
-    path.write_bytes(_jsonl(_rows("clip", "medium", 900.0, **sizes) + _rows("other", None, 400.0, **sizes)))
+    path.write_bytes(_jsonl(_rows("clip", "Medium", 900.0, **sizes) + _rows("other", None, 400.0, **sizes)
+                            + _rows("third", "ULTRAFAST", 2000.0, **sizes)))
     corpus = load_corpus([path])
-    lines = describe_corpus(CorpusInputs([path], [], []), corpus, {})
-    assert "    probe frame sizes withheld from 5 rows: their ladder names another preset" in "\n".join(lines)
-    assert "    probe frame sizes of 5 rows come from ladders that name no preset" in "\n".join(lines)
-    assert corpus.probe_counts().as_report()["sizes_unverified"] == 5
+    data = corpus.for_codec("libx264")
+    notes = "\n".join(codec_notes(data))
+    assert "probe frame sizes withheld from 5 rows: their ladder names another preset" in notes
+    assert "probe frame sizes of 5 rows come from ladders that name no preset" in notes
+    assert data.probe.as_report() == {"from_ladder": 10, "from_probe_preset": 5, "explicit": 0, "own_encode": 0,
+                                      "sizes_withheld": 5, "sizes_unverified": 5}  # preset names ignore case
+    assert corpus.probe_counts() == data.probe
+    event = CodecQueued("libx264", data.n_rows, data.n_sources, 5, codec_notes(data))
+    assert describe_event(event).splitlines()[1:] == [f"    {note}" for note in codec_notes(data)]
     plain = tmp_path / "plain.jsonl"
     plain.write_bytes(_jsonl(_rows("clip", "medium", 900.0)))  # no frame sizes: nothing to say
-    assert not any("frame sizes" in line for line in describe_corpus(CorpusInputs([plain], [], []),
-                                                                     load_corpus([plain]), {}))
+    assert codec_notes(load_corpus([plain]).for_codec("libx264")) == ()
+
+
+def test_a_real_probe_row_keeps_its_own_frame_sizes_and_takes_none_from_its_ladder(tmp_path):
+    sizes = {"i_frame_avg_bytes": 40000.0, "p_frame_avg_bytes": 3000.0, "b_frame_avg_bytes": 900.0}
+    rows = _rows("clip", None, 900.0, **sizes)
+    rows[0].update(probe_bitrate_kbps=2500.0, probe_i_frame_avg_bytes=50000.0)  # the harness's probe, B null
+    path = tmp_path / "explicit.jsonl"
+    path.write_bytes(_jsonl(rows))
+    data = load_corpus([path]).for_codec("libx264")
+    column = {name: RAW_INDEX[name] for name in ("probe_bitrate_kbps", "probe_i_frame_avg_bytes")}
+    assert data.features[0, column["probe_bitrate_kbps"]] == 2500.0
+    assert data.features[0, column["probe_i_frame_avg_bytes"]] == 50000.0
+    assert data.features[1, column["probe_i_frame_avg_bytes"]] == pytest.approx(40000.0, rel=1e-5)  # lent
+    assert data.probe.explicit == 1 and data.probe.sizes_unverified == 4  # the explicit row is no one's guess

@@ -42,8 +42,8 @@ class CodecData:
 
     def with_harness_probes(self, probes: HarnessProbes) -> CodecData:
         """This table with the harness's own probe of its clips beside it, at its probe quality (for judging only)."""
-        quality = float("nan") if self.probe_quality is None else self.probe_quality
-        return replace(self, harness=probes.for_codec(self.codec, self.sources, self.features, quality))
+        quality = PROBE_QUALITY[self.codec] if self.probe_quality is None else self.probe_quality
+        return replace(self, harness=probes.for_codec(self.codec, self.sources, quality, PROBE_PRESET[self.codec]))
 
     @property
     def n_rows(self) -> int:

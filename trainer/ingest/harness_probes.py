@@ -6,8 +6,13 @@ usually holds other encodes, so training derives probe inputs along its ladders
 (``trainer.ingest.probes``). Where someone ran the harness's probe on the corpus's clips, this
 file of JSON lines says what it measured, one line per clip and encoder::
 
-    {"src": "foreman_cif", "encoder": "libx264", "probe_crf": 28, "probe_bitrate_kbps": 412.7,
-     "probe_i_frame_avg_bytes": 9381.0, "probe_p_frame_avg_bytes": 2110.4, "probe_b_frame_avg_bytes": null}
+    {"src": "foreman_cif", "encoder": "libx264", "probe_preset": "ultrafast", "probe_crf": 28,
+     "probe_bitrate_kbps": 412.7, "probe_i_frame_avg_bytes": 9381.0, "probe_p_frame_avg_bytes": 2110.4,
+     "probe_b_frame_avg_bytes": null}
+
+One probe stands for every row of its clip and encoder, whatever their resolution (the harness
+probes the shot it is given). A probe whose ``probe_crf`` or ``probe_preset`` is not what the
+codec's models are trained for answers another question: it is not used, and the log says so.
 
 It never trains a model. A fold's held-out ladders are judged a second time with these inputs in
 place of the derived ones (``crf_pick_harness_probe``), the question the shipped model is asked:
@@ -39,6 +44,7 @@ class HarnessProbeError(ValueError):
 class HarnessProbe:
     values: tuple[float, float, float, float]  # PROBE_COLUMNS, as the harness feeds them
     probe_crf: float | None  # the quality the probe ran at, when the file says
+    probe_preset: str | None  # the preset it ran with, when the file says
 
 
 @dataclass(frozen=True)
@@ -46,42 +52,53 @@ class HarnessProbes:
     files: tuple[str, ...]
     by_clip: dict[tuple[str, str], HarnessProbe]  # (codec, src) -> probe
 
-    def for_codec(self, codec: str, sources: np.ndarray, features: np.ndarray,
-                  probe_quality: float) -> HarnessFeatures:
-        """``features`` with each row's probe inputs replaced by its clip's harness probe at ``probe_quality``."""
-        out = np.array(features, dtype=np.float32, copy=True)
-        rows = np.zeros(out.shape[0], dtype=bool)
-        other_quality: set[str] = set()
-        for src in np.unique(np.asarray(sources, dtype=str)).tolist():
+    def for_codec(self, codec: str, sources: np.ndarray, probe_quality: float, probe_preset: str) -> HarnessFeatures:
+        """Each row's probe inputs as the harness measured its clip, where that probe ran at the
+        ``probe_quality`` and ``probe_preset`` the codec's models are trained for (NaN elsewhere)."""
+        names, row_clip = np.unique(np.asarray(sources, dtype=str), return_inverse=True)
+        per_clip = np.full((names.size, len(PROBE_COLUMNS)), np.nan, dtype=np.float32)
+        mismatched = []
+        for k, src in enumerate(names.tolist()):
             probe = self.by_clip.get((codec, src))
             if probe is None:
                 continue
-            if probe.probe_crf is not None and probe.probe_crf != probe_quality:
-                other_quality.add(src)
+            if (probe.probe_crf is not None and probe.probe_crf != probe_quality) or (
+                    probe.probe_preset is not None and probe.probe_preset.lower() != probe_preset.lower()):
+                mismatched.append(src)
                 continue
-            mine = np.asarray(sources, dtype=str) == src
-            out[np.ix_(mine, _PROBE_INDEX)] = probe.values
-            rows |= mine
-        return HarnessFeatures(out, rows, tuple(sorted(other_quality)))
+            per_clip[k] = probe.values
+        return HarnessFeatures(per_clip[row_clip.reshape(-1)], names.size, tuple(mismatched))
 
 
 @dataclass(frozen=True)
 class HarnessFeatures:
-    """A codec's inputs as the harness's probe gives them, on the rows whose clip it probed."""
+    """The harness's probe per row of a codec's table (only the four probe inputs, to keep tasks small)."""
 
-    features: np.ndarray  # float32 [n, 14]
-    rows: np.ndarray  # bool [n]: the clip has a harness probe at the probe quality in use
-    other_quality: tuple[str, ...] = ()  # clips probed at another quality than the one in use: not used
+    probe: np.ndarray  # float32 [n, 4] in PROBE_COLUMNS order; NaN where the row's clip has no usable probe
+    n_clips: int  # distinct clips in the table
+    mismatched: tuple[str, ...] = ()  # clips probed at another quality or preset than the models assume: not used
 
-    def describe(self, sources: np.ndarray, probe_quality: float | None) -> str:
+    @property
+    def rows(self) -> np.ndarray:
+        """bool [n]: the row's clip has a usable harness probe."""
+        return ~np.isnan(self.probe[:, 0])
+
+    def describe(self, sources: np.ndarray, probe_quality: float, probe_preset: str) -> str:
         """One log line: how many clips the harness probed, and which probes could not be used."""
         probed = np.unique(np.asarray(sources, dtype=str)[self.rows]).size
-        text = (f"{probed} of {np.unique(np.asarray(sources, dtype=str)).size} clips have a harness probe at quality "
-                f"{probe_quality:g}: their held-out picks are judged again with it (crf_pick_harness_probe)")
-        if self.other_quality:
-            text += (f"; {len(self.other_quality)} probed at another quality, not used: "
-                     + ", ".join(self.other_quality[:8]) + (" ..." if len(self.other_quality) > 8 else ""))
+        text = (f"{probed} of {self.n_clips} clips have a harness probe at quality {probe_quality:g}, preset "
+                f"{probe_preset}: their held-out picks are judged again with it (crf_pick_harness_probe)")
+        if self.mismatched:
+            text += (f"; {len(self.mismatched)} probed at another quality or preset, not used: "
+                     + ", ".join(self.mismatched[:8]) + (" ..." if len(self.mismatched) > 8 else ""))
         return text
+
+
+def with_probe(features: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    """``features`` rows with their probe inputs replaced by ``probe`` (the same rows of HarnessFeatures.probe)."""
+    out = np.array(features, dtype=np.float32, copy=True)
+    out[:, _PROBE_INDEX] = probe
+    return out
 
 
 def load_harness_probes(paths: Sequence[Path]) -> HarnessProbes:
@@ -132,10 +149,13 @@ def _parse(line: str, here: str) -> tuple[tuple[str, str], HarnessProbe]:
             kind = "positive" if name == "probe_bitrate_kbps" else "non-negative"
             raise HarnessProbeError(f"{here}: {name} must be a {kind} number, got {value!r}")
         values.append(float(value))
-    crf = row.get("probe_crf")
+    crf, preset = row.get("probe_crf"), row.get("probe_preset")
     if crf is not None and not _number(crf):
         raise HarnessProbeError(f"{here}: probe_crf must be a number, got {crf!r}")
-    return (codec, src), HarnessProbe((values[0], values[1], values[2], values[3]), None if crf is None else float(crf))
+    if preset is not None and (isinstance(preset, bool) or not isinstance(preset, str | int)):
+        raise HarnessProbeError(f"{here}: probe_preset must be a string, got {preset!r}")
+    return (codec, src), HarnessProbe((values[0], values[1], values[2], values[3]), None if crf is None else float(crf),
+                                      None if preset is None else str(preset))
 
 
 def _number(value: object) -> bool:

@@ -131,8 +131,7 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
     ids = ladder_ids(raw, sources, presets)
     order = np.argsort(ids, kind="stable")
     ladders = np.split(order, np.flatnonzero(np.diff(ids[order])) + 1) if order.size else []
-    at_probe_preset = [presets is not None and bool(probe_preset) and presets[rows[0]] == probe_preset
-                       for rows in ladders]
+    at_probe_preset = [presets is not None and _same_preset(presets[rows[0]], probe_preset) for rows in ladders]
     probes = [_ladder_probe(raw, rows, probe_quality, exact) for rows, exact in zip(ladders, at_probe_preset,
                                                                                      strict=True)]
     sites = site_ids(raw, sources)
@@ -144,16 +143,18 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
         if donor is None:
             values, receivers, kind = probes[k], rows, 1
             named = "" if presets is None else str(presets[rows[0]])
-            if named and probe_preset and named != probe_preset:
-                withheld[rows] = _take_a_frame_size(raw, rows, values)
+            if named and probe_preset and not _same_preset(named, probe_preset):
+                withheld[rows] = _take_a_frame_size(raw, rows, values) & ~explicit[rows]
                 values = {c: v for c, v in values.items() if c not in FRAME_SIZE_PROBES}
             elif not named:
-                unverified[rows] = _take_a_frame_size(raw, rows, values)
+                unverified[rows] = _take_a_frame_size(raw, rows, values) & ~explicit[rows]
         else:
             values, kind = probes[donor], 2
             receivers = rows[~np.isnan(raw[rows, _COL["crf"]])]
+        derived_only = receivers[~explicit[receivers]]  # a real probe's row takes no other encode's frame sizes
         for column, value in values.items():
-            missing = receivers[np.isnan(raw[receivers, column])]
+            takers = receivers if column == bitrate else derived_only
+            missing = takers[np.isnan(raw[takers, column])]
             out[missing, column] = value
             if column == bitrate:
                 origin[missing] = kind
@@ -162,6 +163,12 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
     counts = ProbeCounts(int((origin == 1).sum()), int((origin == 2).sum()), int(explicit.sum()),
                          int((~explicit & (origin == 0)).sum()), int(withheld.sum()), int(unverified.sum()))
     return out, counts
+
+
+def _same_preset(named: object, probe_preset: str | None) -> bool:
+    """Preset names compare without case ("Medium" is medium). One named by number (SVT-AV1, libaom)
+    never matches the harness's named probe preset: which number that maps to is the harness's business."""
+    return bool(probe_preset) and str(named).strip().lower() == str(probe_preset).lower()
 
 
 def _take_a_frame_size(raw: np.ndarray, rows: np.ndarray, values: dict[int, float]) -> np.ndarray:

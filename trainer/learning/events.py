@@ -13,7 +13,8 @@ class CodecQueued:
     n_rows: int
     n_sources: int
     n_folds: int
-    harness_probes: str = ""  # what --harness-probes gives this codec (HarnessFeatures.describe), "" without
+    # Lines for the log about this codec's inputs: frame sizes withheld or taken on trust, --harness-probes.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
             encode_kbps=data.encode_kbps,
             sources=data.sources,
             ladders=data.ladders,
-            harness_features=None if data.harness is None else data.harness.features,
-            harness_rows=None if data.harness is None else data.harness.rows,
+            harness_probe=None if data.harness is None else data.harness.probe,
         )
         for folds in fold_groups(profile)
     ]

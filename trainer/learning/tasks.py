@@ -41,9 +41,8 @@ class FoldTask:
     # and the per-source quality picks compared with the shipped model
     sources: np.ndarray | None = None
     ladders: np.ndarray | None = None  # [n] each row's corpus ladder (presets apart), for crf_pick
-    # [n, 14] the inputs as the harness's own probe gives them, and [n] the rows whose clip it probed
-    harness_features: np.ndarray | None = None
-    harness_rows: np.ndarray | None = None
+    # [n, 4] the probe inputs as the harness's own probe of the row's clip gives them (NaN: no probe)
+    harness_probe: np.ndarray | None = None
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
@@ -108,16 +107,17 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
 def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,
                fold_model: Callable[[np.ndarray], np.ndarray]) -> dict[str, float | int] | None:
     """The fold's picks on its held-out clips that the harness probed, with the harness's probe as input."""
+    from trainer.ingest.harness_probes import with_probe
     from trainer.learning.crf_pick import crf_pick_metrics
 
-    if task.harness_features is None or task.harness_rows is None:
+    if task.harness_probe is None:
         return None
-    rows = val & task.harness_rows
+    rows = val & ~np.isnan(task.harness_probe[:, 0])
     if not rows.any():
         return None
     ladder_ids = None if task.ladders is None else task.ladders[rows]
-    return crf_pick_metrics(task.harness_features[rows], task.target[rows], kbps[rows], task.codec, fold_model,
-                            ladder_ids)
+    return crf_pick_metrics(with_probe(task.features[rows], task.harness_probe[rows]), task.target[rows], kbps[rows],
+                            task.codec, fold_model, ladder_ids)
 
 
 def _fold_model(weights: MLPWeights, k: int) -> Callable[[np.ndarray], np.ndarray]:

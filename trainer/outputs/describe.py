@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from trainer.core.codecs import PROBE_QUALITY
+from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY
 from trainer.core.display import clip, clip_path
-from trainer.ingest.corpus import Corpus
+from trainer.ingest.corpus import CodecData, Corpus
 from trainer.ingest.discovery import CorpusInputs
 from trainer.ingest.probes import ProbeCounts
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
@@ -23,7 +23,7 @@ def fmt(value: float | None, digits: int = 4) -> str:
 def describe_event(event: Event) -> str:
     if isinstance(event, CodecQueued):
         queued = f"{event.codec}: queued, {event.n_rows} rows from {event.n_sources} sources, {event.n_folds} folds"
-        return queued + (f"\n    {event.harness_probes}" if event.harness_probes else "")
+        return "\n    ".join([queued, *event.notes])
     if isinstance(event, FoldFinished):
         f = event.result
         return (
@@ -137,8 +137,8 @@ def describe_frame_sizes(probe: ProbeCounts) -> list[str]:
     return lines
 
 
-def describe_corpus(inputs: CorpusInputs, corpus: Corpus, probe_quality: Mapping[str, float]) -> list[str]:
-    """What a run read: roots, accepted and rejected rows with examples, where probe frame sizes were not lent."""
+def describe_corpus(inputs: CorpusInputs, corpus: Corpus) -> list[str]:
+    """What a run read: roots, accepted rows, rejected rows with examples."""
     lines = [f"corpus root: {clip_path(root)}" for root in inputs.present_roots]
     lines += [f"corpus root missing, skipped: {clip_path(root)}" for root in inputs.missing_roots]
     rejected = corpus.rejections
@@ -149,5 +149,13 @@ def describe_corpus(inputs: CorpusInputs, corpus: Corpus, probe_quality: Mapping
     lines += [f"    e.g. {example}" for example in rejected.example_list()]
     unknown = sorted(rejected.unknown_codecs.items())
     lines += [f"    unknown codec {clip(name)!r}: {count} rows" for name, count in unknown]
-    lines += [f"    unreadable file: {clip(problem, 160)}" for problem in rejected.unreadable_files]
-    return lines + [f"    {line}" for line in describe_frame_sizes(corpus.probe_counts(probe_quality))]
+    return lines + [f"    unreadable file: {clip(problem, 160)}" for problem in rejected.unreadable_files]
+
+
+def codec_notes(data: CodecData) -> tuple[str, ...]:
+    """What the log says of a codec's inputs when it is queued: from its own table, so no extra pass over the corpus."""
+    notes = describe_frame_sizes(data.probe)
+    if data.harness is not None:
+        quality = PROBE_QUALITY[data.codec] if data.probe_quality is None else data.probe_quality
+        notes.append(data.harness.describe(data.sources, quality, PROBE_PRESET[data.codec]))
+    return tuple(notes)

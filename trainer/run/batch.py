@@ -247,7 +247,7 @@ def _train(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, st
     else:
         state.corpus = load_corpus(state.inputs.files, state.inputs.present_roots, state.inputs.missing_roots,
                                    config.workers)
-        for line in describe_corpus(state.inputs, state.corpus, config.probe_quality):
+        for line in describe_corpus(state.inputs, state.corpus):
             log.line(line)
 
     def emit(event: Event) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from trainer.ingest.corpus import CodecData
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished
 from trainer.learning.results import CodecResult, FoldResult, error_result, judged_result, untrainable_result
+from trainer.outputs.describe import codec_notes
 
 Loader = Callable[[], CodecData]
 # Called with a finished job's data and folds: the comparison with the shipped model (report's codecs[].incumbent).
@@ -129,8 +130,7 @@ class JobBook:
         job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
         self.jobs[job_id] = Job(job_id, codec, data, n_tasks, n_folds)
         self.active[codec] = job_id
-        probed = "" if data.harness is None else data.harness.describe(data.sources, data.probe_quality)
-        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds, probed))
+        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds, codec_notes(data)))
         return job_id, transition
 
     def task_done(self, job_id: int, folds: list[FoldResult]) -> list[Event]:
