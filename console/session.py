@@ -151,6 +151,7 @@ class ConsoleSession:
         with self._corpus_lock:
             if self._corpus_cache is None:
                 self._corpus_cache = self.live.corpus(*self._roots())
+                self._corpus_cache.probe_measurements = self.config.probe_measurements
             return self._corpus_cache
 
     def stats(self) -> CorpusStats:

@@ -92,9 +92,9 @@ def test_env_names_the_files_when_no_flag_does():
         resolve_config(parser.parse_args([]), env={"HARNESS_PROBES": str(DATA / "missing.jsonl")})
 
 
-def _run(tmp_path, name: str, *extra: str) -> dict:
+def _run(tmp_path, name: str, *extra: str, corpus=SUBSET) -> dict:
     out = tmp_path / name
-    argv = ["--corpus", str(SUBSET), "--codec", "libx264", "--epochs", "20", "--workers", "1", "--out-dir", str(out),
+    argv = ["--corpus", str(corpus), "--codec", "libx264", "--epochs", "20", "--workers", "1", "--out-dir", str(out),
             "--model-dir", str(tmp_path / "models"), "--junit-xml", str(out / "junit.xml"),
             "--summary-md", str(out / "summary.md"), *extra]
     assert main(argv) == 1  # six clips: the gate fails honestly
@@ -120,3 +120,34 @@ def test_a_batch_judges_picks_again_with_the_probe_and_trains_exactly_as_without
     summary = (tmp_path / "probed" / "summary.md").read_text()
     assert "With the harness's own probe of each clip as input" in summary
     assert "harness's own probe" not in (tmp_path / "plain" / "summary.md").read_text()
+
+
+def test_training_on_them_needs_the_file(tmp_path, capsys):
+    assert main(["--train-on-harness-probes", "--corpus", str(SUBSET), "--out-dir", str(tmp_path / "out")]) == 2
+    assert "--train-on-harness-probes needs --harness-probes FILE" in capsys.readouterr().err
+    parser = build_parser("python -m trainer")
+    config = resolve_config(parser.parse_args([]), env={"HARNESS_PROBES": str(PROBES), "TRAIN_ON_HARNESS_PROBES": "1"})
+    assert config.probe_measurements is config.harness_probes is not None
+    assert resolve_config(parser.parse_args(["--harness-probes", str(PROBES)]), env={}).probe_measurements is None
+
+
+def test_training_on_them_is_training_on_the_probe_written_into_the_rows(tmp_path, one_torch_thread):
+    """--train-on-harness-probes gives exactly what a corpus with each clip's probe as explicit columns gives."""
+    probes = {json.loads(line)["src"]: json.loads(line) for line in PROBES.read_text().splitlines()}
+    merged = tmp_path / "merged.jsonl"
+    with merged.open("w") as out:
+        for line in SUBSET.read_text().splitlines():
+            row = json.loads(line)
+            row.update({name: probes[row["src"]][name] or 0.0 for name in PROBE_COLUMNS})
+            out.write(json.dumps(row) + "\n")
+    trained = _run(tmp_path, "trained", "--harness-probes", str(PROBES), "--train-on-harness-probes")
+    written = _run(tmp_path, "written", "--harness-probes", str(PROBES), corpus=merged)
+    ours, theirs = trained["codecs"][0], written["codecs"][0]
+    assert [f["plcc"] for f in ours["folds"]] == [f["plcc"] for f in theirs["folds"]]
+    assert ours["crf_pick"] == theirs["crf_pick"] == ours["crf_pick_harness_probe"]  # trained and judged as fed
+    n_rows = ours["n_rows_total"]
+    assert trained["corpus"]["probe"]["explicit"] == n_rows and trained["corpus"]["probe"]["sizes_withheld"] == 0
+    assert trained["run_provenance"]["args"]["train_on_harness_probes"] is True
+    plain = _run(tmp_path, "plain")
+    # the probe really is what it trained on: other inputs than the ladder-derived ones, so other folds
+    assert [f["plcc"] for f in plain["codecs"][0]["folds"]] != [f["plcc"] for f in ours["folds"]]

@@ -72,6 +72,8 @@ class Corpus:
     missing_roots: list[str] = field(default_factory=list)
     frames_aggregated: int = 0  # per-frame rows folded into clips
     clips: int = 0  # the clips they became (counted in rows_accepted)
+    # The harness's own probe per clip, to train on as explicit probe inputs (--train-on-harness-probes).
+    probe_measurements: HarnessProbes | None = field(default=None, repr=False, compare=False)
     # Probe origins per (codec, probe quality), kept by for_codec so the report does not derive them again.
     _probe_counts: dict[tuple[str, float], ProbeCounts] = field(default_factory=dict, repr=False, compare=False)
 
@@ -154,7 +156,7 @@ class Corpus:
                 provenance.append(entry)
         sources = self.sources[mask].astype(str)
         presets = self.presets[mask].astype(str)
-        raw, probe = with_probe_inputs(self.raw[mask], sources, probe_quality, presets, PROBE_PRESET[codec])
+        raw, probe = self._with_probes(codec, mask, probe_quality)
         self._probe_counts[codec, float(probe_quality)] = probe
         return CodecData(
             codec=codec,
@@ -179,17 +181,26 @@ class Corpus:
             mask = self.codec == codec
             quality = float((probe_quality or {}).get(name, PROBE_QUALITY[name]))
             if (name, quality) not in self._probe_counts:
-                self._probe_counts[name, quality] = with_probe_inputs(
-                    self.raw[mask], self.sources[mask].astype(str), quality, self.presets[mask].astype(str),
-                    PROBE_PRESET[name])[1]
+                self._probe_counts[name, quality] = self._with_probes(name, mask, quality)[1]
             total += self._probe_counts[name, quality]
         return total
 
+    def _with_probes(self, codec: str, mask: np.ndarray, probe_quality: float) -> tuple[np.ndarray, ProbeCounts]:
+        """The codec's raw rows with their probe inputs (trainer.ingest.probes), the harness's measured
+        probes first where the run trains on them."""
+        raw, sources = self.raw[mask], self.sources[mask].astype(str)
+        if self.probe_measurements is not None:
+            raw = self.probe_measurements.as_explicit(raw, sources, codec, probe_quality, PROBE_PRESET[codec])
+        return with_probe_inputs(raw, sources, probe_quality, self.presets[mask].astype(str), PROBE_PRESET[codec])
+
 
 def load_corpus(
-    files: Sequence[Path], roots: Sequence[str] = (), missing_roots: Sequence[str] = (), workers: int = 1
+    files: Sequence[Path], roots: Sequence[str] = (), missing_roots: Sequence[str] = (), workers: int = 1,
+    probe_measurements: HarnessProbes | None = None,
 ) -> Corpus:
-    """Parse every file once; an unreadable file is recorded and the rest still load."""
+    """Parse every file once; an unreadable file is recorded and the rest still load.
+
+    ``probe_measurements``: the harness's probe per clip, trained on as explicit probe inputs."""
     chunks: list[ParsedChunk] = []
     inputs: list[InputFile] = []
     unreadable = Rejections()
@@ -201,6 +212,7 @@ def load_corpus(
             continue
         chunks.append(chunk)
         inputs.append(info)
-    corpus = Corpus.from_chunks(chunks, inputs=inputs, roots=list(roots), missing_roots=list(missing_roots))
+    corpus = Corpus.from_chunks(chunks, inputs=inputs, roots=list(roots), missing_roots=list(missing_roots),
+                                probe_measurements=probe_measurements)
     corpus.rejections.merge(unreadable)
     return corpus

@@ -70,6 +70,18 @@ class HarnessProbes:
         return HarnessFeatures(per_clip[row_clip.reshape(-1)], names.size, tuple(mismatched))
 
 
+    def as_explicit(self, raw: np.ndarray, sources: np.ndarray, codec: str, probe_quality: float,
+                    probe_preset: str) -> np.ndarray:
+        """``raw`` rows (RAW_COLUMNS) of one codec with their clip's probe as explicit ``probe_*`` columns,
+        the real measurement training then uses instead of one derived along a ladder
+        (``--train-on-harness-probes``); a row's own explicit probe wins."""
+        probe = self.for_codec(codec, sources, probe_quality, probe_preset).probe
+        takes = ~np.isnan(probe[:, 0]) & np.isnan(raw[:, _PROBE_INDEX[0]])
+        out = np.array(raw, dtype=np.float64, copy=True)
+        out[np.ix_(takes, _PROBE_INDEX)] = probe[takes]
+        return out
+
+
 @dataclass(frozen=True)
 class HarnessFeatures:
     """The harness's probe per row of a codec's table (only the four probe inputs, to keep tasks small)."""

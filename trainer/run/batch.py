@@ -70,7 +70,8 @@ def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None
                 c, SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE, config.seed, probe_quality=q
             )
         elif config.profile.reread_corpus_per_codec:
-            loaders[codec] = lambda c=codec, q=quality: load_corpus(inputs.files).for_codec(c, q)
+            loaders[codec] = lambda c=codec, q=quality: load_corpus(
+                inputs.files, probe_measurements=config.probe_measurements).for_codec(c, q)
         else:
             assert corpus is not None
             loaders[codec] = lambda c=codec, q=quality: corpus.for_codec(c, q)
@@ -246,7 +247,7 @@ def _train(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, st
         log.line("synthetic smoke run: generated corpora, diagnostic only, nothing can pass or promote")
     else:
         state.corpus = load_corpus(state.inputs.files, state.inputs.present_roots, state.inputs.missing_roots,
-                                   config.workers)
+                                   config.workers, config.probe_measurements)
         for line in describe_corpus(state.inputs, state.corpus):
             log.line(line)
 

@@ -189,7 +189,8 @@ def bench_append(workdir: Path, big_corpus: Path) -> None:
 def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, profiles: Sequence[str],
                harness_probes: Sequence[Path] = ()) -> None:
     """Real corpora: the profiles vs the linear baseline, seeds 0-4, the report's folds; CRF picks where
-    the corpus has quality ladders, also with the harness's own probe where ``harness_probes`` has the clips."""
+    the corpus has quality ladders, also with the harness's own probe where ``harness_probes`` has the clips
+    (and then the first profile trained on that probe too: ``<profile>+probe``)."""
     print("\n== real corpora: mean LOSO PLCC / RMSE over seeds 0-4, every model on the report's own folds; "
           "CRF pick error (steps) and miss rate where the corpus has quality ladders ==")
     for path in corpora:
@@ -200,6 +201,11 @@ def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, profiles: S
                 run = run_training(label, path, profile, seed, workdir, workers, harness_probes=harness_probes)
                 groups.setdefault(profile, Aggregate([])).runs.append(run)
         default = groups[profiles[0]]
+        if any(v is not None for run in default.runs for v in run.pick_steps_harness.values()):
+            for seed in REAL_SEEDS:  # the harness probed these clips: also train on its probe (the README's advice)
+                run = run_training(label, path, profiles[0], seed, workdir, workers,
+                                   extra=["--train-on-harness-probes"], harness_probes=harness_probes)
+                groups.setdefault(f"{profiles[0]}+probe", Aggregate([])).runs.append(run)
         times = ", ".join(f"{name} {agg.wall_s:.1f} s" for name, agg in groups.items())
         print(f"-- {label} ({default.runs[0].rows} rows; per run: {times})")
         print(f"   {'codec':<12} {'model':<10} {'PLCC':>7} {'RMSE':>7} {'minus baseline':>16} {'pick':>5} {'miss':>5}"

@@ -47,7 +47,13 @@ class RunConfig:
     advise: bool = False  # the data advisor for failing codecs (learning curve over sources, outliers)
     # The harness's own probe of corpus clips: held-out picks are judged again with it (never trained on).
     harness_probes: HarnessProbes | None = None
+    train_on_harness_probes: bool = False  # ... and train on them as explicit probe inputs
     argv: list[str] = field(default_factory=list)
+
+    @property
+    def probe_measurements(self) -> HarnessProbes | None:
+        """The harness probes a corpus trains on (``--train-on-harness-probes``), else None."""
+        return self.harness_probes if self.train_on_harness_probes else None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,6 +77,7 @@ class RunConfig:
             "probe_quality": dict(self.probe_quality),
             "advise": self.advise,
             "harness_probes": list(self.harness_probes.files) if self.harness_probes else [],
+            "train_on_harness_probes": self.train_on_harness_probes,
         }
 
 
@@ -106,6 +113,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         "probe_bitrate_kbps, probe_i/p/b_frame_avg_bytes): held-out picks are judged again with "
                         "them as the harness would feed them (crf_pick_harness_probe); never used for training "
                         "(repeatable; env HARNESS_PROBES, space-separated)")
+    common.add_argument("--train-on-harness-probes", action="store_true",
+                        help="also train on the --harness-probes measurements: each probed clip's rows take them "
+                        "as explicit probe inputs instead of values derived along its ladder (env "
+                        "TRAIN_ON_HARNESS_PROBES=1)")
     common.add_argument("--profile", choices=sorted(PROFILES), default="default",
                         help="'default' chooses network or embedded line by nested LOSO on small bitrate-ladder "
                         "corpora; 'nested' also chooses the decay; 'reference' reproduces the old trainer's "
@@ -216,6 +227,10 @@ def resolve_config(
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
 
+    harness_probes = resolve_harness_probes(getattr(args, "harness_probes", []), env)
+    train_on_probes = getattr(args, "train_on_harness_probes", False) or env.get("TRAIN_ON_HARNESS_PROBES", "") == "1"
+    if train_on_probes and harness_probes is None:
+        raise ConfigError("--train-on-harness-probes needs --harness-probes FILE (or HARNESS_PROBES)")
     out_dir = Path(args.out_dir or env.get("OUT_DIR") or DEFAULT_OUT_DIR)
     report_path = Path(args.report_out or env.get("REPORT_PATH") or out_dir / "report.json")
     model_dir = Path(args.model_dir or env.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
@@ -241,6 +256,7 @@ def resolve_config(
         summary_md=_optional_path(args.summary_md or env.get("SUMMARY_MD")),
         probe_quality=resolve_probe_quality(args.probe_quality, env),
         advise=getattr(args, "advise", False) or env.get("ADVISE", "").strip() == "1",
-        harness_probes=resolve_harness_probes(getattr(args, "harness_probes", []), env),
+        harness_probes=harness_probes,
+        train_on_harness_probes=train_on_probes,
         argv=list(argv),
     )
