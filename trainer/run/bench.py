@@ -208,25 +208,25 @@ def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, profiles: S
                 groups.setdefault(f"{profiles[0]}+probe", Aggregate([])).runs.append(run)
         times = ", ".join(f"{name} {agg.wall_s:.1f} s" for name, agg in groups.items())
         print(f"-- {label} ({default.runs[0].rows} rows; per run: {times})")
-        print(f"   {'codec':<12} {'model':<10} {'PLCC':>7} {'RMSE':>7} {'minus baseline':>16} {'pick':>5} {'miss':>5}"
+        print(f"   {'codec':<12} {'model':<13} {'PLCC':>7} {'RMSE':>7} {'minus baseline':>16} {'pick':>5} {'miss':>5}"
               "  verdicts")
         for codec in default.runs[0].plcc:
             base_plcc, base_rmse = default.mean("baseline_plcc", codec), default.mean("baseline_rmse", codec)
-            print(f"   {codec:<12} {'baseline':<10} {fmt(base_plcc):>7} {fmt(base_rmse, 2):>7}")
+            print(f"   {codec:<12} {'baseline':<13} {fmt(base_plcc):>7} {fmt(base_rmse, 2):>7}")
             for profile, agg in groups.items():
                 plcc, rmse = agg.mean("plcc", codec), agg.mean("rmse", codec)
                 gap = "-" if plcc is None or base_plcc is None else f"{plcc - base_plcc:+.4f}"
                 gap_rmse = "-" if rmse is None or base_rmse is None else f"{rmse - base_rmse:+.2f}"
                 steps, miss = agg.mean("pick_steps", codec), agg.mean("pick_miss", codec)
-                print(f"   {codec:<12} {profile:<10} {fmt(plcc):>7} {fmt(rmse, 2):>7} {gap:>8} {gap_rmse:>7} "
+                print(f"   {codec:<12} {profile:<13} {fmt(plcc):>7} {fmt(rmse, 2):>7} {gap:>8} {gap_rmse:>7} "
                       f"{fmt(steps, 2):>5} {fmt(miss, 2):>5}  {agg.passes(codec)}")
                 if steps is not None:  # a 16-source corpus: one seed's folds move the mean a lot
                     seeds = " ".join(fmt(v, 2) for v in agg.per_seed("pick_steps", codec))
-                    print(f"   {'':<12} {'':<10} pick steps per seed {', '.join(map(str, REAL_SEEDS))}: {seeds}")
+                    print(f"   {'':<12} {'':<13} pick steps per seed {', '.join(map(str, REAL_SEEDS))}: {seeds}")
                 steps, miss = agg.mean("pick_steps_harness", codec), agg.mean("pick_miss_harness", codec)
                 if steps is not None:  # judged again as the harness would feed the model: its own probe
                     seeds = " ".join(fmt(v, 2) for v in agg.per_seed("pick_steps_harness", codec))
-                    print(f"   {'':<12} {'':<10} with the harness's own probe: pick {fmt(steps, 2)} miss "
+                    print(f"   {'':<12} {'':<13} with the harness's own probe: pick {fmt(steps, 2)} miss "
                           f"{fmt(miss, 2)}; per seed: {seeds}")
 
 
