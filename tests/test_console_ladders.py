@@ -104,3 +104,23 @@ async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps
         expected = f"probe inputs: own ladder {n_rows + len(extra)}  probe-preset ladder 0"
         await wait_for(pilot, lambda: expected in str(app.query_one(CorpusPane).render()), timeout=120,
                        what="probe counts after the retrain's snapshot")
+
+
+async def test_the_console_trains_on_the_harness_probe_when_told_to(tmp_path):
+    """--train-on-harness-probes in the console: every row's probe is the harness's, so both pick lines agree."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(SUBSET, root / "crfsweep.jsonl")
+    app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "20", "--train-on-harness-probes",
+                   "--harness-probes", str(DATA / "crfsweep_probe_libx264.jsonl"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "libx264" in app.results, what="libx264 verdict")
+        await pilot.pause(0.2)
+        n_rows = len(SUBSET.read_text().splitlines())
+        corpus_text = str(app.query_one(CorpusPane).render())
+        assert f"probe inputs: own ladder 0  probe-preset ladder 0  explicit {n_rows}  own encode 0" in corpus_text
+        assert "withheld" not in corpus_text  # a real probe's row takes no ladder's frame sizes
+        lines = str(app.query_one("#baseline-line").render()).splitlines()
+        plain = next(line for line in lines if line.startswith("crf pick: off by"))
+        probed = next(line for line in lines if line.startswith("crf pick with the harness's own probe: off by"))
+        assert plain.split(": off by")[1] == probed.split(": off by")[1]
