@@ -77,7 +77,7 @@ def test_a_clips_rows_take_its_probe_and_one_at_another_quality_or_preset_is_not
     others = [i for i in range(len(FEATURE_NAMES)) if i not in probe_columns]
     assert np.array_equal(fed[:, others], features[harness.rows][:, others])
     assert harness.mismatched == ("elsewhere", "slower") and harness.n_clips == 6
-    line = harness.describe(sources, 28.0, "ultrafast")
+    line = harness.describe(sources)
     assert "3 of 6 clips have a harness probe at quality 28, preset ultrafast" in line
     assert "2 probed at another quality or preset, not used: elsewhere, slower" in line
     assert not probes.for_codec("libx265", sources, 28.0, "ultrafast").rows.any()  # probes are per encoder

@@ -156,7 +156,7 @@ class Corpus:
                 provenance.append(entry)
         sources = self.sources[mask].astype(str)
         presets = self.presets[mask].astype(str)
-        raw, probe = self._with_probes(codec, mask, probe_quality)
+        raw, probe = self._with_probes(codec, self.raw[mask], sources, presets, probe_quality)
         self._probe_counts[codec, float(probe_quality)] = probe
         return CodecData(
             codec=codec,
@@ -181,17 +181,18 @@ class Corpus:
             mask = self.codec == codec
             quality = float((probe_quality or {}).get(name, PROBE_QUALITY[name]))
             if (name, quality) not in self._probe_counts:
-                self._probe_counts[name, quality] = self._with_probes(name, mask, quality)[1]
+                self._probe_counts[name, quality] = self._with_probes(
+                    name, self.raw[mask], self.sources[mask].astype(str), self.presets[mask].astype(str), quality)[1]
             total += self._probe_counts[name, quality]
         return total
 
-    def _with_probes(self, codec: str, mask: np.ndarray, probe_quality: float) -> tuple[np.ndarray, ProbeCounts]:
-        """The codec's raw rows with their probe inputs (trainer.ingest.probes), the harness's measured
+    def _with_probes(self, codec: str, raw: np.ndarray, sources: np.ndarray, presets: np.ndarray,
+                     probe_quality: float) -> tuple[np.ndarray, ProbeCounts]:
+        """One codec's raw rows with their probe inputs (trainer.ingest.probes), the harness's measured
         probes first where the run trains on them."""
-        raw, sources = self.raw[mask], self.sources[mask].astype(str)
         if self.probe_measurements is not None:
             raw = self.probe_measurements.as_explicit(raw, sources, codec, probe_quality, PROBE_PRESET[codec])
-        return with_probe_inputs(raw, sources, probe_quality, self.presets[mask].astype(str), PROBE_PRESET[codec])
+        return with_probe_inputs(raw, sources, probe_quality, presets, PROBE_PRESET[codec])
 
 
 def load_corpus(

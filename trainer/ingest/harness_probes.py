@@ -67,8 +67,8 @@ class HarnessProbes:
                 mismatched.append(src)
                 continue
             per_clip[k] = probe.values
-        return HarnessFeatures(per_clip[row_clip.reshape(-1)], names.size, tuple(mismatched))
-
+        return HarnessFeatures(per_clip[row_clip.reshape(-1)], names.size, probe_quality, probe_preset,
+                               tuple(mismatched))
 
     def as_explicit(self, raw: np.ndarray, sources: np.ndarray, codec: str, probe_quality: float,
                     probe_preset: str) -> np.ndarray:
@@ -76,7 +76,7 @@ class HarnessProbes:
         the real measurement training then uses instead of one derived along a ladder
         (``--train-on-harness-probes``); a row's own explicit probe wins."""
         probe = self.for_codec(codec, sources, probe_quality, probe_preset).probe
-        takes = ~np.isnan(probe[:, 0]) & np.isnan(raw[:, _PROBE_INDEX[0]])
+        takes = probed_rows(probe) & np.isnan(raw[:, _PROBE_INDEX[0]])
         out = np.array(raw, dtype=np.float64, copy=True)
         out[np.ix_(takes, _PROBE_INDEX)] = probe[takes]
         return out
@@ -88,22 +88,29 @@ class HarnessFeatures:
 
     probe: np.ndarray  # float32 [n, 4] in PROBE_COLUMNS order; NaN where the row's clip has no usable probe
     n_clips: int  # distinct clips in the table
+    probe_quality: float  # the probe the codec's models are trained for, which a usable probe matches
+    probe_preset: str
     mismatched: tuple[str, ...] = ()  # clips probed at another quality or preset than the models assume: not used
 
     @property
     def rows(self) -> np.ndarray:
         """bool [n]: the row's clip has a usable harness probe."""
-        return ~np.isnan(self.probe[:, 0])
+        return probed_rows(self.probe)
 
-    def describe(self, sources: np.ndarray, probe_quality: float, probe_preset: str) -> str:
+    def describe(self, sources: np.ndarray) -> str:
         """One log line: how many clips the harness probed, and which probes could not be used."""
         probed = np.unique(np.asarray(sources, dtype=str)[self.rows]).size
-        text = (f"{probed} of {self.n_clips} clips have a harness probe at quality {probe_quality:g}, preset "
-                f"{probe_preset}: their held-out picks are judged again with it (crf_pick_harness_probe)")
+        text = (f"{probed} of {self.n_clips} clips have a harness probe at quality {self.probe_quality:g}, preset "
+                f"{self.probe_preset}: their held-out picks are judged again with it (crf_pick_harness_probe)")
         if self.mismatched:
             text += (f"; {len(self.mismatched)} probed at another quality or preset, not used: "
                      + ", ".join(self.mismatched[:8]) + (" ..." if len(self.mismatched) > 8 else ""))
         return text
+
+
+def probed_rows(probe: np.ndarray) -> np.ndarray:
+    """bool [n] of a HarnessFeatures.probe array (or rows of it): the rows that have a usable probe."""
+    return ~np.isnan(probe[:, 0])
 
 
 def with_probe(features: np.ndarray, probe: np.ndarray) -> np.ndarray:

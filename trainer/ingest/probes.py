@@ -13,7 +13,8 @@ extrapolation from the two nearest beyond the ends).
 Frame sizes are the exception: how a preset splits its bits into I, P and B frames is its own
 (x264 ``ultrafast`` codes no B frames at all, so the harness feeds 0 there), so a ladder that names
 a preset other than the probe preset lends its rows its bitrate at the probe quality but not its
-frame sizes. Those stay absent (stand-ins, zero weight) and are counted as withheld: a model
+frame sizes. Those stay absent (no weight where no row has real sizes, else the bitrate stand-in
+every row without sizes gets) and are counted as withheld: a model
 trained on a ``medium`` ladder's B-frame sizes and fed the probe's 0 picked CRF 3.4 steps off on
 the real sweep, against 2.3 on the inputs it was trained on.
 A row's explicit ``probe_*`` values are real probe measurements and always win. Rows with no
@@ -62,6 +63,20 @@ class ProbeCounts:
         return {"from_ladder": self.from_ladder, "from_probe_preset": self.from_probe_preset,
                 "explicit": self.explicit, "own_encode": self.own_encode, "sizes_withheld": self.sizes_withheld,
                 "sizes_unverified": self.sizes_unverified}
+
+    def frame_size_notes(self, probe_preset: str) -> list[str]:
+        """Where probe frame sizes were withheld, or lent on trust, in words for the run log and the card: a
+        model fed another preset's I/P/B split picks far off in the harness (README "Frame sizes only from
+        the probe's preset")."""
+        notes = []
+        if self.sizes_withheld:
+            notes.append(f"probe frame sizes withheld from {self.sizes_withheld} rows: their ladder names another "
+                         f"preset than the probe preset {probe_preset} (bitrate still lent)")
+        if self.sizes_unverified:
+            notes.append(f"probe frame sizes of {self.sizes_unverified} rows come from ladders that name no preset, "
+                         f"taken as {probe_preset}'s; if those encodes used another preset, give the rows a "
+                         "\"preset\" field so their frame sizes are withheld")
+        return notes
 
 
 def _group_ids(raw: np.ndarray, names: list[np.ndarray]) -> np.ndarray:

@@ -107,12 +107,12 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
 def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,
                fold_model: Callable[[np.ndarray], np.ndarray]) -> dict[str, float | int] | None:
     """The fold's picks on its held-out clips that the harness probed, with the harness's probe as input."""
-    from trainer.ingest.harness_probes import with_probe
+    from trainer.ingest.harness_probes import probed_rows, with_probe
     from trainer.learning.crf_pick import crf_pick_metrics
 
     if task.harness_probe is None:
         return None
-    rows = val & ~np.isnan(task.harness_probe[:, 0])
+    rows = val & probed_rows(task.harness_probe)
     if not rows.any():
         return None
     ladder_ids = None if task.ladders is None else task.ladders[rows]

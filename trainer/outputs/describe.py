@@ -8,7 +8,6 @@ from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY
 from trainer.core.display import clip, clip_path
 from trainer.ingest.corpus import CodecData, Corpus
 from trainer.ingest.discovery import CorpusInputs
-from trainer.ingest.probes import ProbeCounts
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
 from trainer.learning.results import CodecResult
 
@@ -123,20 +122,6 @@ def probe_assumed(codec: str, harness: Mapping[str, object]) -> str:
     return f"{text}, preset {probe['probe_preset']}"
 
 
-def describe_frame_sizes(probe: ProbeCounts) -> list[str]:
-    """Where the probe frame sizes could not be lent, or were lent on trust (README "Frame sizes only
-    from the probe's preset"): a model fed another preset's I/P/B split picks far off in the harness."""
-    lines = []
-    if probe.sizes_withheld:
-        lines.append(f"probe frame sizes withheld from {probe.sizes_withheld} rows: their ladder names another "
-                     "preset than the codec's probe preset (bitrate still lent)")
-    if probe.sizes_unverified:
-        lines.append(f"probe frame sizes of {probe.sizes_unverified} rows come from ladders that name no preset, "
-                     "taken as the probe preset's; if those encodes used another preset, give the rows a "
-                     "\"preset\" field so their frame sizes are withheld")
-    return lines
-
-
 def describe_corpus(inputs: CorpusInputs, corpus: Corpus) -> list[str]:
     """What a run read: roots, accepted rows, rejected rows with examples."""
     lines = [f"corpus root: {clip_path(root)}" for root in inputs.present_roots]
@@ -154,8 +139,5 @@ def describe_corpus(inputs: CorpusInputs, corpus: Corpus) -> list[str]:
 
 def codec_notes(data: CodecData) -> tuple[str, ...]:
     """What the log says of a codec's inputs when it is queued: from its own table, so no extra pass over the corpus."""
-    notes = describe_frame_sizes(data.probe)
-    if data.harness is not None:
-        quality = PROBE_QUALITY[data.codec] if data.probe_quality is None else data.probe_quality
-        notes.append(data.harness.describe(data.sources, quality, PROBE_PRESET[data.codec]))
-    return tuple(notes)
+    notes = data.probe.frame_size_notes(PROBE_PRESET[data.codec])
+    return tuple(notes if data.harness is None else [*notes, data.harness.describe(data.sources)])

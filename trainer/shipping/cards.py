@@ -161,11 +161,7 @@ def probe_origin(counts: ProbeCounts, codec: str, probe_quality: float) -> str:
     return (f"{counts.from_probe_preset} rows from the {PROBE_PRESET[codec]} ladder of their source, "
             f"{counts.from_ladder} from their own ladder at quality {probe_quality:g}, "
             f"{counts.explicit} explicit probe measurements, {counts.own_encode} their own encode's bitrate"
-            + (f"; frame sizes withheld from {counts.sizes_withheld} rows whose ladder is at another preset than "
-               f"{PROBE_PRESET[codec]} (its I/P/B split is not what the probe measures)"
-               if counts.sizes_withheld else "")
-            + (f"; frame sizes of {counts.sizes_unverified} rows from their own ladder, which names no preset "
-               f"(taken as {PROBE_PRESET[codec]}'s)" if counts.sizes_unverified else ""))
+            + "".join(f"; {note}" for note in counts.frame_size_notes(PROBE_PRESET[codec])))
 
 
 def harness_inputs_section(codec: str, probe_quality: float, w1: np.ndarray, origin: str) -> list[str]:
