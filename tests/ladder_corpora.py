@@ -1,8 +1,9 @@
 """Small ladder corpora written as a real ingest writes them (no generated flag), for whole-run tests.
 
-Quality follows bits per pixel: each source has a content complexity that scales its bitrate at
-every CRF, and VMAF is a smooth function of the encode's bits per pixel, so the probe bitrate of a
-ladder tells the model how hard its content is. Deterministic in its arguments.
+``bpp_ladder_rows``: quality follows bits per pixel: each source has a content complexity that
+scales its bitrate at every CRF, and VMAF is a smooth function of the encode's bits per pixel, so
+the probe bitrate of a ladder tells the model how hard its content is. ``constant_quality_rows``:
+the opposite, CRF alone decides quality. Deterministic in their arguments.
 """
 
 from __future__ import annotations
@@ -38,3 +39,27 @@ def write_rows(path: Path, rows: list[dict[str, object]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
     return path
+
+
+def constant_quality_rows(codec: str = "libx264", n_sources: int = 12, crfs: range = range(18, 46, 3),
+                          seed: int = 0, offset_sigma: float = 1.5) -> list[dict[str, object]]:
+    """CRF as real encoders behave: close to constant quality whatever the content.
+
+    Every source's bitrate follows its content complexity, resolution and frame rate (so the probe
+    inputs vary a lot), but VMAF is one curve of CRF for all of them plus a per-source offset that
+    no input explains: a model that reads the content inputs can only learn noise from them.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_sources):
+        width, height = RESOLUTIONS[s % len(RESOLUTIONS)]
+        fps = float(rng.choice([24.0, 25.0, 30.0, 50.0]))
+        complexity = rng.uniform(0.3, 3.0)
+        offset = rng.normal(0.0, offset_sigma)
+        for crf in crfs:
+            kbps = 0.1 * complexity * np.exp(-0.11 * (crf - 28)) * width * height * fps / 1000.0
+            vmaf = 100.0 / (1.0 + np.exp(0.2 * (crf - 36))) + offset + rng.normal(0.0, 0.3)
+            rows.append({"src": f"clip{s:02d}", "encoder": codec, "crf": crf, "width": width, "height": height,
+                         "framerate": fps, "bitrate_kbps": round(float(kbps), 3),
+                         "vmaf_score": round(float(np.clip(vmaf, 0.0, 100.0)), 4), "exit_status": 0})
+    return rows

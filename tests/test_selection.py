@@ -60,7 +60,7 @@ def test_the_final_model_takes_the_lowest_mean_outer_rmse():
     choices = [FoldChoice("shrink=2", {}, {"shrink=2": 3.0, "shrink=6": 2.0}),
                FoldChoice("shrink=6", {}, {"shrink=2": 3.0, "shrink=6": 5.0})]
     final = final_choice(choices)
-    assert final == {"chosen": "shrink=2", "mean_outer_rmse": {"shrink=2": 3.0, "shrink=6": 3.5}}
+    assert final == {"chosen": "shrink=2", "criterion": "rmse", "mean_outer_rmse": {"shrink=2": 3.0, "shrink=6": 3.5}}
     assert profile_for(NESTED_PROFILE, final).shrink == 2.0
     assert profile_for(NESTED_PROFILE, None) is NESTED_PROFILE
 

@@ -143,6 +143,16 @@ def corpus_ladders(features: np.ndarray, ladders: np.ndarray | None, *more: np.n
     return np.unique(np.column_stack(keys), axis=0, return_inverse=True)[1].reshape(-1)
 
 
+def has_pick_ladders(features: np.ndarray, ladders: np.ndarray | None = None) -> bool:
+    """Whether any ladder of these rows has enough quality points for the harness's pick to be judged."""
+    features = np.asarray(features, dtype=np.float32)
+    if features.shape[0] == 0:
+        return False
+    ladder = corpus_ladders(features, ladders)
+    points = np.unique(np.column_stack([ladder, features[:, QUALITY_INPUT]]), axis=0)[:, 0]
+    return bool(np.bincount(points.astype(np.int64)).max() >= MIN_LADDER_POINTS)
+
+
 def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
                       predict: Callable[[np.ndarray], np.ndarray], groups: np.ndarray,
                       ladders: np.ndarray | None = None) -> dict[str, dict]:

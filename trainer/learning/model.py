@@ -81,8 +81,9 @@ def fit(
 ) -> MLPWeights:
     """Train one model per row of ``train_masks`` ([F, n] bool) with Adam on MSE.
 
-    ``observed`` ([14] bool) names the inputs some row really measured. Those, when they vary over
-    a model's training rows, are its live inputs; every other input gets exactly zero weight.
+    ``observed`` ([14] bool, or [F, 14]: one per model) names the inputs some row really measured.
+    Those, when they vary over a model's training rows, are its live inputs; every other input gets
+    exactly zero weight.
     With the quality input live, the model is monotone (non-increasing) in it by construction.
     ``shrinks`` gives each model its own weight-decay strength (default: the profile's), so
     candidates of a model choice train side by side in one batched network.

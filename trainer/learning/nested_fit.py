@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from trainer.learning.choice_rule import CRF_PICK, PickScoring, one_standard_error_choice, scorable
+from trainer.learning.curve_candidate import curve_observed
 from trainer.learning.line_model import fit_line
 from trainer.learning.model import MLPWeights, fit, predict
 from trainer.learning.profiles import TrainingProfile
@@ -24,13 +26,17 @@ from trainer.learning.selection import (
 
 def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarray, fold_indices: Sequence[int],
                     sources: np.ndarray, profile: TrainingProfile, seed: int, observed: np.ndarray | None,
-                    choices: Sequence[Candidate]) -> tuple[MLPWeights, list[FoldChoice]]:
+                    choices: Sequence[Candidate],
+                    picks: PickScoring | None = None) -> tuple[MLPWeights, list[FoldChoice]]:
     """One model per outer fold (rows of ``held_out``), each the candidate its inner LOSO folds chose.
 
     Every network of every candidate and fold trains in one batched ``fit``; lines are closed form.
+    With ``picks``, candidates are judged by the CRF they make the harness pick wherever the inner
+    held-out sources have quality ladders (learning.choice_rule), else by RMSE.
     """
     names = [c.name for c in choices]
-    networks = [c for c in choices if not c.is_line]
+    simplest_first = tuple(c.name for c in sorted(choices, key=lambda c: c.simplicity))
+    networks = [c for c in choices if not c.is_line and not c.quality_only]
     fallback = min(networks, key=lambda c: abs(float(c.shrink or 0.0) - profile.shrink)).name if networks else names[0]
     outer_train = ~held_out
     jobs: list[tuple[Candidate, np.ndarray]] = []  # (candidate, training mask), in model-index order below
@@ -47,22 +53,37 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
     weights = _fit_jobs(features, target, jobs, profile, seed, observed)
     predictions = predict(weights, features).astype(np.float64)
     truth = target.astype(np.float64)
+
+    def model(index: int):
+        return lambda x: predict(weights.select(index), x)[0]
+
     chosen: list[int] = []
     fold_choices: list[FoldChoice] = []
     for k in range(len(fold_indices)):
         inner_rmse: dict[str, float | None] = {}
         outer_rmse: dict[str, float | None] = {}
+        inner_pick: dict[str, dict[str, float]] = {}
+        outer_pick: dict[str, dict[str, float]] = {}
         for c, name in enumerate(names):
             out_of_fold = np.full(truth.shape, np.nan)
             covered = np.zeros(truth.shape, dtype=bool)
-            for model, held in inner_models.get((k, c), []):
-                out_of_fold[held] = predictions[model][held]
+            for job, held in inner_models.get((k, c), []):
+                out_of_fold[held] = predictions[job][held]
                 covered |= held
+                if picks is not None:
+                    inner_pick.setdefault(name, {}).update(picks.by_source(features, target, held, model(job)))
             inner_rmse[name] = _finite(pooled_rmse(out_of_fold, truth, covered))
             outer_rmse[name] = _finite(pooled_rmse(predictions[outer_model[k, c]], truth, held_out[k]))
-        name = best_candidate(inner_rmse) or fallback
-        chosen.append(outer_model[k, names.index(name)])
-        fold_choices.append(FoldChoice(name, inner_rmse, outer_rmse))
+            if picks is not None:
+                outer_pick[name] = picks.by_source(features, target, held_out[k], model(outer_model[k, c]))
+        if picks is not None and len(inner_pick) == len(names) and scorable(inner_pick):
+            verdict = one_standard_error_choice(inner_pick, simplest_first)
+            choice = FoldChoice(verdict.chosen, inner_rmse, outer_rmse, CRF_PICK, verdict.means,
+                                verdict.standard_error, outer_pick, simplest_first)
+        else:
+            choice = FoldChoice(best_candidate(inner_rmse) or fallback, inner_rmse, outer_rmse)
+        chosen.append(outer_model[k, names.index(choice.chosen)])
+        fold_choices.append(choice)
     return weights.take(chosen), fold_choices
 
 
@@ -73,7 +94,10 @@ def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candida
     line_jobs = [i for i, (c, _mask) in enumerate(jobs) if c.is_line]
     parts: list[MLPWeights] = []
     if network_jobs:
-        parts.append(fit(features, target, np.array([jobs[i][1] for i in network_jobs]), profile, seed, observed,
+        everything = np.ones(features.shape[1], dtype=bool) if observed is None else np.asarray(observed, dtype=bool)
+        job_observed = np.array([curve_observed(observed) if jobs[i][0].quality_only else everything
+                                 for i in network_jobs])
+        parts.append(fit(features, target, np.array([jobs[i][1] for i in network_jobs]), profile, seed, job_observed,
                          [float(jobs[i][0].shrink or 0.0) for i in network_jobs]))
     if line_jobs:
         parts.append(fit_line(features, target, np.array([jobs[i][1] for i in line_jobs]), profile, observed))

@@ -49,9 +49,14 @@ class TrainingProfile:
     nested_selection: bool = False
     shrink_grid: bool = False
     line_candidate: bool = False
+    # Where the quality input is live, also offer the content-blind curve (learning.curve_candidate).
+    curve_candidate: bool = False
     # Set only by selection.profile_for when nested LOSO chose the line: the full-corpus model is
     # the embedded line (learning.line_model), not a network.
     train_line: bool = False
+    # Set only by selection.profile_for when nested LOSO chose the curve: the full-corpus model reads
+    # the quality input alone.
+    train_curve: bool = False
 
     def batch_and_lr(self, n_rows: int) -> tuple[int, float]:
         """Effective batch size and learning rate for a training table of ``n_rows``."""
@@ -78,6 +83,7 @@ DEFAULT_PROFILE = TrainingProfile(
     low_quality_weight=0.25,
     nested_selection=True,
     line_candidate=True,
+    curve_candidate=True,
 )
 # The default with its shrink also chosen per fold by nested LOSO (learning.selection). Opt-in: on
 # both real corpora it did not beat the fixed shrink (README "Model choice by nested LOSO").

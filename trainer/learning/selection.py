@@ -9,25 +9,30 @@ held-out sources are never looked at. All models of a fold train side by side in
 which is LOSO on the whole corpus.
 
 Candidates are networks at several decay strengths (the ``nested`` profile; the default offers
-only its own) and, where the quality input is dead, the ridge line embedded in the same graph
-(learning.line_model): a corpus on which a line predicts unseen sources better than the network
-then ships the line, chosen without looking at the sources it is judged on.
+only its own), where the quality input is dead the ridge line embedded in the same graph
+(learning.line_model), and where it is live the content-blind curve (learning.curve_candidate): a
+corpus on which a simpler model predicts unseen sources better than the network then ships it,
+chosen without looking at the sources it is judged on.
 
-RMSE, not PLCC, chooses: the harness reads the predicted *level* (the largest CRF whose
-prediction meets a target), so being off by a constant costs picks even when the ranking is right.
+Where the held-out rows hold quality ladders, the CRF each candidate makes the harness pick
+chooses, with the one-standard-error rule (learning.choice_rule); elsewhere RMSE, not PLCC: the
+harness reads the predicted *level*, so being off by a constant costs picks even when the ranking
+is right.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from trainer.core.seeds import stable_seed
+from trainer.learning.choice_rule import CRF_PICK, RMSE, one_standard_error_choice, scorable
 from trainer.learning.folds import fold_masks
 from trainer.learning.profiles import TrainingProfile
 
 LINE = "line"
+CURVE = "curve"
 # Candidate total shrinks of the weight matrices (see profiles.TrainingProfile.shrink), a decade
 # and a half either side of the default 6; 200 already collapses a network to a constant.
 CANDIDATE_SHRINKS: tuple[float, ...] = (2.0, 6.0, 20.0, 60.0)
@@ -46,22 +51,32 @@ class Candidate:
 
     name: str
     shrink: float | None = None  # None: the line
+    quality_only: bool = False  # the content-blind curve: a network on the quality input alone
 
     @property
     def is_line(self) -> bool:
         return self.shrink is None
+
+    @property
+    def simplicity(self) -> tuple[int, float]:
+        """Sort key, simplest first: the line and the curve, then networks by decreasing decay."""
+        if self.is_line or self.quality_only:
+            return (0, 0.0)
+        return (1, -float(self.shrink or 0.0))
 
 
 def candidate_name(shrink: float) -> str:
     return f"shrink={shrink:g}"
 
 
-def candidates(profile: TrainingProfile, line_allowed: bool) -> list[Candidate]:
-    """What a nested choice under ``profile`` chooses among; the line only where it may be offered."""
+def candidates(profile: TrainingProfile, line_allowed: bool, curve_allowed: bool = False) -> list[Candidate]:
+    """What a nested choice under ``profile`` chooses among; the line and the curve only where they may be offered."""
     shrinks = CANDIDATE_SHRINKS if profile.shrink_grid else (profile.shrink,)
     found = [Candidate(candidate_name(s), s) for s in shrinks]
     if profile.line_candidate and line_allowed:
         found.append(Candidate(LINE))
+    if profile.curve_candidate and curve_allowed:
+        found.append(Candidate(CURVE, profile.shrink, quality_only=True))
     return found
 
 
@@ -93,11 +108,25 @@ class FoldChoice:
     """One outer fold's model choice: what the inner folds said, and how each candidate did outside."""
 
     chosen: str
-    inner_rmse: dict[str, float | None]  # pooled over the inner held-out rows: what chose
+    inner_rmse: dict[str, float | None]  # pooled over the inner held-out rows: what chose (criterion rmse)
     outer_rmse: dict[str, float | None]  # on the outer held-out rows: used only for the final model
+    criterion: str = RMSE
+    # criterion crf_pick: mean CRF-pick error over the inner held-out sources (what chose), its standard
+    # error, and each candidate's error per outer held-out source (only for the final model)
+    inner_pick: dict[str, float] = field(default_factory=dict)
+    inner_pick_se: float | None = None
+    outer_pick_by_source: dict[str, dict[str, float]] = field(default_factory=dict)
+    simplest_first: tuple[str, ...] = ()
 
     def as_report(self) -> dict[str, object]:
-        return {"chosen": self.chosen, "inner_rmse": dict(self.inner_rmse), "outer_rmse": dict(self.outer_rmse)}
+        report: dict[str, object] = {"chosen": self.chosen, "criterion": self.criterion,
+                                     "inner_rmse": dict(self.inner_rmse), "outer_rmse": dict(self.outer_rmse)}
+        if self.criterion == CRF_PICK:
+            report["inner_crf_pick"] = dict(self.inner_pick)
+            report["inner_crf_pick_se"] = self.inner_pick_se
+            report["outer_crf_pick"] = {name: float(np.mean(list(errors.values()))) if errors else None
+                                        for name, errors in self.outer_pick_by_source.items()}
+        return report
 
 
 def pooled_rmse(predictions: np.ndarray, target: np.ndarray, rows: np.ndarray) -> float:
@@ -115,16 +144,27 @@ def best_candidate(scores: dict[str, float | None]) -> str | None:
 
 
 def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
-    """The full-corpus model's candidate: the lowest mean outer RMSE over the folds (LOSO on all sources)."""
+    """The full-corpus model's candidate, from the outer folds (LOSO on all sources): by the same
+    rule the folds chose with on every held-out source's CRF-pick error where every fold chose by
+    picks, else the lowest mean outer RMSE."""
     if not choices:
         return None
+    if all(c.criterion == CRF_PICK for c in choices):
+        by_source: dict[str, dict[str, float]] = {}
+        for choice in choices:
+            for name, errors in choice.outer_pick_by_source.items():
+                by_source.setdefault(name, {}).update(errors)
+        if scorable(by_source):
+            verdict = one_standard_error_choice(by_source, list(choices[0].simplest_first))
+            return {"chosen": verdict.chosen, "criterion": CRF_PICK, "mean_outer_crf_pick": verdict.means,
+                    "outer_crf_pick_se": verdict.standard_error}
     names = list(choices[0].outer_rmse)
     means: dict[str, float | None] = {}
     for name in names:
         values = [c.outer_rmse.get(name) for c in choices]
         means[name] = float(np.mean(values)) if all(v is not None for v in values) else None
     chosen = best_candidate(means)
-    return None if chosen is None else {"chosen": chosen, "mean_outer_rmse": means}
+    return None if chosen is None else {"chosen": chosen, "criterion": RMSE, "mean_outer_rmse": means}
 
 
 def profile_for(profile: TrainingProfile, choice: dict[str, object] | None) -> TrainingProfile:
@@ -134,5 +174,7 @@ def profile_for(profile: TrainingProfile, choice: dict[str, object] | None) -> T
     chosen = str(choice["chosen"])
     if chosen == LINE:
         return replace(profile, train_line=True)
+    if chosen == CURVE:
+        return replace(profile, train_curve=True)
     shrinks = {candidate_name(s): s for s in (*CANDIDATE_SHRINKS, profile.shrink)}
     return replace(profile, shrink=shrinks[chosen])

@@ -49,27 +49,15 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     from trainer.learning.baseline import baseline_predictions
     from trainer.learning.crf_pick import crf_pick_by_group, crf_pick_metrics
     from trainer.learning.ladder_curves import held_out_ladders
-    from trainer.learning.line_model import line_applies
     from trainer.learning.metrics import plcc, rmse, srocc
-    from trainer.learning.model import fit, predict
-    from trainer.learning.selection import candidates, nested_applies
+    from trainer.learning.model import predict
 
     started = time.perf_counter()
-    choices: list[FoldChoice | None] = [None] * len(task.fold_indices)
-    everything = np.ones(task.target.shape[0], dtype=bool)
-    offered = candidates(task.profile, line_applies(task.features, everything, task.observed))
-    if task.sources is not None and nested_applies(task.profile, task.target.shape[0], len(offered)):
-        from trainer.learning.nested_fit import fit_with_choice
-
-        weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
-                                          task.profile, task.seed, task.observed, offered)
-        choices = list(chosen)
-    else:
-        weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed, task.observed)
+    kbps = task.encode_kbps if task.encode_kbps is not None else np.full(task.target.shape[0], np.nan)
+    weights, choices = _fit_fold_models(task, kbps)
     predictions = predict(weights, task.features)
     seconds = (time.perf_counter() - started) / len(task.fold_indices)
     baseline = baseline_predictions(task.features, task.target, task.held_out)
-    kbps = task.encode_kbps if task.encode_kbps is not None else np.full(task.target.shape[0], np.nan)
     results = []
     for k, fold_index in enumerate(task.fold_indices):
         val = task.held_out[k]
@@ -102,6 +90,31 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
             )
         )
     return results
+
+
+def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list[FoldChoice | None]]:
+    """The task's fold models: by nested model choice where the profile offers candidates, else plain training."""
+    from trainer.learning.choice_rule import PickScoring
+    from trainer.learning.crf_pick import has_pick_ladders
+    from trainer.learning.curve_candidate import curve_applies
+    from trainer.learning.line_model import line_applies
+    from trainer.learning.model import fit
+    from trainer.learning.selection import candidates, nested_applies
+
+    everything = np.ones(task.target.shape[0], dtype=bool)
+    # the curve is chosen by the CRF it picks, so it is offered only where picks can be judged
+    curve_allowed = (curve_applies(task.features, everything, task.observed, task.profile.log_inputs)
+                     and has_pick_ladders(task.features, task.ladders))
+    offered = candidates(task.profile, line_applies(task.features, everything, task.observed), curve_allowed)
+    if task.sources is None or not nested_applies(task.profile, task.target.shape[0], len(offered)):
+        weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed, task.observed)
+        return weights, [None] * len(task.fold_indices)
+    from trainer.learning.nested_fit import fit_with_choice
+
+    picks = PickScoring(task.codec, kbps, task.sources, task.ladders)
+    weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
+                                      task.profile, task.seed, task.observed, offered, picks)
+    return weights, list(chosen)
 
 
 def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,
@@ -139,9 +152,12 @@ class FinalTask:
 
 def run_final_task(task: FinalTask) -> MLPWeights:
     """Train on every row of the codec (no held-out fold): the model that would ship."""
+    from trainer.learning.curve_candidate import curve_observed
     from trainer.learning.model import fit
 
     everything = np.ones((1, task.target.shape[0]), dtype=bool)
+    if task.profile.train_curve:
+        return fit(task.features, task.target, everything, task.profile, task.seed, curve_observed(task.observed))
     if task.profile.train_line:
         from trainer.learning.line_model import fit_line
 
