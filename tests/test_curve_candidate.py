@@ -138,3 +138,20 @@ def test_pick_ladders_need_three_quality_points_on_one_ladder():
     assert has_pick_ladders(features)
     assert not has_pick_ladders(features, np.array([0, 0, 1, 1])), "two ladders of two points each"
     assert not has_pick_ladders(features[:0])
+
+
+def test_the_log_names_each_folds_choice_and_the_final_one(constant_quality):
+    from trainer.learning.events import CodecFinished, FoldFinished
+    from trainer.learning.results import CodecResult
+    from trainer.outputs.describe import describe_event
+
+    _data, folds = constant_quality
+    fold_line = describe_event(FoldFinished(folds[0], 1, 5))
+    assert f"; model: `{folds[0].model_choice.chosen}` (" in fold_line and "(inner folds)" in fold_line
+    assert "chosen by nested LOSO on CRF-pick error" in fold_line
+    result = CodecResult(codec="libx264", status="fail", mean_plcc=0.9, plcc_spread=0.1, n_rows_total=280,
+                         n_distinct_sources=10, folds=list(folds))
+    final = describe_event(CodecFinished(result))
+    assert "\n    model: `curve` (the content-blind curve: the network on the quality input alone), chosen by " \
+           "nested LOSO on CRF-pick error (steps, per source; one standard error " in final
+    assert "(outer folds)" in final

@@ -45,7 +45,8 @@ class TrainingProfile:
     # On small corpora, choose the model per fold by nested LOSO among learning.selection's
     # candidates (README "Model choice by nested LOSO"): with ``shrink_grid`` networks at several
     # shrinks (else only at ``shrink``), with ``line_candidate`` also the embedded ridge line
-    # where the quality input is dead. One candidate alone means no choice: plain training.
+    # where the quality input is dead, with ``curve_candidate`` the content-blind curve where it is
+    # live and the corpus has quality ladders. One candidate alone means no choice: plain training.
     nested_selection: bool = False
     shrink_grid: bool = False
     line_candidate: bool = False

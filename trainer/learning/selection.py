@@ -69,6 +69,26 @@ def candidate_name(shrink: float) -> str:
     return f"shrink={shrink:g}"
 
 
+def candidate_label(name: str) -> str:
+    """What a candidate is, for operators (log, card)."""
+    return {LINE: "the ridge line embedded in the MLP graph",
+            CURVE: "the content-blind curve: the network on the quality input alone"}.get(name, "the network")
+
+
+def describe_choice(choice: dict[str, object]) -> str:
+    """One line: what was chosen, by what, and every candidate's score (a fold's or the final choice's)."""
+    if choice.get("criterion") == CRF_PICK:
+        scores = choice.get("mean_outer_crf_pick") or choice.get("inner_crf_pick") or {}
+        error = choice.get("outer_crf_pick_se", choice.get("inner_crf_pick_se"))
+        rule = f"CRF-pick error (steps, per source; one standard error {float(error or 0.0):.2f})"  # type: ignore[arg-type]
+    else:
+        scores = choice.get("mean_outer_rmse") or choice.get("inner_rmse") or {}
+        rule = "RMSE"
+    scored = ", ".join(f"{name} {value:.2f}" if isinstance(value, float) else f"{name} n/a"
+                       for name, value in dict(scores).items())  # type: ignore[call-overload]
+    return f"`{choice['chosen']}` ({candidate_label(str(choice['chosen']))}), chosen by nested LOSO on {rule}: {scored}"
+
+
 def candidates(profile: TrainingProfile, line_allowed: bool, curve_allowed: bool = False) -> list[Candidate]:
     """What a nested choice under ``profile`` chooses among; the line and the curve only where they may be offered."""
     shrinks = CANDIDATE_SHRINKS if profile.shrink_grid else (profile.shrink,)

@@ -9,7 +9,8 @@ from trainer.core.display import clip, clip_path
 from trainer.ingest.corpus import CodecData, Corpus
 from trainer.ingest.discovery import CorpusInputs
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
-from trainer.learning.results import CodecResult
+from trainer.learning.results import CodecResult, FoldResult
+from trainer.learning.selection import describe_choice
 
 NAMES_SHOWN = 8
 HARNESS_PROBE_LABEL = "crf pick with the harness's own probe"
@@ -31,6 +32,7 @@ def describe_event(event: Event) -> str:
             f"RMSE {fmt(f.baseline_rmse, 2)}) n_train={f.n_train} n_val={f.n_val} "
             f"held-out: {name_list(f.held_out_sources)}" + describe_crf_pick(f.crf_pick, "; ")
             + describe_crf_pick(f.crf_pick_harness_probe, "; ", HARNESS_PROBE_LABEL)
+            + _fold_choice(f)
         )
     if isinstance(event, CodecFinished):
         r = event.result
@@ -40,6 +42,8 @@ def describe_event(event: Event) -> str:
             text += f" (linear baseline mean PLCC {fmt(baseline['mean_plcc'])})"  # type: ignore[arg-type]
         text += describe_crf_pick(r.crf_pick(), "\n    ")
         text += describe_crf_pick(r.crf_pick_harness_probe(), "\n    ", HARNESS_PROBE_LABEL)
+        if (choice := r.model_choice()) is not None:
+            text += f"\n    model: {describe_choice(choice)} (outer folds)"
         if r.incumbent is not None:
             text += f"\n    {describe_incumbent(r.incumbent)}"
         return "\n".join([text, *(f"    {reason}" for reason in r.failure_reasons)])
@@ -48,6 +52,13 @@ def describe_event(event: Event) -> str:
     if isinstance(event, LogLine):
         return event.text
     return repr(event)
+
+
+def _fold_choice(result: FoldResult) -> str:
+    """The fold's nested model choice (what its inner folds said), empty when no choice ran."""
+    if result.model_choice is None:
+        return ""
+    return f"; model: {describe_choice(result.model_choice.as_report())} (inner folds)"
 
 
 def describe_crf_pick(pick: dict[str, float | int] | None, lead: str, label: str = "crf pick") -> str:

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS
 from trainer.ingest.corpus import CodecData
-from trainer.learning.choice_rule import CRF_PICK
 from trainer.learning.results import CodecResult, FinalModel
-from trainer.learning.selection import CURVE, LINE
+from trainer.learning.selection import describe_choice
 from trainer.shipping.artifacts import card_path, model_path, sha256_bytes, sha256_file
 from trainer.shipping.cards import (
     CardFacts,
@@ -98,19 +97,7 @@ def model_choice_line(choice: dict[str, object] | None) -> str:
     """The card's record of which candidate the shipped model is (README "Model choice by nested LOSO")."""
     if not choice:
         return "- model: the network (one candidate on this corpus: no nested model choice)"
-    what = {LINE: "the ridge line embedded in the MLP graph",
-            CURVE: "the content-blind curve: the network on the quality input alone"}.get(str(choice["chosen"]),
-                                                                                         "the network")
-    if choice.get("criterion") == CRF_PICK:
-        scores = choice.get("mean_outer_crf_pick") or {}
-        se = choice["outer_crf_pick_se"]
-        rule = f"mean outer-fold CRF-pick error (steps, per source; one standard error {se:.2f})"
-    else:
-        scores = choice.get("mean_outer_rmse") or {}
-        rule = "mean outer-fold RMSE"
-    scored = ", ".join(f"{name} {value:.2f}" if isinstance(value, float) else f"{name} n/a"
-                       for name, value in dict(scores).items())
-    return f"- model: `{choice['chosen']}` ({what}), chosen by nested LOSO; {rule}: {scored}"
+    return f"- model: {describe_choice(choice)} (outer folds)"
 
 
 def _production_card(codec: str, onnx_bytes: bytes, final: MLPWeights, data: CodecData, result: CodecResult,
