@@ -10,7 +10,7 @@ import pytest
 from tests.ladder_corpora import bpp_ladder_rows, constant_quality_rows, write_rows
 from trainer.core.features import FEATURE_NAMES, QUALITY_INPUT
 from trainer.ingest.corpus import load_corpus
-from trainer.learning.choice_rule import CRF_PICK, RMSE, one_standard_error_choice, scorable
+from trainer.learning.choice_rule import CRF_PICK, RMSE, PickScoring, one_standard_error_choice, scorable
 from trainer.learning.crf_pick import has_pick_ladders
 from trainer.learning.curve_candidate import curve_applies, curve_observed
 from trainer.learning.planning import build_final_task, build_fold_tasks
@@ -155,3 +155,37 @@ def test_the_log_names_each_folds_choice_and_the_final_one(constant_quality):
     assert "\n    model: `curve` (the content-blind curve: the network on the quality input alone), chosen by " \
            "nested LOSO on CRF-pick error (steps, per source; one standard error " in final
     assert "(outer folds)" in final
+
+
+def _mixed_rows() -> list[dict[str, object]]:
+    """One codec's corpus of CRF sweeps beside bitrate ladders (no quality input), as ``--corpus-root``
+    over the real NFLX and sweep files gives: picks can be scored on the sweeps alone."""
+    sweeps = constant_quality_rows(n_sources=6, crfs=range(18, 46, 3), seed=1)
+    ladders = [{k: v for k, v in row.items() if k != "crf"} | {"src": f"ladder{row['src']}"}
+               for row in bpp_ladder_rows(n_sources=6, seed=2)]
+    return sweeps + ladders
+
+
+def test_every_held_out_source_needs_a_ladder_for_picks_to_choose(tmp_path):
+    data = load_corpus([write_rows(tmp_path / "mixed.jsonl", _mixed_rows())]).for_codec("libx264")
+    picks = PickScoring("libx264", np.full(data.n_rows, np.nan), data.sources, data.ladders)
+    sweep = np.char.startswith(data.sources.astype(str), "clip")
+    assert picks.all_laddered(data.features, sweep)
+    assert not picks.all_laddered(data.features, np.ones(data.n_rows, dtype=bool))
+    by_picks = FoldChoice(CURVE, {}, {CURVE: 9.0, "shrink=6": 3.0}, CRF_PICK, {}, 0.1,
+                          {CURVE: {"a": 1.0, "b": 1.0, "c": 1.0}, "shrink=6": {"a": 2.0, "b": 2.0, "c": 2.0}},
+                          (CURVE, "shrink=6"), outer_laddered=False)
+    final = final_choice([by_picks])
+    assert final is not None and final["criterion"] == RMSE and final["chosen"] == "shrink=6"
+    assert final_choice([dataclasses.replace(by_picks, outer_laddered=True)])["chosen"] == CURVE
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_beside_sources_without_ladders_rmse_chooses_not_the_sweeps_picks(tmp_path):
+    """The curve predicts one value for every row of a bitrate ladder: judged on the sweeps' picks alone
+    it was chosen (and shipped) for a corpus it could not predict half of."""
+    data = load_corpus([write_rows(tmp_path / "mixed.jsonl", _mixed_rows())]).for_codec("libx264")
+    folds = [r for task in build_fold_tasks(data, DEFAULT_PROFILE, seed=0) for r in run_fold_task(task)]
+    assert all(f.model_choice is not None and f.model_choice.criterion == RMSE for f in folds)
+    assert final_choice([f.model_choice for f in folds])["criterion"] == RMSE
+

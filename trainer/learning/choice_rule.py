@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.learning.crf_pick import crf_pick_by_group
+from trainer.learning.crf_pick import crf_pick_by_group, has_pick_ladders
 
 RMSE = "rmse"
 CRF_PICK = "crf_pick"
@@ -43,6 +43,18 @@ class PickScoring:
         summaries = crf_pick_by_group(features[rows], target[rows], self.kbps[rows], self.codec, predict,
                                       self.sources[rows], ladders)
         return {name: float(s["mean_abs_quality_error"]) for name, s in summaries.items()}
+
+    def all_laddered(self, features: np.ndarray, rows: np.ndarray) -> bool:
+        """Whether every source among ``rows`` has a ladder to pick on (inputs only, not targets).
+
+        A source without one (a bitrate ladder beside CRF sweeps in one codec's corpus) is invisible
+        to pick scores, so picks alone must not choose a model that will also predict it.
+        """
+        for name in np.unique(self.sources[rows]):
+            own = rows & (self.sources == name)
+            if not has_pick_ladders(features[own], None if self.ladders is None else self.ladders[own]):
+                return False
+        return True
 
 
 @dataclass(frozen=True)

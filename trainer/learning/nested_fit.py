@@ -76,10 +76,13 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
             outer_rmse[name] = _finite(pooled_rmse(predictions[outer_model[k, c]], truth, held_out[k]))
             if picks is not None:
                 outer_pick[name] = picks.by_source(features, target, held_out[k], model(outer_model[k, c]))
-        if picks is not None and len(inner_pick) == len(names) and scorable(inner_pick):
+        # ``covered``: every inner held-out row (the same for each candidate)
+        laddered = picks is not None and picks.all_laddered(features, covered)
+        if picks is not None and laddered and len(inner_pick) == len(names) and scorable(inner_pick):
             verdict = one_standard_error_choice(inner_pick, simplest_first)
             choice = FoldChoice(verdict.chosen, inner_rmse, outer_rmse, CRF_PICK, verdict.means,
-                                verdict.standard_error, outer_pick, simplest_first)
+                                verdict.standard_error, outer_pick, simplest_first,
+                                picks.all_laddered(features, held_out[k]))
         else:
             choice = FoldChoice(best_candidate(inner_rmse) or fallback, inner_rmse, outer_rmse)
         chosen.append(outer_model[k, names.index(choice.chosen)])

@@ -137,6 +137,8 @@ class FoldChoice:
     inner_pick_se: float | None = None
     outer_pick_by_source: dict[str, dict[str, float]] = field(default_factory=dict)
     simplest_first: tuple[str, ...] = ()
+    # whether every outer held-out source had a ladder to pick on (only for the final model)
+    outer_laddered: bool = True
 
     def as_report(self) -> dict[str, object]:
         report: dict[str, object] = {"chosen": self.chosen, "criterion": self.criterion,
@@ -166,10 +168,10 @@ def best_candidate(scores: dict[str, float | None]) -> str | None:
 def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
     """The full-corpus model's candidate, from the outer folds (LOSO on all sources): by the same
     rule the folds chose with on every held-out source's CRF-pick error where every fold chose by
-    picks, else the lowest mean outer RMSE."""
+    picks and every outer held-out source had a ladder to pick on, else the lowest mean outer RMSE."""
     if not choices:
         return None
-    if all(c.criterion == CRF_PICK for c in choices):
+    if all(c.criterion == CRF_PICK and c.outer_laddered for c in choices):
         by_source: dict[str, dict[str, float]] = {}
         for choice in choices:
             for name, errors in choice.outer_pick_by_source.items():
