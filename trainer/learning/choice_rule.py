@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.learning.crf_pick import crf_pick_by_group, has_pick_ladders
+from trainer.learning.crf_pick import crf_pick_by_group, every_group_has_pick_ladders
 
 RMSE = "rmse"
 CRF_PICK = "crf_pick"
@@ -50,11 +50,8 @@ class PickScoring:
         A source without one (a bitrate ladder beside CRF sweeps in one codec's corpus) is invisible
         to pick scores, so picks alone must not choose a model that will also predict it.
         """
-        for name in np.unique(self.sources[rows]):
-            own = rows & (self.sources == name)
-            if not has_pick_ladders(features[own], None if self.ladders is None else self.ladders[own]):
-                return False
-        return True
+        return every_group_has_pick_ladders(features[rows], self.sources[rows],
+                                            None if self.ladders is None else self.ladders[rows])
 
 
 @dataclass(frozen=True)

@@ -145,12 +145,29 @@ def corpus_ladders(features: np.ndarray, ladders: np.ndarray | None, *more: np.n
 
 def has_pick_ladders(features: np.ndarray, ladders: np.ndarray | None = None) -> bool:
     """Whether any ladder of these rows has enough quality points for the harness's pick to be judged."""
+    return bool(_pick_ladder_points(features, ladders)[1].max(initial=0) >= MIN_LADDER_POINTS)
+
+
+def every_group_has_pick_ladders(features: np.ndarray, groups: np.ndarray, ladders: np.ndarray | None = None) -> bool:
+    """Whether every group (source) among these rows has a ladder the harness's pick can be judged on."""
+    groups = np.asarray(groups).astype(str)
+    if groups.size == 0:
+        return True
+    code = np.unique(groups, return_inverse=True)[1].reshape(-1)
+    ladder, points = _pick_ladder_points(features, ladders, code)
+    judged = np.flatnonzero(points >= MIN_LADDER_POINTS)
+    return bool(np.isin(code, code[np.isin(ladder, judged)]).all())
+
+
+def _pick_ladder_points(features: np.ndarray, ladders: np.ndarray | None,
+                        *more: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ladder, and each ladder's number of distinct qualities."""
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
-        return False
-    ladder = corpus_ladders(features, ladders)
-    points = np.unique(np.column_stack([ladder, features[:, QUALITY_INPUT]]), axis=0)[:, 0]
-    return bool(np.bincount(points.astype(np.int64)).max() >= MIN_LADDER_POINTS)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    ladder = corpus_ladders(features, ladders, *more)
+    pairs = np.unique(np.column_stack([ladder, features[:, QUALITY_INPUT]]), axis=0)[:, 0]
+    return ladder, np.bincount(pairs.astype(np.int64), minlength=int(ladder.max()) + 1)
 
 
 def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,

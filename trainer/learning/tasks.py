@@ -15,9 +15,10 @@ import numpy as np
 
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.results import FoldResult
-from trainer.learning.selection import FoldChoice
+from trainer.learning.selection import Candidate, FoldChoice
 
 if TYPE_CHECKING:
+    from trainer.learning.choice_rule import PickScoring
     from trainer.learning.model import MLPWeights
 
 # torch and scipy are imported inside the task functions: the processes that run tasks pay for
@@ -95,26 +96,35 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
 def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list[FoldChoice | None]]:
     """The task's fold models: by nested model choice where the profile offers candidates, else plain training."""
     from trainer.learning.choice_rule import PickScoring
-    from trainer.learning.crf_pick import has_pick_ladders
-    from trainer.learning.curve_candidate import curve_applies
-    from trainer.learning.line_model import line_applies
     from trainer.learning.model import fit
-    from trainer.learning.selection import candidates, nested_applies
+    from trainer.learning.selection import nested_applies
 
-    everything = np.ones(task.target.shape[0], dtype=bool)
-    # the curve is chosen by the CRF it picks, so it is offered only where picks can be judged
-    curve_allowed = (curve_applies(task.features, everything, task.observed, task.profile.log_inputs)
-                     and has_pick_ladders(task.features, task.ladders))
-    offered = candidates(task.profile, line_applies(task.features, everything, task.observed), curve_allowed)
-    if task.sources is None or not nested_applies(task.profile, task.target.shape[0], len(offered)):
+    picks = None if task.sources is None else PickScoring(task.codec, kbps, task.sources, task.ladders)
+    may_choose = picks is not None and nested_applies(task.profile, task.target.shape[0], 2)
+    offered = _offered(task, picks) if may_choose else []
+    if picks is None or len(offered) < 2:
         weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed, task.observed)
         return weights, [None] * len(task.fold_indices)
     from trainer.learning.nested_fit import fit_with_choice
 
-    picks = PickScoring(task.codec, kbps, task.sources, task.ladders)
     weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
                                       task.profile, task.seed, task.observed, offered, picks)
     return weights, list(chosen)
+
+
+def _offered(task: FoldTask, picks: PickScoring) -> list[Candidate]:
+    """The candidates a nested choice on this task's corpus chooses among."""
+    from trainer.learning.curve_candidate import curve_applies
+    from trainer.learning.line_model import line_applies
+    from trainer.learning.selection import candidates
+
+    everything = np.ones(task.target.shape[0], dtype=bool)
+    # The curve is chosen by the CRF it picks, so it is offered only where every source has a ladder to
+    # pick on: a source without one (a bitrate ladder) would get one value for all of its rows.
+    curve_allowed = (task.profile.curve_candidate
+                     and curve_applies(task.features, everything, task.observed, task.profile.log_inputs)
+                     and picks.all_laddered(task.features, everything))
+    return candidates(task.profile, line_applies(task.features, everything, task.observed), curve_allowed)
 
 
 def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,
