@@ -62,6 +62,11 @@ async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps
         await pilot.pause(0.2)
         detail = str(app.query_one("#baseline-line").render())
         assert "crf pick: off by" in detail and "crf pick with the harness's own probe: off by" in detail
+        final = app.results["libx264"].model_choice()  # nested LOSO chose between the network and the curve
+        assert final is not None and f"model: `{final['chosen']}` (" in detail and "(outer folds)" in detail
+        table = app.query_one("#fold-table")
+        assert [table.get_row(str(f.fold_index))[-1] for f in app.folds["libx264"]] == [
+            f.model_choice.chosen for f in app.folds["libx264"]]
         n_rows = len(SUBSET.read_text().splitlines())  # every row takes its probe from its own medium ladder
         corpus_text = str(app.query_one(CorpusPane).render())
         assert (f"probe inputs: own ladder {n_rows}  probe-preset ladder 0  explicit 0  own encode 0"

@@ -195,3 +195,20 @@ def test_beside_sources_without_ladders_the_curve_is_not_offered_and_rmse_choose
     assert all(f.model_choice is not None and f.model_choice.criterion == RMSE for f in folds)
     assert all(CURVE not in f.model_choice.inner_rmse for f in folds)
     assert final_choice([f.model_choice for f in folds])["criterion"] == RMSE
+
+
+def test_a_report_read_back_gives_the_same_choices(constant_quality):
+    """Review mode rebuilds results from report.json: each fold's choice and the final one come back whole."""
+    import json
+
+    from trainer.learning.results import CodecResult
+    from trainer.outputs.report import REPORT_SCHEMA_VERSION
+    from trainer.outputs.report_reader import codec_results
+
+    data, folds = constant_quality
+    result = CodecResult(codec="libx264", status="fail", n_rows_total=data.n_rows, n_distinct_sources=data.n_sources,
+                         folds=list(folds), mean_plcc=0.9, plcc_spread=0.1)
+    report = json.loads(json.dumps({"schema_version": REPORT_SCHEMA_VERSION, "codecs": [result.as_report()]}))
+    again = codec_results(report)["libx264"]
+    assert [f.model_choice for f in again.folds] == [f.model_choice for f in folds]
+    assert again.model_choice() == result.model_choice() and again.model_choice()["chosen"] == CURVE

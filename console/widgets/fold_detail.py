@@ -15,6 +15,7 @@ from console.widgets.ladder_plot import LadderView
 from trainer.core.display import clip
 from trainer.learning.crf_pick import pool
 from trainer.learning.results import CodecResult, FoldResult
+from trainer.learning.selection import describe_choice
 from trainer.outputs.describe import HARNESS_PROBE_LABEL, describe_crf_pick, describe_incumbent, fmt
 from trainer.shipping.incumbent import regression
 
@@ -54,7 +55,8 @@ class FoldDetail(Vertical):
     def on_mount(self) -> None:
         table = self.query_one("#fold-table", DataTable)
         for key, label in (("fold", "#"), ("held", "held-out sources"), ("n", "train/val"),
-                           ("plcc", "PLCC"), ("base", "base"), ("srocc", "SROCC"), ("rmse", "RMSE")):
+                           ("plcc", "PLCC"), ("base", "base"), ("srocc", "SROCC"), ("rmse", "RMSE"),
+                           ("model", "model")):
             table.add_column(label, key=key)
 
     def show(self, codec: str, state: str, folds: Sequence[FoldResult], result: CodecResult | None) -> None:
@@ -65,9 +67,13 @@ class FoldDetail(Vertical):
             table.add_row(str(fold.fold_index), held_out_label(fold.held_out_sources),
                           f"{fold.n_train}/{fold.n_val}", fmt(fold.plcc), fmt(fold.baseline_plcc),
                           fmt(fold.srocc), fmt(fold.rmse, 2),
+                          "-" if fold.model_choice is None else fold.model_choice.chosen,
                           key=str(fold.fold_index))
         pick = describe_crf_pick(pool([f.crf_pick for f in folds]), "\n")
         pick += describe_crf_pick(pool([f.crf_pick_harness_probe for f in folds]), "\n", HARNESS_PROBE_LABEL)
+        choice = None if result is None or not folds else result.model_choice()
+        if choice is not None:
+            pick += f"\nmodel: {describe_choice(choice)} (outer folds)"
         self.query_one("#baseline-line", Static).update(baseline_text(folds) + Text(pick))
         self.query_one("#incumbent-line", Static).update(
             Text(describe_incumbent(result.incumbent) if result is not None and folds else "",

@@ -22,7 +22,9 @@ is right.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -148,7 +150,22 @@ class FoldChoice:
             report["inner_crf_pick_se"] = self.inner_pick_se
             report["outer_crf_pick"] = {name: float(np.mean(list(errors.values()))) if errors else None
                                         for name, errors in self.outer_pick_by_source.items()}
+            # what the final choice is computed from, so a report read back (review mode) gives the same one
+            report["outer_crf_pick_by_source"] = {name: dict(e) for name, e in self.outer_pick_by_source.items()}
+            report["simplest_first"] = list(self.simplest_first)
+            report["outer_laddered"] = self.outer_laddered
         return report
+
+    @classmethod
+    def from_report(cls, entry: Mapping[str, Any]) -> FoldChoice:
+        """The choice as ``as_report`` wrote it (review mode reads reports back)."""
+        by_source = entry.get("outer_crf_pick_by_source") or {}
+        return cls(chosen=str(entry["chosen"]), inner_rmse=dict(entry["inner_rmse"]),
+                   outer_rmse=dict(entry["outer_rmse"]), criterion=str(entry.get("criterion", RMSE)),
+                   inner_pick=dict(entry.get("inner_crf_pick") or {}), inner_pick_se=entry.get("inner_crf_pick_se"),
+                   outer_pick_by_source={name: dict(errors) for name, errors in by_source.items()},
+                   simplest_first=tuple(entry.get("simplest_first") or ()),
+                   outer_laddered=bool(entry.get("outer_laddered", True)))
 
 
 def pooled_rmse(predictions: np.ndarray, target: np.ndarray, rows: np.ndarray) -> float:

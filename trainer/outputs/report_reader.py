@@ -11,6 +11,7 @@ from pathlib import Path
 
 from trainer.core.codecs import CODEC_INDEX
 from trainer.learning.results import STATUSES, CodecResult, FoldResult
+from trainer.learning.selection import FoldChoice
 from trainer.outputs.report import REPORT_SCHEMA_VERSION
 
 
@@ -56,7 +57,8 @@ def codec_results(report: dict) -> dict[str, CodecResult]:
                        n_train=int(f["n_train"]), n_val=int(f["n_val"]), seconds=0.0,
                        baseline_plcc=_number(baseline.get(f["fold_index"], {}).get("plcc")),
                        baseline_rmse=_number(baseline.get(f["fold_index"], {}).get("rmse")),
-                       crf_pick=f.get("crf_pick"), crf_pick_harness_probe=f.get("crf_pick_harness_probe"))
+                       crf_pick=f.get("crf_pick"), crf_pick_harness_probe=f.get("crf_pick_harness_probe"),
+                       model_choice=FoldChoice.from_report(f["model_choice"]) if f.get("model_choice") else None)
             for f in entry["folds"]
         ]
         results[codec] = CodecResult(
