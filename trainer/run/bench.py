@@ -228,6 +228,8 @@ def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, profiles: S
                     seeds = " ".join(fmt(v, 2) for v in agg.per_seed("pick_steps_harness", codec))
                     print(f"   {'':<12} {'':<13} with the harness's own probe: pick {fmt(steps, 2)} miss "
                           f"{fmt(miss, 2)}; per seed: {seeds}")
+                if (choices := agg.choices(codec)) is not None:  # which model nested LOSO shipped, and how firmly
+                    print(f"   {'':<12} {'':<13} {choices}")
 
 
 def bench_cluster(workdir: Path, workers: int) -> None:

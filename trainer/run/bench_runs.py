@@ -83,6 +83,9 @@ class TrainingRun:
     # the same with the harness's own probe as input (--harness-probes), where the corpus's clips have one
     pick_steps_harness: dict[str, float | None]
     pick_miss_harness: dict[str, float | None]
+    # nested LOSO's choice: the full-corpus model's candidate, and each fold's (None: no choice ran)
+    chosen: dict[str, str | None]
+    fold_chosen: dict[str, list[str]]
 
 
 def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Path, workers: int,
@@ -116,6 +119,9 @@ def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Pat
         pick_steps_harness={c["codec"]: (c.get("crf_pick_harness_probe") or {}).get("mean_abs_quality_error")
                             for c in codecs},
         pick_miss_harness={c["codec"]: (c.get("crf_pick_harness_probe") or {}).get("miss_rate") for c in codecs},
+        chosen={c["codec"]: (c.get("model_choice") or {}).get("chosen") for c in codecs},
+        fold_chosen={c["codec"]: [f["model_choice"]["chosen"] for f in c["folds"] if f.get("model_choice")]
+                     for c in codecs},
     )
 
 
@@ -148,6 +154,15 @@ class Aggregate:
     def per_seed(self, metric: str, codec: str) -> list[float | None]:
         """``metric`` of each seed's run, in seed order: how far one seed's folds move a mean."""
         return [getattr(r, metric).get(codec) for r in self.runs]
+
+    def choices(self, codec: str) -> str | None:
+        """Nested LOSO's choice over the seeds: the shipped candidate per seed, and how often folds chose each."""
+        finals = [r.chosen.get(codec) for r in self.runs]
+        if all(name is None for name in finals):
+            return None
+        folds = [name for r in self.runs for name in r.fold_chosen.get(codec, [])]
+        counts = ", ".join(f"{name} {folds.count(name)}/{len(folds)}" for name in sorted(set(folds)))
+        return f"model per seed: {' '.join(str(name) for name in finals)} (folds: {counts})"
 
     def passes(self, codec: str) -> str:
         statuses = [r.status.get(codec, "-") for r in self.runs]
