@@ -212,3 +212,35 @@ def test_a_report_read_back_gives_the_same_choices(constant_quality):
     again = codec_results(report)["libx264"]
     assert [f.model_choice for f in again.folds] == [f.model_choice for f in folds]
     assert again.model_choice() == result.model_choice() and again.model_choice()["chosen"] == CURVE
+
+
+def test_an_older_report_shows_the_choice_it_recorded_and_a_malformed_one_is_refused(constant_quality, tmp_path):
+    """A report from the release before folds kept their per-source pick errors cannot recompute the
+    final choice (it fell back to RMSE in review); the recorded one is what shipped. A model_choice
+    that is not an object is a malformed report, not a crash."""
+    import json
+
+    from trainer.learning.results import CodecResult
+    from trainer.outputs.report import REPORT_SCHEMA_VERSION
+    from trainer.outputs.report_reader import ReportUnreadable, codec_results, read_report
+
+    data, folds = constant_quality
+    result = CodecResult(codec="libx264", status="fail", n_rows_total=data.n_rows, n_distinct_sources=data.n_sources,
+                         folds=list(folds), mean_plcc=0.9, plcc_spread=0.1)
+    report = json.loads(json.dumps({"schema_version": REPORT_SCHEMA_VERSION, "codecs": [result.as_report()]}))
+    for fold in report["codecs"][0]["folds"]:
+        for key in ("outer_crf_pick_by_source", "simplest_first", "outer_laddered"):
+            del fold["model_choice"][key]
+    again = codec_results(report)["libx264"]
+    assert again.model_choice() == result.model_choice() and again.model_choice()["criterion"] == CRF_PICK
+    first = report["codecs"][0]["folds"][0]["model_choice"]
+    for bad in ("curve", ["curve"], {**first, "outer_crf_pick_by_source": ["a"]}):
+        report["codecs"][0]["folds"][0]["model_choice"] = bad
+        (path := tmp_path / "report.json").write_text(json.dumps(report))
+        with pytest.raises(ReportUnreadable, match="malformed"):
+            read_report(path)
+    report["codecs"][0]["folds"][0]["model_choice"] = None
+    report["codecs"][0]["model_choice"] = "curve"
+    (path := tmp_path / "report.json").write_text(json.dumps(report))
+    with pytest.raises(ReportUnreadable, match="malformed"):
+        read_report(path)

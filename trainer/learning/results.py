@@ -84,6 +84,9 @@ class CodecResult:
     # The shipped model against this one on the rows it never saw (trainer.shipping.incumbent); None: not compared.
     incumbent: dict[str, object] | None = None
     advice: dict[str, object] | None = None  # the data advisor's findings (``--advise``), None when not asked
+    # The final model choice as a report recorded it (review mode): what shipped, even where the folds
+    # of an older report lack what it was computed from. None: computed from the folds.
+    recorded_choice: dict[str, object] | None = None
 
     def _mean(self, attr: str) -> float | None:
         values = [getattr(f, attr) for f in self.folds]
@@ -101,6 +104,8 @@ class CodecResult:
 
     def model_choice(self) -> dict[str, object] | None:
         """The full-corpus model's candidate, from the folds' outer scores; None without a nested choice."""
+        if self.recorded_choice is not None:
+            return self.recorded_choice
         folds = sorted(self.folds, key=lambda f: f.fold_index)
         choices = [f.model_choice for f in folds if f.model_choice is not None]
         return final_choice(choices) if len(choices) == len(folds) else None

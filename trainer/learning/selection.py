@@ -158,8 +158,12 @@ class FoldChoice:
 
     @classmethod
     def from_report(cls, entry: Mapping[str, Any]) -> FoldChoice:
-        """The choice as ``as_report`` wrote it (review mode reads reports back)."""
+        """The choice as ``as_report`` wrote it (review mode reads reports back); TypeError when malformed."""
+        if not isinstance(entry, Mapping):
+            raise TypeError(f"model_choice is not an object: {entry!r:.80}")
         by_source = entry.get("outer_crf_pick_by_source") or {}
+        if not isinstance(by_source, Mapping):
+            raise TypeError(f"model_choice.outer_crf_pick_by_source is not an object: {by_source!r:.80}")
         return cls(chosen=str(entry["chosen"]), inner_rmse=dict(entry["inner_rmse"]),
                    outer_rmse=dict(entry["outer_rmse"]), criterion=str(entry.get("criterion", RMSE)),
                    inner_pick=dict(entry.get("inner_crf_pick") or {}), inner_pick_se=entry.get("inner_crf_pick_se"),

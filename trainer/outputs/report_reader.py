@@ -66,8 +66,17 @@ def codec_results(report: dict) -> dict[str, CodecResult]:
             n_distinct_sources=int(entry["n_distinct_sources"]), failure_reasons=list(entry["failure_reasons"]),
             folds=folds, corpus_provenance=list(entry.get("corpus_provenance") or []),
             mean_plcc=entry.get("mean_plcc"), plcc_spread=entry.get("plcc_spread"),
-            incumbent=_incumbent(entry.get("incumbent")))
+            incumbent=_incumbent(entry.get("incumbent")), recorded_choice=_recorded_choice(entry.get("model_choice")))
     return results
+
+
+def _recorded_choice(entry: object) -> dict | None:
+    """The final model choice as the run recorded it: an older report's folds cannot recompute it."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or "chosen" not in entry:
+        raise ValueError("codecs[].model_choice is not a model choice")
+    return entry
 
 
 INCUMBENT_KEYS = ("kind", "sha256", "n_rows", "n_sources", "plcc", "rmse", "crf_pick", "challenger")
