@@ -19,8 +19,6 @@ from trainer.core.features import LOG_MASK, N_FEATURES, QUALITY_INPUT
 from trainer.learning.line_model import live_inputs
 from trainer.learning.model import model_inputs
 
-CURVE_CANDIDATE = "curve"
-
 
 def curve_observed(observed: np.ndarray | None) -> np.ndarray:
     """[14] bool: the quality input alone, where the corpus measured it (None: every input measured)."""

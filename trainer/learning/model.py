@@ -7,7 +7,7 @@ overhead, not arithmetic, dominates at this size, so five folds cost little more
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,6 +265,11 @@ def _per_step_shrink(schedule: list[float], shrinks: list[float]) -> list[float]
 def _optimiser(params: list[torch.Tensor], profile: TrainingProfile, learning_rate: float) -> torch.optim.Optimizer:
     """Adam on every parameter; the weight decay is applied by ``fit`` (``decay_factors``)."""
     return torch.optim.Adam(params, lr=learning_rate, fused=True if profile.fused_adam else None)
+
+
+def predictor(weights: MLPWeights, index: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Model ``index`` of ``weights`` alone, as a function of feature rows (what the quality-pick sweeps call)."""
+    return lambda x: predict(weights.select(index), x)[0]
 
 
 def predict(weights: MLPWeights, features: np.ndarray) -> np.ndarray:

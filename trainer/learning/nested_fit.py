@@ -12,7 +12,7 @@ import numpy as np
 from trainer.learning.choice_rule import CRF_PICK, PickScoring, one_standard_error_choice, scorable
 from trainer.learning.curve_candidate import curve_observed
 from trainer.learning.line_model import fit_line
-from trainer.learning.model import MLPWeights, fit, predict
+from trainer.learning.model import MLPWeights, fit, predict, predictor
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.selection import (
     Candidate,
@@ -53,10 +53,6 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
     weights = _fit_jobs(features, target, jobs, profile, seed, observed)
     predictions = predict(weights, features).astype(np.float64)
     truth = target.astype(np.float64)
-
-    def model(index: int):
-        return lambda x: predict(weights.select(index), x)[0]
-
     chosen: list[int] = []
     fold_choices: list[FoldChoice] = []
     for k in range(len(fold_indices)):
@@ -71,11 +67,12 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
                 out_of_fold[held] = predictions[job][held]
                 covered |= held
                 if picks is not None:
-                    inner_pick.setdefault(name, {}).update(picks.by_source(features, target, held, model(job)))
+                    scores = picks.by_source(features, target, held, predictor(weights, job))
+                    inner_pick.setdefault(name, {}).update(scores)
             inner_rmse[name] = _finite(pooled_rmse(out_of_fold, truth, covered))
             outer_rmse[name] = _finite(pooled_rmse(predictions[outer_model[k, c]], truth, held_out[k]))
             if picks is not None:
-                outer_pick[name] = picks.by_source(features, target, held_out[k], model(outer_model[k, c]))
+                outer_pick[name] = picks.by_source(features, target, held_out[k], predictor(weights, outer_model[k, c]))
         # ``covered``: every inner held-out row (the same for each candidate)
         laddered = picks is not None and picks.all_laddered(features, covered)
         if picks is not None and laddered and len(inner_pick) == len(names) and scorable(inner_pick):

@@ -51,7 +51,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     from trainer.learning.crf_pick import crf_pick_by_group, crf_pick_metrics
     from trainer.learning.ladder_curves import held_out_ladders
     from trainer.learning.metrics import plcc, rmse, srocc
-    from trainer.learning.model import predict
+    from trainer.learning.model import predict, predictor
 
     started = time.perf_counter()
     kbps = task.encode_kbps if task.encode_kbps is not None else np.full(task.target.shape[0], np.nan)
@@ -66,7 +66,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
         features, fold_kbps = task.features[val], kbps[val]
         sources = None if task.sources is None else task.sources[val]
         ladder_ids = None if task.ladders is None else task.ladders[val]
-        fold_model = _fold_model(weights, k)
+        fold_model = predictor(weights, k)
         results.append(
             FoldResult(
                 codec=task.codec,
@@ -141,13 +141,6 @@ def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,
     ladder_ids = None if task.ladders is None else task.ladders[rows]
     return crf_pick_metrics(with_probe(task.features[rows], task.harness_probe[rows]), task.target[rows], kbps[rows],
                             task.codec, fold_model, ladder_ids)
-
-
-def _fold_model(weights: MLPWeights, k: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Fold ``k``'s model alone, as a predictor of feature rows (for the quality-pick sweeps)."""
-    from trainer.learning.model import predict
-
-    return lambda x: predict(weights.select(k), x)[0]
 
 
 @dataclass(frozen=True)
