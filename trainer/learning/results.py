@@ -11,6 +11,7 @@ from trainer.core.gate import LOSO_FOLD_COUNT, evaluate_gate
 from trainer.learning.baseline import BASELINE_KIND
 from trainer.learning.crf_pick import pool
 from trainer.learning.ladder_curves import LadderCurve
+from trainer.learning.pick_offsets import PickLadder
 from trainer.learning.selection import FoldChoice, final_choice
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ class FoldResult:
     held_out_rows: np.ndarray | None = field(default=None, compare=False, repr=False)
     predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
     crf_pick_by_source: dict[str, dict] | None = field(default=None, compare=False, repr=False)
+    # Every held-out ladder with the fold model's curve along it: the pick calibration set
+    # (trainer.learning.calibration_sets), never in report.json.
+    pick_ladders: tuple[PickLadder, ...] = field(default=(), compare=False, repr=False)
 
     def as_report(self) -> dict[str, object]:
         return {
@@ -87,6 +91,9 @@ class CodecResult:
     # The final model choice as a report recorded it (review mode): what shipped, even where the folds
     # of an older report lack what it was computed from. None: computed from the folds.
     recorded_choice: dict[str, object] | None = None
+    # How far to trust the model a PASS would ship: conformal margins from its LOSO out-of-fold errors
+    # (trainer.learning.calibration); None before the folds are in.
+    calibration: dict[str, object] | None = None
 
     def _mean(self, attr: str) -> float | None:
         values = [getattr(f, attr) for f in self.folds]
@@ -141,6 +148,7 @@ class CodecResult:
             "crf_pick_harness_probe": self.crf_pick_harness_probe(),
             "model_choice": self.model_choice(),
             "incumbent": self.incumbent,
+            "calibration": self.calibration,
             "training_seconds": round(sum(f.seconds for f in self.folds), 3),
             "advice": self.advice,
         }

@@ -52,6 +52,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
     from trainer.learning.ladder_curves import held_out_ladders
     from trainer.learning.metrics import plcc, rmse, srocc
     from trainer.learning.model import predict, predictor
+    from trainer.learning.pick_offsets import pick_ladders
 
     started = time.perf_counter()
     kbps = task.encode_kbps if task.encode_kbps is not None else np.full(task.target.shape[0], np.nan)
@@ -87,6 +88,8 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 held_out_rows=np.flatnonzero(val).astype(np.int32),
                 predictions=np.asarray(pred, dtype=np.float32),
                 crf_pick_by_source=None if sources is None else crf_pick_by_group(
+                    features, truth, fold_kbps, task.codec, fold_model, sources, ladder_ids),
+                pick_ladders=() if sources is None else pick_ladders(
                     features, truth, fold_kbps, task.codec, fold_model, sources, ladder_ids),
             )
         )

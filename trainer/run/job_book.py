@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trainer.ingest.corpus import CodecData
+from trainer.learning.calibration_sets import challenger_calibration
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished
 from trainer.learning.results import CodecResult, FoldResult, error_result, judged_result, untrainable_result
 from trainer.outputs.describe import codec_notes
@@ -197,6 +198,7 @@ class JobBook:
             return self.publish(error_result(job.codec, job.data.n_rows, job.data.n_sources, job.error), job.data)
         result = judged_result(job.codec, job.data.n_rows, job.data.n_sources, job.folds, job.data.provenance,
                                self.synthetic)
+        result.calibration = challenger_calibration(job.data.target, job.data.sources, result.folds)
         if self.compare is not None:
             result.incumbent = self.compare(job.data, result.folds)
         return self.publish(result, job.data)

@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from trainer.ingest.corpus import CodecData
+from trainer.learning.calibration_sets import kept_model_calibration, out_of_fold
 from trainer.learning.crf_pick import crf_pick_by_group, pool
 from trainer.learning.metrics import plcc, rmse
 from trainer.learning.results import FoldResult, finite_or_none
-from trainer.shipping.artifacts import card_path, model_path, sha256_bytes
+from trainer.shipping.artifacts import calibration_path, card_path, model_path, sha256_bytes
 from trainer.shipping.onnx_export import ort_predict
 from trainer.shipping.provenance import NoProvenance, read_provenance
+from trainer.shipping.sidecar import check_sidecar
 
 PLCC_MARGIN = 0.005  # a challenger whose PLCC is lower than the shipped model's by more than this is worse
 CRF_PICK_MARGIN_STEPS = 0.5  # ... or whose quality pick is off by more than this many more steps
@@ -32,15 +34,6 @@ Compare = Callable[[CodecData, Sequence[FoldResult]], dict[str, object]]
 
 def not_comparable(reason: str) -> dict[str, object]:
     return {"comparable": False, "reason": reason}
-
-
-def out_of_fold(folds: Sequence[FoldResult], n_rows: int) -> np.ndarray:
-    """Each row's prediction by the fold model that held its source out; NaN where no fold reported it."""
-    oof = np.full(n_rows, np.nan, dtype=np.float64)
-    for fold in folds:
-        if fold.held_out_rows is not None and fold.predictions is not None:
-            oof[fold.held_out_rows] = fold.predictions
-    return oof
 
 
 def _scores(pred: np.ndarray, truth: np.ndarray, pick: dict | None) -> dict[str, object]:
@@ -85,8 +78,13 @@ def _compare(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> d
         return not_comparable(f"{model_file.name} cannot be run by onnxruntime: {' '.join(str(exc).split())[:200]}")
     features, truth, unseen_sources = data.features[unseen], data.target[unseen], sources[unseen]
     kbps = (data.encode_kbps if data.encode_kbps is not None else np.full(data.n_rows, np.nan))[unseen]
-    shipped_picks = crf_pick_by_group(features, truth, kbps, data.codec,
-                                      lambda x: ort_predict(onnx_bytes, x)[:, 0], unseen_sources)
+    def shipped_model(x: np.ndarray) -> np.ndarray:
+        return ort_predict(onnx_bytes, x)[:, 0]
+
+    shipped_picks = crf_pick_by_group(features, truth, kbps, data.codec, shipped_model, unseen_sources)
+    ladder_ids = None if data.ladders is None else np.asarray(data.ladders)[unseen]
+    calibration = kept_model_calibration(features, truth, shipped, unseen_sources, kbps, data.codec, shipped_model,
+                                         folds, ladder_ids)
     challenger_picks: dict[str, dict] = {}
     for fold in folds:
         challenger_picks.update(fold.crf_pick_by_source or {})
@@ -99,6 +97,9 @@ def _compare(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> d
         "n_sources": len(names),
         **_scores(shipped, truth, pool([shipped_picks.get(n) for n in names])),
         "challenger": _scores(challenger, truth, pool([challenger_picks.get(n) for n in names])),
+        "calibration": {**calibration, "model_sha256": sha},
+        # What the harness would load beside the shipped model today (reported, never trusted here).
+        "sidecar": check_sidecar(calibration_path(model_dir, data.codec), sha).as_report(),
     }
 
 

@@ -1,0 +1,73 @@
+"""Calibration sets from a judged codec: the challenger's LOSO out-of-fold errors, or a kept model's.
+
+The challenger (the model a PASS would ship, retrained on everything) is calibrated by its fold
+models' errors on the sources each held out: cross-validation+ (Barber et al. 2021). A kept
+model (a stub, or the production model still shipping) is calibrated by its own errors on the
+sources it never saw: plain split conformal. Both sets carry each row's and pick's LOSO fold so
+the tables can be judged with each fold's quantile taken from the other folds only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from trainer.learning.calibration import CalibrationSet, calibration_report, row_set
+from trainer.learning.pick_offsets import PickLadder, pick_cases, pick_ladders
+from trainer.learning.results import FoldResult
+
+CV_PLUS = "cv-plus"  # LOSO out-of-fold errors of the fold models, for the full-corpus model
+SPLIT = "split-conformal"  # a fixed model's errors on sources it never saw
+
+
+def out_of_fold(folds: Sequence[FoldResult], n_rows: int) -> np.ndarray:
+    """Each row's prediction by the fold model that held its source out; NaN where no fold reported it."""
+    oof = np.full(n_rows, np.nan, dtype=np.float64)
+    for fold in folds:
+        if fold.held_out_rows is not None and fold.predictions is not None:
+            oof[fold.held_out_rows] = fold.predictions
+    return oof
+
+
+def fold_of_rows(folds: Sequence[FoldResult], n_rows: int) -> np.ndarray:
+    """Each row's outer LOSO fold (-1 where no fold held it out)."""
+    which = np.full(n_rows, -1, dtype=np.int64)
+    for fold in folds:
+        if fold.held_out_rows is not None:
+            which[fold.held_out_rows] = fold.fold_index
+    return which
+
+
+def fold_of_source(folds: Sequence[FoldResult]) -> dict[str, int]:
+    return {src: fold.fold_index for fold in folds for src in fold.held_out_sources}
+
+
+def _cases_with_folds(ladders: Sequence[PickLadder], folds: dict[str, int]) -> tuple[list, np.ndarray]:
+    cases = [case for case in pick_cases(ladders) if case.ladder.source in folds]
+    return cases, np.array([folds[case.ladder.source] for case in cases], dtype=np.int64)
+
+
+def challenger_calibration(truth: np.ndarray, sources: np.ndarray, folds: Sequence[FoldResult]) -> dict[str, object]:
+    """``codecs[].calibration``: the out-of-fold errors that calibrate the full-corpus model (CV+)."""
+    residuals, row_folds, row_sources = row_set(truth, out_of_fold(folds, truth.shape[0]), sources,
+                                                fold_of_rows(folds, truth.shape[0]))
+    ladders = [ladder for fold in folds for ladder in fold.pick_ladders]
+    cases, pick_folds = _cases_with_folds(ladders, fold_of_source(folds))
+    return calibration_report(CalibrationSet(residuals, row_folds, row_sources, cases, pick_folds), CV_PLUS,
+                              "challenger")
+
+
+def kept_model_calibration(features: np.ndarray, truth: np.ndarray, predicted: np.ndarray, sources: np.ndarray,
+                           kbps: np.ndarray, codec: str, predict: Callable[[np.ndarray], np.ndarray],
+                           folds: Sequence[FoldResult], ladder_ids: np.ndarray | None) -> dict[str, object]:
+    """``incumbent.calibration``: a fixed model's errors on rows (and ladders) of sources it never saw.
+
+    ``features`` … ``ladder_ids`` are those unseen rows only; ``predicted`` the model's output on them.
+    """
+    by_source = fold_of_source(folds)
+    row_folds = np.array([by_source.get(str(s), -1) for s in np.asarray(sources).astype(str)], dtype=np.int64)
+    residuals, row_folds, row_sources = row_set(truth, predicted, sources, row_folds)
+    ladders = pick_ladders(features, truth, kbps, codec, predict, sources, ladder_ids)
+    cases, pick_folds = _cases_with_folds(ladders, by_source)
+    return calibration_report(CalibrationSet(residuals, row_folds, row_sources, cases, pick_folds), SPLIT, "shipped")
