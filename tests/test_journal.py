@@ -15,7 +15,7 @@ from trainer.run.cli import main
 from trainer.shipping import apply
 from trainer.shipping.apply import KILL_HOOK_ENV, replace_set
 from trainer.shipping.artifacts import card_path, sha256_bytes, sha256_file
-from trainer.shipping.journal import JOURNAL_NAME, recover_model_dir
+from trainer.shipping.journal import CREATED, JOURNAL_NAME, recover_model_dir
 from trainer.shipping.lock import PromotionError
 from trainer.shipping.restore import restore_backup
 
@@ -64,10 +64,15 @@ def test_a_yes_run_killed_after_its_first_replacement_is_rolled_back_by_the_next
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     journal = json.loads((model_dir / JOURNAL_NAME).read_text())
     entries = {e["file"]: e for e in journal["files"]}
-    assert set(entries) == {"predictor_libx265.onnx", "predictor_libx265_card.md", "predictor_h264_amf_card.md"}
+    # The promoted codec's model, card and new calibration sidecar; the kept stub's card patch and its sidecar.
+    assert set(entries) == {"predictor_libx265.onnx", "predictor_libx265_card.md", "predictor_libx265_calibration.json",
+                            "predictor_h264_amf_card.md", "predictor_h264_amf_calibration.json"}
     # The half-written set the kill left: exactly one file already has its new bytes.
     assert sum(sha256_file(model_dir / name) == e["new_sha256"] for name, e in entries.items()) == 1
     for name, entry in entries.items():
+        if name.endswith("_calibration.json"):  # created by this set: the rollback removes it
+            assert entry["backup"] == CREATED and entry["old_sha256"] is None and name not in before
+            continue
         assert Path(entry["backup"]).read_bytes() == before[name] and entry["old_sha256"] == sha256_bytes(before[name])
 
     empty = tmp_path / "empty.jsonl"
@@ -79,8 +84,8 @@ def test_a_yes_run_killed_after_its_first_replacement_is_rolled_back_by_the_next
     assert code == 1 and recovered["action"] == "rolled-back" and recovered["purpose"] == "promotion"
     assert sorted(recovered["files"]) == sorted(entries)
     assert "interrupted promotion" in capsys.readouterr().err
-    assert "rolled its 3 file(s) back" in next((tmp_path / "next").glob("train_*.log")).read_text()
-    assert _files(model_dir) == before  # every ONNX + card pair byte for byte from the backup
+    assert "rolled its 5 file(s) back" in next((tmp_path / "next").glob("train_*.log")).read_text()
+    assert _files(model_dir) == before  # every ONNX + card pair byte for byte from the backup, no sidecar left
     assert not (model_dir / JOURNAL_NAME).exists()
 
 

@@ -161,7 +161,8 @@ def test_without_yes_nothing_in_the_model_dir_changes_but_the_plan_is_reported(w
     code, report = _batch(tmp_path, model_dir, corpus)
     assert code == 1 and _hashes(model_dir) == before
     planned = {(c["codec"], c["action"]) for c in report["promotion"]["planned"]}
-    assert planned == {("libx265", "replace-model"), ("libx265", "rewrite-card"), ("h264_amf", "patch-card-status")}
+    assert planned == {("libx265", "replace-model"), ("libx265", "rewrite-card"), ("libx265", "write-calibration"),
+                       ("h264_amf", "patch-card-status"), ("h264_amf", "write-calibration")}
     assert report["promotion"]["applied"] == []
 
 
@@ -343,7 +344,7 @@ def test_a_signal_during_apply_lets_it_complete_and_every_file_matches_the_plan(
     assert report["summary"]["interrupted_by"] == "SIGTERM"
     assert report["promotion"]["interrupted"] == "interrupted by SIGTERM while applying: the apply completed first"
     planned = report["promotion"]["planned"]
-    assert len(planned) == 3 and report["promotion"]["applied"] == planned
+    assert len(planned) == 5 and report["promotion"]["applied"] == planned  # with both codecs' sidecars
     for change in planned:
         assert sha256_file(Path(change["path"])) == change["new_sha256"]
     assert not [p for p in model_dir.iterdir() if p.name.endswith(".tmp")]
@@ -391,7 +392,8 @@ def test_one_corpus_promoted_from_two_directories_gives_byte_identical_models_an
         assert code == 1  # h264_amf fails; libx265 is promoted
         model_dirs.append(model_dir)
     files = sorted(p.name for p in model_dirs[0].glob("predictor_*"))
-    assert files == sorted(p.name for p in model_dirs[1].glob("predictor_*")) and len(files) == 4
+    # ONNX, card and calibration sidecar of both codecs (the kept stub's sidecar too)
+    assert files == sorted(p.name for p in model_dirs[1].glob("predictor_*")) and len(files) == 6
     for name in files:
         assert (model_dirs[0] / name).read_bytes() == (model_dirs[1] / name).read_bytes(), name
     production = (model_dirs[0] / "predictor_libx265_card.md").read_text()

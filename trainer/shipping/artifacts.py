@@ -16,6 +16,11 @@ def card_path(model_dir: Path, codec: str) -> Path:
     return Path(model_dir) / f"predictor_{require_supported(codec)}_card.md"
 
 
+def calibration_path(model_dir: Path, codec: str) -> Path:
+    """The split-conformal sidecar the harness reads (``predict --calibration-sidecar``)."""
+    return Path(model_dir) / f"predictor_{require_supported(codec)}_calibration.json"
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -16,7 +16,8 @@ from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS
 from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FinalModel
 from trainer.learning.selection import describe_choice
-from trainer.shipping.artifacts import card_path, model_path, sha256_bytes, sha256_file
+from trainer.shipping.artifacts import calibration_path, card_path, model_path, sha256_bytes, sha256_file
+from trainer.shipping.calibration_card import calibration_block, with_calibration
 from trainer.shipping.cards import (
     CardFacts,
     harness_inputs_section,
@@ -29,6 +30,7 @@ from trainer.shipping.cards import (
 from trainer.shipping.incumbent import WORSE, regression
 from trainer.shipping.monotone import monotone_violations
 from trainer.shipping.onnx_export import build_onnx, graph_ops, validate_onnx
+from trainer.shipping.sidecar import check_sidecar, sidecar_bytes
 
 if TYPE_CHECKING:
     from trainer.learning.model import MLPWeights  # torch: only the processes that train import it
@@ -38,11 +40,11 @@ if TYPE_CHECKING:
 class PlannedChange:
     codec: str
     path: str
-    action: str  # replace-model | rewrite-card | patch-card-status
+    action: str  # replace-model | rewrite-card | patch-card-status | write-calibration | remove-calibration
     old_sha256: str | None
-    new_sha256: str
+    new_sha256: str | None  # None: the change removes the file
     reason: str
-    content: bytes = field(repr=False, compare=False)
+    content: bytes | None = field(repr=False, compare=False)  # None: remove
 
     def as_report(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in ("codec", "path", "action", "old_sha256", "new_sha256", "reason")}
@@ -69,15 +71,16 @@ class PromotionPlan:
         lines = [f"promotion plan: {len(self.changes)} file change(s)"]
         for c in self.changes:
             old = (c.old_sha256 or "(new file)")[:12]
-            lines.append(f"  {c.action:<17} {c.path}  {old} -> {c.new_sha256[:12]}  ({c.reason})")
+            new = (c.new_sha256 or "(removed)")[:12]
+            lines.append(f"  {c.action:<18} {c.path}  {old} -> {new}  ({c.reason})")
         for codec, reasons in self.blocked.items():
             lines.append(f"  BLOCKED {codec}: {'; '.join(reasons)}")
         return lines
 
 
-def _change(codec: str, path: Path, action: str, content: bytes, reason: str) -> PlannedChange | None:
+def _change(codec: str, path: Path, action: str, content: bytes | None, reason: str) -> PlannedChange | None:
     old = sha256_file(path)
-    new = sha256_bytes(content)
+    new = None if content is None else sha256_bytes(content)
     if old == new:
         return None  # already so: applying twice changes nothing
     return PlannedChange(codec, str(path), action, old, new, reason, content)
@@ -125,7 +128,8 @@ def _production_card(codec: str, onnx_bytes: bytes, final: MLPWeights, data: Cod
         trained_sources=sorted(set(data.sources.tolist())),
         harness_lines=harness_inputs_section(codec, quality, final.w1[0], probe_origin(data.probe, codec, quality)),
     )
-    return with_status(render_body(facts), production_block(result, report, override))
+    card = with_status(render_body(facts), production_block(result, report, override))
+    return with_calibration(card, _block(codec, facts.onnx_sha256, result.calibration, data))
 
 
 def plan_promotion(
@@ -170,6 +174,8 @@ def plan_promotion(
                     for change in (
                         _change(codec, model_path(model_dir, codec), "replace-model", onnx_bytes, why),
                         _change(codec, card, "rewrite-card", card_text.encode(), "Status: Production"),
+                        _sidecar_change(codec, model_dir, sha256_bytes(onnx_bytes), result.calibration,
+                                        datas[codec]),
                     ):
                         if change is not None:
                             plan.changes.append(change)
@@ -182,11 +188,57 @@ def plan_promotion(
             continue
         text = with_status(card.read_text(encoding="utf-8"),
                            proposed_block(result, report_name, [f"promotion blocked: {b}" for b in blocked]))
+        shipped_sha = sha256_file(model_path(model_dir, codec))
+        kept = _kept_calibration(result, shipped_sha)
+        data = datas.get(codec)
+        if kept is not None and shipped_sha is not None and data is not None and not data.n_generated:
+            text = with_calibration(text, _block(codec, shipped_sha, kept, data))
         why = "promotion blocked" if blocked else result.status
-        change = _change(codec, card, "patch-card-status", text.encode(), f"Status: Proposed ({why})")
-        if change is not None:
-            plan.changes.append(change)
+        for change in (
+            _change(codec, card, "patch-card-status", text.encode(), f"Status: Proposed ({why})"),
+            _sidecar_change(codec, model_dir, shipped_sha, kept, data),
+        ):
+            if change is not None:
+                plan.changes.append(change)
     return plan
+
+
+def _kept_calibration(result: CodecResult, shipped_sha: str | None) -> Mapping[str, object] | None:
+    """The kept model's calibration, when it was made for the very file that ships now."""
+    incumbent = result.incumbent or {}
+    calibration = incumbent.get("calibration")
+    if (shipped_sha is None or not incumbent.get("comparable") or incumbent.get("sha256") != shipped_sha
+            or not isinstance(calibration, Mapping) or calibration.get("status") != "ok"):
+        return None
+    return calibration
+
+
+def _block(codec: str, model_sha: str, calibration: Mapping[str, object] | None, data: CodecData) -> str | None:
+    if calibration is None or calibration.get("status") != "ok" or data.n_generated:
+        return None
+    return calibration_block(codec, model_sha, calibration, calibration_path(Path("."), codec).name,
+                             [describe_input(entry) for entry in data.provenance])
+
+
+def _sidecar_change(codec: str, model_dir: Path, model_sha: str | None, calibration: Mapping[str, object] | None,
+                    data: CodecData | None) -> PlannedChange | None:
+    """Write the sidecar of the model that will ship, or remove one that no longer describes it.
+
+    Generated rows never calibrate a shipped model; a sidecar naming another model (or unreadable)
+    would be trusted by the harness, so it goes.
+    """
+    path = calibration_path(model_dir, codec)
+    if model_sha is None or data is None or data.n_generated:
+        return None
+    if calibration is not None and calibration.get("status") == "ok":
+        margin = next(row["margin_vmaf"] for row in calibration["interval_table"]  # type: ignore[attr-defined]
+                      if row["alpha"] == 0.05)
+        return _change(codec, path, "write-calibration", sidecar_bytes(codec, model_sha, calibration),
+                       f"{calibration['method']} margin +-{margin:.2f} VMAF at alpha 0.05 for {model_sha[:12]}")
+    stale = check_sidecar(path, model_sha)
+    if stale.status in ("other-model", "unreadable"):
+        return _change(codec, path, "remove-calibration", None, f"stale sidecar: {stale.detail}")
+    return None
 
 
 def _regression(result: CodecResult, shipped: Path, onnx_bytes: bytes) -> str | None:

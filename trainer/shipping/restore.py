@@ -13,7 +13,7 @@ from trainer.shipping.journal import recover
 from trainer.shipping.lock import PromotionError, model_dir_lock
 
 STAMP_PATTERN = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?$")
-MODEL_FILE_PATTERN = re.compile(r"^predictor_(?P<codec>[a-z0-9_-]+?)(?:\.onnx|_card\.md)$")
+MODEL_FILE_PATTERN = re.compile(r"^predictor_(?P<codec>[a-z0-9_-]+?)(?:\.onnx|_card\.md|_calibration\.json)$")
 
 
 def restore_backup(backup_root: Path, stamp: str, model_dir: Path, new_stamp: str) -> list[str]:

@@ -26,7 +26,7 @@ from trainer.learning.metrics import plcc, rmse
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.tasks import FinalTask, run_final_task
 from trainer.shipping.apply import replace_set
-from trainer.shipping.artifacts import card_path, model_path, sha256_bytes
+from trainer.shipping.artifacts import calibration_path, card_path, model_path, sha256_bytes
 from trainer.shipping.cards import CardFacts, harness_inputs_section, render_body, stub_block, with_status
 from trainer.shipping.journal import describe_recovery, recover, recover_model_dir
 from trainer.shipping.lock import ModelDirLocked, PromotionError, model_dir_lock
@@ -109,9 +109,11 @@ def write_stubs(model_dir: Path, codecs: Sequence[str], backup_root: Path, stamp
             onnx_bytes, card = build_stub(codec)
             writes[model_path(model_dir, codec).name] = onnx_bytes
             writes[card_path(model_dir, codec).name] = card.encode("utf-8")
+            # A new stub has no calibration: a sidecar left from the model it replaces would be trusted.
+            writes[calibration_path(model_dir, codec).name] = None
         recover(model_dir)
         backup_dir = replace_set(model_dir, writes, backup_root, stamp, "write-stubs")
-    return [model_dir / name for name in writes], backup_dir
+    return [model_dir / name for name, data in writes.items() if data is not None], backup_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
