@@ -95,7 +95,8 @@ async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), what="plan dialog")
         actions = {(c.codec, c.action) for c in app.screen.plan.changes}
-        assert actions == {("libx265", "replace-model"), ("libx265", "rewrite-card"), ("h264_amf", "patch-card-status")}
+        assert actions == {("libx265", "replace-model"), ("libx265", "rewrite-card"), ("libx265", "write-calibration"),
+                           ("h264_amf", "patch-card-status"), ("h264_amf", "write-calibration")}
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmPlanScreen), what="dialog closed")
         await pilot.pause(0.3)
@@ -111,7 +112,12 @@ async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
     assert "## Status: Production" in (model_dir / "predictor_libx265_card.md").read_text()
     assert "## Status: Proposed (gate-failed:" in (model_dir / "predictor_h264_amf_card.md").read_text()
     report = json.loads((tmp_path / "runs" / "report.json").read_text())
-    assert len(report["promotion"]["applied"]) == 3
+    assert len(report["promotion"]["applied"]) == 5
+    # Each model now in model/ has its sidecar, naming that very file (the promoted model; the kept stub).
+    for codec in ("libx265", "h264_amf"):
+        sidecar = json.loads((model_dir / f"predictor_{codec}_calibration.json").read_text())
+        assert sidecar["model_sha256"] == after[f"predictor_{codec}.onnx"] and sidecar["method"] == "split-conformal"
+    assert "## Calibration" in (model_dir / "predictor_h264_amf_card.md").read_text()
 
 
 async def test_promote_writes_the_rows_and_digests_the_gate_judged_and_holds_a_codec_while_it_retrains(tmp_path):
@@ -332,7 +338,8 @@ async def test_a_worse_challenger_is_promoted_only_after_a_second_confirmation(t
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), what="plan dialog")
         assert app.screen.plan.blocked["libx265"][0].startswith("worse-than-incumbent")
-        assert {c.action for c in app.screen.plan.changes} == {"patch-card-status"}
+        # kept: its card patch, and its sidecar re-made from its own errors on corpus B's unseen sources
+        assert {c.action for c in app.screen.plan.changes} == {"patch-card-status", "write-calibration"}
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmPlanScreen), what="dialog closed")
         assert _hashes(model_dir) == before

@@ -95,6 +95,17 @@ async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert view.index == len(view.ladders) - 1
         assert "oracle" in str(app.query_one("#ladder-picks").render())
+        # How far to trust it: both calibration tables' rows for this model, and the picks at target + offset.
+        calibration = app.results["libx264"].calibration
+        assert calibration["status"] == "ok" and calibration["n_sources"] == len(measured)
+        cal_table = app.query_one("#calibration-table")
+        labels = [cal_table.get_row_at(i)[:2] for i in range(cal_table.row_count)]
+        assert labels == [["this model", "plain"], ["this model", "0.05"], ["this model", "0.1"], ["this model", "0.2"]]
+        assert app.query_one("#calibration").display
+        offset = next(r["target_offset_vmaf"] for r in calibration["pick_table"] if r["alpha"] == 0.1)
+        assert view.pick_offset == offset
+        picks_line = str(app.query_one("#ladder-picks").render())
+        assert " -> " in picks_line and f"target {offset:+.1f}" in picks_line
         await pilot.press("down")  # another codec, with no rows: nothing to draw, the view hides
         await pilot.pause(0.1)
         assert view.codec == "libx265" and view.ladders == [] and not view.has_class("-has-ladders")

@@ -10,12 +10,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from console.widgets.calibration_pane import CalibrationView
 from console.widgets.fold_chart import FoldChart
 from console.widgets.ladder_plot import LadderView
 from trainer.core.display import clip
 from trainer.learning.crf_pick import pool
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
+from trainer.outputs.calibration_text import SHOWN_ALPHA
 from trainer.outputs.describe import HARNESS_PROBE_LABEL, describe_crf_pick, describe_incumbent, fmt
 from trainer.shipping.incumbent import regression
 
@@ -42,12 +44,22 @@ def baseline_text(folds: Sequence[FoldResult]) -> Text:
                          (f"{gap:+.4f}", "green" if gap >= 0 else "yellow"))
 
 
+def offset_for_picks(result: CodecResult | None) -> float | None:
+    """The target offset at alpha 0.10 of the model the ladders show (the fold models), if calibrated."""
+    calibration = None if result is None else result.calibration
+    if not calibration or calibration.get("status") != "ok":
+        return None
+    row = next((r for r in calibration.get("pick_table") or [] if r.get("alpha") == SHOWN_ALPHA), None)
+    return None if row is None or row.get("target_offset_vmaf") is None else float(row["target_offset_vmaf"])
+
+
 class FoldDetail(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
         yield DataTable(id="fold-table", cursor_type="none")
         yield Static(id="baseline-line")
         yield Static(id="incumbent-line")
+        yield CalibrationView(id="calibration")
         yield FoldChart(id="fold-chart")
         yield Static(id="failure-reasons")
         yield LadderView(id="ladders")
@@ -79,7 +91,8 @@ class FoldDetail(Vertical):
             Text(describe_incumbent(result.incumbent) if result is not None and folds else "",
                  style="red" if result is not None and regression(result.incumbent) else ""))
         self.query_one("#fold-chart", FoldChart).show(folds)
-        self.query_one(LadderView).show(codec, folds)
+        self.query_one(CalibrationView).show(result if folds else None)
+        self.query_one(LadderView).show(codec, folds, offset_for_picks(result if folds else None))
         reasons = self.query_one("#failure-reasons", Static)
         if result is None or not result.failure_reasons:
             passed = result is not None and result.status == "pass"

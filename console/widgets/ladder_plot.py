@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -17,22 +18,37 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from trainer.core.codecs import QUALITY_RANGE
-from trainer.learning.crf_pick import TARGETS
+from trainer.learning.crf_pick import TARGETS, harness_pick
 from trainer.learning.ladder_curves import MAX_LADDERS_PER_FOLD, LadderCurve
 from trainer.learning.results import FoldResult
 
 
-def picks_text(curve: LadderCurve) -> Text:
-    """Per target: the pick, the oracle, and how far off (red when the pick asks for less quality)."""
+def _pick_style(pick: int, oracle: float) -> str:
+    off = pick - oracle
+    return "green" if off == 0 else ("red" if off > 0 else "yellow")
+
+
+def offset_pick(curve: LadderCurve, target: float, offset: float) -> int:
+    """The harness's pick on this curve when asked for ``target + offset``."""
+    return harness_pick(np.asarray(curve.predicted, dtype=np.float64), curve.low, target + offset)
+
+
+def picks_text(curve: LadderCurve, offset: float | None = None) -> Text:
+    """Per target: the pick, the oracle, and how far off (red when the pick asks for less quality);
+    with a calibrated ``offset``, also the pick when asked for target + offset."""
     text = Text("picks  ", style="dim")
     for pick in curve.picks:
-        off = pick.pick - pick.oracle
-        style = "green" if off == 0 else ("red" if off > 0 else "yellow")
         text.append(f"{pick.target:g}: ")
-        text.append(f"{pick.pick}", style=style)
+        text.append(f"{pick.pick}", style=_pick_style(pick.pick, pick.oracle))
+        if offset is not None:
+            shifted = offset_pick(curve, pick.target, offset)
+            text.append(" -> ", style="dim")
+            text.append(f"{shifted}", style=_pick_style(shifted, pick.oracle))
         text.append(f" (oracle {pick.oracle:g})  ", style="dim")
     if not curve.picks:
         text.append("no target inside the measured range")
+    elif offset is not None:
+        text.append(f"\n-> the pick asked for target {offset:+.1f} (the calibrated offset at alpha 0.1)", style="dim")
     return text
 
 
@@ -42,6 +58,7 @@ class LadderView(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.codec: str | None = None
+        self.pick_offset: float | None = None  # the codec's calibrated target offset, when it has one
         self.ladders: list[tuple[int, LadderCurve]] = []  # (fold index, ladder), fold by fold
         self.index = 0
 
@@ -54,7 +71,8 @@ class LadderView(Vertical):
     def current(self) -> tuple[int, LadderCurve] | None:
         return self.ladders[self.index] if self.ladders else None
 
-    def show(self, codec: str, folds: Sequence[FoldResult]) -> None:
+    def show(self, codec: str, folds: Sequence[FoldResult], offset: float | None = None) -> None:
+        self.pick_offset = offset
         ladders = [(f.fold_index, c) for f in sorted(folds, key=lambda f: f.fold_index) for c in f.ladders]
         if codec != self.codec:
             self.index = 0
@@ -90,10 +108,14 @@ class LadderView(Vertical):
         plt.plot(list(curve.predicted_quality), list(curve.predicted), marker="braille", color="cyan",
                  label="model at probe inputs")
         plt.scatter(list(curve.quality), list(curve.vmaf), marker="dot", color="orange", label="measured")
+        if self.pick_offset is not None and curve.picks:
+            shifted = [offset_pick(curve, p.target, self.pick_offset) for p in curve.picks]
+            plt.scatter(shifted, [curve.predicted[q - curve.low] for q in shifted], marker="x", color="green",
+                        label=f"picks at target {self.pick_offset:+.1f}")
         for target in TARGETS:
             plt.hline(target, "gray")
         plt.xlim(low, high)
         plt.ylim(max(0.0, min(min(curve.vmaf), min(TARGETS)) - 5.0), 100.0)
         plt.xlabel("quality (CRF)")
-        self.query_one("#ladder-picks", Static).update(picks_text(curve))
+        self.query_one("#ladder-picks", Static).update(picks_text(curve, self.pick_offset))
         plot.refresh()

@@ -11,6 +11,7 @@ from trainer.ingest.discovery import CorpusInputs
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
+from trainer.outputs.calibration_text import calibration_line
 
 NAMES_SHOWN = 8
 HARNESS_PROBE_LABEL = "crf pick with the harness's own probe"
@@ -46,6 +47,8 @@ def describe_event(event: Event) -> str:
             text += f"\n    model: {describe_choice(choice)} (outer folds)"
         if r.incumbent is not None:
             text += f"\n    {describe_incumbent(r.incumbent)}"
+        if (calibration := calibration_line(r.calibration, r.incumbent)) is not None:
+            text += f"\n    {calibration}"
         return "\n".join([text, *(f"    {reason}" for reason in r.failure_reasons)])
     if isinstance(event, CodecCancelled):
         return f"{event.codec}: cancelled"

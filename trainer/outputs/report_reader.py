@@ -66,7 +66,8 @@ def codec_results(report: dict) -> dict[str, CodecResult]:
             n_distinct_sources=int(entry["n_distinct_sources"]), failure_reasons=list(entry["failure_reasons"]),
             folds=folds, corpus_provenance=list(entry.get("corpus_provenance") or []),
             mean_plcc=entry.get("mean_plcc"), plcc_spread=entry.get("plcc_spread"),
-            incumbent=_incumbent(entry.get("incumbent")), recorded_choice=_recorded_choice(entry.get("model_choice")))
+            incumbent=_incumbent(entry.get("incumbent")), recorded_choice=_recorded_choice(entry.get("model_choice")),
+            calibration=_calibration(entry.get("calibration")))
     return results
 
 
@@ -76,6 +77,20 @@ def _recorded_choice(entry: object) -> dict | None:
         return None
     if not isinstance(entry, dict) or "chosen" not in entry:
         raise ValueError("codecs[].model_choice is not a model choice")
+    return entry
+
+
+CALIBRATION_KEYS = ("status", "method", "interval_table", "pick_table")
+
+
+def _calibration(entry: object) -> dict | None:
+    """A codec's calibration as recorded (older reports: none); a malformed one makes the report unreadable."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or not all(k in entry for k in CALIBRATION_KEYS):
+        raise ValueError("codecs[].calibration is missing fields")
+    if not isinstance(entry["interval_table"], list) or not isinstance(entry["pick_table"], list):
+        raise ValueError("codecs[].calibration tables are not lists")
     return entry
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from trainer.core.display import clip, clip_path
 from trainer.core.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
 from trainer.outputs.advice_text import advice_markdown
+from trainer.outputs.calibration_text import CALIBRATION_HEADER, calibration_rows
 from trainer.outputs.describe import probe_assumed
 
 STATUS_MARK = {"pass": "✅ pass", "fail": "❌ fail", "insufficient-sources": "⚠️ insufficient-sources",
@@ -81,6 +82,7 @@ def summary_markdown(report: Mapping[str, object]) -> str:
           c["n_rows_total"], c["n_distinct_sources"]] for c in codecs],
     )
     lines += ["", *_crf_pick_lines(codecs, report.get("harness") or {})]  # type: ignore[arg-type]
+    lines += _calibration_lines(codecs)
     not_passing = [c for c in codecs if c["status"] != "pass"]
     if not_passing:
         lines += ["", "### Why codecs did not pass", ""]
@@ -115,6 +117,19 @@ def _crf_pick_lines(codecs: Sequence[Mapping], harness: Mapping[str, object]) ->
                         [[c["codec"], c["crf_pick_harness_probe"]["n"], *_pick_cells(c["crf_pick_harness_probe"])]
                          for c in probed])
     return lines
+
+
+def _calibration_lines(codecs: Sequence[Mapping]) -> list[str]:
+    """How far to trust each codec's model: margins and target offsets, judged on held-out sources."""
+    rows = [[c["codec"], *row] for c in codecs
+            for row in (calibration_rows("this model", c.get("calibration"))
+                        + calibration_rows(f"shipped {(c.get('incumbent') or {}).get('kind', 'model')}",
+                                           (c.get("incumbent") or {}).get("calibration")))]
+    if not rows:
+        return []
+    return ["", "### Calibration (how far to trust the model; each fold judged by the other folds' margins)", "",
+            "Interval: the harness's `--with-uncertainty` half-width at that alpha. Target offset: ask the harness for "
+            "target + offset to hold that miss rate.", "", *_table(["codec", *CALIBRATION_HEADER], rows)]
 
 
 def _pick_cells(pick: Mapping | None) -> list[str]:
