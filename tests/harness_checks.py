@@ -79,3 +79,27 @@ def signalstats() -> dict[str, dict[str, float]]:
     """Per clip of the real CRF sweep, the content inputs the harness's signalstats pass feeds."""
     return {src: {k: float(v) for k, v in r.items() if k in CONTENT_INPUTS}
             for src, r in per_clip("crfsweep_signalstats.jsonl").items()}
+
+
+def harness_sidecar_quantile(path: Path, alpha: float | None = None) -> float:
+    """What the harness's ``vmaftune.conformal`` makes of a sidecar: ``load_split_calibration`` then
+    ``quantile()`` (``--alpha`` replaces the sidecar's alpha), restated here as its peer tests do.
+
+    The loader requires ``method == "split-conformal"``, reads ``residuals`` and ``alpha`` and ignores
+    every other key; the half-width is the type-7 quantile of the residuals at the finite-sample level
+    ``min(1, ceil((n + 1)(1 - alpha)) / n)``.
+    """
+    import math
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("method") != "split-conformal":
+        raise ValueError(f"sidecar method mismatch: {doc.get('method')!r}")
+    residuals = sorted(float(r) for r in doc["residuals"])
+    assert all(r >= 0 and math.isfinite(r) for r in residuals)
+    alpha = float(doc["alpha"]) if alpha is None else alpha
+    assert 0.0 < alpha < 1.0
+    n = len(residuals)
+    level = min(1.0, math.ceil((n + 1) * (1.0 - alpha)) / n)
+    h = (n - 1) * level
+    lo, hi = math.floor(h), math.ceil(h)
+    return residuals[lo] if lo == hi else residuals[lo] + (h - lo) * (residuals[hi] - residuals[lo])

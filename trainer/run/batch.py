@@ -93,7 +93,9 @@ def promote(
     """
     results = {c: engine.results[c] for c in config.codecs}
     passing = [c for c, r in results.items() if r.status == "pass"]
-    datas = {codec: loaders[codec]() for codec in passing}
+    # Every judged codec's table (a kept model's sidecar and card name its corpus); passing ones re-read, as retrained.
+    judged = {codec: data for codec, (_result, data) in engine.results.judged().items() if data is not None}
+    datas = {**judged, **{codec: loaders[codec]() for codec in passing}}
     retrains = {codec: engine.train_final(datas[codec]) for codec in passing if not datas[codec].n_generated}
     engine.run_until_idle(lambda: stop.requested)
     if stop.requested:
