@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.known_answer_corpus import SEEDS, load_first
 from trainer.learning.advice_task import run_advice_task
 from trainer.learning.advisor import assemble_advice, plan_advice
@@ -34,6 +36,7 @@ def contains(needed: dict[str, int | None], crossing: int) -> bool:
     return low <= crossing and (high is None or crossing <= high)
 
 
+@pytest.mark.slow
 def test_the_advice_range_on_8_sources_contains_the_measured_crossing(tmp_path: Path, one_torch_thread):
     data = load_first(ADVISED_SOURCES, tmp_path)
     verdicts, held = [], []
