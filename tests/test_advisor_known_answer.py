@@ -47,5 +47,5 @@ def test_the_advice_range_on_8_sources_contains_the_measured_crossing(tmp_path: 
         held.append(contains(advice["sources_needed"], TRUE_CROSSING))
     assert verdicts == ["more-sources-likely-enough"] * len(SEEDS)
     # A 10th-90th percentile range may miss now and then: measured, seeds 0, 2, 3, 4 hold 20 (9-38, 9 or more,
-    # 9-55, 10-32) and seed 1 does not (8-15). Every point estimate (9-13) is below 20: see README.
+    # 9-55, 10-32) and seed 1 does not (8-15). Every point estimate (9-13) is below 20: see docs/advisor.md.
     assert sum(held) >= len(SEEDS) - 1, held

@@ -64,7 +64,7 @@ def test_parity_failure_is_reported(trained):
 
 # On another CPU torch rounds differently (AVX-512 / AVX2 / scalar kernels) and a regenerated stub
 # differs in its bytes; its predictions stay close. Measured here (AVX2) against torch's scalar
-# kernels (ATEN_CPU_CAPABILITY=default): at most 0.55 VMAF over the sweep. README "shipped stubs".
+# kernels (ATEN_CPU_CAPABILITY=default): at most 0.55 VMAF over the sweep. docs/promotion.md "The shipped stubs".
 STUB_PREDICTION_TOLERANCE_VMAF = 2.0
 
 
