@@ -43,7 +43,7 @@ async def shoot(work: Path, out: Path) -> None:
     app = PredictorConsole(lambda post: ConsoleSession(config, post, factory), debounce_s=0.5, auto_train=True)
     async with app.run_test(size=SIZE) as pilot:
         deadline = time.monotonic() + 600
-        while not WITH_ROWS <= set(app.results):
+        while not set(app.results) >= WITH_ROWS:
             if time.monotonic() > deadline:
                 raise SystemExit(f"timed out; verdicts so far: {sorted(app.results)}")
             await pilot.pause(0.2)
