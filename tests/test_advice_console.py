@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from console.screens.advice import AdviceScreen
 from console.widgets.advice_plot import render_advice
 from tests.test_console import SIZE, make_app, rows_bytes, wait_for
@@ -45,6 +47,7 @@ def test_render_while_computing_and_on_error():
     assert "too-few-points" in render_advice("libx264", too_few).plain
 
 
+@pytest.mark.slow
 async def test_advice_key_opens_the_view_and_the_background_result_lands_in_it(tmp_path: Path):
     corpus = tmp_path / "c.jsonl"
     corpus.write_bytes(rows_bytes("libx264", 8, 6, 4))

@@ -46,6 +46,7 @@ def batch_run(tmp_path_factory):
     return first, second
 
 
+@pytest.mark.slow
 def test_report_schema_is_pinned(batch_run):
     (code, report, out), _ = batch_run
     assert code == 1
@@ -66,6 +67,7 @@ def test_report_schema_is_pinned(batch_run):
     assert "NaN" not in (out / "report.json").read_text()
 
 
+@pytest.mark.slow
 def test_statuses_reasons_and_corpus_accounting(batch_run):
     (_code, report, out), _ = batch_run
     by_codec = {c["codec"]: c for c in report["codecs"]}
@@ -91,6 +93,7 @@ def test_statuses_reasons_and_corpus_accounting(batch_run):
     assert len(logs) == 1 and "h264_amf fold" in logs[0].read_text()
 
 
+@pytest.mark.slow
 def test_same_corpus_and_seed_give_the_same_numbers(batch_run):
     (_, first, _), (_, second, _) = batch_run
 
@@ -127,6 +130,7 @@ def test_allow_empty_reports_every_codec_missing(tmp_path, monkeypatch):
     assert {c["status"] for c in report["codecs"]} == {"missing-rows"}
 
 
+@pytest.mark.slow
 def test_env_corpus_and_report_path_and_all_pass_exit_zero(tmp_path, monkeypatch):
     from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 
@@ -140,6 +144,7 @@ def test_env_corpus_and_report_path_and_all_pass_exit_zero(tmp_path, monkeypatch
     assert code == 0
 
 
+@pytest.mark.slow
 def test_synthetic_smoke_never_passes(tmp_path):
     code, report, _ = run(tmp_path, "--synthetic-smoke", "--codec", "hevc_amf")
     assert code == 1 and report["synthetic_smoke"] is True

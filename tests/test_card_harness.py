@@ -58,6 +58,7 @@ def test_every_committed_stub_card_says_its_probe_and_the_inputs_its_onnx_ignore
     assert "y_avg" in _listed(card, "ignored")  # a stub never saw content statistics
 
 
+@pytest.mark.slow
 def test_a_promoted_card_names_the_overridden_probe_and_what_its_model_ignores(tmp_path):
     model_dir = tmp_path / "model"
     model_dir.mkdir()

@@ -211,6 +211,7 @@ def test_env_allow_regression_is_read_and_the_console_refuses_the_flag(capsys):
     assert "--allow-regression only apply with --batch" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_promote_from_a_then_a_worse_challenger_on_b_is_blocked_unless_allowed(tmp_path, capsys):
     from tests.conftest import CHAMPION_A_EPOCHS, CHAMPION_B_EPOCHS, write_champion_corpora
     from trainer.run.cli import main

@@ -37,6 +37,7 @@ def ci_run(tmp_path_factory):
     return code, tmp, json.loads((out / "report.json").read_text())
 
 
+@pytest.mark.slow
 def test_junit_xml_has_one_case_per_codec_with_the_gate_reasons(ci_run):
     code, tmp, report = ci_run
     assert code == 1
@@ -64,6 +65,7 @@ def test_junit_xml_has_one_case_per_codec_with_the_gate_reasons(ci_run):
     assert "distinct sources" in cases["libvvenc"].find("failure").get("message")
 
 
+@pytest.mark.slow
 def test_summary_markdown_has_the_verdict_table_plan_corpus_and_ledger(ci_run):
     _code, tmp, report = ci_run
     text = (tmp / "ci" / "summary.md").read_text()
@@ -84,6 +86,7 @@ def test_summary_markdown_has_the_verdict_table_plan_corpus_and_ledger(ci_run):
     assert f"`{sha}`" in text
 
 
+@pytest.mark.slow
 def test_the_same_summary_is_appended_to_the_github_step_summary(ci_run):
     _code, tmp, _report = ci_run
     step = (tmp / "github_step_summary.md").read_text()
@@ -95,6 +98,7 @@ def _tree_state(root: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
 
 
+@pytest.mark.slow
 async def test_review_shows_verdicts_and_folds_writes_nothing_and_q_quits(ci_run):
     _code, tmp, report = ci_run
     report_path = tmp / "runs" / "report.json"
@@ -131,6 +135,7 @@ def test_review_refuses_another_schema_version(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_every_junit_case_and_summary_row_says_how_the_codec_picks_crf(ci_run):
     _code, tmp, report = ci_run
     cases = {c.get("name"): c for c in ET.parse(tmp / "ci" / "junit.xml").getroot().iter("testcase")}

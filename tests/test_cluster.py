@@ -17,6 +17,8 @@ from tests.conftest import write_corpus
 from tests.hand_cluster import DASK, REPO, start_logged, start_scheduler, stop_groups
 from trainer.run.cli import main as trainer_main
 
+pytestmark = pytest.mark.slow  # starts real Dask clusters and runs whole batches on them
+
 PLAN = {"libx264": (6, 16, 0.5), "h264_amf": (6, 16, 4.0), "libvvenc": (3, 10, 0.5)}
 
 

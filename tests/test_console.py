@@ -29,6 +29,7 @@ def rows_bytes(codec: str, sources: int, per_source: int, seed: int) -> bytes:
                                                                     mark_generated=False))
 
 
+@pytest.mark.slow
 async def test_live_ingest_queues_a_codec_once_per_burst_and_streams_its_folds(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
@@ -80,6 +81,7 @@ def _hashes(model_dir: Path) -> dict[str, str | None]:
     return {p.name: sha256_file(p) for p in sorted(model_dir.glob("predictor_*"))}
 
 
+@pytest.mark.slow
 async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -120,6 +122,7 @@ async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
     assert "## Calibration" in (model_dir / "predictor_h264_amf_card.md").read_text()
 
 
+@pytest.mark.slow
 async def test_promote_writes_the_rows_and_digests_the_gate_judged_and_holds_a_codec_while_it_retrains(tmp_path):
     """The corpus grows after the verdicts: `p` promotes the judged rows under the digest they had; once
     a newer job of the codec starts, that codec is held out of the plan with the reason."""
@@ -182,6 +185,7 @@ def _pool_workers() -> list[multiprocessing.Process]:
     return [p for p in multiprocessing.active_children() if "ForkServerProcess" in type(p).__name__]
 
 
+@pytest.mark.slow
 async def test_killed_worker_marks_error_and_the_next_job_still_runs(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
@@ -207,6 +211,7 @@ async def test_killed_worker_marks_error_and_the_next_job_still_runs(tmp_path):
         assert app.results["libx265"].status in {"pass", "fail"}
 
 
+@pytest.mark.slow
 async def test_quit_with_jobs_running_asks_and_leaves_no_orphans(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
@@ -308,6 +313,7 @@ async def test_every_state_and_verdict_is_rendered_whole_without_scrolling(tmp_p
             assert verdict in shown, (size, shown)
 
 
+@pytest.mark.slow
 async def test_a_worse_challenger_is_promoted_only_after_a_second_confirmation(tmp_path):
     """Promote from corpus A (batch), then in the console a gate-passing but worse challenger from corpus B."""
     from console.screens.confirm_regression import ConfirmRegressionScreen

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 
 from console.widgets.corpus_pane import CorpusPane
 from console.widgets.ladder_plot import LadderView
@@ -46,6 +47,7 @@ def test_held_out_ladders_carry_measured_points_the_model_curve_and_picks_worst_
     assert held_out_ladders(short, short_target, None, "libx264", model) == ()
 
 
+@pytest.mark.slow
 async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps_through_them(tmp_path):
     """Six real clips of the CRF sweep, 5-fold LOSO: each clip's ladder comes back once, from its held-out fold."""
     root = tmp_path / "root"
@@ -122,6 +124,7 @@ async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps
                        what="probe counts after the retrain's snapshot")
 
 
+@pytest.mark.slow
 async def test_the_console_trains_on_the_harness_probe_when_told_to(tmp_path):
     """--train-on-harness-probes in the console: every row's probe is the harness's, so both pick lines agree."""
     root = tmp_path / "root"

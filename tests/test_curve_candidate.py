@@ -65,6 +65,7 @@ def constant_quality(tmp_path_factory):
     return data, [r for task in build_fold_tasks(data, DEFAULT_PROFILE, seed=0) for r in run_fold_task(task)]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("one_torch_thread")
 def test_where_crf_alone_decides_quality_every_fold_chooses_the_curve_by_its_picks(constant_quality):
     data, folds = constant_quality
@@ -86,6 +87,7 @@ def test_where_crf_alone_decides_quality_every_fold_chooses_the_curve_by_its_pic
     assert line.startswith("- model: `curve` (the content-blind curve") and "CRF-pick error" in line
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("one_torch_thread")
 def test_a_folds_pick_choice_ignores_its_outer_held_out_targets(constant_quality):
     data, folds = constant_quality
@@ -98,6 +100,7 @@ def test_a_folds_pick_choice_ignores_its_outer_held_out_targets(constant_quality
     assert again[0].model_choice.outer_pick_by_source != folds[0].model_choice.outer_pick_by_source
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("one_torch_thread")
 def test_where_content_decides_quality_the_network_beats_the_curve(tmp_path):
     rows = bpp_ladder_rows(n_sources=10, crfs=range(18, 46))
@@ -140,6 +143,7 @@ def test_pick_ladders_need_three_quality_points_on_one_ladder():
     assert not has_pick_ladders(features[:0])
 
 
+@pytest.mark.slow
 def test_the_log_names_each_folds_choice_and_the_final_one(constant_quality):
     from trainer.learning.events import CodecFinished, FoldFinished
     from trainer.learning.results import CodecResult
@@ -197,6 +201,7 @@ def test_beside_sources_without_ladders_the_curve_is_not_offered_and_rmse_choose
     assert final_choice([f.model_choice for f in folds])["criterion"] == RMSE
 
 
+@pytest.mark.slow
 def test_a_report_read_back_gives_the_same_choices(constant_quality):
     """Review mode rebuilds results from report.json: each fold's choice and the final one come back whole."""
     import json
@@ -214,6 +219,7 @@ def test_a_report_read_back_gives_the_same_choices(constant_quality):
     assert again.model_choice() == result.model_choice() and again.model_choice()["chosen"] == CURVE
 
 
+@pytest.mark.slow
 def test_an_older_report_shows_the_choice_it_recorded_and_a_malformed_one_is_refused(constant_quality, tmp_path):
     """A report from the release before folds kept their per-source pick errors cannot recompute the
     final choice (it fell back to RMSE in review); the recorded one is what shipped. A model_choice

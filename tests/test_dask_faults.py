@@ -25,6 +25,8 @@ from trainer.ingest.synthetic import synthetic_codec_data
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.run.engine import TrainingEngine
 
+pytestmark = pytest.mark.slow  # starts real Dask clusters and kills their processes
+
 
 def _until(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout

@@ -3,6 +3,8 @@
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import pytest
+
 from trainer.executors.process_pool import process_pool_factory
 from trainer.ingest.synthetic import synthetic_codec_data
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished
@@ -17,6 +19,7 @@ def make_engine(events, factory=None, profile=FAST):
                           workers=2)
 
 
+@pytest.mark.slow
 def test_any_executor_works_and_folds_stream_before_the_verdict():
     events = []
     engine = make_engine(events, factory=lambda: ThreadPoolExecutor(2))
@@ -32,6 +35,7 @@ def test_any_executor_works_and_folds_stream_before_the_verdict():
     assert results["libx264"].status in {"pass", "fail"} and len(results["libx264"].folds) == 5
 
 
+@pytest.mark.slow
 def test_resubmitting_a_codec_supersedes_it_and_reports_once():
     events = []
     engine = make_engine(events)
@@ -46,6 +50,7 @@ def test_resubmitting_a_codec_supersedes_it_and_reports_once():
     assert len(finished) == 1 and finished[0].n_distinct_sources == 7
 
 
+@pytest.mark.slow
 def test_cancel_drops_queued_work():
     events = []
     engine = make_engine(events, profile=replace(FAST, sequential_codecs=True))
@@ -61,6 +66,7 @@ def test_cancel_drops_queued_work():
     assert any(isinstance(e, CodecCancelled) and e.codec == "libx265" for e in events)
 
 
+@pytest.mark.slow
 def test_a_codec_that_cannot_load_is_an_error_and_the_run_goes_on():
     events = []
     engine = make_engine(events)

@@ -22,6 +22,8 @@ from tests.conftest import write_corpus
 from trainer.core.atomic import OutputUnwritable
 from trainer.run.cli import main as trainer_main
 
+pytestmark = pytest.mark.slow  # starts, signals and kills real batches and consoles
+
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_PLAN = {"libx264": (8, 60, 0.5), "libx265": (8, 60, 0.5), "h264_amf": (8, 60, 4.0),
                  "hevc_nvenc": (8, 60, 0.5)}

@@ -101,6 +101,7 @@ def _run(tmp_path, name: str, *extra: str, corpus=SUBSET) -> dict:
     return json.loads((out / "report.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_batch_judges_picks_again_with_the_probe_and_trains_exactly_as_without_it(tmp_path, one_torch_thread):
     plain = _run(tmp_path, "plain")
     probed = _run(tmp_path, "probed", "--harness-probes", str(PROBES))
@@ -131,6 +132,7 @@ def test_training_on_them_needs_the_file(tmp_path, capsys):
     assert resolve_config(parser.parse_args(["--harness-probes", str(PROBES)]), env={}).probe_measurements is None
 
 
+@pytest.mark.slow
 def test_training_on_them_is_training_on_the_probe_written_into_the_rows(tmp_path, one_torch_thread):
     """--train-on-harness-probes gives exactly what a corpus with each clip's probe as explicit columns gives."""
     probes = {json.loads(line)["src"]: json.loads(line) for line in PROBES.read_text().splitlines()}

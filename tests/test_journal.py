@@ -54,6 +54,7 @@ def _die_after_first_write(monkeypatch):
     monkeypatch.setattr(apply, "atomic_write_bytes", write_then_die)
 
 
+@pytest.mark.slow
 def test_a_yes_run_killed_after_its_first_replacement_is_rolled_back_by_the_next_run(workspace, capsys):
     tmp_path, model_dir, corpus = workspace
     before = _files(model_dir)

@@ -1,4 +1,4 @@
-"""The layout the README promises, checked on the code itself: packages in layers, small modules.
+"""The layout docs/architecture.md promises, checked on the code itself: packages in layers, small modules.
 
 Read with ``ast`` only (nothing is imported), so a violation fails here whatever the import
 order of the test session.

@@ -97,6 +97,7 @@ def test_on_a_corpus_a_line_explains_best_every_fold_and_the_shipped_model_choos
     assert float(np.corrcoef(onnx_out, data.target)[0, 1]) > 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("one_torch_thread")
 def test_a_batch_promotes_the_chosen_line_and_its_card_says_so(tmp_path):
     """Low-noise line corpus (20 sources): the line wins every fold, passes the gate and is what ships."""

@@ -64,6 +64,7 @@ def _ladder_corpus(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_a_batch_trains_for_the_override_and_the_report_says_so(tmp_path):
     corpus = _ladder_corpus(tmp_path)
     out = tmp_path / "out"

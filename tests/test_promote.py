@@ -64,10 +64,11 @@ def test_parity_failure_is_reported(trained):
 
 # On another CPU torch rounds differently (AVX-512 / AVX2 / scalar kernels) and a regenerated stub
 # differs in its bytes; its predictions stay close. Measured here (AVX2) against torch's scalar
-# kernels (ATEN_CPU_CAPABILITY=default): at most 0.55 VMAF over the sweep. README "shipped stubs".
+# kernels (ATEN_CPU_CAPABILITY=default): at most 0.55 VMAF over the sweep. docs/promotion.md "The shipped stubs".
 STUB_PREDICTION_TOLERANCE_VMAF = 2.0
 
 
+@pytest.mark.slow
 def test_stub_regeneration_on_one_machine_is_byte_identical(tmp_path, capsys, one_torch_thread):
     from trainer.shipping.stubs import build_stub
 
@@ -80,6 +81,7 @@ def test_stub_regeneration_on_one_machine_is_byte_identical(tmp_path, capsys, on
     assert "wrote" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec", ["libx264", "libsvtav1", "h264_nvenc", "hevc_amf", "av1_qsv"])
 def test_committed_stubs_agree_with_a_fresh_regeneration_on_predictions_and_say_stub(codec, one_torch_thread):
     from trainer.shipping.stubs import build_stub, stub_training_data
@@ -155,6 +157,7 @@ def _batch(tmp_path, model_dir, corpus, *extra):
     return code, json.loads((tmp_path / "runs" / "report.json").read_text())
 
 
+@pytest.mark.slow
 def test_without_yes_nothing_in_the_model_dir_changes_but_the_plan_is_reported(workspace):
     tmp_path, model_dir, corpus = workspace
     before = _hashes(model_dir)
@@ -166,6 +169,7 @@ def test_without_yes_nothing_in_the_model_dir_changes_but_the_plan_is_reported(w
     assert report["promotion"]["applied"] == []
 
 
+@pytest.mark.slow
 def test_yes_promotes_only_the_pass_codec_and_restore_round_trips(workspace, capsys):
     tmp_path, model_dir, corpus = workspace
     before = _hashes(model_dir)
@@ -192,6 +196,7 @@ def test_yes_promotes_only_the_pass_codec_and_restore_round_trips(workspace, cap
     assert "restored" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_generated_rows_never_promote(tmp_path):
     model_dir = shipped_model_dir(tmp_path / "model", ("libx265",))
     before = _hashes(model_dir)
@@ -256,6 +261,7 @@ def test_restore_from_a_damaged_backup_says_why_and_changes_nothing(tmp_path, ca
     assert (model_dir / "predictor_libx264.onnx").read_bytes() == b"current"
 
 
+@pytest.mark.slow
 def test_allowlist_violation_blocks_promotion_in_the_plan(workspace, monkeypatch):
     from trainer.shipping import plan as promote
 
@@ -277,6 +283,7 @@ def test_allowlist_violation_blocks_promotion_in_the_plan(workspace, monkeypatch
     assert "promotion blocked: ops outside the allowlist: LeakyRelu" in card
 
 
+@pytest.mark.slow
 def test_a_lock_taken_during_training_still_writes_the_report_and_exits_2(workspace, monkeypatch, capsys):
     from trainer.run import batch
     from trainer.shipping.lock import ModelDirLocked
@@ -294,6 +301,7 @@ def test_a_lock_taken_during_training_still_writes_the_report_and_exits_2(worksp
     assert "pid 4242" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_signal_while_the_plan_is_built_is_honoured_before_anything_is_written(workspace, monkeypatch):
     """A real SIGTERM delivered to this process from inside plan_promotion: the apply never starts."""
     import signal
@@ -322,6 +330,7 @@ def test_a_signal_while_the_plan_is_built_is_honoured_before_anything_is_written
     assert report["promotion"]["planned"] and report["promotion"]["applied"] == []
 
 
+@pytest.mark.slow
 def test_a_signal_during_apply_lets_it_complete_and_every_file_matches_the_plan(workspace, monkeypatch):
     """A real SIGTERM delivered to this process while the plan is being written."""
     import signal
@@ -350,6 +359,7 @@ def test_a_signal_during_apply_lets_it_complete_and_every_file_matches_the_plan(
     assert not [p for p in model_dir.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_a_write_failure_mid_apply_rolls_every_file_back(workspace, monkeypatch):
     import errno
 
@@ -375,6 +385,7 @@ def test_a_write_failure_mid_apply_rolls_every_file_back(workspace, monkeypatch)
     assert not [p for p in model_dir.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_one_corpus_promoted_from_two_directories_gives_byte_identical_models_and_cards(tmp_path):
     """Cards are committed in a pull request: no operator's home directory may end up in them."""
     first = tmp_path / "alice" / "ingest" / "2026-11" / "corpus.jsonl"
@@ -403,6 +414,7 @@ def test_one_corpus_promoted_from_two_directories_gives_byte_identical_models_an
     assert "- report: `report.json`" in production
 
 
+@pytest.mark.slow
 def test_a_rollback_that_fails_too_is_one_clear_error_naming_the_backup(workspace, monkeypatch):
     import errno
 

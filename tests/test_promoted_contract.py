@@ -21,6 +21,8 @@ from trainer.shipping.artifacts import model_path
 from trainer.shipping.monotone import MAX_RISE
 from trainer.shipping.onnx_export import ort_predict
 
+pytestmark = pytest.mark.slow  # runs a whole --batch --yes promotion
+
 
 @pytest.fixture(scope="module")
 def promoted(tmp_path_factory):

@@ -36,6 +36,7 @@ def _fold_numbers(path: Path, seed: int = 0) -> list[tuple]:
     return [(f.fold_index, f.held_out_sources, f.plcc, f.srocc, f.rmse, f.n_train, f.n_val) for f in results]
 
 
+@pytest.mark.slow
 @needs_nflx
 def test_default_profile_is_at_least_as_good_as_the_linear_baseline_on_nflx():
     """Mean over seeds 0-4 on the report's own folds (the issue's acceptance bar, not a tuned number)."""
@@ -56,6 +57,7 @@ def test_default_profile_is_at_least_as_good_as_the_linear_baseline_on_nflx():
 @pytest.mark.parametrize("poison", [
     {"width": 1e20}, {"bitrate_kbps": 1e308}, {"height": -1080}, {"framerate": 0}, {"crf": 1e9},
 ])
+@pytest.mark.slow
 def test_a_poisoned_row_is_rejected_and_leaves_every_fold_bit_identical(tmp_path, poison):
     clean = NFLX.read_bytes()
     row = {"src": "Tennis_24fps", "encoder": "libx264", "width": 1920, "height": 1080, "framerate": 24.0,
@@ -106,6 +108,7 @@ def test_a_bom_at_the_start_of_a_file_costs_no_row(tmp_path):
     assert live.summary().rows_accepted == 3 and live.summary().rejections.total == 0
 
 
+@pytest.mark.slow
 def test_a_huge_source_name_is_cut_in_human_output_and_whole_in_the_report(tmp_path):
     long_src = "x" * 10_000
     rows = [r for r in _synthetic_rows("libx264", 6, 8)]

@@ -66,7 +66,7 @@ class ProbeCounts:
 
     def frame_size_notes(self, probe_preset: str) -> list[str]:
         """Where probe frame sizes were withheld, or lent on trust, in words for the run log and the card: a
-        model fed another preset's I/P/B split picks far off in the harness (README "Frame sizes only from
+        model fed another preset's I/P/B split picks far off in the harness (docs/models.md "Frame sizes only from
         the probe's preset")."""
         notes = []
         if self.sizes_withheld:

@@ -32,18 +32,18 @@ class TrainingProfile:
     log_inputs: bool = False
     # Decoupled weight decay on the weight matrices, expressed as how far it alone would shrink them
     # over the whole run (weights x e^-shrink), so the strength does not depend on how many steps
-    # or what learning rate a corpus size leads to. 0 = off. See README "How the default generalises".
+    # or what learning rate a corpus size leads to. 0 = off. See docs/models.md "How the default generalises".
     shrink: float = 0.0
     # The harness asks a model for the largest CRF whose VMAF still meets a target, and operators
     # set targets of 80-95 (the harness defaults to 92-93). Rows more than 10 VMAF below the lowest
     # target cannot decide a pick, yet under plain MSE they dominate the fit, because quality spreads
     # most across content there (the real sweep's clips span VMAF 29-62 at CRF 45, 95-99 at CRF 22).
-    # Their squared errors count ``low_quality_weight`` times; 1 = plain MSE (README "Trained for
+    # Their squared errors count ``low_quality_weight`` times; 1 = plain MSE (docs/models.md "Trained for
     # the harness's targets").
     low_quality_weight: float = 1.0
     low_quality_below: float = 70.0
     # On small corpora, choose the model per fold by nested LOSO among learning.selection's
-    # candidates (README "Model choice by nested LOSO"): with ``shrink_grid`` networks at several
+    # candidates (docs/models.md "Model choice by nested LOSO"): with ``shrink_grid`` networks at several
     # shrinks (else only at ``shrink``), with ``line_candidate`` also the embedded ridge line
     # where the quality input is dead, with ``curve_candidate`` the content-blind curve where it is
     # live and the corpus has quality ladders. One candidate alone means no choice: plain training.
@@ -87,7 +87,7 @@ DEFAULT_PROFILE = TrainingProfile(
     curve_candidate=True,
 )
 # The default with its shrink also chosen per fold by nested LOSO (learning.selection). Opt-in: on
-# both real corpora it did not beat the fixed shrink (README "Model choice by nested LOSO").
+# both real corpora it did not beat the fixed shrink (docs/models.md "Model choice by nested LOSO").
 NESTED_PROFILE = replace(DEFAULT_PROFILE, name="nested", shrink_grid=True)
 REFERENCE_PROFILE = TrainingProfile(
     name="reference",

@@ -39,7 +39,7 @@ CURVE = "curve"
 # and a half either side of the default 6; 200 already collapses a network to a constant.
 CANDIDATE_SHRINKS: tuple[float, ...] = (2.0, 6.0, 20.0, 60.0)
 # Nested choice trains (inner folds + 1) x candidates models per outer fold. Up to this many rows
-# that costs a few seconds per codec (README "Model choice"); every real corpus we know is under
+# that costs a few seconds per codec (docs/models.md "Model choice by nested LOSO"); every real corpus we know is under
 # it (NFLX 70 rows, the real CRF sweep 448). Bigger corpora keep the profile's shrink: they pin
 # the fit down by themselves, and the generated M corpus (4000 rows) keeps its benchmark cost.
 NESTED_MAX_ROWS = 2000
