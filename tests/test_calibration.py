@@ -153,6 +153,7 @@ def kept_stub_run(tmp_path_factory):
     return code, tmp, model_dir, stub, json.loads((tmp / "runs" / "report.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_failing_codec_with_yes_keeps_its_stub_and_ships_the_stubs_sidecar_the_harness_reads(kept_stub_run):
     code, _tmp, model_dir, stub, report = kept_stub_run
     codec = report["codecs"][0]
@@ -180,6 +181,7 @@ def test_a_failing_codec_with_yes_keeps_its_stub_and_ships_the_stubs_sidecar_the
     assert codec["calibration"]["method"] == "cv-plus" and codec["calibration"]["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_the_report_summary_and_review_mode_carry_the_calibration(kept_stub_run):
     _code, tmp, _model_dir, _stub, report = kept_stub_run
     markdown = summary_markdown(report)
@@ -194,6 +196,7 @@ def test_the_report_summary_and_review_mode_carry_the_calibration(kept_stub_run)
         read_report(tmp / "broken.json")
 
 
+@pytest.mark.slow
 def test_a_sidecar_missing_unreadable_or_of_another_model_is_reported_never_trusted(tmp_path, kept_stub_run):
     _code, _tmp, model_dir, _stub, report = kept_stub_run
     sha = report["codecs"][0]["incumbent"]["calibration"]["model_sha256"]
@@ -209,6 +212,7 @@ def test_a_sidecar_missing_unreadable_or_of_another_model_is_reported_never_trus
     assert report["codecs"][0]["incumbent"]["sidecar"]["status"] == "missing"
 
 
+@pytest.mark.slow
 def test_a_stale_sidecar_is_replaced_by_the_next_run_and_regenerating_the_stub_removes_it(tmp_path, kept_stub_run):
     _code, _tmp, kept_dir, _stub, _report = kept_stub_run
     model_dir = shipped_model_dir(tmp_path / "model", ("libx264",))

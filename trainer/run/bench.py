@@ -28,6 +28,7 @@ from trainer.core.gate import SHIP_GATE_PLCC_SPREAD_MAX
 from trainer.ingest.synthetic import synthetic_rows
 from trainer.outputs.describe import fmt
 from trainer.run.bench_advise import bench_advise
+from trainer.run.bench_calibration import bench_calibration
 from trainer.run.bench_runs import Aggregate, TrainingRun, gb, measure, run_training
 
 SIZES = {"S": (12, 40), "M": (20, 200), "L": (40, 500)}  # sources x rows per source, per codec
@@ -257,7 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="S,M,L", help="comma-separated corpus sizes (S, M, L)")
     parser.add_argument("--sections", default="training,real,ingest",
                         help="comma-separated: training (generated S/M/L), real (shared corpora), ingest, "
-                        "cluster (M on a Dask LocalCluster vs the process pool), advise (its cost)")
+                        "cluster (M on a Dask LocalCluster vs the process pool), advise (its cost), calibration "
+                        "(margins and offsets cross-conformally, then as the harness reads them on unseen clips)")
+    parser.add_argument("--calibration-splits", type=int, default=5,
+                        help="random halvings of each corpus's sources in the calibration section (default 5)")
     parser.add_argument("--real-corpus", action="append", type=Path, default=[], metavar="FILE",
                         help="a real corpus for the real section (default: every *.jsonl in ../shared/corpora)")
     parser.add_argument("--harness-probes", action="append", type=Path, default=[], metavar="FILE",
@@ -297,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         corpora = args.real_corpus or sorted(SHARED_CORPORA.glob("*.jsonl"))
         bench_advise([*corpora, write_bench_corpus(workdir / "corpora" / "M.jsonl", *SIZES["M"])], workdir,
                      args.workers, measure)
+    if "calibration" in sections:
+        bench_calibration(args.real_corpus or sorted(SHARED_CORPORA.glob("*.jsonl")), workdir,
+                          args.harness_probes or sorted(SHARED_HARNESS_PROBES.glob("*_probe_*.jsonl")),
+                          args.calibration_splits)
     return 0
 
 
