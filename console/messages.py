@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from textual.message import Message
 
 from trainer.learning.events import Event
-from trainer.shipping.plan import PromotionPlan
+from trainer.run.promotion import PromotionPlan
 
 
 class EngineEvent(Message):

@@ -157,3 +157,11 @@ def test_modules_and_classes_stay_small():
             if length > MAX_CLASS_LINES:
                 too_big.append(f"{path.relative_to(TRAINER)}: class {node.name} {length} lines")
     assert too_big == []
+
+
+def test_the_console_imports_nothing_from_shipping_or_executors():
+    """The console is a face over the run service: promotion and executors are the service's business."""
+    graph = import_graph(REPO, ("trainer", "console"))
+    reaching = {module: sorted(i for i in imported if i.startswith(("trainer.shipping", "trainer.executors")))
+                for module, imported in graph.items() if module.startswith("console")}
+    assert {module: found for module, found in reaching.items() if found} == {}

@@ -17,7 +17,7 @@ from trainer.learning.crf_pick import pool
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
 from trainer.outputs.describe import HARNESS_PROBE_LABEL, describe_crf_pick, describe_incumbent, fmt
-from trainer.shipping.incumbent import regression
+from trainer.run.promotion import regression
 
 HELD_OUT_WIDTH = 18
 

@@ -11,15 +11,14 @@ from pathlib import Path
 from trainer.core.codecs import SUPPORTED_CODECS, UnknownCodecError, parse_probe_quality, require_supported
 from trainer.ingest.harness_probes import HarnessProbeError, HarnessProbes, load_harness_probes
 from trainer.learning.profiles import PROFILES, TrainingProfile
+from trainer.run.errors import ConfigError
+
+__all__ = ["ConfigError", "RunConfig", "add_run_arguments", "resolve_config"]
 
 DEFAULT_ROOTS = ("~/.workingdir2/netflix", "~/.workingdir2/konvid-150k", "~/.workingdir2/bvi-dvc-raw")
 DEFAULT_OUT_DIR = "runs/predictor_v2_realcorpus"
 DEFAULT_MODEL_DIR = "model"
 DEFAULT_SEED = 0
-
-
-class ConfigError(Exception):
-    """A usage or configuration problem: exit code 2 with this message."""
 
 
 @dataclass
