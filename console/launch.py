@@ -8,20 +8,15 @@ from collections.abc import Sequence
 
 from trainer.run.config import ConfigError, resolve_config
 from trainer.run.exits import EXPECTED_ERRORS, exit_for_exception
+from trainer.run.options import refuse_other_face
 
 
 def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> int:
     try:
+        # Batch-only flags are refused here; their environment variables (ALLOW_REGRESSION=1, JUNIT_XML, ...)
+        # are ignored: the console asks a second time before a regression, and writes no CI outputs.
+        refuse_other_face(args, batch=False)
         config = resolve_config(args, argv=[prog, *argv])
-        # --allow-regression too (the flag; ALLOW_REGRESSION=1 is ignored here): the console asks a second time.
-        batch_only = [flag for flag, on in (("--synthetic-smoke", config.synthetic_smoke), ("--yes", config.yes),
-                                            ("--restore", bool(config.restore)), ("--write-stubs", config.write_stubs),
-                                            ("--allow-regression", args.allow_regression),
-                                            ("--advise", getattr(args, "advise", False)))
-                      if on]
-        if batch_only:
-            raise ConfigError(f"{', '.join(batch_only)} only apply with --batch (the console asks before it writes, "
-                              "and shows advice on request)")
     except ConfigError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exit_for_exception(exc)
@@ -37,8 +32,8 @@ def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> 
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exit_for_exception(exc)
     try:
-        app = PredictorConsole(lambda post: ConsoleSession(config, post, wiring), debounce_s=args.debounce,
-                               auto_train=not args.no_auto_train)
+        app = PredictorConsole(lambda post: ConsoleSession(config, post, wiring), debounce_s=config.debounce_s,
+                               auto_train=config.auto_train)
         result = app.run()
     finally:
         wiring.close()

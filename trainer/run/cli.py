@@ -11,20 +11,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trainer.core.streams import output_dropped_when_gone
-from trainer.core.version import PrintVersion
+from trainer.run import options
 from trainer.run.batch import run_batch
-from trainer.run.config import add_run_arguments, resolve_config
+from trainer.run.config import resolve_config
 from trainer.run.errors import InternalError
 from trainer.run.exits import EPILOG, EXPECTED_ERRORS, exit_for_exception
 
-DESCRIPTION = "Train per-codec VMAF predictors under the ADR-0303 LOSO gate (5-fold leave-one-source-out)."
+DESCRIPTION = options.DESCRIPTION
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--version", action=PrintVersion)
-    add_run_arguments(parser)
-    return parser
+    """``python -m trainer``'s parser: the option table's batch face (no mode group, no console-only options)."""
+    return options.build_parser(prog, options.BATCH, DESCRIPTION, EPILOG)
 
 
 def run_headless(argv: Sequence[str], prog: str, entrypoint: str) -> int:

@@ -6,7 +6,6 @@ The batch writes it once, however the run ends; the console writes it whenever a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +71,7 @@ def write_run_report(path: Path, report: dict[str, object]) -> None:
 
 def write_ci_outputs(config: RunConfig, report: dict[str, object], log: RunLog) -> None:
     """JUnit XML and the Markdown summary, from the report just written (same numbers, one source)."""
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    step_summary = config.step_summary
     markdown = summary_markdown(report) if config.summary_md is not None or step_summary else ""
     outputs = []
     if config.junit_xml is not None:
