@@ -23,6 +23,7 @@ from trainer.run.advise import advise
 from trainer.run.config import RunConfig
 from trainer.run.engine import TrainingEngine
 from trainer.run.exits import exit_for_outcome
+from trainer.run.live_corpus import LiveCorpus
 from trainer.run.promotion import FinalsCache, PromotionOutcome, PromotionPlan, apply_promotion, plan_from_verdicts
 from trainer.run.report_writer import ReportInputs, assemble_report, write_run_report
 from trainer.run.runlog import RunLog
@@ -154,6 +155,12 @@ class RunService:
         report = assemble_report(self.config, self.entrypoint, state)
         write_run_report(self.config.report_path, report)
         return report
+
+    def write_live_report(self, live: LiveCorpus, promotion: dict[str, object], written: list[str]) -> None:
+        """The console's report: the verdicts so far and the live corpus as it is now."""
+        corpus = live.corpus()
+        self.write_report(self.report_inputs(results=self.results(), corpus=corpus, present_roots=corpus.roots,
+                                             n_files=live.n_files, promotion=promotion, written=written))
 
     def report_inputs(self, **fields: object) -> ReportInputs:
         """A ReportInputs with this run's executor, log and recovery filled in."""
