@@ -37,7 +37,7 @@ from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.core.gate import LOSO_FOLD_COUNT, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished
 from trainer.learning.results import CodecResult, FoldResult
-from trainer.shipping.plan import PromotionPlan
+from trainer.run.promotion import PromotionPlan
 
 MIN_SIZE = (100, 28)
 WIDE_LAYOUT_MIN_WIDTH = 140  # the codec table's 70 columns plus a detail pane that fits every fold column

@@ -8,32 +8,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PROG = "predictor-console"
-DEFAULT_DEBOUNCE_S = 0.5
 
 
 def build_console_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    """Every option of both faces, grouped: --batch first, then common, batch-only, console-only."""
-    from trainer.core.version import PrintVersion
-    from trainer.run.cli import DESCRIPTION, EPILOG
-    from trainer.run.config import add_run_arguments
+    """Every option of both faces, from the one option table: mode first, then common, batch-only, console-only."""
+    from trainer.run import options
+    from trainer.run.exits import EPILOG
 
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=f"{DESCRIPTION} Opens the operator console; with --batch runs headless (CI).",
-        epilog=EPILOG,
-    )
-    mode = parser.add_argument_group("mode")
-    mode.add_argument("--batch", action="store_true",
-                      help="run headless: plain output, report + log files, exit code 0 iff every codec passes")
-    mode.add_argument("--version", action=PrintVersion)
-    mode.add_argument("--review", metavar="REPORT", type=Path,
-                      help="open a finished report.json read-only (no training, no watcher, nothing written)")
-    add_run_arguments(parser)
-    console = parser.add_argument_group("console only")
-    console.add_argument("--debounce", type=float, default=DEFAULT_DEBOUNCE_S, metavar="SECONDS",
-                         help=f"quiet period before changed corpus files are re-read (default {DEFAULT_DEBOUNCE_S})")
-    console.add_argument("--no-auto-train", action="store_true", help="start with auto-train off")
-    return parser
+    return options.build_parser(
+        prog, options.CONSOLE, f"{options.DESCRIPTION} Opens the operator console; with --batch runs headless (CI).",
+        EPILOG)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,12 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def batch(args: argparse.Namespace, args_list: list[str]) -> int:
     """``--batch``: headless, through the same code as ``python -m trainer``."""
-    console_only = [flag for flag, on in (("--debounce", args.debounce != DEFAULT_DEBOUNCE_S),
-                                          ("--no-auto-train", args.no_auto_train)) if on]
-    if console_only:
-        print(f"{PROG}: error: {', '.join(console_only)} only apply to the console, not --batch", file=sys.stderr)
-        return 2
     from trainer.run.cli import run_parsed
+    from trainer.run.exits import exit_for_exception
+    from trainer.run.options import ConfigError, refuse_other_face
+
+    try:
+        refuse_other_face(args, batch=True)
+    except ConfigError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exit_for_exception(exc)
 
     return run_parsed(args, args_list, PROG, f"{PROG} --batch")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from textual.message import Message
 
 from trainer.learning.events import Event
-from trainer.shipping.plan import PromotionPlan
+from trainer.run.live_corpus import CorpusStats
+from trainer.run.promotion import PromotionPlan
+
+__all__ = ["AdviceReady", "CorpusStats", "CorpusUpdated", "EngineEvent", "LogWritten", "PlanApplied", "PlanReady",
+           "ProbeCounted"]
 
 
 class EngineEvent(Message):
@@ -16,22 +18,6 @@ class EngineEvent(Message):
     def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
-
-
-@dataclass(frozen=True)
-class CorpusStats:
-    present_roots: list[str]
-    missing_roots: list[str]
-    files: int
-    rows_accepted: int
-    rejected: dict[str, int]
-    rows_per_codec: dict[str, int]
-    sources_per_codec: dict[str, int]
-    last_change: str
-    pending_bytes: int = 0
-    unknown_codecs: dict[str, int] = field(default_factory=dict)
-    # Rows by where their probe inputs come from (the report's corpus.probe); empty before a corpus.
-    probe: dict[str, int] = field(default_factory=dict)
 
 
 class CorpusUpdated(Message):

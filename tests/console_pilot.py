@@ -7,7 +7,6 @@ from pathlib import Path
 
 from console.app import PredictorConsole
 from console.session import ConsoleSession
-from trainer.executors.process_pool import process_pool_factory
 from trainer.run.cli import build_parser
 from trainer.run.config import resolve_config
 
@@ -17,8 +16,7 @@ SIZE = (140, 44)
 def make_app(tmp_path: Path, *args: str, auto_train: bool = True, debounce_s: float = 0.3) -> PredictorConsole:
     argv = ["--out-dir", str(tmp_path / "runs"), "--model-dir", str(tmp_path / "model"), "--workers", "2", *args]
     config = resolve_config(build_parser("predictor-console").parse_args(argv), env={}, argv=argv)
-    factory = process_pool_factory(config.workers)
-    return PredictorConsole(lambda post: ConsoleSession(config, post, factory), debounce_s=debounce_s,
+    return PredictorConsole(lambda post: ConsoleSession(config, post), debounce_s=debounce_s,
                             auto_train=auto_train)
 
 

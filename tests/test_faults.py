@@ -264,12 +264,12 @@ def test_a_model_dir_that_cannot_be_written_is_refused_before_training(tmp_path)
 
 def test_report_write_enospc_is_exit_2(tmp_path, monkeypatch, capsys):
     """The same fault injected at the report write itself (what a disk filling mid-run looks like)."""
-    from trainer.run import batch
+    from trainer.run import report_writer
 
     def full_disk(path, _report):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(batch, "write_report", full_disk)
+    monkeypatch.setattr(report_writer, "write_report", full_disk)
     corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5)})
     code = trainer_main(["--corpus", str(corpus), "--out-dir", str(tmp_path / "runs"), "--epochs", "2",
                          "--workers", "1"])
@@ -337,13 +337,13 @@ def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(
 @pytest.mark.parametrize("where", ["engine", "promotion", "before-the-log"])
 def test_an_unexpected_exception_still_writes_the_report_and_exits_70(tmp_path, monkeypatch, capsys, where):
     """A bug anywhere in the run: exit 70 (not 1, a failed gate), one stderr line, report and traceback kept."""
-    from trainer.run import batch
+    from trainer.run import batch, promotion
     from trainer.run.job_book import JobBook
 
     def injected(*_args, **_kwargs):
         raise RuntimeError("injected fault\nsecond line")
 
-    target = {"engine": (JobBook, "task_done"), "promotion": (batch, "plan_promotion"),
+    target = {"engine": (JobBook, "task_done"), "promotion": (promotion, "plan_promotion"),
               "before-the-log": (batch, "find_inputs")}[where]
     monkeypatch.setattr(*target, injected)
     corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 10, 0.5), "libx265": (6, 10, 0.5)})

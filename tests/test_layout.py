@@ -9,7 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-TRAINER = Path(__file__).resolve().parent.parent / "trainer"
+REPO = Path(__file__).resolve().parent.parent
+TRAINER = REPO / "trainer"
 LAYERS = ("core", "ingest", "learning", "executors", "shipping", "outputs", "run")
 ENTRY_POINTS = {"__init__.py", "__main__.py", "stubs.py", "bench.py"}
 MAX_MODULE_LINES = 400
@@ -25,18 +26,69 @@ def _package_of(path: Path) -> str | None:
     return parts[0] if len(parts) > 1 else None
 
 
-def _trainer_imports(path: Path) -> list[tuple[int, str]]:
-    """(line, imported trainer module) for every import, including those inside functions."""
+def _is_module(root: Path, dotted: str) -> bool:
+    """Whether ``dotted`` names a module or package file under ``root`` (the directory holding the packages)."""
+    base = root.joinpath(*dotted.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def imports_of(path: Path, root: Path = REPO, prefixes: tuple[str, ...] = ("trainer",)) -> list[tuple[int, str]]:
+    """(line, imported module) for every import of a module under ``prefixes``, inside functions too.
+
+    ``from pkg import name`` records ``pkg.name`` when that is a module (``from trainer.run import
+    drivers`` is an import of ``trainer.run.drivers``), else ``pkg``: a cycle written either way is seen.
+    """
+    def ours(module: str) -> bool:
+        return any(module == p or module.startswith(p + ".") for p in prefixes)
+
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("trainer"):
-            if node.module == "trainer":
-                found += [(node.lineno, f"trainer.{alias.name}") for alias in node.names]
-            else:
-                found.append((node.lineno, node.module))
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and ours(node.module):
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                found.append((node.lineno, candidate if _is_module(root, candidate) else node.module))
         elif isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("trainer")]
+            found += [(node.lineno, a.name) for a in node.names if ours(a.name)]
     return found
+
+
+def _trainer_imports(path: Path) -> list[tuple[int, str]]:
+    return imports_of(path)
+
+
+def import_graph(root: Path, packages: tuple[str, ...]) -> dict[str, set[str]]:
+    """Module name -> the modules of ``packages`` it imports, for every module of those packages."""
+    graph: dict[str, set[str]] = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+            graph[name] = {module for _line, module in imports_of(path, root, packages)}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a trail of module names, or None."""
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                start = trail.index(nxt) if nxt in trail else len(trail)
+                return [*trail[start:], node, nxt]
+            if nxt in graph and state.get(nxt) is None:
+                found = visit(nxt, [*trail, node])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node, [])
+            if found:
+                return found
+    return None
 
 
 def test_trainer_top_level_holds_only_entry_points_and_the_layer_packages():
@@ -65,24 +117,33 @@ def test_no_import_points_to_a_higher_layer_and_entry_points_are_above_everythin
 
 
 def test_the_import_graph_has_no_cycle():
-    graph: dict[str, set[str]] = {}
-    for path in _modules():
-        name = ".".join(("trainer", *path.relative_to(TRAINER).with_suffix("").parts)).removesuffix(".__init__")
-        graph[name] = {module for _line, module in _trainer_imports(path)}
-    state: dict[str, int] = {}
+    cycle = find_cycle(import_graph(REPO, ("trainer",)))
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
-    def visit(node: str, trail: list[str]) -> None:
-        state[node] = 1
-        for nxt in graph.get(node, ()):
-            if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " -> ".join([*trail, node, nxt]))
-            if nxt in graph and state.get(nxt) is None:
-                visit(nxt, [*trail, node])
-        state[node] = 2
 
-    for node in sorted(graph):
-        if node not in state:
-            visit(node, [])
+def test_the_import_graph_of_trainer_and_console_together_has_no_cycle():
+    graph = import_graph(REPO, ("trainer", "console"))
+    assert "trainer.run.drivers" in graph["trainer.run.engine"]  # ``from trainer.run import drivers``, resolved
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_a_planted_from_package_import_module_cycle_is_caught(tmp_path):
+    """``from pkg.run import b`` in a and ``from pkg.run import a`` in b: a cycle, whichever form it takes."""
+    run = tmp_path / "pkg" / "run"
+    run.mkdir(parents=True)
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (run / "__init__.py").write_text("")
+    (run / "a.py").write_text("from pkg.run import b\n")
+    (run / "b.py").write_text("def f():\n    from pkg.run import a  # inside a function: still an import\n")
+    (run / "c.py").write_text("from pkg.run import a\nfrom pkg import run\n")
+    graph = import_graph(tmp_path, ("pkg",))
+    assert graph["pkg.run.c"] == {"pkg.run.a", "pkg.run"}
+    assert find_cycle(graph) == ["pkg.run.a", "pkg.run.b", "pkg.run.a"]
+    (run / "b.py").write_text("from pkg.run import c as _not_a\n")  # c imports a: still a cycle, one step longer
+    assert find_cycle(import_graph(tmp_path, ("pkg",))) == ["pkg.run.a", "pkg.run.b", "pkg.run.c", "pkg.run.a"]
+    (run / "c.py").write_text("")
+    assert find_cycle(import_graph(tmp_path, ("pkg",))) is None
 
 
 def test_modules_and_classes_stay_small():
@@ -96,3 +157,11 @@ def test_modules_and_classes_stay_small():
             if length > MAX_CLASS_LINES:
                 too_big.append(f"{path.relative_to(TRAINER)}: class {node.name} {length} lines")
     assert too_big == []
+
+
+def test_the_console_imports_nothing_from_shipping_or_executors():
+    """The console is a face over the run service: promotion and executors are the service's business."""
+    graph = import_graph(REPO, ("trainer", "console"))
+    reaching = {module: sorted(i for i in imported if i.startswith(("trainer.shipping", "trainer.executors")))
+                for module, imported in graph.items() if module.startswith("console")}
+    assert {module: found for module, found in reaching.items() if found} == {}

@@ -93,14 +93,13 @@ def test_a_batch_trains_for_the_override_and_the_report_says_so(tmp_path):
 
 def test_the_consoles_session_trains_and_reports_for_the_override(tmp_path):
     from console.session import ConsoleSession
-    from trainer.executors.process_pool import process_pool_factory
 
     corpus = _ladder_corpus(tmp_path)
     argv = ["--corpus", str(corpus), "--probe-quality", "libx264=24", "--out-dir", str(tmp_path / "runs"),
             "--model-dir", str(tmp_path / "model"), "--workers", "1"]
     config = resolve_config(build_parser("predictor-console").parse_args(argv), env={}, argv=argv)
     posted: list[object] = []
-    session = ConsoleSession(config, posted.append, process_pool_factory(1))
+    session = ConsoleSession(config, posted.append)
     try:
         session.scan()
         data = session.snapshot("libx264")

@@ -285,13 +285,13 @@ def test_allowlist_violation_blocks_promotion_in_the_plan(workspace, monkeypatch
 
 @pytest.mark.slow
 def test_a_lock_taken_during_training_still_writes_the_report_and_exits_2(workspace, monkeypatch, capsys):
-    from trainer.run import batch
+    from trainer.run import promotion
     from trainer.shipping.lock import ModelDirLocked
 
     def raced(*_args, **_kwargs):
         raise ModelDirLocked("model directory is locked by pid 4242 on ci since now (apply: test)")
 
-    monkeypatch.setattr(batch, "apply_plan", raced)
+    monkeypatch.setattr(promotion, "apply_plan", raced)
     tmp_path, model_dir, corpus = workspace
     before = _hashes(model_dir)
     code, report = _batch(tmp_path, model_dir, corpus, "--yes")
@@ -306,21 +306,21 @@ def test_a_signal_while_the_plan_is_built_is_honoured_before_anything_is_written
     """A real SIGTERM delivered to this process from inside plan_promotion: the apply never starts."""
     import signal
 
-    from trainer.run import batch
+    from trainer.run import promotion
 
     tmp_path, model_dir, corpus = workspace
     def contents():  # .lock: the empty lock file the --yes preflight takes before training
         return {p.name: p.read_bytes() for p in model_dir.iterdir() if p.name != ".lock"}
 
     before = contents()
-    real_plan = batch.plan_promotion
+    real_plan = promotion.plan_promotion
 
     def plan_then_signal(*args, **kwargs):
         plan = real_plan(*args, **kwargs)
         os.kill(os.getpid(), signal.SIGTERM)
         return plan
 
-    monkeypatch.setattr(batch, "plan_promotion", plan_then_signal)
+    monkeypatch.setattr(promotion, "plan_promotion", plan_then_signal)
     code, report = _batch(tmp_path, model_dir, corpus, "--yes")
     assert code == 128 + signal.SIGTERM
     assert contents() == before  # not one byte changed, no file added

@@ -8,12 +8,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
 from console.screens.yes_no import YesNoScreen, yes_no_bindings
-from trainer.shipping.plan import PromotionPlan
+from trainer.run.promotion import PromotionPlan
 
 ACTION_WORDS = {
     "replace-model": "overwrite model",
     "rewrite-card": "rewrite card (Production)",
     "patch-card-status": "patch card status (Proposed)",
+    "write-calibration": "write calibration sidecar (how far to trust the model)",
+    "remove-calibration": "remove a stale calibration sidecar",
 }
 
 
@@ -24,7 +26,8 @@ def render_plan(plan: PromotionPlan) -> Text:
     for change in plan.changes:
         text.append(f"{ACTION_WORDS.get(change.action, change.action)}\n", style="bold")
         text.append(f"  {change.path}\n")
-        text.append(f"  sha256 {(change.old_sha256 or '(new file)')[:16]} -> {change.new_sha256[:16]}\n", style="dim")
+        new = (change.new_sha256 or "(removed)")[:16]
+        text.append(f"  sha256 {(change.old_sha256 or '(new file)')[:16]} -> {new}\n", style="dim")
         text.append(f"  why: {change.reason}\n")
     for codec, reasons in plan.blocked.items():
         text.append(f"blocked {codec}\n", style="bold red")

@@ -19,7 +19,7 @@ from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
 from trainer.outputs.calibration_text import SHOWN_ALPHA
 from trainer.outputs.describe import HARNESS_PROBE_LABEL, describe_crf_pick, describe_incumbent, fmt
-from trainer.shipping.incumbent import regression
+from trainer.run.promotion import regression
 
 HELD_OUT_WIDTH = 18
 

@@ -8,56 +8,39 @@ However a run ends, once training has begun report.json is written (``_finish`` 
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TextIO
 
-from trainer.core.atomic import OutputUnwritable, atomic_write_text, require_writable_dir
+from trainer.core.atomic import OutputUnwritable, require_writable_dir
 from trainer.core.codecs import probe_quality_of
-from trainer.executors.dask_cluster import (
-    Cluster,
-    ClusterUnavailable,
-    cluster_capacity,
-    connect,
-    describe_executor,
-)
-from trainer.executors.dask_executor import DaskExecutor
-from trainer.executors.host import ExecutorFactory
-from trainer.executors.process_pool import process_pool_factory, start_pool_helpers
 from trainer.ingest.corpus import CodecData, Corpus, load_corpus
 from trainer.ingest.discovery import CorpusInputs, find_inputs
 from trainer.ingest.synthetic import synthetic_codec_data
-from trainer.learning.events import Event
 from trainer.learning.results import CodecResult, error_result
 from trainer.outputs.describe import (
     describe_corpus,
-    describe_event,
     describe_probe_overrides,
     summary_table,
     verdict_line,
 )
-from trainer.outputs.junit import junit_xml
-from trainer.outputs.report import build_report, corpus_section, summary_section, utc_stamp, write_report
-from trainer.outputs.summary_md import summary_markdown
+from trainer.outputs.report import summary_section, utc_stamp
 from trainer.run.advise import advise_failing
 from trainer.run.config import ConfigError, RunConfig
-from trainer.run.engine import TrainingEngine
-from trainer.run.runlog import RunLog
+from trainer.run.errors import InternalError
+from trainer.run.exits import EXPECTED_ERRORS
+from trainer.run.promotion import PromotionOutcome, apply_promotion, plan_after_batch
+from trainer.run.report_writer import write_ci_outputs
+from trainer.run.service import RunService, describe_recovery, open_wiring, recover
 from trainer.run.shutdown import StopRequest, stop_on_signals
-from trainer.shipping.apply import apply_plan
-from trainer.shipping.incumbent import incumbent_judge
-from trainer.shipping.journal import describe_recovery, recover_model_dir
-from trainer.shipping.lock import ModelDirLocked, PromotionError, model_dir_lock
-from trainer.shipping.plan import PromotionPlan, plan_promotion
+from trainer.shipping.lock import model_dir_lock
 from trainer.shipping.restore import restore_backup
 
+__all__ = ["EXPECTED_ERRORS", "InternalError", "codec_loaders", "run_batch"]
+
 SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE = 8, 40, 1.0
-# 70 is EX_SOFTWARE (sysexits.h): an internal error, never confused with a failed gate (1).
-EXIT_OK, EXIT_NOT_ALL_PASS, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 70
 
 
 def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None) -> dict[str, Callable[[], CodecData]]:
@@ -81,52 +64,27 @@ def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None
     return loaders
 
 
-def promote(
-    config: RunConfig, engine: TrainingEngine, loaders: dict[str, Callable[[], CodecData]], log: RunLog, stamp: str,
-    stop: StopRequest,
-) -> tuple[dict[str, object], list[str]]:
+def promote(config: RunConfig, engine_service: RunService, loaders: dict[str, Callable[[], CodecData]],
+            stop: StopRequest) -> PromotionOutcome:
     """Retrain passing codecs on everything, plan the model-dir changes, apply them with --yes.
 
     A stop signal before the apply (during training, the retrains or the planning) skips it:
     nothing is written. One during the apply is only recorded, so the apply completes (or, on a
     write error, rolls back) before the batch stops.
     """
-    results = {c: engine.results[c] for c in config.codecs}
-    passing = [c for c, r in results.items() if r.status == "pass"]
-    # Every judged codec's table (a kept model's sidecar and card name its corpus); passing ones re-read, as retrained.
-    judged = {codec: data for codec, (_result, data) in engine.results.judged().items() if data is not None}
-    datas = {**judged, **{codec: loaders[codec]() for codec in passing}}
-    retrains = {codec: engine.train_final(datas[codec]) for codec in passing if not datas[codec].n_generated}
-    engine.run_until_idle(lambda: stop.requested)
-    if stop.requested:
-        log.line(f"{stop.reason} before the promotion plan was applied: nothing written to the model directory")
-        return {"skipped": f"{stop.reason} before the plan was applied; nothing was written"}, []
-    finals = {codec: future.result() for codec, future in retrains.items() if future.done()}
-    plan: PromotionPlan = plan_promotion(results, finals, datas, config.model_dir, str(config.report_path),
-                                         allow_regression=config.codecs if config.allow_regression else ())
-    for line in plan.describe():
-        log.line(line)
-    section: dict[str, object] = {**plan.as_report(), "applied": [], "backup": None}
-    if plan.changes and config.yes and stop.requested:  # it arrived while the plan was being built
-        log.line(f"{stop.reason} before the promotion plan was applied: nothing written to the model directory")
-        return {**section, "skipped": f"{stop.reason} before the plan was applied; nothing was written"}, []
+    log = engine_service.log
+    plan = plan_after_batch(engine_service.engine, config.codecs, loaders, config.model_dir, config.report_path,
+                            config.allow_regression, log, stop)
+    if isinstance(plan, str):
+        return PromotionOutcome({"skipped": plan})
     if plan.changes and config.yes:
-        try:
-            section.update(apply_plan(plan, config.model_dir, config.out_dir / "backup", stamp))
-        except (ModelDirLocked, PromotionError) as exc:
-            section["error"] = str(exc)
-            log.line(f"promotion not applied: {exc}")
-            print(f"error: promotion not applied: {exc}", file=sys.stderr)
-            return section, []
-        log.line(f"applied {len(plan.changes)} change(s); previous files in {section['backup']}")
-        log.line(f"roll back with: --restore {section['backup_stamp']}")
-        if stop.requested:
-            section["interrupted"] = f"{stop.reason} while applying: the apply completed first"
-            log.line(f"{stop.reason} while the plan was being applied: it completed before stopping")
-        return section, [c.path for c in plan.changes]
+        outcome = apply_promotion(plan, config.model_dir, config.out_dir / "backup", engine_service.stamp, log, stop)
+        if outcome.error is not None:
+            print(f"error: promotion not applied: {outcome.error}", file=sys.stderr)
+        return outcome
     if plan.changes:
         log.line("nothing written to the model directory: review the plan, then re-run with --yes to apply it")
-    return section, []
+    return PromotionOutcome({**plan.as_report(), "applied": [], "backup": None})
 
 
 def run_restore(config: RunConfig, out: TextIO) -> int:
@@ -134,7 +92,7 @@ def run_restore(config: RunConfig, out: TextIO) -> int:
     restored = restore_backup(config.out_dir / "backup", config.restore, config.model_dir, utc_stamp())
     for line in restored:
         print(line, file=out)
-    return EXIT_OK
+    return 0
 
 
 def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> int:
@@ -142,7 +100,7 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
     out = out or sys.stdout
     if config.restore or config.write_stubs or config.yes:
         require_writable_dir(config.model_dir, "model directory")  # before any training, not after
-    recovered = recover_model_dir(config.model_dir)  # a set a killed run left half-written: first of all
+    recovered = recover(config.model_dir)  # a set a killed run left half-written: first of all
     if recovered is not None:
         print(f"{entrypoint}: {describe_recovery(recovered)}", file=sys.stderr)
     if config.restore:
@@ -154,7 +112,7 @@ def run_batch(config: RunConfig, entrypoint: str, out: TextIO | None = None) -> 
         for path in written:
             print(f"wrote {path}", file=out)
         print(f"previous files in {backup_dir}; roll back with --restore {backup_dir.name}", file=out)
-        return EXIT_OK
+        return 0
     if config.yes:
         with model_dir_lock(config.model_dir, purpose="preflight"):
             pass  # fail fast, before any training, if another run is applying
@@ -179,70 +137,60 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
         if extra is not None:
             require_writable_dir(extra.parent, what)
     # An unreachable scheduler or mismatched workers: exit 2 now, before any corpus is read.
-    cluster = connect(config.scheduler, config.scheduler_timeout_s) if config.scheduler else None
-    if cluster is None:
-        start_pool_helpers()  # the fork server imports torch while this process reads the corpus
-    executor_factory, capacity, executor_info = _executor(config, cluster)
-    state = _RunState(inputs, config.out_dir / f"train_{stamp}.log", executor_info, recovered=recovered)
-    log = RunLog(state.log_path, echo=out)
-    if cluster is not None:
-        cluster.on_refusal(log.line)  # a late worker of another build: named in the log
+    wiring = open_wiring(config)
+    try:
+        service = RunService(config, entrypoint, wiring, stamp=stamp, echo=out)
+    except BaseException:
+        wiring.close()
+        raise
+    service.recovered = recovered
+    state = _RunState(inputs)
+    log = service.log
     if recovered is not None:
         log.line(describe_recovery(recovered))
     failure: BaseException | None = None
     try:
         try:
-            _train(config, entrypoint, state, log, stop, stamp, executor_factory, capacity)
+            _train(config, entrypoint, service, state, stop)
         except Exception as exc:  # every way a run ends still writes the report (below)
             failure = exc
             state.error = f"{type(exc).__name__}: {_one_line(exc)}"
             log.line(f"error: {state.error}")
             log.line("".join(traceback.format_exception(exc)).rstrip(), echo=False)
         finally:
-            exit_code = _finish(config, entrypoint, state, log, stop)
+            exit_code = _finish(config, service, state, stop)
     finally:
-        log.close()
-        if cluster is not None:
-            cluster.close()  # also when no task ever ran (every codec missing-rows)
+        service.close(kill=True)  # workers (already ended unless an error came first) and the log
+        wiring.close()  # also when no task ever ran (every codec missing-rows)
     if isinstance(failure, EXPECTED_ERRORS):
         raise failure  # usage, environment or model-dir errors keep their exit 2 and their one line
     if failure is not None:
-        raise InternalError(f"{state.error}; traceback in {state.log_path}; report: {config.report_path}")
-    if log.error and exit_code in (EXIT_OK, EXIT_NOT_ALL_PASS):
+        raise InternalError(f"{state.error}; traceback in {log.path}; report: {config.report_path}")
+    if log.error and exit_code in (0, 1):
         raise OutputUnwritable(log.error)
     return exit_code
 
 
-class InternalError(Exception):
-    """An unexpected exception ended the run; the report and the log (with the traceback) were written."""
-
-
-EXPECTED_ERRORS = (ConfigError, OutputUnwritable, ModelDirLocked, PromotionError, ClusterUnavailable)
-
-
 @dataclass
 class _RunState:
-    """What a run has got to, whatever ends it: the report is written from this."""
+    """What the batch has got to, whatever ends it: the report is written from this."""
 
     inputs: CorpusInputs
-    log_path: Path
-    executor_info: dict[str, object]
     corpus: Corpus | None = None
-    engine: TrainingEngine | None = None
+    trained: bool = False  # the engine was started: its results are the report's
     promotion: dict[str, object] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     error: str | None = None
-    recovered: dict[str, object] | None = None
 
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300]
 
 
-def _train(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, stop: StopRequest, stamp: str,
-           executor_factory: ExecutorFactory, capacity: int) -> None:
+def _train(config: RunConfig, entrypoint: str, service: RunService, state: _RunState, stop: StopRequest) -> None:
+    log = service.log
     log.line(f"{entrypoint}: profile={config.profile.name} seed={config.seed} codecs={len(config.codecs)} "
-             f"executor={describe_executor(state.executor_info)}")
+             f"executor={service.wiring.describe()}")
     for line in describe_probe_overrides(config.probe_quality):
         log.line(line)
     if config.synthetic_smoke:
@@ -252,43 +200,34 @@ def _train(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, st
                                    config.workers, config.probe_measurements)
         for line in describe_corpus(state.inputs, state.corpus):
             log.line(line)
-
-    def emit(event: Event) -> None:
-        log.line(describe_event(event))
-
-    engine = state.engine = TrainingEngine(
-        profile=config.profile,
-        seed=config.seed,
-        emit=emit,
-        executor_factory=executor_factory,
-        workers=capacity,
-        synthetic=config.synthetic_smoke,
-        compare=incumbent_judge(config.model_dir),
-    )
+    state.trained = True
+    engine = service.engine
     loaders = codec_loaders(config, state.inputs, state.corpus)
     try:
         if not stop.requested:
             for codec, load in loaders.items():
-                engine.submit(codec, load)
+                service.train(codec, load)
             engine.run_until_idle(lambda: stop.requested)
         if stop.requested:
             state.promotion = {"skipped": f"{stop.reason}: nothing was promoted or patched"}
         elif config.synthetic_smoke:
             state.promotion = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
         else:
-            state.promotion, state.written = promote(config, engine, loaders, log, stamp, stop)
+            outcome = promote(config, service, loaders, stop)
+            state.promotion, state.written = outcome.section, outcome.written
     except BaseException:
         engine.close(kill=True)  # an error ends running workers now, as a stop does
         raise
     engine.close(kill=stop.requested)  # a stop ends running workers now, not after their task
     if config.advise and not stop.requested:
-        advise_failing(engine.results, loaders, config.profile, config.seed, executor_factory, log.line,
+        advise_failing(engine.results, loaders, config.profile, config.seed, service.wiring.factory, log.line,
                        lambda: stop.requested)
 
 
-def _finish(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, stop: StopRequest) -> int:
+def _finish(config: RunConfig, service: RunService, state: _RunState, stop: StopRequest) -> int:
     """Verdicts, report, CI outputs and the exit code, however the run ended."""
-    results = dict(state.engine.results) if state.engine is not None else {}
+    log = service.log
+    results = service.results() if state.trained else {}
     reason = f"internal error: {state.error}" if state.error else stop.reason
     if state.error or stop.requested:
         if stop.requested:
@@ -300,81 +239,22 @@ def _finish(config: RunConfig, entrypoint: str, state: _RunState, log: RunLog, s
         state.promotion = {"skipped": f"{reason}: nothing was promoted or patched"}
     ordered = [results[c] for c in config.codecs]
     summary = summary_section(ordered, stop.signal_name or None, state.error)
-    exit_code = EXIT_OK if summary["n_pass"] == len(ordered) and ordered else EXIT_NOT_ALL_PASS
-    corpus = state.corpus
-    report = build_report(
-        results=results,
-        corpus=corpus_section(corpus, state.inputs.present_roots, len(state.inputs.files), config.probe_quality),
-        synthetic_smoke=config.synthetic_smoke,
-        profile=config.profile.as_dict(),
-        provenance={
-            "entrypoint": entrypoint,
-            "argv": config.argv,
-            "args": config.as_dict(),
-            "inputs": [vars(i) for i in (corpus.inputs if corpus else [])],
-            "executor": state.executor_info,
-            "outputs": [str(config.report_path), str(state.log_path), *state.written],
-        },
-        promotion=state.promotion,
-        interrupted_by=stop.signal_name or None,
-        error=state.error,
-        probe_quality=config.probe_quality,
-        recovered_promotion=state.recovered,
-    )
-    try:
-        write_report(config.report_path, report)
-    except OSError as exc:
-        raise OutputUnwritable(f"cannot write report {config.report_path}: {exc.strerror or exc}") from None
+    report = service.write_report(service.report_inputs(
+        results=results, corpus=state.corpus, present_roots=state.inputs.present_roots,
+        n_files=len(state.inputs.files), promotion=state.promotion, written=state.written,
+        interrupted_by=stop.signal_name or None, error=state.error))
     write_ci_outputs(config, report, log)
     log.line("")
     for line in summary_table(ordered):
         log.line(line)
-    if state.promotion.get("error"):
-        exit_code = EXIT_CONFIG  # the model directory could not be written as planned
-    if stop.requested:
-        exit_code = stop.exit_code
-    if state.error:
-        exit_code = EXIT_INTERNAL
+    exit_code = service.exit_code(summary, len(ordered), state.promotion,
+                                  stop.exit_code if stop.requested else None, bool(state.error))
     log.line(verdict_line(summary, exit_code))
     log.line(f"report: {config.report_path}")
-    log.line(f"log: {state.log_path}")
+    log.line(f"log: {log.path}")
     if stop.requested and not state.error:
-        print(f"{entrypoint}: {stop.reason}; report: {config.report_path}", file=sys.stderr)
+        print(f"{service.entrypoint}: {stop.reason}; report: {config.report_path}", file=sys.stderr)
     return exit_code
-
-
-def _executor(config: RunConfig, cluster: Cluster | None) -> tuple[ExecutorFactory, int, dict[str, object]]:
-    """Where fold tasks run: the local fork-server pool, or the Dask cluster already connected."""
-    if cluster is None:
-        return (process_pool_factory(config.workers), config.workers,
-                {"kind": "process-pool", "workers": config.workers})
-    info = cluster.describe()
-    return (lambda: DaskExecutor(cluster)), cluster_capacity(info), info
-
-
-def write_ci_outputs(config: RunConfig, report: dict[str, object], log: RunLog) -> None:
-    """JUnit XML and the Markdown summary, from the report just written (same numbers, one source)."""
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    markdown = summary_markdown(report) if config.summary_md is not None or step_summary else ""
-    outputs = []
-    if config.junit_xml is not None:
-        outputs.append((config.junit_xml, junit_xml(report), "JUnit XML"))
-    if config.summary_md is not None:
-        outputs.append((config.summary_md, markdown, "summary"))
-    for path, text, what in outputs:
-        try:
-            atomic_write_text(path, text)
-        except OSError as exc:
-            raise OutputUnwritable(f"cannot write {what} {path}: {exc.strerror or exc}") from None
-        log.line(f"{what}: {path}")
-    if step_summary:
-        try:
-            with open(step_summary, "a", encoding="utf-8") as handle:  # GitHub's contract: append
-                handle.write(markdown)
-        except OSError as exc:
-            raise OutputUnwritable(f"cannot append to GITHUB_STEP_SUMMARY {step_summary}: "
-                                   f"{exc.strerror or exc}") from None
-        log.line(f"summary appended to GITHUB_STEP_SUMMARY ({step_summary})")
 
 
 def _unfinished(codec: str, corpus: Corpus | None, reason: str) -> CodecResult:

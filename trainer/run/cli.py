@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from trainer.core.atomic import OutputUnwritable
 from trainer.core.streams import output_dropped_when_gone
-from trainer.core.version import PrintVersion
-from trainer.executors.dask_cluster import ClusterUnavailable
-from trainer.run.batch import EXIT_CONFIG, EXIT_INTERNAL, InternalError, run_batch
-from trainer.run.config import ConfigError, add_run_arguments, resolve_config
-from trainer.shipping.lock import ModelDirLocked, PromotionError
+from trainer.run import options
+from trainer.run.batch import run_batch
+from trainer.run.config import resolve_config
+from trainer.run.errors import InternalError
+from trainer.run.exits import EPILOG, EXPECTED_ERRORS, exit_for_exception
 
-DESCRIPTION = "Train per-codec VMAF predictors under the ADR-0303 LOSO gate (5-fold leave-one-source-out)."
-EPILOG = ("exit codes: 0 every selected codec passed; 1 at least one did not; 2 usage, configuration or "
-          "environment error; 70 internal error (a bug: report.json still written, traceback in the run log); "
-          "128+N stopped by signal N (129 SIGHUP, 130 SIGINT, 143 SIGTERM)")
+DESCRIPTION = options.DESCRIPTION
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--version", action=PrintVersion)
-    add_run_arguments(parser)
-    return parser
+    """``python -m trainer``'s parser: the option table's batch face (no mode group, no console-only options)."""
+    return options.build_parser(prog, options.BATCH, DESCRIPTION, EPILOG)
 
 
 def run_headless(argv: Sequence[str], prog: str, entrypoint: str) -> int:
@@ -46,19 +39,19 @@ def run_parsed(args: argparse.Namespace, argv: Sequence[str], prog: str, entrypo
     try:
         config = resolve_config(args, argv=[prog, *argv])
         return run_batch(config, entrypoint)
-    except (ConfigError, ModelDirLocked, PromotionError, OutputUnwritable, ClusterUnavailable) as exc:
+    except EXPECTED_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except KeyboardInterrupt:  # Ctrl-C before the batch's own handlers were in place
+        return exit_for_exception(exc)
+    except KeyboardInterrupt as exc:  # Ctrl-C before the batch's own handlers were in place
         print(f"{prog}: interrupted by SIGINT", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return exit_for_exception(exc)
     except InternalError as exc:  # report and log already written
         print(f"{prog}: internal error: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return exit_for_exception(exc)
     except Exception as exc:
         print(f"{prog}: internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
               f"{_crash_file(exc)}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return exit_for_exception(exc)
 
 
 def _crash_file(exc: BaseException) -> str:

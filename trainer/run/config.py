@@ -1,4 +1,9 @@
-"""Command-line options and environment, resolved once into a RunConfig (flags beat env beats defaults)."""
+"""Command-line options and environment, resolved once into a frozen RunConfig (flags beat env beats defaults).
+
+The options themselves (flags, variables, defaults, faces, docs) are the table in ``options``;
+this module turns parsed flags plus the environment into a RunConfig, and is the only place a
+run's environment is read (every value through ``options.env_text``: stripped, blank is unset).
+"""
 
 from __future__ import annotations
 
@@ -11,18 +16,23 @@ from pathlib import Path
 from trainer.core.codecs import SUPPORTED_CODECS, UnknownCodecError, parse_probe_quality, require_supported
 from trainer.ingest.harness_probes import HarnessProbeError, HarnessProbes, load_harness_probes
 from trainer.learning.profiles import PROFILES, TrainingProfile
+from trainer.run.errors import ConfigError
+from trainer.run.options import (
+    DEFAULT_DEBOUNCE_S,
+    DEFAULT_MODEL_DIR,
+    DEFAULT_OUT_DIR,
+    DEFAULT_ROOTS,
+    DEFAULT_SCHEDULER_TIMEOUT_S,
+    DEFAULT_SEED,
+    OPTIONS,
+    env_switch,
+    env_text,
+)
 
-DEFAULT_ROOTS = ("~/.workingdir2/netflix", "~/.workingdir2/konvid-150k", "~/.workingdir2/bvi-dvc-raw")
-DEFAULT_OUT_DIR = "runs/predictor_v2_realcorpus"
-DEFAULT_MODEL_DIR = "model"
-DEFAULT_SEED = 0
+__all__ = ["ConfigError", "RunConfig", "resolve_config"]
 
 
-class ConfigError(Exception):
-    """A usage or configuration problem: exit code 2 with this message."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     corpus_files: list[Path]
     corpus_roots: list[Path]
@@ -40,14 +50,17 @@ class RunConfig:
     write_stubs: bool = False
     allow_regression: bool = False  # a passing codec may replace a shipped model that scores better on the same rows
     scheduler: str | None = None  # a Dask scheduler address, or local:N
-    scheduler_timeout_s: float = 10.0
+    scheduler_timeout_s: float = DEFAULT_SCHEDULER_TIMEOUT_S
     junit_xml: Path | None = None
     summary_md: Path | None = None
+    step_summary: Path | None = None  # GITHUB_STEP_SUMMARY: the Markdown summary is appended there too
     probe_quality: dict[str, float] = field(default_factory=dict)  # per-codec overrides of the harness's probe
     advise: bool = False  # the data advisor for failing codecs (learning curve over sources, outliers)
     # The harness's own probe of corpus clips: held-out picks are judged again with it (never trained on).
     harness_probes: HarnessProbes | None = None
     train_on_harness_probes: bool = False  # ... and train on them as explicit probe inputs
+    debounce_s: float = DEFAULT_DEBOUNCE_S  # console: quiet period before changed corpus files are re-read
+    auto_train: bool = True  # console: changed codecs retrain (else they go stale)
     argv: list[str] = field(default_factory=list)
 
     @property
@@ -56,96 +69,22 @@ class RunConfig:
         return self.harness_probes if self.train_on_harness_probes else None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "corpus_files": [str(p) for p in self.corpus_files],
-            "corpus_roots": [str(p) for p in self.corpus_roots],
-            "codecs": list(self.codecs),
-            "seed": self.seed,
-            "epochs": self.profile.epochs,
-            "profile": self.profile.name,
-            "out_dir": str(self.out_dir),
-            "report_path": str(self.report_path),
-            "model_dir": str(self.model_dir),
-            "workers": self.workers,
-            "synthetic_smoke": self.synthetic_smoke,
-            "allow_empty": self.allow_empty,
-            "yes": self.yes,
-            "allow_regression": self.allow_regression,
-            "scheduler": self.scheduler,
-            "junit_xml": str(self.junit_xml) if self.junit_xml else None,
-            "summary_md": str(self.summary_md) if self.summary_md else None,
-            "probe_quality": dict(self.probe_quality),
-            "advise": self.advise,
-            "harness_probes": list(self.harness_probes.files) if self.harness_probes else [],
-            "train_on_harness_probes": self.train_on_harness_probes,
-        }
+        """Provenance: every option of the table (mode flags aside), as the run resolved it."""
+        return {option.name: self._provenance(option.name) for option in OPTIONS if option.in_config}
 
-
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options both faces share, then the batch-only ones, each group titled for --help."""
-    common = parser.add_argument_group("common options (batch and console)")
-    common.add_argument("--corpus", action="append", default=[], metavar="FILE",
-                        help="a corpus JSONL file (repeatable; env CORPUS; wins over roots)")
-    common.add_argument("--corpus-root", action="append", default=[], metavar="DIR",
-                        help="a directory searched recursively for *.jsonl (repeatable; env CORPUS_ROOTS, "
-                        f"space-separated; default {' '.join(DEFAULT_ROOTS)})")
-    common.add_argument("--codec", action="append", default=[], metavar="NAME",
-                        help="train only this codec (repeatable; default: all 14)")
-    common.add_argument("--epochs", type=int, help="training epochs per model (env EPOCHS)")
-    common.add_argument("--seed", type=int, help=f"run seed (env SEED; default {DEFAULT_SEED})")
-    common.add_argument("--report-out", metavar="PATH",
-                        help="report path (env REPORT_PATH; default OUT_DIR/report.json)")
-    common.add_argument("--out-dir", metavar="DIR", help=f"run outputs (env OUT_DIR; default {DEFAULT_OUT_DIR})")
-    common.add_argument("--model-dir", metavar="DIR",
-                        help=f"model directory (env MODEL_DIR; default {DEFAULT_MODEL_DIR})")
-    common.add_argument("--workers", type=int, help="training processes (default: CPU cores)")
-    common.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run fold tasks on this Dask cluster (tcp://HOST:8786), or start local:N worker "
-                        "processes (env DASK_SCHEDULER_ADDRESS; default: the local process pool)")
-    common.add_argument("--scheduler-timeout", type=float, metavar="SECONDS",
-                        help="how long to try reaching --scheduler before exit 2 (default 10)")
-    common.add_argument("--probe-quality", action="append", default=[], metavar="CODEC=Q",
-                        help="train CODEC's model for a harness that probes at quality Q instead of its default "
-                        "(repeatable; env PROBE_QUALITY, space-separated, e.g. 'libx264=26 libsvtav1=30'; "
-                        "a flag wins over the env for its codec)")
-    common.add_argument("--harness-probes", action="append", default=[], metavar="FILE",
-                        help="JSON lines of the harness's own probe encode per clip (src, encoder, probe_crf, "
-                        "probe_bitrate_kbps, probe_i/p/b_frame_avg_bytes): held-out picks are judged again with "
-                        "them as the harness would feed them (crf_pick_harness_probe); never used for training "
-                        "(repeatable; env HARNESS_PROBES, space-separated)")
-    common.add_argument("--train-on-harness-probes", action="store_true",
-                        help="also train on the --harness-probes measurements: each probed clip's rows take them "
-                        "as explicit probe inputs instead of values derived along its ladder (env "
-                        "TRAIN_ON_HARNESS_PROBES=1)")
-    common.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                        help="'default' chooses network or embedded line by nested LOSO on small bitrate-ladder "
-                        "corpora; 'nested' also chooses the decay; 'reference' reproduces the old trainer's "
-                        "hyper-parameters for parity")
-    common.add_argument("--allow-empty", action="store_true",
-                        help="with no corpus, report every codec as missing-rows instead of exiting 2 "
-                        "(env ALLOW_EMPTY=1)")
-    batch = parser.add_argument_group("batch only")
-    batch.add_argument("--synthetic-smoke", action="store_true",
-                       help="train on generated corpora; diagnostic only, never passes or promotes")
-    batch.add_argument("--yes", action="store_true",
-                       help="apply the promotion plan to the model directory (otherwise only print it)")
-    batch.add_argument("--allow-regression", action="store_true",
-                       help="promote a passing codec even where the shipped model scores better on the rows it "
-                       "never saw (worse-than-incumbent); the card says so (env ALLOW_REGRESSION=1)")
-    batch.add_argument("--write-stubs", action="store_true",
-                       help="regenerate the synthetic stub model + card of each selected codec in the model dir, "
-                       "then exit (same as python -m trainer.stubs)")
-    batch.add_argument("--restore", metavar="UTC",
-                       help="put back the model files backed up by the run stamped UTC, then exit")
-    batch.add_argument("--junit-xml", metavar="PATH",
-                       help="also write JUnit XML, one test case per codec (env JUNIT_XML)")
-    batch.add_argument("--summary-md", metavar="PATH",
-                       help="also write a Markdown summary for the pull request (env SUMMARY_MD); with "
-                       "GITHUB_STEP_SUMMARY set it is appended there too")
-    batch.add_argument("--advise", action="store_true",
-                       help="for each failing codec, also train on subsets of its sources: how many sources "
-                       "would pass the gate, and which sources the model gets wrong (env ADVISE=1; costs "
-                       "several times the training time of those codecs)")
+    def _provenance(self, name: str) -> object:
+        if name == "epochs":
+            return self.profile.epochs
+        if name == "profile":
+            return self.profile.name
+        if name == "harness_probes":
+            return list(self.harness_probes.files) if self.harness_probes else []
+        value = getattr(self, name)
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, Path) else v for v in value]
+        return dict(value) if isinstance(value, dict) else value
 
 
 def _optional_path(value: str | None) -> Path | None:
@@ -153,8 +92,8 @@ def _optional_path(value: str | None) -> Path | None:
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int | None:
-    raw = env.get(name, "").strip()
-    if not raw:
+    raw = env_text(env, name)
+    if raw is None:
         return None
     try:
         return int(raw)
@@ -177,14 +116,14 @@ def _probe_quality_table(specs: Sequence[str], where: str) -> dict[str, float]:
 
 def resolve_probe_quality(flags: Sequence[str], env: Mapping[str, str]) -> dict[str, float]:
     """Per-codec probe-quality overrides, env PROBE_QUALITY first, each flag winning for its codec."""
-    table = _probe_quality_table(env.get("PROBE_QUALITY", "").split(), "environment variable PROBE_QUALITY")
+    table = _probe_quality_table((env_text(env, "PROBE_QUALITY") or "").split(), "environment variable PROBE_QUALITY")
     table.update(_probe_quality_table(flags, "--probe-quality"))
     return {codec: table[codec] for codec in SUPPORTED_CODECS if codec in table}
 
 
 def resolve_harness_probes(flags: Sequence[str], env: Mapping[str, str]) -> HarnessProbes | None:
     """The flags' files, else the environment's; read now, so a bad line is exit 2 before any training."""
-    paths = [Path(p) for p in (flags or env.get("HARNESS_PROBES", "").split())]
+    paths = [Path(p) for p in (flags or (env_text(env, "HARNESS_PROBES") or "").split())]
     if not paths:
         return None
     try:
@@ -197,6 +136,7 @@ def resolve_harness_probes(flags: Sequence[str], env: Mapping[str, str]) -> Harn
 def resolve_config(
     args: argparse.Namespace, env: Mapping[str, str] | None = None, argv: Sequence[str] = ()
 ) -> RunConfig:
+    """The run's configuration from parsed flags (either face's parser) and the environment."""
     env = os.environ if env is None else env
     try:
         codecs = [require_supported(c) for c in args.codec] or list(SUPPORTED_CODECS)
@@ -205,20 +145,20 @@ def resolve_config(
     codecs = [c for c in SUPPORTED_CODECS if c in set(codecs)]
 
     files = [Path(p) for p in args.corpus]
-    if not files and env.get("CORPUS", "").strip():
-        files = [Path(env["CORPUS"].strip())]
+    if not files and env_text(env, "CORPUS"):
+        files = [Path(str(env_text(env, "CORPUS")))]
     for path in files:
         if not path.is_file() or not os.access(path, os.R_OK):
             raise ConfigError(f"--corpus {path}: not a readable file")
     roots = [Path(p) for p in args.corpus_root]
     if not roots and not files:
-        env_roots = env.get("CORPUS_ROOTS", "").split()
+        env_roots = (env_text(env, "CORPUS_ROOTS") or "").split()
         roots = [Path(p) for p in (env_roots or DEFAULT_ROOTS)]
     roots = [Path(os.path.expanduser(str(p))) for p in roots]
 
     epochs = args.epochs if args.epochs is not None else _env_int(env, "EPOCHS")
     seed = args.seed if args.seed is not None else _env_int(env, "SEED")
-    profile = PROFILES[args.profile]
+    profile = PROFILES[args.profile or "default"]
     if epochs is not None:
         if epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {epochs}")
@@ -227,13 +167,14 @@ def resolve_config(
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
 
-    harness_probes = resolve_harness_probes(getattr(args, "harness_probes", []), env)
-    train_on_probes = getattr(args, "train_on_harness_probes", False) or env.get("TRAIN_ON_HARNESS_PROBES", "") == "1"
+    harness_probes = resolve_harness_probes(args.harness_probes, env)
+    train_on_probes = args.train_on_harness_probes or env_switch(env, "TRAIN_ON_HARNESS_PROBES")
     if train_on_probes and harness_probes is None:
         raise ConfigError("--train-on-harness-probes needs --harness-probes FILE (or HARNESS_PROBES)")
-    out_dir = Path(args.out_dir or env.get("OUT_DIR") or DEFAULT_OUT_DIR)
-    report_path = Path(args.report_out or env.get("REPORT_PATH") or out_dir / "report.json")
-    model_dir = Path(args.model_dir or env.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
+    out_dir = Path(args.out_dir or env_text(env, "OUT_DIR") or DEFAULT_OUT_DIR)
+    report_path = Path(args.report_out or env_text(env, "REPORT_PATH") or out_dir / "report.json")
+    model_dir = Path(args.model_dir or env_text(env, "MODEL_DIR") or DEFAULT_MODEL_DIR)
+    debounce = getattr(args, "debounce", None)
     return RunConfig(
         corpus_files=files,
         corpus_roots=roots,
@@ -245,18 +186,22 @@ def resolve_config(
         workers=workers,
         profile=profile,
         synthetic_smoke=args.synthetic_smoke,
-        allow_empty=args.allow_empty or env.get("ALLOW_EMPTY", "") == "1",
+        allow_empty=args.allow_empty or env_switch(env, "ALLOW_EMPTY"),
         yes=args.yes,
         restore=args.restore,
         write_stubs=args.write_stubs,
-        allow_regression=args.allow_regression or env.get("ALLOW_REGRESSION", "") == "1",
-        scheduler=(args.scheduler or env.get("DASK_SCHEDULER_ADDRESS", "").strip() or None),
-        scheduler_timeout_s=args.scheduler_timeout if args.scheduler_timeout is not None else 10.0,
-        junit_xml=_optional_path(args.junit_xml or env.get("JUNIT_XML")),
-        summary_md=_optional_path(args.summary_md or env.get("SUMMARY_MD")),
+        allow_regression=args.allow_regression or env_switch(env, "ALLOW_REGRESSION"),
+        scheduler=args.scheduler or env_text(env, "DASK_SCHEDULER_ADDRESS"),
+        scheduler_timeout_s=(args.scheduler_timeout if args.scheduler_timeout is not None
+                             else DEFAULT_SCHEDULER_TIMEOUT_S),
+        junit_xml=_optional_path(args.junit_xml or env_text(env, "JUNIT_XML")),
+        summary_md=_optional_path(args.summary_md or env_text(env, "SUMMARY_MD")),
+        step_summary=_optional_path(env_text(env, "GITHUB_STEP_SUMMARY")),
         probe_quality=resolve_probe_quality(args.probe_quality, env),
-        advise=getattr(args, "advise", False) or env.get("ADVISE", "").strip() == "1",
+        advise=args.advise or env_switch(env, "ADVISE"),
         harness_probes=harness_probes,
         train_on_harness_probes=train_on_probes,
+        debounce_s=DEFAULT_DEBOUNCE_S if debounce is None else debounce,
+        auto_train=not getattr(args, "no_auto_train", False),
         argv=list(argv),
     )

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from trainer.learning.events import Event, LogLine
 
 if TYPE_CHECKING:
     from trainer.learning.results import CodecResult
-    from trainer.run.engine import TrainingEngine
 
 POLL_SECONDS = 0.1
 
 
-def run_until_idle(engine: TrainingEngine, should_stop: Callable[[], bool]) -> dict[str, CodecResult]:
+class Steppable(Protocol):
+    """What the loops need of an engine; a protocol, so this module never imports the engine that imports it."""
+
+    @property
+    def results(self) -> dict[str, CodecResult]: ...
+
+    def step(self, timeout: float) -> bool: ...
+
+    def wait_for_work(self, timeout: float) -> None: ...
+
+
+def run_until_idle(engine: Steppable, should_stop: Callable[[], bool]) -> dict[str, CodecResult]:
     """Drain the queue; ``should_stop`` is checked between steps (a stop signal ends the wait).
 
     Errors propagate: the batch turns them into a report and an exit code.
@@ -25,7 +35,7 @@ def run_until_idle(engine: TrainingEngine, should_stop: Callable[[], bool]) -> d
     return engine.results
 
 
-def serve(engine: TrainingEngine, stop: threading.Event, emit: Callable[[Event], None]) -> None:
+def serve(engine: Steppable, stop: threading.Event, emit: Callable[[Event], None]) -> None:
     """Keep working and waiting for submissions until ``stop`` is set.
 
     An unexpected error is reported as a log event and serving goes on: the console must

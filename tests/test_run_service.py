@@ -1,0 +1,66 @@
+"""One run service, two faces: the console and the batch write report.json through the same writer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from console.screens.confirm_plan import ConfirmPlanScreen
+from tests.conftest import DEMO_PROMOTE_EPOCHS, shipped_model_dir
+from tests.console_pilot import SIZE, make_app, wait_for
+from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
+from trainer.run.cli import main as trainer_main
+
+CODECS = ("libx265", "h264_amf")  # one passes, one fails at DEMO_PROMOTE_EPOCHS: both promotion actions occur
+
+
+def _corpus(path: Path) -> Path:
+    rows = [json.loads(line) for line in DEMO_CORPUS_PATH.read_text().splitlines() if '"synthetic"' in line]
+    keep = [{k: v for k, v in r.items() if k != "synthetic"} for r in rows if r["encoder"] in CODECS]
+    path.write_text("\n".join(json.dumps(r) for r in keep) + "\n")
+    return path
+
+
+def key_shape(value: object) -> object:
+    """The keys of every object, recursively (list entries one by one): what both faces must agree on."""
+    if isinstance(value, dict):
+        return {key: key_shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [key_shape(item) for item in value if isinstance(item, dict | list)]
+    return None
+
+
+async def test_the_console_and_the_batch_write_reports_with_the_same_keys(tmp_path):
+    corpus = _corpus(tmp_path / "corpus.jsonl")
+    args = ["--corpus", str(corpus), "--epochs", DEMO_PROMOTE_EPOCHS, *[a for c in CODECS for a in ("--codec", c)]]
+
+    console_dir = tmp_path / "console"
+    shipped_model_dir(console_dir / "model", CODECS)
+    app = make_app(console_dir, *args)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: set(CODECS) <= set(app.results), what="verdicts")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), what="plan dialog")
+        await pilot.press("y")  # the console asks, then says yes
+        await wait_for(pilot, lambda: app.promotions_applied == 1, what="apply")
+    console_report = json.loads((console_dir / "runs" / "report.json").read_text())
+
+    batch_dir = tmp_path / "batch"
+    shipped_model_dir(batch_dir / "model", CODECS)
+    code = trainer_main(["--out-dir", str(batch_dir / "runs"), "--model-dir", str(batch_dir / "model"),
+                         "--workers", "2", "--yes", *args])  # the batch says yes up front
+    assert code == 1  # h264_amf fails the gate
+    batch_report = json.loads((batch_dir / "runs" / "report.json").read_text())
+
+    assert set(console_report) == set(batch_report)
+    assert set(console_report["summary"]) == set(batch_report["summary"])
+    assert [c["codec"] for c in console_report["codecs"]] == [c["codec"] for c in batch_report["codecs"]]
+    for mine, theirs in zip(console_report["codecs"], batch_report["codecs"], strict=True):
+        assert set(mine) == set(theirs), mine["codec"]
+    assert key_shape(console_report) == key_shape(batch_report)  # every nested object too
+    assert console_report["run_provenance"]["executor"] == batch_report["run_provenance"]["executor"] == {
+        "kind": "process-pool", "workers": 2}
+    assert console_report["run_provenance"]["entrypoint"] == "predictor-console"
+    for report in (console_report, batch_report):  # one promotion path: the same three writes, applied
+        assert {(c["codec"], c["action"]) for c in report["promotion"]["applied"]} == {
+            ("libx265", "replace-model"), ("libx265", "rewrite-card"), ("h264_amf", "patch-card-status")}
