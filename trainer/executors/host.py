@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Any
 
-from trainer.executors.process_pool import lost_with_their_worker, pool_workers
+from trainer.executors.process_pool import end_orphaned_workers, lost_with_their_worker, pool_workers
 
 ExecutorFactory = Callable[[], Executor]
 KILL_JOIN_SECONDS = 5
@@ -20,6 +20,15 @@ KILL_JOIN_SECONDS = 5
 def is_broken_executor(exc: BaseException) -> bool:
     """The executor itself died (a pool worker was killed): every task in flight on it is lost."""
     return isinstance(exc, BrokenExecutor)
+
+
+def broken_future(cause: BaseException) -> Future:
+    """A future that reports a broken executor (``cause`` named), for a task that never started."""
+    future: Future = Future()
+    exc = BrokenExecutor(f"the executor could not start the task: {type(cause).__name__}: {cause}")
+    exc.__cause__ = cause
+    future.set_exception(exc)
+    return future
 
 
 class ExecutorHost:
@@ -34,8 +43,15 @@ class ExecutorHost:
             self._ensure()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Submit to the current executor. An executor that cannot take the task (it broke before
+        the engine noticed, or its fork server died while starting a worker: ``EOFError``) gives a
+        future already failed as a break, so the engine replaces it as after a worker's death."""
         with self._lock:
-            return self._ensure().submit(fn, *args)
+            executor = self._ensure()
+            try:
+                return executor.submit(fn, *args)
+            except (BrokenExecutor, EOFError, OSError) as exc:
+                return broken_future(exc)
 
     def replace(self, broken: Executor | None = None) -> None:
         """Drop a broken executor; the next submit creates a fresh one.
@@ -54,6 +70,7 @@ class ExecutorHost:
         """Drop ``broken`` (as ``replace``), first finding which of ``futures`` ran on the worker
         that died, with its (pid, exit code); empty when the executor cannot tell."""
         lost = lost_with_their_worker(broken, futures)
+        end_orphaned_workers(broken)
         self.replace(broken)
         return lost
 

@@ -185,6 +185,28 @@ def lost_with_their_worker(executor: Executor | None, futures: Iterable[Future])
     return {}
 
 
+# A forkserver worker's exit code when the fork server died: its real state is unknown.
+FORKSERVER_GONE = 255
+
+
+def end_orphaned_workers(executor: Executor | None) -> None:
+    """After a break: kill the workers the pool lost track of. When the fork server dies the pool
+    reads every worker as ended (exit code 255) while they still run, and its own terminate skips
+    them; they would train on, orphaned, until this process exits."""
+    for process in pool_workers(executor) if executor is not None else []:
+        if process.exitcode == FORKSERVER_GONE and process.pid and _alive(process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(process.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def pool_workers(executor: Executor) -> list[multiprocessing.Process]:
     """The worker processes of a ProcessPoolExecutor (``_processes``: pid -> Process); none for other executors."""
     processes = getattr(executor, "_processes", None)

@@ -28,7 +28,8 @@ class Dispatcher:
         self.capacity = max(1, capacity)
         self.queued: deque[Task] = deque()
         self.in_flight: dict[Future, Task] = {}
-        self.retries: dict[int, int] = {}  # id(task) -> times re-run after a pool break
+        self.retries: dict[int, int] = {}  # id(task) -> times re-run after another task's worker died
+        self.deaths: dict[int, int] = {}  # id(task) -> times re-run after its own worker died
 
     @property
     def busy(self) -> bool:
@@ -67,21 +68,25 @@ class Dispatcher:
         return task
 
     def settled(self, task: Task) -> None:
-        """The task ended (result or error): its re-run count goes."""
+        """The task ended (result or error): its re-run counts go."""
         self.retries.pop(id(task), None)
+        self.deaths.pop(id(task), None)
 
     def rerun_or_fail(self, stranded: dict[Future, Task], lost: Container[Future],
-                      max_retries: int) -> tuple[list[Task], list[Task]]:
-        """After a break: queue again (first in line) each stranded task that was not on the dead
-        worker and has retries left; returns (re-run, failed)."""
+                      max_retries: int, max_deaths: int = 0) -> tuple[list[Task], list[Task]]:
+        """After a break: queue again (first in line) each stranded task with retries left; returns
+        (re-run, failed). A task whose own worker died (in ``lost``) has ``max_deaths`` re-runs: a
+        worker killed once (pre-emption, a chaos test) costs nothing, a task that keeps killing its
+        worker (out of memory) fails. The others, stranded by another task's death, have ``max_retries``."""
         again, failed = [], []
         for future, task in stranded.items():
-            tries = self.retries.get(id(task), 0)
-            if future in lost or tries >= max_retries:
+            counts, limit = (self.deaths, max_deaths) if future in lost else (self.retries, max_retries)
+            tries = counts.get(id(task), 0)
+            if tries >= limit:
                 self.settled(task)
                 failed.append(task)
             else:
-                self.retries[id(task)] = tries + 1
+                counts[id(task)] = tries + 1
                 again.append(task)
         self.enqueue(again, first=True)
         return again, failed
