@@ -88,6 +88,11 @@ class ExecutorHost:
         if release is not None:
             release(table)
 
+    def gone(self) -> BaseException | None:
+        """Why the executor can run nothing any more (a cluster whose scheduler went and stayed
+        gone), or None."""
+        return getattr(self._executor, "cluster_gone", None)
+
     @property
     def current(self) -> Executor | None:
         return self._executor

@@ -92,6 +92,10 @@ class TrainingEngine:
     def serve(self, stop: threading.Event) -> None:
         drivers.serve(self, stop, self._emit)
 
+    def executor_gone(self) -> BaseException | None:
+        """Why the executor can run nothing more (a Dask scheduler that did not come back), or None."""
+        return self._host.gone()
+
     def wait_for_work(self, timeout: float) -> None:
         with self._lock:  # a submission wakes it early
             self._lock.wait(timeout)
