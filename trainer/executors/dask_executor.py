@@ -89,6 +89,16 @@ class ScatteredTables:
             self._tables.clear()
 
 
+def await_reconnect(client: Any, closing: Callable[[], bool]) -> bool:
+    """While the client reconnects to a scheduler that dropped, wait (Dask gives up after its
+    time-out, ``--scheduler-timeout``: the client is then closed). True if it had to wait."""
+    waited = False
+    while client.status in RECONNECTING and not closing():
+        waited = True
+        time.sleep(RECONNECT_POLL_SECONDS)
+    return waited
+
+
 class DaskExecutor(concurrent.futures.Executor):
     """``submit(runner, task)`` on the cluster, returning a plain ``concurrent.futures.Future``.
 
@@ -179,7 +189,7 @@ class DaskExecutor(concurrent.futures.Executor):
     def _resend(self, local: concurrent.futures.Future, fn: Callable[..., Any], task: Any, retries_left: int,
                 lost: Any) -> None:
         while True:
-            if self._await_scheduler() and self.cluster.client.status == "running":
+            if await_reconnect(self.cluster.client, lambda: self._closing) and self.cluster.client.status == "running":
                 # reconnected, to a new scheduler: no table is on it, nor the worker plugin
                 self.tables.clear()
                 self.cluster.reinstall()
@@ -204,15 +214,6 @@ class DaskExecutor(concurrent.futures.Executor):
             except BaseException as exc:
                 self._finish(local, self._lost_scheduler() or exc)
                 return
-
-    def _await_scheduler(self) -> bool:
-        """While the client reconnects to a scheduler that dropped, wait (Dask gives up after its
-        time-out, ``--scheduler-timeout``: the client is then closed). True if it had to wait."""
-        waited = False
-        while self.cluster.client.status in RECONNECTING and not self._closing:
-            waited = True
-            time.sleep(RECONNECT_POLL_SECONDS)
-        return waited
 
     def _lost_scheduler(self) -> SchedulerLost | None:
         """Not None once the client has given up on its scheduler: its tasks and scattered tables

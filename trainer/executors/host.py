@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Any
 
-from trainer.executors.process_pool import end_orphaned_workers, lost_with_their_worker, pool_workers
+from trainer.executors.process_pool import end_orphaned_workers, lost_with_their_worker, pool_workers, started_tasks
 
 ExecutorFactory = Callable[[], Executor]
 KILL_JOIN_SECONDS = 5
@@ -66,13 +66,16 @@ class ExecutorHost:
             self._executor = None
         executor.shutdown(wait=False, cancel_futures=True)
 
-    def replace_broken(self, broken: Executor | None, futures: Iterable[Future]) -> dict[Future, tuple[int, int]]:
+    def replace_broken(self, broken: Executor | None,
+                       futures: Iterable[Future]) -> tuple[dict[Future, tuple[int, int]], set[Future] | None]:
         """Drop ``broken`` (as ``replace``), first finding which of ``futures`` ran on the worker
-        that died, with its (pid, exit code); empty when the executor cannot tell."""
+        that died, with its (pid, exit code), and which had begun at all (None: cannot tell)."""
+        futures = list(futures)
         lost = lost_with_their_worker(broken, futures)
+        started = started_tasks(broken, futures)
         end_orphaned_workers(broken)
         self.replace(broken)
-        return lost
+        return lost, started
 
     def withdraw(self, futures: list[Future]) -> None:
         """Cancel tasks where they run, if the executor can (a Dask cluster); a process pool's

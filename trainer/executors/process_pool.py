@@ -160,6 +160,11 @@ class TrackedProcessPool(ProcessPoolExecutor):
                 lost[future] = (pid, dead[pid])
         return lost
 
+    def started(self, futures: Iterable[Future]) -> set[Future]:
+        """Of ``futures``, those whose task began on a worker (the others never ran anywhere)."""
+        self._drain_starts()
+        return {f for f in futures if self._key_of.get(f, -1) in self._pid_of}
+
     def _drain_starts(self) -> None:
         while not self._started.empty():
             key, pid = self._started.get()
@@ -205,6 +210,11 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def started_tasks(executor: Executor | None, futures: Iterable[Future]) -> set[Future] | None:
+    """Which of ``futures`` began on a worker; None when the executor cannot tell."""
+    return executor.started(futures) if isinstance(executor, TrackedProcessPool) else None
 
 
 def pool_workers(executor: Executor) -> list[multiprocessing.Process]:
