@@ -35,7 +35,7 @@ from console.widgets.ladder_plot import LadderView
 from console.widgets.log_pane import LogPane
 from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.core.gate import LOSO_FOLD_COUNT, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
-from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished
+from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished, TaskRetried
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.run.promotion import PromotionPlan
 
@@ -189,6 +189,8 @@ class PredictorConsole(App[int]):
             self.table.set_result(event.result.codec, event.result)
         elif isinstance(event, CodecCancelled):
             self.table.set_state(event.codec, "idle")
+        elif isinstance(event, TaskRetried) and self.table.state_of(event.codec).startswith("training"):
+            self.table.set_state(event.codec, f"retrying ({event.reason})")  # until its next fold or verdict
         self.show_selected()
 
     def on_log_written(self, message: LogWritten) -> None:

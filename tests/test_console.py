@@ -19,6 +19,7 @@ from tests.conftest import DEMO_PROMOTE_EPOCHS
 from tests.console_pilot import SIZE, make_app, wait_for
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.ingest.synthetic import synthetic_rows
+from trainer.run.engine import MAX_WORKER_DEATHS
 from trainer.shipping.artifacts import card_path, model_path, sha256_file
 
 REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
@@ -193,11 +194,24 @@ async def test_killed_worker_marks_error_and_the_next_job_still_runs(tmp_path):
     app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "1500", auto_train=False)
     async with app.run_test(size=SIZE) as pilot:
         await start_training_libx264(pilot, app)
-        # Killed once libx264's task runs on a worker (a task still queued would simply run again).
-        await wait_for(pilot, lambda: any(_cpu_seconds(w.pid) >= 0.3 for w in _pool_workers()), what="task running")
-        workers = _pool_workers()
-        for worker in workers:
-            os.kill(worker.pid, signal.SIGKILL)
+        # Killed each time libx264's tasks run on workers (a task still queued would simply run again): the
+        # first deaths are retried as the batch retries them (the row says so), the third ends the codec.
+        states: list[str] = []
+        killed: set[int] = set()
+
+        def busy() -> list[int]:
+            return [w.pid for w in _pool_workers() if w.pid not in killed and _cpu_seconds(w.pid) >= 0.3]
+
+        while "libx264" not in app.results:
+            assert len(states) < 2 * (1 + MAX_WORKER_DEATHS), states
+            await wait_for(pilot, lambda: "libx264" in app.results or busy(), what="task running")
+            for pid in busy():
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            await wait_for(pilot, lambda: app.table.state_of("libx264").startswith("retrying")
+                           or "libx264" in app.results, what="retry or verdict")
+            states.append(app.table.state_of("libx264"))
+        assert len(states) > MAX_WORKER_DEATHS and states[0] == "retrying (worker died)", states
         await wait_for(pilot, lambda: "libx264" in app.results, what="error verdict")
         result = app.results["libx264"]
         assert result.status == "error" and "worker process died" in result.failure_reasons[0]
@@ -278,7 +292,7 @@ async def test_both_panes_stay_on_screen_from_the_minimum_size_up(tmp_path, size
 
 
 EVERY_STATE = ("idle", "stale", "queued", "training 0/5", "training 5/5", "pass", "fail", "insufficient-sources",
-               "missing-rows", "error")
+               "missing-rows", "error", "retrying (worker died)")
 
 
 @pytest.mark.parametrize("size", [(100, 28), (120, 34), (140, 44)])

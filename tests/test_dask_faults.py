@@ -209,12 +209,103 @@ def test_a_batch_whose_scheduler_disappears_ends_with_a_report_naming_it(tmp_pat
         time.sleep(1)
         os.killpg(scheduler.pid, signal.SIGKILL)
         _, stderr = batch.communicate(timeout=60)
-        assert batch.returncode == 1, stderr
+        # It stayed gone past --scheduler-timeout: the environment failed, exit 2 and one line of ours
+        # (Dask's own log line "Failed to reconnect to scheduler" may precede it).
+        assert batch.returncode == 2, stderr
+        [line] = [line for line in stderr.splitlines() if line.startswith("python -m trainer: ")]
+        assert line.startswith(f"python -m trainer: error: cluster unavailable: lost the connection to the "
+                               f"Dask scheduler {address} (client "), line
+        assert "Traceback" not in stderr
         report = json.loads((out / "report.json").read_text())
         errors = {c["codec"]: c["failure_reasons"] for c in report["codecs"] if c["status"] == "error"}
         assert set(errors) == {"libx264", "libx265"}
         for [reason] in errors.values():
             assert reason.startswith(f"SchedulerLost: lost the connection to the Dask scheduler {address} (client ")
             assert reason.endswith("): its tasks are gone")
+    finally:
+        stop_groups(processes, signal.SIGKILL)
+
+
+def test_a_worker_lost_while_the_worker_plugin_is_registered_costs_the_batch_nothing(tmp_path):
+    """Was: exit 70, ``CommClosedError: in <TCP (closed) ConnectionPool.register_worker_plugin ...>:
+    Stream is closed``. One of two workers dies as the plugin reaches it; the run goes on, on the other."""
+    import json
+
+    scheduler, address = start_scheduler(tmp_path, idle_timeout="120s")
+    processes = [scheduler]
+    try:
+        processes.append(start_logged([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                       "--death-timeout", "30"], tmp_path / "worker.log"))
+        processes.append(start_logged([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                       "--no-nanny", "--death-timeout", "30", "--preload",
+                                       str(REPO / "tests" / "dask_dies_mid_call.py")], tmp_path / "dying.log"))
+        from distributed import Client
+
+        with Client(address, timeout="30s") as probe:
+            probe.wait_for_workers(2, timeout=60)
+        corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 20, 0.5), "libx265": (6, 20, 0.5)})
+        out = tmp_path / "runs"
+        batch = subprocess.run([sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out),
+                                "--model-dir", str(tmp_path / "model"), "--epochs", "20", "--scheduler", address,
+                                "--codec=libx264", "--codec=libx265"],
+                               cwd=REPO, capture_output=True, text=True, timeout=180, start_new_session=True)
+        assert batch.returncode in (0, 1), batch.stderr
+        assert "Traceback" not in batch.stderr + batch.stdout and batch.stderr.strip() == ""
+        assert processes[-1].wait(timeout=10) == -signal.SIGKILL  # the worker did die mid-call
+        report = json.loads((out / "report.json").read_text())
+        assert report["summary"]["error"] is None
+        assert {c["codec"]: c["status"] in ("pass", "fail") for c in report["codecs"]} == {"libx264": True,
+                                                                                          "libx265": True}
+    finally:
+        stop_groups(processes, signal.SIGKILL)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_scheduler_that_drops_and_comes_back_within_the_timeout_costs_nothing(tmp_path):
+    """The scheduler is killed mid-run and started again on its address, with a worker: the client
+    reconnects within --scheduler-timeout and every task that went with the old scheduler is sent again."""
+    import json
+
+    port = _free_port()
+    argv = [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+            "--idle-timeout", "120s"]
+    address = f"tcp://127.0.0.1:{port}"
+    processes = [start_logged(argv, tmp_path / "scheduler.log")]
+    try:
+        processes.append(start_logged([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                       "--death-timeout", "60"], tmp_path / "worker.log"))
+        corpus = write_corpus(tmp_path / "corpus.jsonl", {"libx264": (6, 20, 0.5), "libx265": (6, 20, 0.5)})
+        out = tmp_path / "runs"
+        batch = subprocess.Popen([sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out),
+                                  "--model-dir", str(tmp_path / "model"), "--epochs", "150", "--scheduler", address,
+                                  "--scheduler-timeout", "30", "--codec=libx264", "--codec=libx265"],
+                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 start_new_session=True)
+        processes.append(batch)
+        _until(lambda: list(out.glob("train_*.log")) and "libx265: queued" in next(out.glob("train_*.log")).read_text(),
+               60, "both codecs to be queued")
+        time.sleep(1)
+        os.killpg(processes[0].pid, signal.SIGKILL)
+        processes[0].wait(timeout=10)
+        time.sleep(1)
+        # Back on its address, as a supervisor restarts it; Dask workers close when their scheduler goes,
+        # so the supervisor starts a worker again too.
+        processes.append(start_logged(argv, tmp_path / "scheduler-again.log"))
+        processes.append(start_logged([str(DASK), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                       "--death-timeout", "60"], tmp_path / "worker-again.log"))
+        stdout, stderr = batch.communicate(timeout=240)
+        assert batch.returncode in (0, 1), stderr
+        assert "Traceback" not in stderr + stdout
+        report = json.loads((out / "report.json").read_text())
+        assert report["summary"]["error"] is None
+        assert {c["codec"]: c["status"] in ("pass", "fail") for c in report["codecs"]} == {"libx264": True,
+                                                                                          "libx265": True}
     finally:
         stop_groups(processes, signal.SIGKILL)

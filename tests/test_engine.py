@@ -99,3 +99,18 @@ def test_after_a_pool_break_the_lost_task_fails_and_a_stranded_one_runs_again_at
         dispatcher.queued.clear()
         again, failed = dispatcher.rerun_or_fail({Future(): bystander}, set(), 2)
         assert again == expected_again and failed == ([] if expected_again else [bystander])
+
+
+def test_a_task_whose_own_worker_died_runs_again_up_to_max_deaths_then_fails():
+    from concurrent.futures import Future
+
+    from trainer.run.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(host=None, capacity=2)  # type: ignore[arg-type]  # nothing is submitted here
+    on_dead_worker = object()
+    for expected_again in ([on_dead_worker], [on_dead_worker], []):  # two deaths re-run, the third fails
+        dispatcher.queued.clear()
+        lost = Future()
+        again, failed = dispatcher.rerun_or_fail({lost: on_dead_worker}, {lost}, 2, max_deaths=2)
+        assert again == expected_again and failed == ([] if expected_again else [on_dead_worker])
+    assert dispatcher.deaths == {} and dispatcher.retries == {}  # its counts went with it

@@ -19,8 +19,9 @@ COLUMNS = (("codec", "codec"), ("state", "state"), ("verdict", "verdict"), ("plc
 STATE_LABELS = {"insufficient-sources": "few sources", "missing-rows": "no rows"}
 # Fixed widths for the columns whose text changes: widening on update is not reliable in
 # DataTable (a state once showed as "missin"), and a fixed width also keeps the table still.
-# The longest state is "training 5/5" (12); the longest verdict "ERROR" is shorter than its header.
-FIXED_WIDTHS = {"state": len("training 5/5"), "verdict": len("verdict")}
+# The longest state is "retrying (worker died)" (a fold task runs again after its worker died);
+# the longest verdict "ERROR" is shorter than its header.
+FIXED_WIDTHS = {"state": len("retrying (worker died)"), "verdict": len("verdict")}
 STATE_STYLES = {
     "pass": "bold green",
     "fail": "bold red",
@@ -29,6 +30,7 @@ STATE_STYLES = {
     "missing-rows": "dim",
     "stale": "italic yellow",
     "queued": "cyan",
+    "retrying": "yellow",
 }
 
 

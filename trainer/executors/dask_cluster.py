@@ -15,9 +15,11 @@ and the monitoring (its dashboard). What this module adds is only what the proje
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -101,6 +103,7 @@ class Cluster:
     client: Any
     local_cluster: Any = None
     refusals: list[str] = dataclasses.field(default_factory=list)
+    plugin: Any = None
     _listener: Callable[[str], None] | None = None
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -121,6 +124,14 @@ class Cluster:
             listener = self._listener
         if listener is not None:
             listener(line)
+
+    def reinstall(self) -> None:
+        """After the client reconnected to a scheduler that was restarted: it has no worker plugin
+        (late and restarted workers would get none), so register it again, best effort."""
+        if self.plugin is not None:
+            with contextlib.suppress(ClusterUnavailable):
+                _while_workers_leave(self.address, "registering the worker plugin again",
+                                     lambda: self.client.register_plugin(self.plugin))
 
     def describe(self) -> dict[str, object]:
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
@@ -161,18 +172,42 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Cluster:
                                  f"{type(exc).__name__}: {exc}") from None
     cluster = Cluster(address, client, local_cluster)
     try:
-        mismatched = {worker: versions for worker, versions in client.run(_worker_versions).items()
-                      if versions != local_versions()}
+        # A worker that is lost meanwhile answers with an exception (on_error="return"): it is gone, not wrong.
+        answers = _while_workers_leave(address, "asking the workers' versions",
+                                       lambda: client.run(_worker_versions, on_error="return"))
+        mismatched = {worker: versions for worker, versions in answers.items()
+                      if isinstance(versions, dict) and versions != local_versions()}
         if mismatched:
             listed = "; ".join(f"{w}: {v}" for w, v in sorted(mismatched.items()))
             raise ClusterUnavailable(f"Dask workers run another build than this client ({local_versions()}): "
                                      f"{listed}. Install the same project, torch and numpy versions on every worker.")
         client.subscribe_topic(REFUSED_TOPIC, cluster._refused)
-        client.register_plugin(_worker_setup_plugin(local_versions()))
+        plugin = cluster.plugin = _worker_setup_plugin(local_versions())
+        _while_workers_leave(address, "registering the worker plugin", lambda: client.register_plugin(plugin))
     except BaseException:
         cluster.close()
         raise
     return cluster
+
+
+# A call to every worker fails when one of them is lost mid-call (CommClosedError: Stream is closed);
+# the scheduler drops that worker within moments, so the call is made again, a few times.
+CALL_ATTEMPTS = 5
+CALL_RETRY_SECONDS = 0.5
+
+
+def _while_workers_leave(address: str, what: str, call: Callable[[], Any]) -> Any:
+    """``call()``, again after a pause while it fails with a lost connection (a worker that vanished,
+    the scheduler dropping for a moment); still failing after ``CALL_ATTEMPTS``: ClusterUnavailable."""
+    for attempt in range(CALL_ATTEMPTS):
+        try:
+            return call()
+        except (OSError, TimeoutError) as exc:  # CommClosedError is an OSError
+            if attempt == CALL_ATTEMPTS - 1:
+                raise ClusterUnavailable(f"cluster unavailable: Dask scheduler {address}: {what} failed "
+                                         f"{CALL_ATTEMPTS} times: {type(exc).__name__}: {exc}") from None
+            time.sleep(CALL_RETRY_SECONDS * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def describe_executor(info: dict[str, object]) -> str:

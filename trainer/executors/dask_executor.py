@@ -28,6 +28,9 @@ LOST_DATA_RETRIES = 3
 SCATTER_ATTEMPTS = 4
 SCATTER_RETRY_SECONDS = 0.5
 EMPTY = np.zeros(0, dtype=np.float32)
+# Client states while it reconnects to a scheduler that dropped (its futures are cancelled meanwhile).
+RECONNECTING = ("connecting",)
+RECONNECT_POLL_SECONDS = 0.1
 
 
 class SchedulerLost(RuntimeError):
@@ -86,6 +89,16 @@ class ScatteredTables:
             self._tables.clear()
 
 
+def await_reconnect(client: Any, closing: Callable[[], bool]) -> bool:
+    """While the client reconnects to a scheduler that dropped, wait (Dask gives up after its
+    time-out, ``--scheduler-timeout``: the client is then closed). True if it had to wait."""
+    waited = False
+    while client.status in RECONNECTING and not closing():
+        waited = True
+        time.sleep(RECONNECT_POLL_SECONDS)
+    return waited
+
+
 class DaskExecutor(concurrent.futures.Executor):
     """``submit(runner, task)`` on the cluster, returning a plain ``concurrent.futures.Future``.
 
@@ -101,17 +114,26 @@ class DaskExecutor(concurrent.futures.Executor):
         self._withdrawn: set[concurrent.futures.Future] = set()
         self._resender = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dask-resend")
         self._closing = False
+        self._gone: SchedulerLost | None = None
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
         if kwargs or len(args) != 1:
             raise TypeError("DaskExecutor runs engine tasks: submit(runner, task)")
         local: concurrent.futures.Future = concurrent.futures.Future()
         local.set_running_or_notify_cancel()
+        if self.cluster.client.status != "running":  # reconnecting: sent once the scheduler is back
+            self._hand_to_resender(local, fn, args[0], LOST_DATA_RETRIES, None)
+            return local
         try:
             self._send(local, fn, args[0], LOST_DATA_RETRIES, lost=None)
         except Exception as exc:  # the cluster refused it: that codec's error, not the run's end
-            local.set_exception(self._lost_scheduler() or exc)
+            self._finish(local, self._lost_scheduler() or exc)
         return local
+
+    @property
+    def cluster_gone(self) -> SchedulerLost | None:
+        """Set once a task failed because the scheduler went and did not come back."""
+        return self._gone
 
     def withdraw(self, futures: Iterable[concurrent.futures.Future]) -> None:
         """Cancel these tasks on the cluster; their futures end in ``CancelledError``, never re-sent."""
@@ -141,15 +163,15 @@ class DaskExecutor(concurrent.futures.Executor):
             final = self._closing or retries_left <= 0 or local in self._withdrawn
         try:
             result = remote.result()
-        except concurrent.futures.CancelledError as exc:  # Dask FutureCancelledError included
+        except (concurrent.futures.CancelledError, OSError) as exc:  # Dask FutureCancelledError included
+            # Cancelled: the scattered arrays were lost with their worker, or the scheduler dropped
+            # (the client reconnects). OSError (CommClosedError): the worker holding the result
+            # vanished while it was fetched. Either way: send again, off this thread.
             lost = self._lost_scheduler()
             if final or lost is not None:
                 self._finish(local, lost or exc)
                 return
-            try:  # the scattered arrays were lost with their worker: send again, off this thread
-                self._resender.submit(self._resend, local, fn, task, retries_left - 1, arrays)
-            except RuntimeError as closed:  # the resender was shut down meanwhile
-                self._finish(local, closed)
+            self._hand_to_resender(local, fn, task, retries_left - 1, arrays)
         except BaseException as exc:  # the task's own exception, or KilledWorker
             self._finish(local, exc)
         else:
@@ -157,26 +179,52 @@ class DaskExecutor(concurrent.futures.Executor):
                 self._withdrawn.discard(local)
             local.set_result(result)
 
+    def _hand_to_resender(self, local: concurrent.futures.Future, fn: Callable[..., Any], task: Any,
+                          retries_left: int, lost: Any) -> None:
+        try:
+            self._resender.submit(self._resend, local, fn, task, retries_left, lost)
+        except RuntimeError as closed:  # the resender was shut down meanwhile
+            self._finish(local, closed)
+
     def _resend(self, local: concurrent.futures.Future, fn: Callable[..., Any], task: Any, retries_left: int,
                 lost: Any) -> None:
-        with self._lock:
-            stopped = self._closing or local in self._withdrawn
-        if stopped:
-            self._finish(local, concurrent.futures.CancelledError("withdrawn before it was sent again"))
-            return
-        try:
-            self._send(local, fn, task, retries_left, lost=lost)
-        except BaseException as exc:
-            self._finish(local, self._lost_scheduler() or exc)
+        while True:
+            if await_reconnect(self.cluster.client, lambda: self._closing) and self.cluster.client.status == "running":
+                # reconnected, to a new scheduler: no table is on it, nor the worker plugin
+                self.tables.clear()
+                self.cluster.reinstall()
+                lost = None
+            with self._lock:
+                stopped = self._closing or local in self._withdrawn
+            if stopped:
+                self._finish(local, concurrent.futures.CancelledError("withdrawn before it was sent again"))
+                return
+            if (gone := self._lost_scheduler()) is not None:
+                self._finish(local, gone)
+                return
+            try:
+                self._send(local, fn, task, retries_left, lost=lost)
+                return
+            except OSError as exc:  # the scheduler dropped mid-send: the client is about to reconnect
+                if retries_left <= 0:
+                    self._finish(local, self._lost_scheduler() or exc)
+                    return
+                retries_left -= 1
+                time.sleep(SCATTER_RETRY_SECONDS)
+            except BaseException as exc:
+                self._finish(local, self._lost_scheduler() or exc)
+                return
 
     def _lost_scheduler(self) -> SchedulerLost | None:
-        """Not None once the client has lost its scheduler (reconnecting or given up): its tasks and
-        scattered tables died with it, so nothing is sent again."""
+        """Not None once the client has given up on its scheduler: its tasks and scattered tables
+        died with it, so nothing is sent again. A client still reconnecting is not lost yet."""
         status = self.cluster.client.status
-        if status in ("running", "newly-created") or self._closing:
+        if status in ("running", "newly-created", *RECONNECTING) or self._closing:
             return None
-        return SchedulerLost(f"lost the connection to the Dask scheduler {self.cluster.address} "
+        gone = SchedulerLost(f"lost the connection to the Dask scheduler {self.cluster.address} "
                              f"(client {status}): its tasks are gone")
+        self._gone = self._gone or gone
+        return gone
 
     def _finish(self, local: concurrent.futures.Future, exc: BaseException) -> None:
         with self._lock:
@@ -195,7 +243,7 @@ class DaskExecutor(concurrent.futures.Executor):
 
     def _cancel(self, remotes: list[Any]) -> None:
         """Cancel on the cluster; with the scheduler gone the tasks went with it, and nothing blocks."""
-        if not remotes or self._lost_scheduler() is not None:
+        if not remotes or self.cluster.client.status != "running":  # reconnecting or gone: nothing to reach
             return
         with contextlib.suppress(OSError, TimeoutError, RuntimeError):  # lost just now: its tasks are gone anyway
             self.cluster.client.cancel(remotes)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Any
 
-from trainer.executors.process_pool import lost_with_their_worker, pool_workers
+from trainer.executors.process_pool import end_orphaned_workers, lost_with_their_worker, pool_workers, started_tasks
 
 ExecutorFactory = Callable[[], Executor]
 KILL_JOIN_SECONDS = 5
@@ -20,6 +20,15 @@ KILL_JOIN_SECONDS = 5
 def is_broken_executor(exc: BaseException) -> bool:
     """The executor itself died (a pool worker was killed): every task in flight on it is lost."""
     return isinstance(exc, BrokenExecutor)
+
+
+def broken_future(cause: BaseException) -> Future:
+    """A future that reports a broken executor (``cause`` named), for a task that never started."""
+    future: Future = Future()
+    exc = BrokenExecutor(f"the executor could not start the task: {type(cause).__name__}: {cause}")
+    exc.__cause__ = cause
+    future.set_exception(exc)
+    return future
 
 
 class ExecutorHost:
@@ -34,8 +43,15 @@ class ExecutorHost:
             self._ensure()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Submit to the current executor. An executor that cannot take the task (it broke before
+        the engine noticed, or its fork server died while starting a worker: ``EOFError``) gives a
+        future already failed as a break, so the engine replaces it as after a worker's death."""
         with self._lock:
-            return self._ensure().submit(fn, *args)
+            executor = self._ensure()
+            try:
+                return executor.submit(fn, *args)
+            except (BrokenExecutor, EOFError, OSError) as exc:
+                return broken_future(exc)
 
     def replace(self, broken: Executor | None = None) -> None:
         """Drop a broken executor; the next submit creates a fresh one.
@@ -50,12 +66,16 @@ class ExecutorHost:
             self._executor = None
         executor.shutdown(wait=False, cancel_futures=True)
 
-    def replace_broken(self, broken: Executor | None, futures: Iterable[Future]) -> dict[Future, tuple[int, int]]:
+    def replace_broken(self, broken: Executor | None,
+                       futures: Iterable[Future]) -> tuple[dict[Future, tuple[int, int]], set[Future] | None]:
         """Drop ``broken`` (as ``replace``), first finding which of ``futures`` ran on the worker
-        that died, with its (pid, exit code); empty when the executor cannot tell."""
+        that died, with its (pid, exit code), and which had begun at all (None: cannot tell)."""
+        futures = list(futures)
         lost = lost_with_their_worker(broken, futures)
+        started = started_tasks(broken, futures)
+        end_orphaned_workers(broken)
         self.replace(broken)
-        return lost
+        return lost, started
 
     def withdraw(self, futures: list[Future]) -> None:
         """Cancel tasks where they run, if the executor can (a Dask cluster); a process pool's
@@ -70,6 +90,11 @@ class ExecutorHost:
         release = getattr(self._executor, "release_table", None)
         if release is not None:
             release(table)
+
+    def gone(self) -> BaseException | None:
+        """Why the executor can run nothing any more (a cluster whose scheduler went and stayed
+        gone), or None."""
+        return getattr(self._executor, "cluster_gone", None)
 
     @property
     def current(self) -> Executor | None:

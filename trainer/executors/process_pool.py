@@ -160,6 +160,11 @@ class TrackedProcessPool(ProcessPoolExecutor):
                 lost[future] = (pid, dead[pid])
         return lost
 
+    def started(self, futures: Iterable[Future]) -> set[Future]:
+        """Of ``futures``, those whose task began on a worker (the others never ran anywhere)."""
+        self._drain_starts()
+        return {f for f in futures if self._key_of.get(f, -1) in self._pid_of}
+
     def _drain_starts(self) -> None:
         while not self._started.empty():
             key, pid = self._started.get()
@@ -183,6 +188,33 @@ def lost_with_their_worker(executor: Executor | None, futures: Iterable[Future])
     if isinstance(executor, TrackedProcessPool):
         return executor.lost_with_their_worker(futures)
     return {}
+
+
+# A forkserver worker's exit code when the fork server died: its real state is unknown.
+FORKSERVER_GONE = 255
+
+
+def end_orphaned_workers(executor: Executor | None) -> None:
+    """After a break: kill the workers the pool lost track of. When the fork server dies the pool
+    reads every worker as ended (exit code 255) while they still run, and its own terminate skips
+    them; they would train on, orphaned, until this process exits."""
+    for process in pool_workers(executor) if executor is not None else []:
+        if process.exitcode == FORKSERVER_GONE and process.pid and _alive(process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(process.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def started_tasks(executor: Executor | None, futures: Iterable[Future]) -> set[Future] | None:
+    """Which of ``futures`` began on a worker; None when the executor cannot tell."""
+    return executor.started(futures) if isinstance(executor, TrackedProcessPool) else None
 
 
 def pool_workers(executor: Executor) -> list[multiprocessing.Process]:

@@ -35,8 +35,16 @@ class CodecCancelled:
 
 
 @dataclass(frozen=True)
+class TaskRetried:
+    """A fold task of ``codec`` runs again after an executor fault (``reason``: "worker died")."""
+
+    codec: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class LogLine:
     text: str
 
 
-Event = CodecQueued | FoldFinished | CodecFinished | CodecCancelled | LogLine
+Event = CodecQueued | FoldFinished | CodecFinished | CodecCancelled | TaskRetried | LogLine

@@ -8,7 +8,15 @@ from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY
 from trainer.core.display import clip, clip_path
 from trainer.ingest.corpus import CodecData, Corpus
 from trainer.ingest.discovery import CorpusInputs
-from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished, LogLine
+from trainer.learning.events import (
+    CodecCancelled,
+    CodecFinished,
+    CodecQueued,
+    Event,
+    FoldFinished,
+    LogLine,
+    TaskRetried,
+)
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
 from trainer.outputs.calibration_text import calibration_line
@@ -52,6 +60,8 @@ def describe_event(event: Event) -> str:
         return "\n".join([text, *(f"    {reason}" for reason in r.failure_reasons)])
     if isinstance(event, CodecCancelled):
         return f"{event.codec}: cancelled"
+    if isinstance(event, TaskRetried):
+        return f"{event.codec}: retrying ({event.reason})"
     if isinstance(event, LogLine):
         return event.text
     return repr(event)

@@ -16,6 +16,8 @@ from trainer.executors.host import ExecutorHost, is_broken_executor
 from trainer.learning.tasks import FinalTask, FoldTask, run_final_task, run_fold_task
 
 Task = FoldTask | FinalTask
+# A task that never began before its pool broke (a fork server that died) is queued again up to this often.
+MAX_UNSTARTED_RETRIES = 10
 
 
 def runner_of(task: Task) -> Callable[[Any], Any]:
@@ -28,7 +30,9 @@ class Dispatcher:
         self.capacity = max(1, capacity)
         self.queued: deque[Task] = deque()
         self.in_flight: dict[Future, Task] = {}
-        self.retries: dict[int, int] = {}  # id(task) -> times re-run after a pool break
+        self.retries: dict[int, int] = {}  # id(task) -> times re-run after another task's worker died
+        self.deaths: dict[int, int] = {}  # id(task) -> times re-run after its own worker died
+        self.unstarted: dict[int, int] = {}  # id(task) -> times queued again after a break before it began
 
     @property
     def busy(self) -> bool:
@@ -67,21 +71,28 @@ class Dispatcher:
         return task
 
     def settled(self, task: Task) -> None:
-        """The task ended (result or error): its re-run count goes."""
-        self.retries.pop(id(task), None)
+        """The task ended (result or error): its re-run counts go."""
+        for counts in (self.retries, self.deaths, self.unstarted):
+            counts.pop(id(task), None)
 
-    def rerun_or_fail(self, stranded: dict[Future, Task], lost: Container[Future],
-                      max_retries: int) -> tuple[list[Task], list[Task]]:
-        """After a break: queue again (first in line) each stranded task that was not on the dead
-        worker and has retries left; returns (re-run, failed)."""
+    def rerun_or_fail(self, stranded: dict[Future, Task], lost: Container[Future], max_retries: int,
+                      max_deaths: int = 0, started: Container[Future] | None = None) -> tuple[list[Task], list[Task]]:
+        """After a break: queue again (first in line) each stranded task with retries left; returns
+        (re-run, failed). A task whose own worker died (in ``lost``) has ``max_deaths`` re-runs: a
+        worker killed once (pre-emption, a chaos test) costs nothing, a task that keeps killing its
+        worker (out of memory) fails. The others, stranded by another task's death, have ``max_retries``;
+        those that never began (not in ``started``, when given) have ``MAX_UNSTARTED_RETRIES``."""
         again, failed = [], []
         for future, task in stranded.items():
-            tries = self.retries.get(id(task), 0)
-            if future in lost or tries >= max_retries:
+            counts, limit = (self.deaths, max_deaths) if future in lost else (self.retries, max_retries)
+            if started is not None and future not in lost and future not in started:
+                counts, limit = self.unstarted, MAX_UNSTARTED_RETRIES
+            tries = counts.get(id(task), 0)
+            if tries >= limit:
                 self.settled(task)
                 failed.append(task)
             else:
-                self.retries[id(task)] = tries + 1
+                counts[id(task)] = tries + 1
                 again.append(task)
         self.enqueue(again, first=True)
         return again, failed

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from trainer.executors.dask_cluster import ClusterUnavailable
 from trainer.learning.events import Event, LogLine
 
 if TYPE_CHECKING:
@@ -28,10 +29,15 @@ class Steppable(Protocol):
 def run_until_idle(engine: Steppable, should_stop: Callable[[], bool]) -> dict[str, CodecResult]:
     """Drain the queue; ``should_stop`` is checked between steps (a stop signal ends the wait).
 
-    Errors propagate: the batch turns them into a report and an exit code.
+    Errors propagate: the batch turns them into a report and an exit code. A cluster whose
+    scheduler went and stayed gone is ``ClusterUnavailable`` (exit 2) once every codec has its
+    verdict (those it cost are ``error``, naming the scheduler).
     """
     while not should_stop() and engine.step(POLL_SECONDS):
         pass
+    gone = engine.executor_gone()
+    if gone is not None and not should_stop():  # the codecs it cost are error; the run is exit 2
+        raise ClusterUnavailable(f"cluster unavailable: {gone}")
     return engine.results
 
 

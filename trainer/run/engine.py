@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.executors.host import ExecutorFactory, ExecutorHost, is_broken_executor
 from trainer.ingest.corpus import CodecData
-from trainer.learning.events import Event, LogLine
+from trainer.learning.events import Event, LogLine, TaskRetried
 from trainer.learning.planning import build_final_task, build_fold_tasks, fold_groups
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.results import CodecResult, FinalModel
@@ -31,6 +31,10 @@ Emit = Callable[[Event], None]
 WORKER_DIED = "worker process died (killed or out of memory) while this codec's task was running"
 # A task stranded by another task's dead worker runs again on the fresh pool, at most this often.
 MAX_TASK_RETRIES = 2
+# A task whose own worker died runs again at most this often (Dask's own allowed-failures is 3):
+# one death (pre-emption, a stray kill) costs nothing; a task that keeps killing its worker fails.
+MAX_WORKER_DEATHS = MAX_DEATHS = 2
+RETRY_REASON = "worker died"
 
 
 class TrainingEngine:
@@ -43,7 +47,7 @@ class TrainingEngine:
         self._book = JobBook(synthetic, compare)
         self._host = ExecutorHost(executor_factory)
         self._dispatcher = Dispatcher(self._host, 1 if profile.sequential_codecs else workers)
-        self._finals = FinalTrainer()
+        self._finals, self.executor_gone = FinalTrainer(), self._host.gone  # why it can run no more, or None
 
     @property
     def results(self) -> Verdicts:
@@ -170,12 +174,12 @@ class TrainingEngine:
                          else self._book.task_done(task.job_id, outcome))
 
     def _executor_broke(self, future: Future, task: Task) -> None:
-        """A worker died, breaking the executor: a fresh one; its task fails, the other stranded ones rerun."""
+        """A worker died, breaking the executor: a fresh one; the stranded tasks run again (bounded)."""
         with self._lock:
             stranded, broken = {future: task, **self._dispatcher.strand_all()}, self._host.current
-        lost = self._host.replace_broken(broken, stranded)  # may wait a moment for the pool to settle
+        lost, started = self._host.replace_broken(broken, stranded)  # may wait a moment for the pool to settle
         with self._lock:
-            again, failed = self._dispatcher.rerun_or_fail(stranded, lost, MAX_TASK_RETRIES)
+            again, failed = self._dispatcher.rerun_or_fail(stranded, lost, MAX_TASK_RETRIES, MAX_DEATHS, started)
         self._emit_all(_break_lines(stranded, lost, failed, again))
         for lost_task in failed:
             self._task_failed(lost_task, WORKER_DIED)
@@ -192,7 +196,8 @@ def _break_lines(stranded: dict[Future, Task], lost: dict[Future, tuple[int, int
     codecs = ", ".join(sorted({t.codec for t in failed})) or "none"
     lines.append(LogLine(f"worker pool broke; starting a fresh pool: {len(failed)} task(s) lost ({codecs}), "
                          f"{len(again)} run again"))
-    return lines
+    retried = sorted({t.codec for t in again if isinstance(t, FoldTask)} - {t.codec for t in failed})
+    return lines + [TaskRetried(codec, RETRY_REASON) for codec in retried]
 
 
 def _signal_name(exit_code: int) -> str:

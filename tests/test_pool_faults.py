@@ -1,0 +1,86 @@
+"""Issue 28 on the process pool: a fork server killed while the pool starts workers, and a worker
+killed once (its task runs again). A task whose worker keeps dying: tests/test_faults.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import write_corpus
+from tests.test_faults import REPO, _busy_pool_worker, _session_processes, _wait_gone
+
+SMALL_PLAN = {"libx264": (6, 20, 0.5), "libx265": (6, 20, 0.5)}
+
+
+def _batch(tmp_path: Path, plan: dict, epochs: int, workers: int) -> tuple[subprocess.Popen, Path]:
+    corpus = write_corpus(tmp_path / "corpus.jsonl", plan)
+    out = tmp_path / "runs"
+    argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out), "--model-dir",
+            str(tmp_path / "model"), "--epochs", str(epochs), "--workers", str(workers),
+            *(f"--codec={c}" for c in plan)]
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return proc, out
+
+
+def fork_server_of(batch_pid: int) -> int | None:
+    """The batch's multiprocessing fork server (its child whose command line names forkserver)."""
+    for pid in _session_processes(batch_pid):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == batch_pid and b"forkserver" in cmdline:
+            return pid
+    return None
+
+
+def _finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_fork_server_killed_while_the_pool_starts_workers_is_replaced_and_every_codec_judged(tmp_path):
+    """Was: ``EOFError: unexpected EOF`` from popen_forkserver and exit 70. The fork server is killed
+    while it still imports torch, after the first workers were asked of it."""
+    proc, out = _batch(tmp_path, SMALL_PLAN, epochs=20, workers=2)
+    deadline = time.monotonic() + 60
+    while (server := fork_server_of(proc.pid)) is None:
+        assert time.monotonic() < deadline and proc.poll() is None, "no fork server appeared"
+        time.sleep(0.02)
+    while not (logs := list(out.glob("train_*.log"))) or "queued" not in logs[0].read_text():
+        assert time.monotonic() < deadline and proc.poll() is None, "the batch never queued a codec"
+        time.sleep(0.02)
+    os.kill(server, signal.SIGKILL)  # tasks were submitted: the pool is starting its workers from it
+    stdout, stderr = _finish(proc, 180)
+    assert proc.returncode in (0, 1), stderr
+    assert "Traceback" not in stderr + stdout and stderr.strip() == ""
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["error"] is None
+    assert {c["codec"]: c["status"] in ("pass", "fail") for c in report["codecs"]} == dict.fromkeys(SMALL_PLAN, True)
+    assert _wait_gone(proc.pid, 5) == []
+
+
+def test_a_worker_killed_once_costs_nothing_its_task_runs_again(tmp_path):
+    proc, out = _batch(tmp_path, SMALL_PLAN, epochs=40, workers=2)
+    try:
+        victim = _busy_pool_worker(proc.pid, cpu_seconds=0.5, timeout=60)
+        os.kill(victim, signal.SIGKILL)
+    finally:
+        stdout, stderr = _finish(proc, 180)
+    assert proc.returncode in (0, 1) and stderr.strip() == "", stderr
+    [died] = [line for line in stdout.splitlines() if line.startswith(f"worker process {victim} died (SIGKILL)")]
+    killed_codec = died.split(" while running ")[1].split("'s task")[0]
+    assert f"{killed_codec}: retrying (worker died)" in stdout.splitlines()
+    report = json.loads((out / "report.json").read_text())
+    assert {c["codec"]: c["status"] in ("pass", "fail") for c in report["codecs"]} == dict.fromkeys(SMALL_PLAN, True)
+    assert _wait_gone(proc.pid, 5) == []
