@@ -232,3 +232,29 @@ def test_a_stale_sidecar_is_replaced_by_the_next_run_and_regenerating_the_stub_r
     assert (backup / calibration_path(model_dir, "libx264").name).exists()  # what it removed is backed up
     assert calibration_path(model_dir, "libx264") not in written
     assert "## Calibration" not in card_path(model_dir, "libx264").read_text()
+
+
+@pytest.mark.slow
+def test_with_the_harness_probe_the_kept_model_is_calibrated_on_what_the_harness_serves_it(tmp_path):
+    """The harness feeds its own (ultrafast) probe, not the corpus's ladder: the margin must be of those errors."""
+    from trainer.ingest.corpus import load_corpus
+    from trainer.ingest.harness_probes import load_harness_probes, served_features
+    from trainer.shipping.onnx_export import ort_predict
+
+    probes = DATA / "crfsweep_probe_libx264.jsonl"
+    model_dir = shipped_model_dir(tmp_path / "model", ("libx264",))
+    code = main(["--corpus", str(SUBSET), "--codec", "libx264", "--model-dir", str(model_dir), "--out-dir",
+                 str(tmp_path / "runs"), "--epochs", "40", "--harness-probes", str(probes)])
+    codec = json.loads((tmp_path / "runs" / "report.json").read_text())["codecs"][0]
+    assert code == 1
+    kept, mine = codec["incumbent"]["calibration"], codec["calibration"]
+    assert kept["inputs"].startswith("the harness's own probe for 6 of 6 sources")
+    assert mine["inputs"].startswith("the harness's own probe for 6 of 6 sources")
+    data = load_corpus([SUBSET]).for_codec("libx264")
+    harness = load_harness_probes([probes]).for_codec("libx264", data.sources, 28, "ultrafast")
+    served = served_features(data.features, harness.probe)
+    assert not np.array_equal(served, data.features)  # the probe really differs from the ladder's
+    stub = ort_predict(model_path(model_dir, "libx264").read_bytes(), served)[:, 0].astype(np.float64)
+    band = data.target >= BAND_MIN_VMAF
+    expected = sorted(np.round(np.abs(data.target[band].astype(np.float64) - stub[band]), 4).tolist())
+    assert kept["residuals"] == expected

@@ -222,6 +222,8 @@ def test_a_batch_whose_scheduler_disappears_ends_with_a_report_naming_it(tmp_pat
         for [reason] in errors.values():
             assert reason.startswith(f"SchedulerLost: lost the connection to the Dask scheduler {address} (client ")
             assert reason.endswith("): its tasks are gone")
+        verdict = [line for line in next(out.glob("train_*.log")).read_text().splitlines() if "-> exit" in line]
+        assert verdict and verdict[-1].endswith("-> exit 2")  # the log says what the process returned
     finally:
         stop_groups(processes, signal.SIGKILL)
 

@@ -61,6 +61,7 @@ async def test_the_console_and_the_batch_write_reports_with_the_same_keys(tmp_pa
     assert console_report["run_provenance"]["executor"] == batch_report["run_provenance"]["executor"] == {
         "kind": "process-pool", "workers": 2}
     assert console_report["run_provenance"]["entrypoint"] == "predictor-console"
-    for report in (console_report, batch_report):  # one promotion path: the same three writes, applied
+    for report in (console_report, batch_report):  # one promotion path: the same five writes, applied
         assert {(c["codec"], c["action"]) for c in report["promotion"]["applied"]} == {
-            ("libx265", "replace-model"), ("libx265", "rewrite-card"), ("h264_amf", "patch-card-status")}
+            ("libx265", "replace-model"), ("libx265", "rewrite-card"), ("libx265", "write-calibration"),
+            ("h264_amf", "patch-card-status"), ("h264_amf", "write-calibration")}

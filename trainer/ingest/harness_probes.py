@@ -120,6 +120,17 @@ def with_probe(features: np.ndarray, probe: np.ndarray) -> np.ndarray:
     return out
 
 
+def served_features(features: np.ndarray, probe: np.ndarray | None) -> np.ndarray:
+    """Rows as the harness serves them to the model: its own probe where it probed the clip, the rows' own
+    probe inputs elsewhere (``probe`` None: the rows as they are)."""
+    if probe is None:
+        return np.asarray(features, dtype=np.float32)
+    rows = probed_rows(probe)
+    served = np.array(features, dtype=np.float32, copy=True)
+    served[rows] = with_probe(served[rows], probe[rows])
+    return served
+
+
 def load_harness_probes(paths: Sequence[Path]) -> HarnessProbes:
     """Every line of every file, strictly: one bad line is an error naming it, never a silent skip."""
     by_clip: dict[tuple[str, str], HarnessProbe] = {}

@@ -21,12 +21,16 @@ CV_PLUS = "cv-plus"  # LOSO out-of-fold errors of the fold models, for the full-
 SPLIT = "split-conformal"  # a fixed model's errors on sources it never saw
 
 
-def out_of_fold(folds: Sequence[FoldResult], n_rows: int) -> np.ndarray:
-    """Each row's prediction by the fold model that held its source out; NaN where no fold reported it."""
+def out_of_fold(folds: Sequence[FoldResult], n_rows: int, served: bool = False) -> np.ndarray:
+    """Each row's prediction by the fold model that held its source out; NaN where no fold reported it.
+
+    ``served``: on the inputs the harness serves (its own probe where --harness-probes has one).
+    """
     oof = np.full(n_rows, np.nan, dtype=np.float64)
     for fold in folds:
-        if fold.held_out_rows is not None and fold.predictions is not None:
-            oof[fold.held_out_rows] = fold.predictions
+        predictions = fold.served_predictions if served and fold.served_predictions is not None else fold.predictions
+        if fold.held_out_rows is not None and predictions is not None:
+            oof[fold.held_out_rows] = predictions
     return oof
 
 
@@ -48,19 +52,34 @@ def _cases_with_folds(ladders: Sequence[PickLadder], folds: dict[str, int]) -> t
     return cases, np.array([folds[case.ladder.source] for case in cases], dtype=np.int64)
 
 
-def challenger_calibration(truth: np.ndarray, sources: np.ndarray, folds: Sequence[FoldResult]) -> dict[str, object]:
-    """``codecs[].calibration``: the out-of-fold errors that calibrate the full-corpus model (CV+)."""
-    residuals, row_folds, row_sources = row_set(truth, out_of_fold(folds, truth.shape[0]), sources,
+def served_inputs(sources: np.ndarray, probed: np.ndarray | None) -> str:
+    """Which probe inputs the calibration set was made on (the harness's own where it probed the clip)."""
+    names = np.asarray(sources).astype(str)
+    if probed is None:
+        return "the corpus's probe inputs (no --harness-probes)"
+    return (f"the harness's own probe for {np.unique(names[probed]).size} of {np.unique(names).size} sources, "
+            "the corpus's probe inputs for the rest")
+
+
+def challenger_calibration(truth: np.ndarray, sources: np.ndarray, folds: Sequence[FoldResult],
+                           probed: np.ndarray | None = None) -> dict[str, object]:
+    """``codecs[].calibration``: the out-of-fold errors that calibrate the full-corpus model (CV+).
+
+    ``probed`` (bool per row, --harness-probes): the rows whose fold predictions were made on the harness's probe.
+    """
+    residuals, row_folds, row_sources = row_set(truth, out_of_fold(folds, truth.shape[0], served=True), sources,
                                                 fold_of_rows(folds, truth.shape[0]))
     ladders = [ladder for fold in folds for ladder in fold.pick_ladders]
     cases, pick_folds = _cases_with_folds(ladders, fold_of_source(folds))
-    return calibration_report(CalibrationSet(residuals, row_folds, row_sources, cases, pick_folds), CV_PLUS,
-                              "challenger")
+    report = calibration_report(CalibrationSet(residuals, row_folds, row_sources, cases, pick_folds), CV_PLUS,
+                                "challenger")
+    return {**report, "inputs": served_inputs(sources, probed)}
 
 
 def kept_model_calibration(features: np.ndarray, truth: np.ndarray, predicted: np.ndarray, sources: np.ndarray,
                            kbps: np.ndarray, codec: str, predict: Callable[[np.ndarray], np.ndarray],
-                           folds: Sequence[FoldResult], ladder_ids: np.ndarray | None) -> dict[str, object]:
+                           folds: Sequence[FoldResult], ladder_ids: np.ndarray | None,
+                           probed: np.ndarray | None = None) -> dict[str, object]:
     """``incumbent.calibration``: a fixed model's errors on rows (and ladders) of sources it never saw.
 
     ``features`` … ``ladder_ids`` are those unseen rows only; ``predicted`` the model's output on them.
@@ -70,4 +89,5 @@ def kept_model_calibration(features: np.ndarray, truth: np.ndarray, predicted: n
     residuals, row_folds, row_sources = row_set(truth, predicted, sources, row_folds)
     ladders = pick_ladders(features, truth, kbps, codec, predict, sources, ladder_ids)
     cases, pick_folds = _cases_with_folds(ladders, by_source)
-    return calibration_report(CalibrationSet(residuals, row_folds, row_sources, cases, pick_folds), SPLIT, "shipped")
+    report = calibration_report(CalibrationSet(residuals, row_folds, row_sources, cases, pick_folds), SPLIT, "shipped")
+    return {**report, "inputs": served_inputs(sources, probed)}

@@ -46,7 +46,10 @@ class FoldResult:
     held_out_rows: np.ndarray | None = field(default=None, compare=False, repr=False)
     predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
     crf_pick_by_source: dict[str, dict] | None = field(default=None, compare=False, repr=False)
-    # Every held-out ladder with the fold model's curve along it: the pick calibration set
+    # With --harness-probes: the fold model on its held-out rows as the harness serves them (its own probe of
+    # each clip it probed), what calibration is made of; None: ``predictions`` are already that.
+    served_predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # Every held-out ladder with the fold model's curve along it (at the served probe inputs): the pick calibration set
     # (trainer.learning.calibration_sets), never in report.json.
     pick_ladders: tuple[PickLadder, ...] = field(default=(), compare=False, repr=False)
 

@@ -68,6 +68,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
         sources = None if task.sources is None else task.sources[val]
         ladder_ids = None if task.ladders is None else task.ladders[val]
         fold_model = predictor(weights, k)
+        served = _served(task, val)
         results.append(
             FoldResult(
                 codec=task.codec,
@@ -89,8 +90,10 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 predictions=np.asarray(pred, dtype=np.float32),
                 crf_pick_by_source=None if sources is None else crf_pick_by_group(
                     features, truth, fold_kbps, task.codec, fold_model, sources, ladder_ids),
+                served_predictions=None if served is None else np.asarray(fold_model(served), dtype=np.float32),
                 pick_ladders=() if sources is None else pick_ladders(
-                    features, truth, fold_kbps, task.codec, fold_model, sources, ladder_ids),
+                    features if served is None else served, truth, fold_kbps, task.codec, fold_model, sources,
+                    ladder_ids),
             )
         )
     return results
@@ -128,6 +131,14 @@ def _offered(task: FoldTask, picks: PickScoring) -> list[Candidate]:
                      and curve_applies(task.features, everything, task.observed, task.profile.log_inputs)
                      and picks.all_laddered(task.features, everything))
     return candidates(task.profile, line_applies(task.features, everything, task.observed), curve_allowed)
+
+
+def _served(task: FoldTask, val: np.ndarray) -> np.ndarray | None:
+    """The held-out rows as the harness serves them (its own probe of each clip it probed); None without
+    --harness-probes (the rows as they are)."""
+    from trainer.ingest.harness_probes import served_features
+
+    return None if task.harness_probe is None else served_features(task.features[val], task.harness_probe[val])
 
 
 def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,

@@ -30,7 +30,7 @@ from trainer.outputs.report import summary_section, utc_stamp
 from trainer.run.advise import advise_failing
 from trainer.run.config import ConfigError, RunConfig
 from trainer.run.errors import InternalError
-from trainer.run.exits import EXPECTED_ERRORS
+from trainer.run.exits import EXIT_INTERNAL, EXPECTED_ERRORS, exit_for_exception
 from trainer.run.promotion import PromotionOutcome, apply_promotion, plan_after_batch
 from trainer.run.report_writer import write_ci_outputs
 from trainer.run.service import RunService, describe_recovery, open_wiring, recover
@@ -155,6 +155,7 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
         except Exception as exc:  # every way a run ends still writes the report (below)
             failure = exc
             state.error = f"{type(exc).__name__}: {_one_line(exc)}"
+            state.error_exit = exit_for_exception(exc)
             log.line(f"error: {state.error}")
             log.line("".join(traceback.format_exception(exc)).rstrip(), echo=False)
         finally:
@@ -181,6 +182,7 @@ class _RunState:
     promotion: dict[str, object] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     error: str | None = None
+    error_exit: int | None = None  # the exit code of the exception that ended training (exits.py)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -228,7 +230,8 @@ def _finish(config: RunConfig, service: RunService, state: _RunState, stop: Stop
     """Verdicts, report, CI outputs and the exit code, however the run ended."""
     log = service.log
     results = service.results() if state.trained else {}
-    reason = f"internal error: {state.error}" if state.error else stop.reason
+    internal = state.error is not None and state.error_exit == EXIT_INTERNAL
+    reason = (f"internal error: {state.error}" if internal else state.error) if state.error else stop.reason
     if state.error or stop.requested:
         if stop.requested:
             log.line(f"{stop.reason}: stopped; unfinished codecs are reported as error")
@@ -248,7 +251,9 @@ def _finish(config: RunConfig, service: RunService, state: _RunState, stop: Stop
     for line in summary_table(ordered):
         log.line(line)
     exit_code = service.exit_code(summary, len(ordered), state.promotion,
-                                  stop.exit_code if stop.requested else None, bool(state.error))
+                                  stop.exit_code if stop.requested else None, internal)
+    if state.error_exit is not None and not internal:
+        exit_code = state.error_exit  # an environment failure (a cluster that stayed gone …): exit 2, not 70
     log.line(verdict_line(summary, exit_code))
     log.line(f"report: {config.report_path}")
     log.line(f"log: {log.path}")

@@ -260,8 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="comma-separated: training (generated S/M/L), real (shared corpora), ingest, "
                         "cluster (M on a Dask LocalCluster vs the process pool), advise (its cost), calibration "
                         "(margins and offsets cross-conformally, then as the harness reads them on unseen clips)")
-    parser.add_argument("--calibration-splits", type=int, default=5,
-                        help="random halvings of each corpus's sources in the calibration section (default 5)")
+    parser.add_argument("--calibration-splits", type=int, default=10,
+                        help="random source splits per held-back share in the calibration section (default 10)")
     parser.add_argument("--real-corpus", action="append", type=Path, default=[], metavar="FILE",
                         help="a real corpus for the real section (default: every *.jsonl in ../shared/corpora)")
     parser.add_argument("--harness-probes", action="append", type=Path, default=[], metavar="FILE",

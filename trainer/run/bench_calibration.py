@@ -7,11 +7,11 @@ Two measurements, printed as tables (seeds 0-4 / repeated splits; nothing in ``m
 1. **Cross-conformal tables** of every real corpus, seeds 0-4 (the report's own numbers): the
    interval's row coverage and the target offsets' misses and bitrate, for the model a PASS would
    ship and for the shipped stub.
-2. **As the harness uses it**, over repeated random halvings of a corpus's sources: a ``--yes``
-   batch on one half writes the model and its sidecar into a scratch copy of ``model/`` (the stub
-   kept after a failed gate on the real sweep; a model promoted after a PASS on a generated
-   ladder corpus), then on the other half — clips neither the model nor its sidecar saw — the
-   ONNX runs on the harness's probe inputs, the sidecar is loaded (with
+2. **As the harness uses it**, over repeated random splits of a corpus's sources (half, then a
+   quarter held back): a ``--yes`` batch on the rest writes the model and its sidecar into a
+   scratch copy of ``model/`` (the stub kept after a failed gate on the real sweep; a model
+   promoted after a PASS on a generated ladder corpus), then on the held-back clips — clips
+   neither the model nor its sidecar saw — the ONNX runs on the harness's probe inputs, the sidecar is loaded (with
    ``vmaftune.conformal.load_split_calibration`` when the harness is importable, else the same rule
    here) and each in-band row's interval and each pick at target + the sidecar's alpha 0.10 offset
    is scored.
@@ -19,6 +19,8 @@ Two measurements, printed as tables (seeds 0-4 / repeated splits; nothing in ``m
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 import shutil
 import subprocess
@@ -43,13 +45,11 @@ REPO_MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
 
 def harness_loader() -> tuple[str, Callable[[Path, float], float]]:
     """The harness's own sidecar loader when importable (PYTHONPATH=…/tools/vmaf-tune/src), else this rule."""
-    try:
-        import dataclasses
-
-        from vmaftune.conformal import load_split_calibration  # type: ignore[import-not-found]
+    try:  # optional, never a dependency: the harness's own module, where the operator put it on the path
+        conformal = importlib.import_module("vmaftune.conformal")
 
         def harness(path: Path, alpha: float) -> float:
-            return dataclasses.replace(load_split_calibration(path), alpha=alpha).quantile()
+            return dataclasses.replace(conformal.load_split_calibration(path), alpha=alpha).quantile()
 
         return "vmaftune.conformal.load_split_calibration", harness
     except ImportError:
@@ -81,21 +81,24 @@ def _mean_table(reports: Sequence[dict], side: Callable[[dict], dict | None]) ->
     return lines
 
 
-def bench_cross_conformal(corpora: Sequence[Path], workdir: Path, seeds: Sequence[int]) -> None:
+def bench_cross_conformal(corpora: Sequence[Path], workdir: Path, seeds: Sequence[int],
+                          probes: Sequence[Path] = ()) -> None:
     print(f"\n== calibration, cross-conformal (each fold's margin from the other folds), seeds "
           f"{', '.join(map(str, seeds))}, means over seeds ==")
     for corpus in corpora:
-        reports = [_batch(corpus, workdir / "calibration" / f"{corpus.stem}_seed{seed}", REPO_MODEL_DIR, seed)
-                   for seed in seeds]
+        reports = [_batch(corpus, workdir / "calibration" / f"{corpus.stem}_seed{seed}", REPO_MODEL_DIR, seed,
+                          probes=probes) for seed in seeds]
         print(f"-- {corpus.stem}: this model (cv-plus, what a PASS would ship)")
         print("\n".join(_mean_table(reports, lambda c: c.get("calibration"))))
         print(f"-- {corpus.stem}: the shipped stub (split conformal on every source)")
         print("\n".join(_mean_table(reports, lambda c: (c.get("incumbent") or {}).get("calibration"))))
 
 
-def _batch(corpus: Path, out_dir: Path, model_dir: Path, seed: int, yes: bool = False) -> dict:
+def _batch(corpus: Path, out_dir: Path, model_dir: Path, seed: int, yes: bool = False,
+           probes: Sequence[Path] = ()) -> dict:
     argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--seed", str(seed), "--out-dir", str(out_dir),
-            "--model-dir", str(model_dir), *(["--yes"] if yes else [])]
+            "--model-dir", str(model_dir), *(["--yes"] if yes else []),
+            *(arg for path in probes for arg in ("--harness-probes", str(path)))]
     done = subprocess.run(argv, capture_output=True, text=True)
     report = out_dir / "report.json"
     if done.returncode not in (0, 1) or not report.exists():
@@ -103,11 +106,13 @@ def _batch(corpus: Path, out_dir: Path, model_dir: Path, seed: int, yes: bool = 
     return json.loads(report.read_text())
 
 
-def _halves(corpus: Path, split: int, workdir: Path) -> tuple[Path, Path]:
+def _split(corpus: Path, split: int, workdir: Path, test_share: float) -> tuple[Path, Path]:
+    """The corpus's rows in two files by source: a random ``test_share`` of the sources held back for testing."""
     lines = [line for line in corpus.read_bytes().splitlines() if line.strip()]
     sources = sorted({orjson.loads(line)["src"] for line in lines})
     rng = np.random.default_rng(1000 + split)
-    chosen = set(rng.choice(sources, size=len(sources) // 2, replace=False).tolist())
+    n_test = max(1, round(len(sources) * test_share))
+    chosen = set(rng.choice(sources, size=len(sources) - n_test, replace=False).tolist())
     paths = []
     for name, keep in (("calibrate", True), ("test", False)):
         path = workdir / f"split{split}_{name}.jsonl"
@@ -150,14 +155,15 @@ def score_as_harness(model_dir: Path, codec: str, test_corpus: Path, probes: Seq
 
 
 def bench_as_harness(label: str, corpus: Path, codec: str, workdir: Path, splits: int, probes: Sequence[Path],
-                     load: Callable[[Path, float], float]) -> None:
+                     load: Callable[[Path, float], float], test_share: float = 0.5) -> None:
     results = []
     for split in range(splits):
-        calibrate, test = _halves(corpus, split, workdir / label)
+        calibrate, test = _split(corpus, split, workdir / label, test_share)
         model_dir = workdir / label / f"model{split}"
         shutil.rmtree(model_dir, ignore_errors=True)
         shutil.copytree(REPO_MODEL_DIR, model_dir)
-        report = _batch(calibrate, workdir / label / f"run{split}", model_dir, 0, yes=True)
+        # calibrated on what the harness serves: its own probe of the clips it probed
+        report = _batch(calibrate, workdir / label / f"run{split}", model_dir, 0, yes=True, probes=probes)
         status = report["codecs"][0]["status"] if report["codecs"] else "?"
         scored = score_as_harness(model_dir, codec, test, probes, load)
         if scored is not None:
@@ -169,25 +175,28 @@ def bench_as_harness(label: str, corpus: Path, codec: str, workdir: Path, splits
             print(f"   split {split}: {status}: no sidecar written")
     if results:
         mean = {k: float(np.nanmean([r[k] for r in results])) for k in results[0]}
-        print(f"-- {label}: mean over {len(results)} splits: alpha {SPLIT_ALPHA:g} interval covers "
+        print(f"-- {label}, {test_share:.0%} of sources held back: mean over {len(results)} splits: "
+              f"alpha {SPLIT_ALPHA:g} interval covers "
               f"{mean['coverage']:.3f} of unseen in-band rows; picks at target + offset miss {mean['miss']:.3f} "
               f"(plain {mean['plain_miss']:.3f}) at {mean['overspend']:+.1f}% bitrate")
 
 
 def bench_calibration(corpora: Sequence[Path], workdir: Path, probes: Sequence[Path], splits: int,
-                      seeds: Sequence[int] = (0, 1, 2, 3, 4)) -> None:
-    bench_cross_conformal(corpora, workdir, seeds)
+                      seeds: Sequence[int] = (0, 1, 2, 3, 4), test_shares: Sequence[float] = (0.5, 0.25)) -> None:
+    bench_cross_conformal(corpora, workdir, seeds, probes)
     name, load = harness_loader()
-    print(f"\n== calibration as the harness reads it: {splits} random halvings of the sources; a --yes batch on "
-          f"one half, the ONNX + sidecar scored on the other half's clips; sidecar loaded with {name} ==")
-    for corpus in corpora:
-        laddered = any("crf" in orjson.loads(line) for line in corpus.read_bytes().splitlines()[:5] if line.strip())
-        if laddered:
-            print(f"-- {corpus.stem} (the kept stub: the gate fails on real sweeps)")
-            bench_as_harness(corpus.stem, corpus, "libx264", workdir / "calibration", splits, probes, load)
-    generated = write_ladder_corpus(workdir / "corpora" / "bpp_ladders_libx264.jsonl")
-    print(f"-- {generated.stem} (generated, quality follows bits per pixel: a model promoted after a PASS)")
-    bench_as_harness(generated.stem, generated, "libx264", workdir / "calibration", splits, (), load)
+    for share in test_shares:
+        print(f"\n== calibration as the harness reads it: {splits} random splits holding back {share:.0%} of the "
+              f"sources; a --yes batch on the rest, the ONNX + sidecar scored on the held-back clips; sidecar loaded "
+              f"with {name} ==")
+        for corpus in corpora:
+            laddered = any("crf" in orjson.loads(line) for line in corpus.read_bytes().splitlines()[:5] if line.strip())
+            if laddered:
+                print(f"-- {corpus.stem} (the kept stub: the gate fails on real sweeps)")
+                bench_as_harness(corpus.stem, corpus, "libx264", workdir / "calibration", splits, probes, load, share)
+        generated = write_ladder_corpus(workdir / "corpora" / "bpp_ladders_libx264.jsonl")
+        print(f"-- {generated.stem} (generated, quality follows bits per pixel: a model promoted after a PASS)")
+        bench_as_harness(generated.stem, generated, "libx264", workdir / "calibration", splits, (), load, share)
 
 
 def write_ladder_corpus(path: Path, n_sources: int = 24, seed: int = 5) -> Path:

@@ -198,7 +198,8 @@ class JobBook:
             return self.publish(error_result(job.codec, job.data.n_rows, job.data.n_sources, job.error), job.data)
         result = judged_result(job.codec, job.data.n_rows, job.data.n_sources, job.folds, job.data.provenance,
                                self.synthetic)
-        result.calibration = challenger_calibration(job.data.target, job.data.sources, result.folds)
+        result.calibration = challenger_calibration(job.data.target, job.data.sources, result.folds,
+                                                    None if job.data.harness is None else job.data.harness.rows)
         if self.compare is not None:
             result.incumbent = self.compare(job.data, result.folds)
         return self.publish(result, job.data)

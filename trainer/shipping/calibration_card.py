@@ -43,6 +43,7 @@ def calibration_block(codec: str, model_sha256: str, calibration: Mapping[str, o
         f"- method: {_METHODS.get(str(calibration['method']), str(calibration['method']))}",
         f"- set: {calibration['n_rows']} rows with measured VMAF >= {float(calibration['band_min_vmaf']):g} "  # type: ignore[arg-type]
         f"(the decision band), {calibration['n_picks']} picks, {calibration['n_sources']} sources",
+        f"- inputs: {calibration.get('inputs', 'the corpus probe inputs')}",
         *[f"- corpus file: {described}" for described in corpus_files],
         f"- sidecar: `{sidecar_name}` (split-conformal residuals, alpha 0.05, the harness's default)",
         "",

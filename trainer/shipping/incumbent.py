@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.ingest.corpus import CodecData
+from trainer.ingest.harness_probes import served_features
 from trainer.learning.calibration_sets import kept_model_calibration, out_of_fold
 from trainer.learning.crf_pick import crf_pick_by_group, pool
 from trainer.learning.metrics import plcc, rmse
@@ -83,8 +84,12 @@ def _compare(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> d
 
     shipped_picks = crf_pick_by_group(features, truth, kbps, data.codec, shipped_model, unseen_sources)
     ladder_ids = None if data.ladders is None else np.asarray(data.ladders)[unseen]
-    calibration = kept_model_calibration(features, truth, shipped, unseen_sources, kbps, data.codec, shipped_model,
-                                         folds, ladder_ids)
+    # Calibrated on the inputs the harness will feed it: its own probe of each clip it probed (--harness-probes).
+    served = served_features(features, None if data.harness is None else data.harness.probe[unseen])
+    served_shipped = shipped if data.harness is None else shipped_model(served)
+    probed = None if data.harness is None else data.harness.rows[unseen]
+    calibration = kept_model_calibration(served, truth, served_shipped, unseen_sources, kbps, data.codec,
+                                         shipped_model, folds, ladder_ids, probed)
     challenger_picks: dict[str, dict] = {}
     for fold in folds:
         challenger_picks.update(fold.crf_pick_by_source or {})

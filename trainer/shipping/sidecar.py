@@ -33,6 +33,7 @@ def sidecar_bytes(codec: str, model_sha256: str, calibration: Mapping[str, objec
         "calibration": calibration["method"],
         "band_min_vmaf": calibration["band_min_vmaf"],
         "n_sources": calibration["n_sources"],
+        "inputs": calibration.get("inputs"),
         "pick_offsets": [{"alpha": row["alpha"], "target_offset_vmaf": row["target_offset_vmaf"]}  # type: ignore[index]
                          for row in calibration.get("pick_table") or []],  # type: ignore[union-attr]
     }
