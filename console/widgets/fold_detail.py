@@ -17,7 +17,7 @@ from trainer.core.display import clip
 from trainer.learning.crf_pick import pool
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
-from trainer.outputs.calibration_text import SHOWN_ALPHA
+from trainer.outputs.calibration_text import target_offset
 from trainer.outputs.describe import HARNESS_PROBE_LABEL, describe_crf_pick, describe_incumbent, fmt
 from trainer.run.promotion import regression
 
@@ -46,11 +46,7 @@ def baseline_text(folds: Sequence[FoldResult]) -> Text:
 
 def offset_for_picks(result: CodecResult | None) -> float | None:
     """The target offset at alpha 0.10 of the model the ladders show (the fold models), if calibrated."""
-    calibration = None if result is None else result.calibration
-    if not calibration or calibration.get("status") != "ok":
-        return None
-    row = next((r for r in calibration.get("pick_table") or [] if r.get("alpha") == SHOWN_ALPHA), None)
-    return None if row is None or row.get("target_offset_vmaf") is None else float(row["target_offset_vmaf"])
+    return None if result is None else target_offset(result.calibration)
 
 
 class FoldDetail(Vertical):

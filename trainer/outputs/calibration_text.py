@@ -19,6 +19,14 @@ def _pct(value: object) -> str:
     return "-" if value is None else f"{100 * float(value):.0f} %"  # type: ignore[arg-type]
 
 
+def target_offset(calibration: Mapping | None, alpha: float = SHOWN_ALPHA) -> float | None:
+    """The calibrated target offset at ``alpha``; None without a calibration or offsets."""
+    if not isinstance(calibration, Mapping) or calibration.get("status") != "ok":
+        return None
+    row = _row(calibration.get("pick_table"), alpha)
+    return None if row is None or row.get("target_offset_vmaf") is None else float(row["target_offset_vmaf"])
+
+
 def calibration_summary(calibration: Mapping | None) -> str | None:
     """``+-7.34 VMAF (87 % covered), target +2.1 -> 11 % misses at +46 % bitrate`` at SHOWN_ALPHA; None: none."""
     if not isinstance(calibration, Mapping):
