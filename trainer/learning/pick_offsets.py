@@ -3,9 +3,9 @@
 The harness binary-searches the largest quality whose predicted VMAF meets its target. A model
 that is too optimistic on some content picks a quality whose measured VMAF falls short (a miss:
 more than ``MISS_MARGIN`` below the target). Asking for ``target + offset`` instead moves the
-pick down the ladder. For every held-out (ladder, target) this module finds the smallest offset
-from which on every larger offset keeps the pick within the margin — a score whose quantile over
-unseen ladders is the offset that holds a stated miss rate (split conformal on picks).
+pick down the ladder. For every held-out (ladder, target) this module finds the offset above
+which every offset keeps the pick within the margin — a score whose quantile over unseen ladders
+is the offset that holds a stated miss rate (split conformal on picks).
 
 Everything works on the model's curve (its prediction at every integer quality of the codec's
 range, probe inputs fixed) and the ladder's measured points, so it runs in the parent process on
