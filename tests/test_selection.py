@@ -81,3 +81,42 @@ def test_a_folds_choice_ignores_its_outer_held_out_targets():
     assert again[0].chosen == choices[0].chosen
     assert again[0].inner_rmse == choices[0].inner_rmse
     assert again[0].outer_rmse != choices[0].outer_rmse  # the poison was seen where it may be: the outer score
+
+
+def _rmse_choice(chosen: str, by_source: dict[str, dict[str, float]]) -> FoldChoice:
+    return FoldChoice(chosen, {}, {name: float(np.mean(list(e.values()))) for name, e in by_source.items()},
+                      simplest_first=("line-bpp", "line", "shrink=6"), inner_source_rmse={"line-bpp": 1.0},
+                      inner_rmse_se=0.1, outer_rmse_by_source=by_source)
+
+
+def test_without_picks_the_simplest_candidate_within_one_standard_error_of_the_best_rmse_is_chosen():
+    """Bitrate ladders: per-source RMSE and the one-standard-error rule, as for picks. The network's
+    mean is lower by less than the spread over sources allows, so the simplest line is kept; a clear
+    margin keeps the network."""
+    rng = np.random.default_rng(3)
+    per_source = rng.uniform(8, 30, 12)  # real ladders: some sources are far harder than others
+    close = {"line-bpp": dict(enumerate(per_source + 0.4)), "line": dict(enumerate(per_source + 0.8)),
+             "shrink=6": dict(enumerate(per_source))}
+    close = {name: {f"s{i}": v for i, v in errors.items()} for name, errors in close.items()}
+    halves = [{n: dict(list(e.items())[:6]) for n, e in close.items()},
+              {n: dict(list(e.items())[6:]) for n, e in close.items()}]
+    choice = final_choice([_rmse_choice("shrink=6", half) for half in halves])
+    assert choice is not None and choice["chosen"] == "line-bpp" and choice["criterion"] == "rmse"
+    standard_error = np.std(per_source, ddof=1) / np.sqrt(per_source.size)
+    assert choice["outer_rmse_se"] == pytest.approx(standard_error)
+    far = {name: {s: v + (0.0 if name == "shrink=6" else 2 * standard_error) for s, v in errors.items()}
+           for name, errors in close.items()}
+    choice = final_choice([_rmse_choice("line-bpp", {n: dict(list(e.items())[:6]) for n, e in far.items()}),
+                           _rmse_choice("line-bpp", {n: dict(list(e.items())[6:]) for n, e in far.items()})])
+    assert choice is not None and choice["chosen"] == "shrink=6"
+
+
+def test_an_rmse_choice_reads_back_from_its_report_and_gives_the_same_final_model():
+    by_source = {"line-bpp": {"a": 3.0, "b": 5.0, "c": 4.0}, "line": {"a": 2.0, "b": 6.0, "c": 4.5},
+                 "shrink=6": {"a": 2.5, "b": 4.0, "c": 4.2}}
+    choice = _rmse_choice("line", by_source)
+    back = FoldChoice.from_report(choice.as_report())
+    assert back == choice
+    assert final_choice([back]) == final_choice([choice])
+    with pytest.raises(TypeError, match="outer_rmse_by_source"):
+        FoldChoice.from_report({**choice.as_report(), "outer_rmse_by_source": [1, 2]})

@@ -13,6 +13,12 @@ only choose the line if it is a candidate the runtime can load, so it is embedde
 The interpolation needs output weights of both signs, which the monotone-in-quality construction
 (model.weight_bounds) forbids, so the line is a candidate only where the quality input is dead
 (bitrate ladders such as NFLX); on CRF sweeps the network's quality path is monotone by design.
+
+Lines come in a small family, fewest inputs first (``LINE_FAMILY``): with a dozen sources a line on
+every live input can fit content statistics that identify sources rather than predict quality,
+while the bits-per-pixel family a statistician tries first (the report's baseline) cannot. The
+family members other than ``line`` see frame rate in the log domain, so log bits per pixel is a
+direction in their inputs.
 """
 
 from __future__ import annotations
@@ -21,10 +27,10 @@ import numpy as np
 import torch
 
 from trainer.core.features import LOG_MASK, N_FEATURES, QUALITY_INPUT
+from trainer.learning.line_family import DIRECTIONS, FAMILY_LOG_MASK, LINE_CANDIDATE, LINES, LineInputs
 from trainer.learning.model import HIDDEN, STD_FLOOR, MLPWeights, model_inputs
 from trainer.learning.profiles import TrainingProfile
 
-LINE_CANDIDATE = "line"
 LINE_RIDGE_ALPHA = 1.0  # as the report's baseline: standardised inputs, unpenalised intercept
 # Knots of the output map: VMAF 0.5 .. 99.5 (the training targets' own margin), evenly spaced in
 # logit, so denser towards the ends where logit bends hardest. HIDDEN knots: one per layer-2 unit.
@@ -45,14 +51,22 @@ def line_applies(features: np.ndarray, rows: np.ndarray, observed: np.ndarray | 
     return not bool(live_inputs(np.asarray(features)[rows], observed)[QUALITY_INPUT])
 
 
+def line_log_mask(member: LineInputs, profile: TrainingProfile) -> np.ndarray:
+    """[14] bool: the inputs this line sees in the log domain."""
+    if member.directions is not None:
+        return FAMILY_LOG_MASK
+    return LOG_MASK if profile.log_inputs else np.zeros_like(LOG_MASK)
+
+
 def fit_line(features: np.ndarray, target: np.ndarray, train_masks: np.ndarray, profile: TrainingProfile,
-             observed: np.ndarray | None = None) -> MLPWeights:
-    """One embedded ridge line per row of ``train_masks`` ([F, n] bool), as MLP weights."""
+             observed: np.ndarray | None = None, name: str = LINE_CANDIDATE) -> MLPWeights:
+    """One embedded ridge line (family member ``name``) per row of ``train_masks`` ([F, n] bool), as MLP weights."""
+    member = LINES[name]
     masks = np.asarray(train_masks, dtype=bool)
-    log_mask = LOG_MASK if profile.log_inputs else np.zeros_like(LOG_MASK)
+    log_mask = line_log_mask(member, profile)
     x_all = model_inputs(torch.from_numpy(np.asarray(features, dtype=np.float64)), torch.from_numpy(log_mask)).numpy()
-    models = [_embed(x_all[rows], np.asarray(target, dtype=np.float64)[rows], live_inputs(x_all[rows], observed))
-              for rows in masks]
+    models = [_embed(x_all[rows], np.asarray(target, dtype=np.float64)[rows], live_inputs(x_all[rows], observed),
+                     member.directions) for rows in masks]
     stacked = [np.stack([m[i] for m in models]).astype(np.float32) for i in range(8)]
     return MLPWeights(np.repeat(log_mask[None, :], len(models), axis=0), *stacked)
 
@@ -86,20 +100,44 @@ def _logit_map() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return w2, b2, w3, np.array([logits[middle]])
 
 
-def _embed(x: np.ndarray, y: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, ...]:
+def _embed(x: np.ndarray, y: np.ndarray, live: np.ndarray,
+           directions: tuple[str, ...] | None) -> tuple[np.ndarray, ...]:
     """mean, std, w1, b1, w2, b2, w3, b3 of one model whose output is the ridge line ``L`` clipped."""
     mean = x.mean(0) if x.shape[0] else np.zeros(N_FEATURES)
     std = x.std(0) if x.shape[0] else np.ones(N_FEATURES)
     std = np.where(std < STD_FLOOR, 1.0, std)
     if live[QUALITY_INPUT]:
         raise ValueError("the line candidate needs a dead quality input (see line_applies)")
-    xs = (x - mean) / std * live
     intercept = float(y.mean()) if y.size else 50.0
-    gram = xs.T @ xs + LINE_RIDGE_ALPHA * np.eye(N_FEATURES)
-    coef = np.linalg.solve(gram, xs.T @ (y - intercept)) * live
+    if directions is None:
+        coef = _ridge((x - mean) / std * live, y - intercept) * live
+    else:
+        coef = _ridge_on_directions(x - mean, y - intercept, live, directions) * std
     w1 = np.zeros((N_FEATURES, HIDDEN))
     b1 = np.zeros(HIDDEN)
     w1[:, 0] = coef
     b1[0] = intercept - KNOTS[0]  # unit 0 = ReLU(L - t0)
     w2, b2, w3, b3 = _logit_map()
     return mean, std, w1, b1, w2, b2, w3, b3
+
+
+def _ridge(xs: np.ndarray, y_centred: np.ndarray) -> np.ndarray:
+    """Ridge coefficients of already standardised columns (intercept handled by the caller)."""
+    gram = xs.T @ xs + LINE_RIDGE_ALPHA * np.eye(xs.shape[1])
+    return np.linalg.solve(gram, xs.T @ y_centred)
+
+
+def _ridge_on_directions(x_centred: np.ndarray, y_centred: np.ndarray, live: np.ndarray,
+                         directions: tuple[str, ...]) -> np.ndarray:
+    """Per-input coefficients (on centred inputs) of a ridge line on standardised derived features.
+
+    Each direction keeps only its live inputs: an input constant in training must get no weight, or
+    a value the harness sends later that training never varied would move the prediction.
+    """
+    basis = np.stack([DIRECTIONS[name] * live for name in directions], axis=1)  # [14, k]
+    z = x_centred @ basis
+    scale = z.std(0) if z.shape[0] else np.ones(basis.shape[1])
+    varies = scale > STD_FLOOR
+    scale = np.where(varies, scale, 1.0)
+    coef_z = _ridge(z / scale * varies, y_centred) * varies
+    return basis @ (coef_z / scale)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from trainer.learning.choice_rule import CRF_PICK, PickScoring, one_standard_error_choice, scorable
+from trainer.learning.choice_rule import CRF_PICK, PickScoring, one_standard_error_choice, rmse_by_source, scorable
 from trainer.learning.curve_candidate import curve_observed
 from trainer.learning.line_model import fit_line
 from trainer.learning.model import MLPWeights, fit, predict, predictor
@@ -32,7 +32,8 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
 
     Every network of every candidate and fold trains in one batched ``fit``; lines are closed form.
     With ``picks``, candidates are judged by the CRF they make the harness pick wherever the inner
-    held-out sources have quality ladders (learning.choice_rule), else by RMSE.
+    held-out sources have quality ladders (learning.choice_rule), else by each inner held-out source's
+    RMSE; either way by the one-standard-error rule, simplest candidate first.
     """
     names = [c.name for c in choices]
     simplest_first = tuple(c.name for c in sorted(choices, key=lambda c: c.simplicity))
@@ -60,6 +61,8 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
         outer_rmse: dict[str, float | None] = {}
         inner_pick: dict[str, dict[str, float]] = {}
         outer_pick: dict[str, dict[str, float]] = {}
+        inner_by_source: dict[str, dict[str, float]] = {}
+        outer_by_source: dict[str, dict[str, float]] = {}
         for c, name in enumerate(names):
             out_of_fold = np.full(truth.shape, np.nan)
             covered = np.zeros(truth.shape, dtype=bool)
@@ -71,6 +74,8 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
                     inner_pick.setdefault(name, {}).update(scores)
             inner_rmse[name] = _finite(pooled_rmse(out_of_fold, truth, covered))
             outer_rmse[name] = _finite(pooled_rmse(predictions[outer_model[k, c]], truth, held_out[k]))
+            inner_by_source[name] = rmse_by_source(out_of_fold, truth, covered, sources)
+            outer_by_source[name] = rmse_by_source(predictions[outer_model[k, c]], truth, held_out[k], sources)
             if picks is not None:
                 outer_pick[name] = picks.by_source(features, target, held_out[k], predictor(weights, outer_model[k, c]))
         # ``covered``: every inner held-out row (the same for each candidate)
@@ -80,6 +85,11 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
             choice = FoldChoice(verdict.chosen, inner_rmse, outer_rmse, CRF_PICK, verdict.means,
                                 verdict.standard_error, outer_pick, simplest_first,
                                 picks.all_laddered(features, held_out[k]))
+        elif scorable(inner_by_source):
+            verdict = one_standard_error_choice(inner_by_source, simplest_first)
+            choice = FoldChoice(verdict.chosen, inner_rmse, outer_rmse, simplest_first=simplest_first,
+                                inner_source_rmse=verdict.means, inner_rmse_se=verdict.standard_error,
+                                outer_rmse_by_source=outer_by_source)
         else:
             choice = FoldChoice(best_candidate(inner_rmse) or fallback, inner_rmse, outer_rmse)
         chosen.append(outer_model[k, names.index(choice.chosen)])
@@ -91,7 +101,8 @@ def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candida
               profile: TrainingProfile, seed: int, observed: np.ndarray | None) -> MLPWeights:
     """Weights of every job, in job order: networks batched into one ``fit``, lines fitted directly."""
     network_jobs = [i for i, (c, _mask) in enumerate(jobs) if not c.is_line]
-    line_jobs = [i for i, (c, _mask) in enumerate(jobs) if c.is_line]
+    line_names = list(dict.fromkeys(c.name for c, _mask in jobs if c.is_line))
+    line_jobs = [[i for i, (c, _mask) in enumerate(jobs) if c.name == name] for name in line_names]
     parts: list[MLPWeights] = []
     if network_jobs:
         everything = np.ones(features.shape[1], dtype=bool) if observed is None else np.asarray(observed, dtype=bool)
@@ -99,10 +110,10 @@ def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candida
                                  for i in network_jobs])
         parts.append(fit(features, target, np.array([jobs[i][1] for i in network_jobs]), profile, seed, job_observed,
                          [float(jobs[i][0].shrink or 0.0) for i in network_jobs]))
-    if line_jobs:
-        parts.append(fit_line(features, target, np.array([jobs[i][1] for i in line_jobs]), profile, observed))
+    for name, indices in zip(line_names, line_jobs, strict=True):
+        parts.append(fit_line(features, target, np.array([jobs[i][1] for i in indices]), profile, observed, name))
     merged = MLPWeights(*(np.concatenate([getattr(p, f) for p in parts]) for f in MLPWeights.__dataclass_fields__))
-    order = np.argsort(np.array(network_jobs + line_jobs), kind="stable")
+    order = np.argsort(np.array(network_jobs + [i for indices in line_jobs for i in indices]), kind="stable")
     return merged.take(order.tolist())
 
 

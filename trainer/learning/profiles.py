@@ -55,6 +55,8 @@ class TrainingProfile:
     # Set only by selection.profile_for when nested LOSO chose the line: the full-corpus model is
     # the embedded line (learning.line_model), not a network.
     train_line: bool = False
+    # Which member of the line family (learning.line_family) the full-corpus line uses.
+    line_inputs: str = "line"
     # Set only by selection.profile_for when nested LOSO chose the curve: the full-corpus model reads
     # the quality input alone.
     train_curve: bool = False

@@ -22,7 +22,7 @@ is right.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,9 +31,10 @@ import numpy as np
 from trainer.core.seeds import stable_seed
 from trainer.learning.choice_rule import CRF_PICK, RMSE, one_standard_error_choice, scorable
 from trainer.learning.folds import fold_masks
+from trainer.learning.line_family import LINE_CANDIDATE, LINE_FAMILY, LINES
 from trainer.learning.profiles import TrainingProfile
 
-LINE = "line"
+LINE = LINE_CANDIDATE
 CURVE = "curve"
 # Candidate total shrinks of the weight matrices (see profiles.TrainingProfile.shrink), a decade
 # and a half either side of the default 6; 200 already collapses a network to a constant.
@@ -61,9 +62,12 @@ class Candidate:
 
     @property
     def simplicity(self) -> tuple[int, float]:
-        """Sort key, simplest first: the line and the curve, then networks by decreasing decay."""
-        if self.is_line or self.quality_only:
+        """Sort key, simplest first: the curve and the lines (fewest inputs first), then networks by
+        decreasing decay."""
+        if self.quality_only:
             return (0, 0.0)
+        if self.is_line:
+            return (0, float([m.name for m in LINE_FAMILY].index(self.name)))
         return (1, -float(self.shrink or 0.0))
 
 
@@ -73,8 +77,9 @@ def candidate_name(shrink: float) -> str:
 
 def candidate_label(name: str) -> str:
     """What a candidate is, for operators (log, card)."""
-    return {LINE: "the ridge line embedded in the MLP graph",
-            CURVE: "the content-blind curve: the network on the quality input alone"}.get(name, "the network")
+    if name in LINES:
+        return f"the ridge line on {LINES[name].description}, embedded in the MLP graph"
+    return {CURVE: "the content-blind curve: the network on the quality input alone"}.get(name, "the network")
 
 
 def describe_choice(choice: dict[str, object]) -> str:
@@ -83,6 +88,10 @@ def describe_choice(choice: dict[str, object]) -> str:
         scores = choice.get("mean_outer_crf_pick") or choice.get("inner_crf_pick") or {}
         error = choice.get("outer_crf_pick_se", choice.get("inner_crf_pick_se"))
         rule = f"CRF-pick error (steps, per source; one standard error {float(error or 0.0):.2f})"  # type: ignore[arg-type]
+    elif choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse"):
+        scores = choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse") or {}
+        error = choice.get("outer_rmse_se", choice.get("inner_rmse_se"))
+        rule = f"RMSE (per source; one standard error {float(error or 0.0):.2f})"  # type: ignore[arg-type]
     else:
         scores = choice.get("mean_outer_rmse") or choice.get("inner_rmse") or {}
         rule = "RMSE"
@@ -96,7 +105,7 @@ def candidates(profile: TrainingProfile, line_allowed: bool, curve_allowed: bool
     shrinks = CANDIDATE_SHRINKS if profile.shrink_grid else (profile.shrink,)
     found = [Candidate(candidate_name(s), s) for s in shrinks]
     if profile.line_candidate and line_allowed:
-        found.append(Candidate(LINE))
+        found.extend(Candidate(member.name) for member in LINE_FAMILY)
     if profile.curve_candidate and curve_allowed:
         found.append(Candidate(CURVE, profile.shrink, quality_only=True))
     return found
@@ -141,6 +150,11 @@ class FoldChoice:
     simplest_first: tuple[str, ...] = ()
     # whether every outer held-out source had a ladder to pick on (only for the final model)
     outer_laddered: bool = True
+    # criterion rmse by the one-standard-error rule: each candidate's mean over the inner held-out sources
+    # of their RMSE (what chose), its standard error, and the RMSE of each outer held-out source (final model)
+    inner_source_rmse: dict[str, float] = field(default_factory=dict)
+    inner_rmse_se: float | None = None
+    outer_rmse_by_source: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_report(self) -> dict[str, object]:
         report: dict[str, object] = {"chosen": self.chosen, "criterion": self.criterion,
@@ -154,6 +168,11 @@ class FoldChoice:
             report["outer_crf_pick_by_source"] = {name: dict(e) for name, e in self.outer_pick_by_source.items()}
             report["simplest_first"] = list(self.simplest_first)
             report["outer_laddered"] = self.outer_laddered
+        elif self.inner_source_rmse:
+            report["inner_source_rmse"] = dict(self.inner_source_rmse)
+            report["inner_rmse_se"] = self.inner_rmse_se
+            report["outer_rmse_by_source"] = {name: dict(e) for name, e in self.outer_rmse_by_source.items()}
+            report["simplest_first"] = list(self.simplest_first)
         return report
 
     @classmethod
@@ -162,14 +181,19 @@ class FoldChoice:
         if not isinstance(entry, Mapping):
             raise TypeError(f"model_choice is not an object: {entry!r:.80}")
         by_source = entry.get("outer_crf_pick_by_source") or {}
-        if not isinstance(by_source, Mapping):
-            raise TypeError(f"model_choice.outer_crf_pick_by_source is not an object: {by_source!r:.80}")
+        rmse_by_source = entry.get("outer_rmse_by_source") or {}
+        for key, value in (("outer_crf_pick_by_source", by_source), ("outer_rmse_by_source", rmse_by_source)):
+            if not isinstance(value, Mapping):
+                raise TypeError(f"model_choice.{key} is not an object: {value!r:.80}")
         return cls(chosen=str(entry["chosen"]), inner_rmse=dict(entry["inner_rmse"]),
                    outer_rmse=dict(entry["outer_rmse"]), criterion=str(entry.get("criterion", RMSE)),
                    inner_pick=dict(entry.get("inner_crf_pick") or {}), inner_pick_se=entry.get("inner_crf_pick_se"),
                    outer_pick_by_source={name: dict(errors) for name, errors in by_source.items()},
                    simplest_first=tuple(entry.get("simplest_first") or ()),
-                   outer_laddered=bool(entry.get("outer_laddered", True)))
+                   outer_laddered=bool(entry.get("outer_laddered", True)),
+                   inner_source_rmse=dict(entry.get("inner_source_rmse") or {}),
+                   inner_rmse_se=entry.get("inner_rmse_se"),
+                   outer_rmse_by_source={name: dict(errors) for name, errors in rmse_by_source.items()})
 
 
 def pooled_rmse(predictions: np.ndarray, target: np.ndarray, rows: np.ndarray) -> float:
@@ -187,20 +211,24 @@ def best_candidate(scores: dict[str, float | None]) -> str | None:
 
 
 def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
-    """The full-corpus model's candidate, from the outer folds (LOSO on all sources): by the same
-    rule the folds chose with on every held-out source's CRF-pick error where every fold chose by
-    picks and every outer held-out source had a ladder to pick on, else the lowest mean outer RMSE."""
+    """The full-corpus model's candidate, from the outer folds (LOSO on all sources), by the rule the
+    folds chose with: on every held-out source's CRF-pick error where every fold chose by picks and
+    every outer held-out source had a ladder to pick on, else on every held-out source's RMSE (both
+    by the one-standard-error rule); the lowest mean outer RMSE where neither can be scored."""
     if not choices:
         return None
     if all(c.criterion == CRF_PICK and c.outer_laddered for c in choices):
-        by_source: dict[str, dict[str, float]] = {}
-        for choice in choices:
-            for name, errors in choice.outer_pick_by_source.items():
-                by_source.setdefault(name, {}).update(errors)
+        by_source = _merged(c.outer_pick_by_source for c in choices)
         if scorable(by_source):
             verdict = one_standard_error_choice(by_source, list(choices[0].simplest_first))
             return {"chosen": verdict.chosen, "criterion": CRF_PICK, "mean_outer_crf_pick": verdict.means,
                     "outer_crf_pick_se": verdict.standard_error}
+    if all(c.criterion == RMSE and c.outer_rmse_by_source for c in choices):
+        by_source = _merged(c.outer_rmse_by_source for c in choices)
+        if scorable(by_source):
+            verdict = one_standard_error_choice(by_source, list(choices[0].simplest_first))
+            return {"chosen": verdict.chosen, "criterion": RMSE, "mean_outer_source_rmse": verdict.means,
+                    "outer_rmse_se": verdict.standard_error}
     names = list(choices[0].outer_rmse)
     means: dict[str, float | None] = {}
     for name in names:
@@ -210,13 +238,22 @@ def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
     return None if chosen is None else {"chosen": chosen, "criterion": RMSE, "mean_outer_rmse": means}
 
 
+def _merged(per_fold: Iterable[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Candidate -> source -> score over all outer folds (each source is held out by one fold)."""
+    merged: dict[str, dict[str, float]] = {}
+    for scores in per_fold:
+        for name, errors in scores.items():
+            merged.setdefault(name, {}).update(errors)
+    return merged
+
+
 def profile_for(profile: TrainingProfile, choice: dict[str, object] | None) -> TrainingProfile:
     """The profile the full-corpus model trains with: the chosen candidate's, else the profile's own."""
     if not choice:
         return profile
     chosen = str(choice["chosen"])
-    if chosen == LINE:
-        return replace(profile, train_line=True)
+    if chosen in LINES:
+        return replace(profile, train_line=True, line_inputs=chosen)
     if chosen == CURVE:
         return replace(profile, train_curve=True)
     shrinks = {candidate_name(s): s for s in (*CANDIDATE_SHRINKS, profile.shrink)}

@@ -178,5 +178,5 @@ def run_final_task(task: FinalTask) -> MLPWeights:
     if task.profile.train_line:
         from trainer.learning.line_model import fit_line
 
-        return fit_line(task.features, task.target, everything, task.profile, task.observed)
+        return fit_line(task.features, task.target, everything, task.profile, task.observed, task.profile.line_inputs)
     return fit(task.features, task.target, everything, task.profile, task.seed, task.observed)
