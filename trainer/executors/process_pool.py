@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from typing import Any
 
-# Imported once by the fork server, so every worker starts with torch and scipy.stats loaded.
-POOL_PRELOAD = ["trainer.learning.tasks", "trainer.learning.model", "trainer.learning.metrics", "scipy.stats"]
+# Imported once by the fork server, so every worker starts with torch loaded.
+POOL_PRELOAD = ["trainer.learning.tasks", "trainer.learning.model", "trainer.learning.metrics"]
 
 
 def start_pool_helpers() -> None:

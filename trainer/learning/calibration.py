@@ -41,14 +41,15 @@ def conformal_quantile(scores: Sequence[float] | np.ndarray, alpha: float) -> fl
     the gap), so a margin stated here equals, bit for bit, the one the harness derives from the
     sidecar. NaN for an empty set (the harness then warns and prints a zero-width interval).
     """
-    values = sorted(float(v) for v in np.asarray(scores, dtype=np.float64).ravel())
-    n = len(values)
+    values = np.sort(np.asarray(scores, dtype=np.float64).ravel())
+    n = int(values.size)
     if n == 0:
         return float("nan")
     level = min(1.0, math.ceil((n + 1) * (1.0 - alpha)) / n)
     position = (n - 1) * level
     below, above = math.floor(position), math.ceil(position)
-    return values[below] + (position - below) * (values[above] - values[below])
+    low, high = float(values[below]), float(values[above])  # Python floats: the harness's arithmetic
+    return low + (position - below) * (high - low)
 
 
 @dataclass(frozen=True)

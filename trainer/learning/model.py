@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from trainer.core.features import LOG_FLOOR, LOG_MASK, N_FEATURES, QUALITY_INPUT
+from trainer.learning.adam import FusedAdam
 from trainer.learning.profiles import TrainingProfile
 
 HIDDEN = 64
@@ -230,8 +231,7 @@ def project_weights(params: list[torch.Tensor], bounds: list[tuple[torch.Tensor,
     """Put the weight matrices back inside their bounds (after init and after every optimiser step)."""
     with torch.no_grad():
         for weight, (low, high) in zip(params[0::2], bounds, strict=True):
-            torch.maximum(weight, low, out=weight)
-            torch.minimum(weight, high, out=weight)
+            weight.clamp_(low, high)  # max then min in one pass (low <= high everywhere)
 
 
 def _learning_rate(profile: TrainingProfile, base: float, step: int, total_steps: int) -> float:
@@ -262,9 +262,12 @@ def _per_step_shrink(schedule: list[float], shrinks: list[float]) -> list[float]
     return torch.tensor(per_model, dtype=torch.float32).T.reshape(len(schedule), len(shrinks), 1, 1)
 
 
-def _optimiser(params: list[torch.Tensor], profile: TrainingProfile, learning_rate: float) -> torch.optim.Optimizer:
+def _optimiser(params: list[torch.Tensor], profile: TrainingProfile,
+               learning_rate: float) -> FusedAdam | torch.optim.Adam:
     """Adam on every parameter; the weight decay is applied by ``fit`` (``decay_factors``)."""
-    return torch.optim.Adam(params, lr=learning_rate, fused=True if profile.fused_adam else None)
+    if profile.fused_adam:
+        return FusedAdam(params, learning_rate)
+    return torch.optim.Adam(params, lr=learning_rate)
 
 
 def predictor(weights: MLPWeights, index: int) -> Callable[[np.ndarray], np.ndarray]:

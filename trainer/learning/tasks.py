@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trainer.core.features import QUALITY_INPUT
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.results import FoldResult
 from trainer.learning.selection import Candidate, FoldChoice
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
     from trainer.learning.choice_rule import PickScoring
     from trainer.learning.model import MLPWeights
 
-# torch and scipy are imported inside the task functions: the processes that run tasks pay for
-# them (the fork server preloads them once), the process that only plans and reports does not.
+# torch is imported inside the task functions: the processes that run tasks pay for it
+# (the fork server preloads it once), the process that only plans and reports does not.
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,11 @@ def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list
         return weights, [None] * len(task.fold_indices)
     from trainer.learning.nested_fit import fit_with_choice
 
+    # A corpus whose quality input never varies has no ladder to pick on: scoring picks would find none.
+    quality_varies = bool(np.ptp(task.features[:, QUALITY_INPUT]) > 0)
     weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
-                                      task.profile, task.seed, task.observed, offered, picks)
+                                      task.profile, task.seed, task.observed, offered,
+                                      picks if quality_varies else None)
     return weights, list(chosen)
 
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from trainer.core.features import FEATURE_NAMES, LOG_FLOOR, N_FEATURES
 
 if TYPE_CHECKING:
+    import onnx
+
     from trainer.learning.model import MLPWeights
+
+# onnx is imported where a graph is built or checked, not at module level: importing it costs about
+# 0.5 s (ml_dtypes), and every run's start-up imported it through the cards' constants, before the
+# fork server could begin importing torch; a failing codec never builds a graph.
 
 OPSET = 18
 IR_VERSION = 10
@@ -31,6 +35,7 @@ def build_onnx(weights: MLPWeights, codec: str) -> bytes:
     """Serialise one model (``weights`` holding a single model) as the runtime contract demands."""
     if weights.w1.shape[0] != 1:
         raise ValueError(f"expected one model, got {weights.w1.shape[0]}")
+    from onnx import TensorProto, helper, numpy_helper
 
     def const(name: str, array: np.ndarray) -> onnx.TensorProto:
         return numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name)
@@ -98,6 +103,8 @@ def build_onnx(weights: MLPWeights, codec: str) -> bytes:
 def graph_ops(model: onnx.ModelProto | bytes) -> list[str]:
     """The distinct op types a model uses, sorted: what the allowlist check and the card report."""
     if isinstance(model, bytes):
+        import onnx
+
         model = onnx.load_from_string(model)
     return sorted({node.op_type for node in model.graph.node})
 
@@ -113,6 +120,8 @@ def ort_predict(onnx_bytes: bytes, features: np.ndarray) -> np.ndarray:
 
 def validate_onnx(onnx_bytes: bytes, weights: MLPWeights, features: np.ndarray) -> list[str]:
     """Every reason this model may not replace a shipped one; empty means it may."""
+    import onnx
+
     problems: list[str] = []
     try:
         model = onnx.load_from_string(onnx_bytes)
