@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from console.screens.confirm_plan import ConfirmPlanScreen
 from tests.conftest import DEMO_PROMOTE_EPOCHS, shipped_model_dir
 from tests.console_pilot import SIZE, make_app, wait_for
@@ -65,3 +67,30 @@ async def test_the_console_and_the_batch_write_reports_with_the_same_keys(tmp_pa
         assert {(c["codec"], c["action"]) for c in report["promotion"]["applied"]} == {
             ("libx265", "replace-model"), ("libx265", "rewrite-card"), ("libx265", "write-calibration"),
             ("h264_amf", "patch-card-status"), ("h264_amf", "write-calibration")}
+
+
+@pytest.mark.slow
+def test_a_batch_starts_each_full_corpus_retrain_at_its_codecs_passing_verdict(tmp_path, monkeypatch):
+    """One worker, libx265 (passes) judged before h264_amf (fails): libx265's retrain is already queued
+    when the last verdict arrives, and what ships is the same as a retrain after it."""
+    from trainer.learning.events import CodecFinished
+    from trainer.run.promotion import EarlyRetrains
+
+    seen: list[tuple[str, str, list[str]]] = []
+    record = EarlyRetrains.on_event
+
+    def recording(self: EarlyRetrains, event: object) -> None:
+        record(self, event)
+        if isinstance(event, CodecFinished):
+            seen.append((event.result.codec, event.result.status, sorted(self.started)))
+
+    monkeypatch.setattr(EarlyRetrains, "on_event", recording)
+    corpus = _corpus(tmp_path / "corpus.jsonl")
+    model_dir = shipped_model_dir(tmp_path / "model", CODECS)
+    code = trainer_main(["--corpus", str(corpus), "--epochs", DEMO_PROMOTE_EPOCHS, "--out-dir", str(tmp_path / "runs"),
+                         "--model-dir", str(model_dir), "--workers", "1", "--yes",
+                         *[a for c in CODECS for a in ("--codec", c)]])
+    assert code == 1
+    assert seen == [("libx265", "pass", ["libx265"]), ("h264_amf", "fail", ["libx265"])]
+    report = json.loads((tmp_path / "runs" / "report.json").read_text())
+    assert any(c["action"] == "replace-model" and c["codec"] == "libx265" for c in report["promotion"]["planned"])

@@ -31,7 +31,7 @@ from trainer.run.advise import advise_failing
 from trainer.run.config import ConfigError, RunConfig
 from trainer.run.errors import InternalError
 from trainer.run.exits import EXIT_INTERNAL, EXPECTED_ERRORS, exit_for_exception
-from trainer.run.promotion import PromotionOutcome, apply_promotion, plan_after_batch
+from trainer.run.promotion import EarlyRetrains, PromotionOutcome, apply_promotion, plan_after_batch
 from trainer.run.report_writer import write_ci_outputs
 from trainer.run.service import RunService, describe_recovery, open_wiring, recover
 from trainer.run.shutdown import StopRequest, stop_on_signals
@@ -65,7 +65,7 @@ def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None
 
 
 def promote(config: RunConfig, engine_service: RunService, loaders: dict[str, Callable[[], CodecData]],
-            stop: StopRequest) -> PromotionOutcome:
+            stop: StopRequest, early: EarlyRetrains | None = None) -> PromotionOutcome:
     """Retrain passing codecs on everything, plan the model-dir changes, apply them with --yes.
 
     A stop signal before the apply (during training, the retrains or the planning) skips it:
@@ -74,7 +74,7 @@ def promote(config: RunConfig, engine_service: RunService, loaders: dict[str, Ca
     """
     log = engine_service.log
     plan = plan_after_batch(engine_service.engine, config.codecs, loaders, config.model_dir, config.report_path,
-                            config.allow_regression, log, stop)
+                            config.allow_regression, log, stop, early)
     if isinstance(plan, str):
         return PromotionOutcome({"skipped": plan})
     if plan.changes and config.yes:
@@ -138,13 +138,18 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
             require_writable_dir(extra.parent, what)
     # An unreachable scheduler or mismatched workers: exit 2 now, before any corpus is read.
     wiring = open_wiring(config)
+    # Retrains start at each passing verdict; the reference profile keeps the old trainer's order.
+    early = None if config.profile.sequential_codecs or config.synthetic_smoke else EarlyRetrains()
     try:
-        service = RunService(config, entrypoint, wiring, stamp=stamp, echo=out)
+        service = RunService(config, entrypoint, wiring, stamp=stamp, echo=out,
+                             on_event=None if early is None else early.on_event)
     except BaseException:
         wiring.close()
         raise
+    if early is not None:
+        early.engine = service.engine
+    state = _RunState(inputs, early=early)
     service.recovered = recovered
-    state = _RunState(inputs)
     log = service.log
     if recovered is not None:
         log.line(describe_recovery(recovered))
@@ -177,6 +182,7 @@ class _RunState:
     """What the batch has got to, whatever ends it: the report is written from this."""
 
     inputs: CorpusInputs
+    early: EarlyRetrains | None = None  # full-corpus retrains started at each passing verdict
     corpus: Corpus | None = None
     trained: bool = False  # the engine was started: its results are the report's
     promotion: dict[str, object] = field(default_factory=dict)
@@ -215,7 +221,7 @@ def _train(config: RunConfig, entrypoint: str, service: RunService, state: _RunS
         elif config.synthetic_smoke:
             state.promotion = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
         else:
-            outcome = promote(config, service, loaders, stop)
+            outcome = promote(config, service, loaders, stop, state.early)
             state.promotion, state.written = outcome.section, outcome.written
     except BaseException:
         engine.close(kill=True)  # an error ends running workers now, as a stop does

@@ -9,12 +9,13 @@ a stop before the apply writes nothing; one during the apply is only recorded, s
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.ingest.corpus import CodecData
+from trainer.learning.events import CodecFinished, Event
 from trainer.learning.results import FinalModel
 from trainer.run.engine import TrainingEngine
 from trainer.run.runlog import RunLog
@@ -24,8 +25,8 @@ from trainer.shipping.incumbent import regression
 from trainer.shipping.lock import ModelDirLocked, PromotionError
 from trainer.shipping.plan import PromotionPlan, plan_promotion
 
-__all__ = ["PromotionOutcome", "PromotionPlan", "FinalsCache", "apply_promotion", "plan_after_batch",
-           "plan_from_verdicts", "regression"]
+__all__ = ["EarlyRetrains", "PromotionOutcome", "PromotionPlan", "FinalsCache", "apply_promotion",
+           "plan_after_batch", "plan_from_verdicts", "regression"]
 
 FINAL_MODEL_TIMEOUT_S = 600
 REGRESSION_OVERRIDE = "the operator confirmed it a second time in the console"
@@ -68,16 +69,40 @@ def apply_promotion(plan: PromotionPlan, model_dir: Path, backup_dir: Path, stam
     return PromotionOutcome(section, [c.path for c in plan.changes])
 
 
+class EarlyRetrains:
+    """The batch's full-corpus retrains, each started the moment its codec passes.
+
+    Started after the last verdict, the retrains of a 14-codec run queued behind its slowest codec
+    while workers idled; started at each verdict they fill the pool while other codecs still train.
+    They train on the very table the verdict judged, which in a batch is what a re-read gives.
+    """
+
+    def __init__(self) -> None:
+        self.engine: TrainingEngine | None = None
+        self.started: dict[str, tuple[CodecData, Future[FinalModel]]] = {}
+
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, CodecFinished) or event.result.status != "pass" or self.engine is None:
+            return
+        codec = event.result.codec
+        _result, data = self.engine.results.judged().get(codec, (None, None))
+        if data is not None and not data.n_generated and codec not in self.started:
+            self.started[codec] = (data, self.engine.train_final(data))
+
+
 def plan_after_batch(engine: TrainingEngine, codecs: list[str], loaders: Mapping[str, Callable[[], CodecData]],
                      model_dir: Path, report_path: Path, allow_regression: bool, log: RunLog,
-                     stop: StopRequest) -> PromotionPlan | str:
-    """Retrain the passing codecs on everything and plan; the skip reason instead if a stop came first."""
+                     stop: StopRequest, early: EarlyRetrains | None = None) -> PromotionPlan | str:
+    """Retrain the passing codecs on everything (unless ``early`` did) and plan; the skip reason
+    instead if a stop came first."""
     results = {c: engine.results[c] for c in codecs}
     passing = [c for c, r in results.items() if r.status == "pass"]
+    started = early.started if early is not None else {}
     # Every judged codec's table (a kept model's sidecar and card name its corpus); passing ones re-read, as retrained.
     judged = {codec: data for codec, (_result, data) in engine.results.judged().items() if data is not None}
-    datas = {**judged, **{codec: loaders[codec]() for codec in passing}}
-    retrains = {codec: engine.train_final(datas[codec]) for codec in passing if not datas[codec].n_generated}
+    datas = {**judged, **{codec: started[codec][0] if codec in started else loaders[codec]() for codec in passing}}
+    retrains = {codec: started[codec][1] if codec in started else engine.train_final(datas[codec])
+                for codec in passing if not datas[codec].n_generated}
     engine.run_until_idle(lambda: stop.requested)
     if stop.requested:
         return _skipped(stop, log)
