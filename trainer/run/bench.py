@@ -209,6 +209,9 @@ def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, profiles: S
                 groups.setdefault(f"{profiles[0]}+probe", Aggregate([])).runs.append(run)
         times = ", ".join(f"{name} {agg.wall_s:.1f} s" for name, agg in groups.items())
         print(f"-- {label} ({default.runs[0].rows} rows; per run: {times})")
+        if "reference" in groups and profiles[0] != "reference":  # the same runs, side by side
+            print(f"   wall-time ratio reference/{profiles[0]} = {groups['reference'].wall_s / default.wall_s:.2f}x "
+                  f"(whole process, mean of {len(REAL_SEEDS)} runs each)")
         print(f"   {'codec':<12} {'model':<13} {'PLCC':>7} {'RMSE':>7} {'minus baseline':>16} {'pick':>5} {'miss':>5}"
               "  verdicts")
         for codec in default.runs[0].plcc:
