@@ -20,6 +20,7 @@ import orjson
 
 from trainer.core.codecs import CODEC_INDEX
 from trainer.core.features import FEATURE_NAMES, RAW_COLUMNS, describe_bound, non_finite_derived, out_of_range
+from trainer.ingest import codes
 from trainer.ingest.columns import FIELD_KEYS, ParsedChunk, Rejections
 
 _NUMBER = (int, float)
@@ -81,10 +82,12 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
     values = array("d")
     targets = array("d")
     codecs = array("b")
-    sources: list[str] = []
+    source_ids: dict[str, int] = {}  # name -> code, in order of first appearance
+    source_codes = array("i")
     generated: list[bool] = []
     per_frame: list[bool] = []
-    presets: list[str] = []
+    preset_ids: dict[str, int] = {}
+    preset_codes = array("i")
     frame_indices = array("d")
     line_numbers = array("q")
     absent = _ABSENT
@@ -188,9 +191,15 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         values.extend([absent if v is None else v for v in fields] if None in fields else fields)
         targets.append(target)
         codecs.append(codec_id)
-        sources.append(source)
+        code = source_ids.get(source)
+        if code is None:
+            code = source_ids[source] = len(source_ids)
+        source_codes.append(code)
         generated.append(get("synthetic") is True)
-        presets.append(preset)
+        code = preset_ids.get(preset)
+        if code is None:
+            code = preset_ids[preset] = len(preset_ids)
+        preset_codes.append(code)
         per_frame.append(frame_index is not None)
         frame_indices.append(math.nan if frame_index is None else float(frame_index))
         line_numbers.append(first_line_no + offset)
@@ -201,11 +210,13 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         raw=np.frombuffer(values, dtype=np.float64).reshape(-1, n_cols).copy(),
         target=np.frombuffer(targets, dtype=np.float64).copy(),
         codec=np.frombuffer(codecs, dtype=np.int8).copy(),
-        sources=sources,
+        source_codes=np.frombuffer(source_codes, dtype=np.int32).copy(),
+        source_names=list(source_ids),
         rejections=rejections,
         generated=np.array(generated, dtype=bool),
         per_frame=np.array(per_frame, dtype=bool),
-        presets=presets,
+        preset_codes=np.frombuffer(preset_codes, dtype=np.int32).copy(),
+        preset_names=list(preset_ids),
         frame_index=np.frombuffer(frame_indices, dtype=np.float64).copy(),
         line_no=np.frombuffer(line_numbers, dtype=np.int64).copy(),
     )
@@ -238,11 +249,13 @@ def _reject_out_of_range(chunk: ParsedChunk) -> ParsedChunk:
         raw=chunk.raw[keep],
         target=chunk.target[keep],
         codec=chunk.codec[keep],
-        sources=[s for s, k in zip(chunk.sources, keep.tolist(), strict=True) if k],
+        source_codes=chunk.source_codes[keep],
+        source_names=chunk.source_names,
         rejections=chunk.rejections,
         generated=chunk.generated[keep],
         per_frame=chunk.per_frame[keep],
-        presets=[p for p, k in zip(chunk.presets, keep.tolist(), strict=True) if k],
+        preset_codes=chunk.preset_codes[keep],
+        preset_names=chunk.preset_names,
         frame_index=chunk.frame_index[keep],
         line_no=chunk.line_no[keep],
     )
@@ -289,16 +302,20 @@ def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
     rejections = Rejections()
     for chunk in chunks:
         rejections.merge(chunk.rejections)
+    source_codes, source_names = codes.merge([(c.source_codes, c.source_names) for c in chunks])
+    preset_codes, preset_names = codes.merge([(c.preset_codes, c.preset_names) for c in chunks])
     return ParsedChunk(
         path=chunks[0].path,
         raw=np.concatenate([c.raw for c in chunks]),
         target=np.concatenate([c.target for c in chunks]),
         codec=np.concatenate([c.codec for c in chunks]),
-        sources=[s for c in chunks for s in c.sources],
+        source_codes=source_codes,
+        source_names=source_names.tolist(),
         rejections=rejections,
         generated=np.concatenate([c.generated for c in chunks]),
         per_frame=np.concatenate([c.per_frame for c in chunks]),
-        presets=[p for c in chunks for p in c.presets],
+        preset_codes=preset_codes,
+        preset_names=preset_names.tolist(),
         frame_index=np.concatenate([c.frame_index for c in chunks]),
         line_no=np.concatenate([c.line_no for c in chunks]),
     )
