@@ -202,7 +202,7 @@ class Corpus:
             raw = self.probe_measurements.as_explicit(raw, codes.decode(source_codes, self.source_names), codec,
                                                       probe_quality, PROBE_PRESET[codec])
         return derive_probe_inputs(raw, source_codes, self.preset_codes[mask], self.preset_names, probe_quality,
-                                   PROBE_PRESET[codec])
+                                   PROBE_PRESET[codec], in_place=True)  # raw is this call's own copy
 
 
 def _provenance(file_counts: np.ndarray, files: list[str], inputs: list[InputFile]) -> list[dict[str, object]]:

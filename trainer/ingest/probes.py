@@ -104,9 +104,11 @@ def with_probe_inputs(raw: np.ndarray, sources: np.ndarray, probe_quality: float
 
 
 def derive_probe_inputs(raw: np.ndarray, source_codes: np.ndarray, preset_codes: np.ndarray, preset_names: np.ndarray,
-                        probe_quality: float, probe_preset: str | None) -> tuple[np.ndarray, ProbeCounts, np.ndarray]:
+                        probe_quality: float, probe_preset: str | None,
+                        in_place: bool = False) -> tuple[np.ndarray, ProbeCounts, np.ndarray]:
     """``with_probe_inputs`` on integer codes into sorted name tables (``trainer.ingest.codes``), every ladder at
-    once (``trainer.ingest.ladders``); also returns each row's ladder id."""
+    once (``trainer.ingest.ladders``); also returns each row's ladder id. ``in_place``: fill ``raw`` itself (a
+    caller's own copy; a million-row copy costs as much as the derivation on a machine slow to fault pages in)."""
     keys = ladder_keys(raw, source_codes, preset_codes)
     ladder, n_ladders = keys.row_ladder, keys.n_ladders
     names = preset_names.tolist()
@@ -131,7 +133,7 @@ def derive_probe_inputs(raw: np.ndarray, source_codes: np.ndarray, preset_codes:
     withholding = own_ladder & (named & bool(probe_preset) & ~same)[ladder]
     unverified = own_ladder & ~named[ladder] & lacks_a_size
     receives = own_ladder | ~np.isnan(raw[:, _COL["crf"]])  # a probe-preset ladder lends to rows with a quality
-    out = np.array(raw, dtype=np.float64, copy=True)
+    out = raw if in_place else np.array(raw, dtype=np.float64, copy=True)  # raw's probe columns read above
     origin = np.zeros(raw.shape[0], dtype=np.int8)  # 0 own encode, 1 own ladder, 2 probe-preset ladder
     for k, (probe, _own) in enumerate(PROBE_FROM_ENCODE):
         column = _COL[probe]
