@@ -266,3 +266,22 @@ def test_every_accepted_row_projects_to_finite_float32_inputs():
     raw[:, RAW_COLUMNS.index("fps")] = [1.0, 1e-40]  # the second is what the bounds now keep out
     assert non_finite_derived(raw).tolist() == [-1, FEATURE_NAMES.index("probe_i_frame_avg_bytes")]
     assert np.isfinite(project_features(raw[:1])).all()
+
+
+def test_range_checks_give_the_same_verdicts_block_by_block(monkeypatch):
+    import orjson
+
+    from trainer.ingest import parsing
+
+    rows = [{"src": f"s{i % 3}", "encoder": "libx264", "crf": 23, "vmaf_score": 90.0, "bitrate_kbps": 3000,
+             "fps": 30, "width": 1280, "height": 720} for i in range(11)]
+    rows[1]["fps"], rows[5]["width"], rows[9]["bitrate_kbps"], rows[10]["height"] = 0.5, 8, 0, 1e9
+    lines = [orjson.dumps(r) for r in rows]
+    whole = parse_lines(lines, "c.jsonl")
+    monkeypatch.setattr(parsing, "CHECK_BLOCK_ROWS", 3)  # the bad rows fall in four different blocks
+    blocked = parse_lines(lines, "c.jsonl")
+    assert blocked.rejections.counts == whole.rejections.counts == {"input-out-of-range": 4}
+    assert blocked.rejections.examples == whole.rejections.examples
+    assert blocked.line_no.tolist() == whole.line_no.tolist() == [1, 3, 4, 5, 7, 8, 9]
+    np.testing.assert_array_equal(blocked.raw, whole.raw)
+    assert blocked.sources == whole.sources == ["s0", "s2", "s0", "s1", "s0", "s1", "s2"]

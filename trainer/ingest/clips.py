@@ -54,23 +54,26 @@ def clip_key_columns(raw: np.ndarray) -> np.ndarray:
     return np.nan_to_num(raw[:, CLIP_KEY_COLUMNS], nan=_ABSENT_KEY)
 
 
+def _ids(names: np.ndarray) -> np.ndarray:
+    """Names as float ids for a key: integer codes (trainer.ingest.codes) as they are, strings numbered."""
+    names = np.asarray(names)
+    if names.dtype.kind in "iu":
+        return names.astype(np.float64)
+    return np.unique(names.astype(str), return_inverse=True)[1].reshape(-1).astype(np.float64)
+
+
 def clip_keys(raw: np.ndarray, codec: np.ndarray, sources: np.ndarray, presets: np.ndarray) -> np.ndarray:
-    """One float row per frame: codec, source id, preset id, then ``clip_key_columns``."""
-    _names, source_ids = np.unique(np.asarray(sources, dtype=object).astype(str), return_inverse=True)
-    _names, preset_ids = np.unique(np.asarray(presets, dtype=object).astype(str), return_inverse=True)
-    return np.column_stack([codec.astype(np.float64), source_ids.astype(np.float64),
-                            preset_ids.reshape(-1).astype(np.float64), clip_key_columns(raw)])
+    """One float row per frame: codec, source id, preset id (codes or names), then ``clip_key_columns``."""
+    return np.column_stack([codec.astype(np.float64), _ids(sources), _ids(presets), clip_key_columns(raw)])
 
 
 def fill_unambiguous(raw: np.ndarray, codec: np.ndarray, sources: np.ndarray, presets: np.ndarray) -> np.ndarray:
     """Frames missing a resolution / fps take it from their (codec, source, preset, quality) group
     when the group's frames that carry it agree on one value; otherwise they stay absent."""
     raw = raw.copy()
-    _names, source_ids = np.unique(np.asarray(sources, dtype=object).astype(str), return_inverse=True)
-    _names, preset_ids = np.unique(np.asarray(presets, dtype=object).astype(str), return_inverse=True)
     quality = np.nan_to_num(raw[:, RAW_INDEX["crf"]], nan=_ABSENT_KEY)
-    _groups, group = np.unique(np.column_stack([codec.astype(np.float64), source_ids.ravel(), preset_ids.ravel(),
-                                                quality]), axis=0, return_inverse=True)
+    _groups, group = np.unique(np.column_stack([codec.astype(np.float64), _ids(sources), _ids(presets), quality]),
+                               axis=0, return_inverse=True)
     group = group.ravel()
     n_groups = int(group.max()) + 1
     for column in FILLED_KEY_COLUMNS:
@@ -118,8 +121,7 @@ def aggregate_frames(
     if n == 0:
         return Clips(raw, target, codec, np.asarray(sources, dtype=object), file_index, generated,
                      np.asarray(presets, dtype=object), 0), rejections
-    sources = np.asarray(sources, dtype=object)
-    presets = np.asarray(presets, dtype=object)
+    sources, presets = np.asarray(sources), np.asarray(presets)  # codes (trainer.ingest.codes) or names
     raw = fill_unambiguous(raw, codec, sources, presets)
     keys = clip_keys(raw, codec, sources, presets)
     if frame_index is not None:

@@ -94,15 +94,25 @@ class ParsedChunk:
     raw: np.ndarray  # float64 [n, len(RAW_COLUMNS)], NaN = absent
     target: np.ndarray  # float64 [n]
     codec: np.ndarray  # int8 [n], index into SUPPORTED_CODECS
-    sources: list[str]
+    source_codes: np.ndarray  # int32 [n], index into source_names
+    source_names: list[str]  # each source once (any order: trainer.ingest.codes sorts them per corpus)
     rejections: Rejections
     generated: np.ndarray  # bool [n]: the row says it was generated ("synthetic": true)
     per_frame: np.ndarray  # bool [n]: one frame of an encode (has frame_index); aggregated into clips later
-    presets: list[str]  # the encoder preset each row names ("" when it names none): part of the ladder key
+    preset_codes: np.ndarray  # int32 [n], index into preset_names: the encoder preset each row names
+    preset_names: list[str]  # each preset once ("" for rows that name none): part of the ladder key
     frame_index: np.ndarray  # float64 [n]: the row's frame_index (NaN: a whole-clip row)
     line_no: np.ndarray  # int64 [n]: the row's line in its file (for rejections found after parsing)
 
     @property
     def n_rows(self) -> int:
         return int(self.target.shape[0])
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.source_names[c] for c in self.source_codes.tolist()]
+
+    @property
+    def presets(self) -> list[str]:
+        return [self.preset_names[c] for c in self.preset_codes.tolist()]
 

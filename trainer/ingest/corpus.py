@@ -10,11 +10,12 @@ import numpy as np
 
 from trainer.core.codecs import CODEC_INDEX, PROBE_PRESET, PROBE_QUALITY, SUPPORTED_CODECS
 from trainer.core.features import N_FEATURES, RAW_COLUMNS, project_features
+from trainer.ingest import codes
 from trainer.ingest.clips import aggregate_frames
 from trainer.ingest.columns import ParsedChunk, Rejections
 from trainer.ingest.harness_probes import HarnessFeatures, HarnessProbes
 from trainer.ingest.parsing import InputFile, read_corpus_file
-from trainer.ingest.probes import ProbeCounts, ladder_ids, observed_inputs, with_probe_inputs
+from trainer.ingest.probes import ProbeCounts, derive_probe_inputs, observed_inputs
 
 
 @dataclass
@@ -61,12 +62,16 @@ class Corpus:
     raw: np.ndarray
     target: np.ndarray
     codec: np.ndarray
-    sources: np.ndarray
+    # Sources and presets as int32 codes into sorted name tables (trainer.ingest.codes), made once at load:
+    # ladders are keyed by numbers, never by sorting strings again per codec.
+    source_codes: np.ndarray
+    source_names: np.ndarray
     file_index: np.ndarray
     files: list[str]
     rejections: Rejections
     generated: np.ndarray
-    presets: np.ndarray  # str per row ("" = the row names no preset): part of the ladder key
+    preset_codes: np.ndarray  # ("" = the row names no preset): part of the ladder key
+    preset_names: np.ndarray
     inputs: list[InputFile] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
     missing_roots: list[str] = field(default_factory=list)
@@ -80,6 +85,16 @@ class Corpus:
     @property
     def rows_accepted(self) -> int:
         return int(self.target.shape[0])
+
+    @property
+    def sources(self) -> np.ndarray:
+        """str per row."""
+        return codes.decode(self.source_codes, self.source_names)
+
+    @property
+    def presets(self) -> np.ndarray:
+        """str per row ("" = the row names no preset)."""
+        return codes.decode(self.preset_codes, self.preset_names)
 
     @classmethod
     def from_chunks(cls, chunks: Sequence[ParsedChunk], **extra: object) -> Corpus:
@@ -95,8 +110,8 @@ class Corpus:
         raw = np.concatenate([c.raw for c in chunks]) if chunks else np.zeros((0, n_cols))
         target = np.concatenate([c.target for c in chunks]) if chunks else np.zeros(0)
         codec = np.concatenate([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8)
-        sources = np.array([s for c in chunks for s in c.sources], dtype=object)
-        presets = np.array([p for c in chunks for p in c.presets], dtype=object)
+        sources, source_names = codes.merge([(c.source_codes, c.source_names) for c in chunks])
+        presets, preset_names = codes.merge([(c.preset_codes, c.preset_names) for c in chunks])
         file_index = np.concatenate(file_ids) if chunks else np.zeros(0, np.int32)
         generated = np.concatenate([c.generated for c in chunks]) if chunks else np.zeros(0, bool)
         frames = np.concatenate([c.per_frame for c in chunks]) if chunks else np.zeros(0, bool)
@@ -126,10 +141,12 @@ class Corpus:
             raw=raw,
             target=target,
             codec=codec,
-            sources=sources,
+            source_codes=sources,
+            source_names=source_names,
             file_index=file_index,
             generated=generated,
-            presets=presets,
+            preset_codes=presets,
+            preset_names=preset_names,
             files=files,
             rejections=rejections,
             frames_aggregated=n_frames,
@@ -145,31 +162,22 @@ class Corpus:
         """The codec's training table, with probe inputs as the harness measures them at ``probe_quality``."""
         probe_quality = PROBE_QUALITY[codec] if probe_quality is None else probe_quality
         mask = self.codec == CODEC_INDEX[codec]
-        file_counts = np.bincount(self.file_index[mask], minlength=len(self.files))
-        known = {info.path: info for info in self.inputs}
-        provenance = []
-        for i, n in enumerate(file_counts):
-            if n > 0:
-                entry: dict[str, object] = {"path": self.files[i], "rows": int(n)}
-                if self.files[i] in known:  # size and hash identify the file on any machine
-                    entry.update(bytes=known[self.files[i]].bytes, sha256=known[self.files[i]].sha256)
-                provenance.append(entry)
-        sources = self.sources[mask].astype(str)
-        presets = self.presets[mask].astype(str)
-        raw, probe = self._with_probes(codec, self.raw[mask], sources, presets, probe_quality)
+        provenance = _provenance(np.bincount(self.file_index[mask], minlength=len(self.files)), self.files,
+                                 self.inputs)
+        raw, probe, ladders = self._with_probes(codec, mask, probe_quality)
         self._probe_counts[codec, float(probe_quality)] = probe
         return CodecData(
             codec=codec,
             features=project_features(raw),
             target=self.target[mask].astype(np.float32),
-            sources=sources,
+            sources=codes.decode(self.source_codes[mask], self.source_names),
             provenance=provenance,
             n_generated=int(self.generated[mask].sum()),
             observed=observed_inputs(raw),
             probe=probe,
             probe_quality=float(probe_quality),
             encode_kbps=raw[:, RAW_COLUMNS.index("bitrate_kbps")].astype(np.float32),
-            ladders=ladder_ids(raw, sources, presets),
+            ladders=ladders,
         )
 
     def probe_counts(self, probe_quality: Mapping[str, float] | None = None) -> ProbeCounts:
@@ -181,18 +189,33 @@ class Corpus:
             mask = self.codec == codec
             quality = float((probe_quality or {}).get(name, PROBE_QUALITY[name]))
             if (name, quality) not in self._probe_counts:
-                self._probe_counts[name, quality] = self._with_probes(
-                    name, self.raw[mask], self.sources[mask].astype(str), self.presets[mask].astype(str), quality)[1]
+                self._probe_counts[name, quality] = self._with_probes(name, mask, quality)[1]
             total += self._probe_counts[name, quality]
         return total
 
-    def _with_probes(self, codec: str, raw: np.ndarray, sources: np.ndarray, presets: np.ndarray,
-                     probe_quality: float) -> tuple[np.ndarray, ProbeCounts]:
-        """One codec's raw rows with their probe inputs (trainer.ingest.probes), the harness's measured
-        probes first where the run trains on them."""
+    def _with_probes(self, codec: str, mask: np.ndarray,
+                     probe_quality: float) -> tuple[np.ndarray, ProbeCounts, np.ndarray]:
+        """One codec's raw rows (``mask``) with their probe inputs (trainer.ingest.probes), the harness's
+        measured probes first where the run trains on them; and each row's ladder id."""
+        raw, source_codes = self.raw[mask], self.source_codes[mask]
         if self.probe_measurements is not None:
-            raw = self.probe_measurements.as_explicit(raw, sources, codec, probe_quality, PROBE_PRESET[codec])
-        return with_probe_inputs(raw, sources, probe_quality, presets, PROBE_PRESET[codec])
+            raw = self.probe_measurements.as_explicit(raw, codes.decode(source_codes, self.source_names), codec,
+                                                      probe_quality, PROBE_PRESET[codec])
+        return derive_probe_inputs(raw, source_codes, self.preset_codes[mask], self.preset_names, probe_quality,
+                                   PROBE_PRESET[codec], in_place=True)  # raw is this call's own copy
+
+
+def _provenance(file_counts: np.ndarray, files: list[str], inputs: list[InputFile]) -> list[dict[str, object]]:
+    """Rows per file that has any, with the size and hash that identify the file on any machine."""
+    known = {info.path: info for info in inputs}
+    provenance = []
+    for i, n in enumerate(file_counts):
+        if n > 0:
+            entry: dict[str, object] = {"path": files[i], "rows": int(n)}
+            if files[i] in known:
+                entry.update(bytes=known[files[i]].bytes, sha256=known[files[i]].sha256)
+            provenance.append(entry)
+    return provenance
 
 
 def load_corpus(

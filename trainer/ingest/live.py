@@ -62,14 +62,18 @@ class ChunkSummary:
     @classmethod
     def of(cls, chunk: ParsedChunk) -> ChunkSummary:
         sources: list[set[str]] = [set() for _ in SUPPORTED_CODECS]
-        for codec_id, source in zip(chunk.codec.tolist(), chunk.sources, strict=True):
-            sources[codec_id].add(source)
+        width = len(chunk.source_names) + 1
+        for pair in np.unique(chunk.codec.astype(np.int64) * width + chunk.source_codes).tolist():
+            sources[pair // width].add(chunk.source_names[pair % width])
         clips: list[set[tuple]] = [set() for _ in SUPPORTED_CODECS]
         frame_rows = np.flatnonzero(chunk.per_frame)
         if frame_rows.size:
             key_values = clip_key_columns(chunk.raw[frame_rows]).tolist()
-            for row, values in zip(frame_rows.tolist(), key_values, strict=True):
-                clips[chunk.codec[row]].add((chunk.sources[row], chunk.presets[row], *values))
+            names, presets = chunk.source_names, chunk.preset_names
+            rows = zip(chunk.codec[frame_rows].tolist(), chunk.source_codes[frame_rows].tolist(),
+                       chunk.preset_codes[frame_rows].tolist(), key_values, strict=True)
+            for codec_id, source, preset, values in rows:
+                clips[codec_id].add((names[source], presets[preset], *values))
         whole_rows = chunk.codec[~chunk.per_frame].astype(np.int64)
         return cls(np.bincount(whole_rows, minlength=len(SUPPORTED_CODECS)),
                    tuple(frozenset(s) for s in sources), tuple(frozenset(c) for c in clips))

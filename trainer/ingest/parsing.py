@@ -20,6 +20,7 @@ import orjson
 
 from trainer.core.codecs import CODEC_INDEX
 from trainer.core.features import FEATURE_NAMES, RAW_COLUMNS, describe_bound, non_finite_derived, out_of_range
+from trainer.ingest import codes
 from trainer.ingest.columns import FIELD_KEYS, ParsedChunk, Rejections
 
 _NUMBER = (int, float)
@@ -81,10 +82,12 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
     values = array("d")
     targets = array("d")
     codecs = array("b")
-    sources: list[str] = []
+    source_ids: dict[str, int] = {}  # name -> code, in order of first appearance
+    source_codes = array("i")
     generated: list[bool] = []
     per_frame: list[bool] = []
-    presets: list[str] = []
+    preset_ids: dict[str, int] = {}
+    preset_codes = array("i")
     frame_indices = array("d")
     line_numbers = array("q")
     absent = _ABSENT
@@ -188,9 +191,15 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         values.extend([absent if v is None else v for v in fields] if None in fields else fields)
         targets.append(target)
         codecs.append(codec_id)
-        sources.append(source)
+        code = source_ids.get(source)
+        if code is None:
+            code = source_ids[source] = len(source_ids)
+        source_codes.append(code)
         generated.append(get("synthetic") is True)
-        presets.append(preset)
+        code = preset_ids.get(preset)
+        if code is None:
+            code = preset_ids[preset] = len(preset_ids)
+        preset_codes.append(code)
         per_frame.append(frame_index is not None)
         frame_indices.append(math.nan if frame_index is None else float(frame_index))
         line_numbers.append(first_line_no + offset)
@@ -201,15 +210,24 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
         raw=np.frombuffer(values, dtype=np.float64).reshape(-1, n_cols).copy(),
         target=np.frombuffer(targets, dtype=np.float64).copy(),
         codec=np.frombuffer(codecs, dtype=np.int8).copy(),
-        sources=sources,
+        source_codes=np.frombuffer(source_codes, dtype=np.int32).copy(),
+        source_names=list(source_ids),
         rejections=rejections,
         generated=np.array(generated, dtype=bool),
         per_frame=np.array(per_frame, dtype=bool),
-        presets=presets,
+        preset_codes=np.frombuffer(preset_codes, dtype=np.int32).copy(),
+        preset_names=list(preset_ids),
         frame_index=np.frombuffer(frame_indices, dtype=np.float64).copy(),
         line_no=np.frombuffer(line_numbers, dtype=np.int64).copy(),
     )
+    del values, targets, codecs, source_codes, preset_codes, frame_indices, line_numbers  # copied into the chunk
     return _reject_out_of_range(chunk)
+
+
+# Rows per block of the range checks: their temporaries (several per column) stay in cache and small, instead
+# of a dozen arrays the size of the chunk at the end of a parse.
+CHECK_BLOCK_ROWS = 1 << 15
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _reject_out_of_range(chunk: ParsedChunk) -> ParsedChunk:
@@ -217,11 +235,13 @@ def _reject_out_of_range(chunk: ParsedChunk) -> ParsedChunk:
 
     Two checks: every raw column within its bounds, and every model input derived from the row
     (frame sizes from bitrate / fps, shot length from fps x duration) finite as the float32 the
-    model sees. Checked on whole columns at once (cheap next to parsing); the rows that stay are
-    untouched, so a poisoned row leaves every other row, and every fold built from them, bit-identical.
+    model sees. Checked with numpy a block of rows at a time (each row's verdict is its own); the rows
+    that stay are untouched, so a poisoned row leaves every other row, and every fold built from them,
+    bit-identical.
     """
-    bad_column = out_of_range(chunk.raw)
-    derived_bad = non_finite_derived(chunk.raw)
+    blocks = range(0, chunk.n_rows, CHECK_BLOCK_ROWS)
+    bad_column = np.concatenate([out_of_range(chunk.raw[i:i + CHECK_BLOCK_ROWS]) for i in blocks] or [_NONE])
+    derived_bad = np.concatenate([non_finite_derived(chunk.raw[i:i + CHECK_BLOCK_ROWS]) for i in blocks] or [_NONE])
     bad_rows = np.flatnonzero((bad_column >= 0) | (derived_bad >= 0))
     if bad_rows.size == 0:
         return chunk
@@ -238,11 +258,13 @@ def _reject_out_of_range(chunk: ParsedChunk) -> ParsedChunk:
         raw=chunk.raw[keep],
         target=chunk.target[keep],
         codec=chunk.codec[keep],
-        sources=[s for s, k in zip(chunk.sources, keep.tolist(), strict=True) if k],
+        source_codes=chunk.source_codes[keep],
+        source_names=chunk.source_names,
         rejections=chunk.rejections,
         generated=chunk.generated[keep],
         per_frame=chunk.per_frame[keep],
-        presets=[p for p, k in zip(chunk.presets, keep.tolist(), strict=True) if k],
+        preset_codes=chunk.preset_codes[keep],
+        preset_names=chunk.preset_names,
         frame_index=chunk.frame_index[keep],
         line_no=chunk.line_no[keep],
     )
@@ -279,9 +301,9 @@ def _parse_byte_range(path: str, start: int, end: int, first_line_no: int) -> Pa
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read(end - start)
-    if start == 0:
-        data = strip_bom(data)
-    return parse_lines(_split_lines(data), path, first_line_no)
+    lines = _split_lines(strip_bom(data) if start == 0 else data)
+    del data  # the lines are copies: the range's bytes need not stay through the parse
+    return parse_lines(lines, path, first_line_no)
 
 
 def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
@@ -289,25 +311,27 @@ def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
     rejections = Rejections()
     for chunk in chunks:
         rejections.merge(chunk.rejections)
+    source_codes, source_names = codes.merge([(c.source_codes, c.source_names) for c in chunks])
+    preset_codes, preset_names = codes.merge([(c.preset_codes, c.preset_names) for c in chunks])
     return ParsedChunk(
         path=chunks[0].path,
         raw=np.concatenate([c.raw for c in chunks]),
         target=np.concatenate([c.target for c in chunks]),
         codec=np.concatenate([c.codec for c in chunks]),
-        sources=[s for c in chunks for s in c.sources],
+        source_codes=source_codes,
+        source_names=source_names.tolist(),
         rejections=rejections,
         generated=np.concatenate([c.generated for c in chunks]),
         per_frame=np.concatenate([c.per_frame for c in chunks]),
-        presets=[p for c in chunks for p in c.presets],
+        preset_codes=preset_codes,
+        preset_names=preset_names.tolist(),
         frame_index=np.concatenate([c.frame_index for c in chunks]),
         line_no=np.concatenate([c.line_no for c in chunks]),
     )
 
 
-def _parse_in_parallel(path: Path, data: bytes, workers: int) -> ParsedChunk:
-    """Split at line boundaries, one byte range per worker; workers re-read their range from disk."""
-    import multiprocessing
-
+def _byte_ranges(data: bytes, workers: int) -> list[tuple[int, int, int]]:
+    """(start, end, first line number) of one newline-aligned byte range per worker."""
     cuts = [0]
     for k in range(1, workers):
         newline = data.find(b"\n", max(cuts[-1], len(data) * k // workers))
@@ -316,14 +340,22 @@ def _parse_in_parallel(path: Path, data: bytes, workers: int) -> ParsedChunk:
         cuts.append(newline + 1)
     cuts.append(len(data))
     ranges = [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
-    first_lines = [data.count(b"\n", 0, a) + 1 for a, _ in ranges]
+    return [(a, b, data.count(b"\n", 0, a) + 1) for a, b in ranges]
+
+
+def _parse_in_parallel(path: Path, ranges: list[tuple[int, int, int]]) -> ParsedChunk:
+    """One byte range per worker; workers re-read their range from disk."""
+    import multiprocessing
+
     # spawn: a parse worker needs numpy and orjson only, not the torch-preloaded fork server.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
-        futures = [
-            pool.submit(_parse_byte_range, str(path), a, b, n) for (a, b), n in zip(ranges, first_lines, strict=True)
-        ]
+        futures = [pool.submit(_parse_byte_range, str(path), a, b, n) for a, b, n in ranges]
         return merge_chunks([f.result() for f in futures])
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def read_corpus_file(path: Path, workers: int = 1) -> tuple[ParsedChunk, InputFile]:
@@ -333,11 +365,18 @@ def read_corpus_file(path: Path, workers: int = 1) -> tuple[ParsedChunk, InputFi
     report's provenance is computed on a thread meanwhile (hashlib releases the GIL).
     """
     data = path.read_bytes()
+    size = len(data)
     with ThreadPoolExecutor(max_workers=1) as hasher:
-        digest = hasher.submit(lambda: hashlib.sha256(data).hexdigest())
-        if workers > 1 and len(data) >= PARALLEL_PARSE_MIN_BYTES:
-            chunk = _parse_in_parallel(path, data, workers)
+        digest = hasher.submit(_sha256, data)
+        # Past this point only the hasher holds the file's bytes: they go as soon as it is done, not after
+        # the parse (a 214 MiB file held through the merge of the workers' rows set the peak memory).
+        if workers > 1 and size >= PARALLEL_PARSE_MIN_BYTES:
+            ranges = _byte_ranges(data, workers)
+            del data
+            chunk = _parse_in_parallel(path, ranges)
         else:
-            chunk = parse_lines(_split_lines(strip_bom(data)), str(path))
-        return chunk, InputFile(str(path), len(data), digest.result())
+            lines = _split_lines(strip_bom(data))
+            del data
+            chunk = parse_lines(lines, str(path))
+        return chunk, InputFile(str(path), size, digest.result())
 
