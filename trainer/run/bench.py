@@ -29,6 +29,7 @@ from trainer.ingest.synthetic import synthetic_rows
 from trainer.outputs.describe import fmt
 from trainer.run.bench_advise import bench_advise
 from trainer.run.bench_calibration import bench_calibration
+from trainer.run.bench_profile import bench_profile
 from trainer.run.bench_runs import Aggregate, TrainingRun, gb, measure, run_training
 
 SIZES = {"S": (12, 40), "M": (20, 200), "L": (40, 500)}  # sources x rows per source, per codec
@@ -262,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sections", default="training,real,ingest",
                         help="comma-separated: training (generated S/M/L), real (shared corpora), ingest, "
                         "cluster (M on a Dask LocalCluster vs the process pool), advise (its cost), calibration "
-                        "(margins and offsets cross-conformally, then as the harness reads them on unseen clips)")
+                        "(margins and offsets cross-conformally, then as the harness reads them on unseen clips), "
+                        "profile (where a batch's time goes, stage by stage: the real corpora and M)")
     parser.add_argument("--calibration-splits", type=int, default=10,
                         help="random source splits per held-back share in the calibration section (default 10)")
     parser.add_argument("--real-corpus", action="append", type=Path, default=[], metavar="FILE",
@@ -308,6 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_calibration(args.real_corpus or sorted(SHARED_CORPORA.glob("*.jsonl")), workdir,
                           args.harness_probes or sorted(SHARED_HARNESS_PROBES.glob("*_probe_*.jsonl")),
                           args.calibration_splits)
+    if "profile" in sections:
+        corpora = args.real_corpus or sorted(SHARED_CORPORA.glob("*.jsonl"))
+        bench_profile([*corpora, write_bench_corpus(workdir / "corpora" / "M.jsonl", *SIZES["M"])], workdir,
+                      args.harness_probes or sorted(SHARED_HARNESS_PROBES.glob("*_probe_*.jsonl")))
     return 0
 
 
