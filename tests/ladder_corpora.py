@@ -41,7 +41,7 @@ LADDER_RESOLUTIONS = ((960, 540), (1280, 720), (1920, 1080))
 
 
 def crf_ladder_rows(codec: str = "libx264", n_sources: int = 12, crfs: range = range(16, 47, 2),
-                    seed: int = 0, offset_sigma: float = 2.0) -> list[dict[str, object]]:
+                    seed: int = 0, offset_sigma: float = 1.0) -> list[dict[str, object]]:
     """Three ladders (resolutions) per source over CRF 16..46, quality following bits per pixel (issue #29).
 
     A smaller picture spends more bits per pixel at one CRF (bpp grows as pixels^-0.2), VMAF follows

@@ -103,7 +103,7 @@ CONSTRAINT_COST_MAX = 1.15
 def test_on_the_crf_ladder_corpus_the_constraint_costs_little_against_the_unconstrained_network(tmp_path):
     from trainer.ingest.corpus import load_corpus
 
-    data = load_corpus([write_rows(tmp_path / "ladders.jsonl", crf_ladder_rows(offset_sigma=1.0))]).for_codec(
+    data = load_corpus([write_rows(tmp_path / "ladders.jsonl", crf_ladder_rows())]).for_codec(
         "libx264")
     sources = np.unique(data.sources)
     held = [np.isin(data.sources, sources[k::4]) for k in range(4)]
