@@ -24,6 +24,9 @@ STD_FLOOR = 1e-6
 # stepping until a whole fold's network is saturated and predicts a constant. Training targets
 # are therefore held this far inside the range; metrics always use the true targets.
 TARGET_MARGIN = 0.5
+# Hidden units per layer that decrease and that increase with quality where it is live (weight_bounds);
+# the rest are blind to it.
+QUALITY_SPLIT = (24, 24)
 
 
 class TrainingDiverged(ArithmeticError):
@@ -79,13 +82,15 @@ def fit(
     seed: int,
     observed: np.ndarray | None = None,
     shrinks: Sequence[float] | None = None,
+    monotone: bool = True,
 ) -> MLPWeights:
     """Train one model per row of ``train_masks`` ([F, n] bool) with Adam on MSE.
 
     ``observed`` ([14] bool, or [F, 14]: one per model) names the inputs some row really measured.
     Those, when they vary over a model's training rows, are its live inputs; every other input gets
     exactly zero weight.
-    With the quality input live, the model is monotone (non-increasing) in it by construction.
+    With the quality input live, the model is monotone (non-increasing) in it by construction
+    (``monotone=False`` drops that constraint: only to measure what it costs).
     ``shrinks`` gives each model its own weight-decay strength (default: the profile's), so
     candidates of a model choice train side by side in one batched network.
     """
@@ -119,7 +124,7 @@ def fit(
     live = torch.stack([_varies(x_all[rows]) for rows in masks])
     if observed is not None:
         live &= torch.from_numpy(np.asarray(observed, dtype=bool))
-    bounds = weight_bounds(live)
+    bounds = weight_bounds(live, monotone)
     project_weights(params, bounds)
     loss_weight = weight * _row_weights(y_all, live[:, QUALITY_INPUT], profile)
     with torch.no_grad():
@@ -191,40 +196,57 @@ def _varies(x: torch.Tensor) -> torch.Tensor:
     return x.amax(0) > x.amin(0)
 
 
-def weight_bounds(live: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def weight_bounds(live: torch.Tensor, monotone: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per-weight [low, high] for F models from their live inputs ([F, 14] bool).
 
-    A dead input's first-layer weights are pinned to 0. Where the quality input (column 0) is
-    live, the hidden layers are split in halves: the first half of layer 1 sees quality with a
-    weight <= 0 (and every other input freely), the second half never sees it; the first half of
-    layer 2 takes the first half of layer 1 with weights >= 0, the second half not at all; the
-    output takes the first half of layer 2 with weights >= 0. Every path from quality to the
-    output then has a non-positive sign and ReLU and sigmoid are non-decreasing, so the
-    prediction can never rise with quality, for any inputs, inside or outside the training range.
+    A dead input's first-layer weights are pinned to 0. Where the quality input (column 0) is live
+    (and ``monotone``, which only measurements turn off), every hidden unit has a direction in
+    quality: decreasing (D), increasing (I) or blind (B), ``QUALITY_SPLIT`` units of each per layer,
+    and the output is decreasing. A weight from a directed unit into a directed one must carry the
+    sign that keeps the direction (D->D and I->I >= 0, D->I and I->D <= 0); a weight from a directed
+    unit into a blind one is 0; blind units and the other inputs feed anything freely. Quality
+    itself counts as increasing. ReLU and sigmoid are non-decreasing, so each unit keeps its
+    direction and the prediction can never rise with quality, for any inputs, inside or outside the
+    training range. Unlike a construction with decreasing units alone (whose logit is a sum of
+    convex decreasing functions, so convex in quality), I units entering D units with negative
+    weights give concave pieces too: a curve that flattens towards its ceiling can be fitted.
     """
     n_models = live.shape[0]
-    inf = float("inf")
-    lo1 = torch.full((n_models, N_FEATURES, HIDDEN), -inf)
-    hi1 = torch.full((n_models, N_FEATURES, HIDDEN), inf)
-    lo2 = torch.full((n_models, HIDDEN, HIDDEN), -inf)
-    hi2 = torch.full((n_models, HIDDEN, HIDDEN), inf)
-    lo3 = torch.full((n_models, HIDDEN, 1), -inf)
-    hi3 = torch.full((n_models, HIDDEN, 1), inf)
+    layers = [(N_FEATURES, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, 1)]
+    bounds = [(torch.full((n_models, i, o), -math.inf), torch.full((n_models, i, o), math.inf)) for i, o in layers]
+    if monotone:
+        quality = torch.zeros(N_FEATURES)
+        quality[QUALITY_INPUT] = 1.0
+        hidden = unit_directions()
+        directions = [quality, hidden, hidden, torch.tensor([-1.0])]
+        searched = live[:, QUALITY_INPUT].view(n_models, 1, 1)
+        for k, (low, high) in enumerate(bounds):
+            sign_low, sign_high = _direction_bounds(directions[k], directions[k + 1])
+            low.copy_(torch.where(searched, sign_low, low))
+            high.copy_(torch.where(searched, sign_high, high))
+    low1, high1 = bounds[0]
     dead = ~live
-    lo1[dead] = 0.0
-    hi1[dead] = 0.0
-    half = HIDDEN // 2
-    for f in range(n_models):
-        if not bool(live[f, QUALITY_INPUT]):
-            continue
-        hi1[f, QUALITY_INPUT, :half] = 0.0
-        lo1[f, QUALITY_INPUT, half:] = 0.0
-        hi1[f, QUALITY_INPUT, half:] = 0.0
-        lo2[f, :half, :half] = 0.0
-        lo2[f, :half, half:] = 0.0
-        hi2[f, :half, half:] = 0.0
-        lo3[f, :half] = 0.0
-    return [(lo1, hi1), (lo2, hi2), (lo3, hi3)]
+    low1[dead] = 0.0
+    high1[dead] = 0.0
+    return bounds
+
+
+def unit_directions(split: tuple[int, int] | None = None) -> torch.Tensor:
+    """[HIDDEN] direction in quality of each hidden unit: -1 (D) first, then +1 (I), then 0 (B)."""
+    decreasing, increasing = QUALITY_SPLIT if split is None else split
+    directions = torch.zeros(HIDDEN)
+    directions[:decreasing] = -1.0
+    directions[decreasing : decreasing + increasing] = 1.0
+    return directions
+
+
+def _direction_bounds(into: torch.Tensor, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[in, out] bounds of the weights from units of directions ``into`` to units of directions ``out``."""
+    need = into.view(-1, 1) * out.view(1, -1)  # +1: the weight must be >= 0, -1: <= 0, 0: no sign needed
+    low = torch.where(need > 0, 0.0, -math.inf)
+    high = torch.where(need < 0, 0.0, math.inf)
+    pinned = (into.view(-1, 1) != 0) & (out.view(1, -1) == 0)  # a blind unit never sees quality
+    return low.masked_fill(pinned, 0.0), high.masked_fill(pinned, 0.0)
 
 
 def project_weights(params: list[torch.Tensor], bounds: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
