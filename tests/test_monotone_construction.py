@@ -12,7 +12,16 @@ import torch
 
 from tests.ladder_corpora import crf_ladder_rows, write_rows
 from trainer.core.features import LOG_MASK, N_FEATURES, QUALITY_INPUT
-from trainer.learning.model import HIDDEN, MLPWeights, fit, predict, project_weights, unit_directions, weight_bounds
+from trainer.learning.model import (
+    CONVEX_SPLIT,
+    HIDDEN,
+    MLPWeights,
+    fit,
+    predict,
+    project_weights,
+    unit_directions,
+    weight_bounds,
+)
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.shipping.onnx_export import build_onnx, ort_predict
 
@@ -91,6 +100,21 @@ def test_hidden_units_are_split_into_decreasing_increasing_and_blind_and_dead_qu
     assert (low1[1, QUALITY_INPUT] == 0).all() and (high1[1, QUALITY_INPUT] == 0).all()  # dead: pinned
     for low, high in ((low2, high2), (low3, high3)):
         assert (low[1] == -np.inf).all() and (high[1] == np.inf).all()  # no quality: every other weight free
+
+
+def test_the_curves_models_keep_decreasing_units_only_and_the_same_sweep_never_rises():
+    """The content-blind curve keeps the narrower class (logit convex in quality): in one batch, a
+    model flagged convex gets no increasing unit, the other gets both kinds."""
+    live = torch.ones(2, N_FEATURES, dtype=torch.bool)
+    (low1, high1), (low2, _high2), (low3, high3) = weight_bounds(live, convex=torch.tensor([False, True]))
+    narrow = unit_directions(CONVEX_SPLIT)
+    assert int((narrow == 1).sum()) == 0 and int((narrow == -1).sum()) == HIDDEN // 2
+    half = HIDDEN // 2
+    assert (high1[1, QUALITY_INPUT, :half] == 0).all() and (low1[1, QUALITY_INPUT, :half] == -np.inf).all()
+    assert (low1[1, QUALITY_INPUT, half:] == 0).all() and (high1[1, QUALITY_INPUT, half:] == 0).all()
+    assert (low3[1, :half] == 0).all() and (high3[1, half:] == np.inf).all()
+    assert (low1[0, QUALITY_INPUT] == 0).any()  # the other model has increasing units (w >= 0 from quality)
+    assert torch.equal(low2[0], weight_bounds(live[:1])[1][0][0])
 
 
 # Held-out RMSE of the constrained network may exceed the unconstrained one's by at most this factor.

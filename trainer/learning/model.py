@@ -27,6 +27,9 @@ TARGET_MARGIN = 0.5
 # Hidden units per layer that decrease and that increase with quality where it is live (weight_bounds);
 # the rest are blind to it.
 QUALITY_SPLIT = (24, 24)
+# Decreasing units only, half the layer: the construction before issue #29 (logit convex in quality),
+# kept for the content-blind curve.
+CONVEX_SPLIT = (HIDDEN // 2, 0)
 
 
 class TrainingDiverged(ArithmeticError):
@@ -83,6 +86,7 @@ def fit(
     observed: np.ndarray | None = None,
     shrinks: Sequence[float] | None = None,
     monotone: bool = True,
+    convex: Sequence[bool] | None = None,
 ) -> MLPWeights:
     """Train one model per row of ``train_masks`` ([F, n] bool) with Adam on MSE.
 
@@ -92,7 +96,9 @@ def fit(
     With the quality input live, the model is monotone (non-increasing) in it by construction
     (``monotone=False`` drops that constraint: only to measure what it costs).
     ``shrinks`` gives each model its own weight-decay strength (default: the profile's), so
-    candidates of a model choice train side by side in one batched network.
+    candidates of a model choice train side by side in one batched network. ``convex`` (one flag per
+    model) gives a model decreasing quality units only (``CONVEX_SPLIT``): the content-blind curve's
+    simpler shape class (see ``weight_bounds``).
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -124,7 +130,7 @@ def fit(
     live = torch.stack([_varies(x_all[rows]) for rows in masks])
     if observed is not None:
         live &= torch.from_numpy(np.asarray(observed, dtype=bool))
-    bounds = weight_bounds(live, monotone)
+    bounds = weight_bounds(live, monotone, None if convex is None else torch.tensor(list(convex), dtype=torch.bool))
     project_weights(params, bounds)
     loss_weight = weight * _row_weights(y_all, live[:, QUALITY_INPUT], profile)
     with torch.no_grad():
@@ -196,7 +202,8 @@ def _varies(x: torch.Tensor) -> torch.Tensor:
     return x.amax(0) > x.amin(0)
 
 
-def weight_bounds(live: torch.Tensor, monotone: bool = True) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def weight_bounds(live: torch.Tensor, monotone: bool = True,
+                  convex: torch.Tensor | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per-weight [low, high] for F models from their live inputs ([F, 14] bool).
 
     A dead input's first-layer weights are pinned to 0. Where the quality input (column 0) is live
@@ -210,6 +217,9 @@ def weight_bounds(live: torch.Tensor, monotone: bool = True) -> list[tuple[torch
     training range. Unlike a construction with decreasing units alone (whose logit is a sum of
     convex decreasing functions, so convex in quality), I units entering D units with negative
     weights give concave pieces too: a curve that flattens towards its ceiling can be fitted.
+    Models flagged in ``convex`` ([F] bool) keep the older, narrower class: decreasing units only
+    (``CONVEX_SPLIT``), a logit convex in quality, which the content-blind curve uses (the simplest
+    candidate of a model choice keeps the simplest shape).
     """
     n_models = live.shape[0]
     layers = [(N_FEATURES, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, 1)]
@@ -217,13 +227,15 @@ def weight_bounds(live: torch.Tensor, monotone: bool = True) -> list[tuple[torch
     if monotone:
         quality = torch.zeros(N_FEATURES)
         quality[QUALITY_INPUT] = 1.0
-        hidden = unit_directions()
-        directions = [quality, hidden, hidden, torch.tensor([-1.0])]
         searched = live[:, QUALITY_INPUT].view(n_models, 1, 1)
-        for k, (low, high) in enumerate(bounds):
-            sign_low, sign_high = _direction_bounds(directions[k], directions[k + 1])
-            low.copy_(torch.where(searched, sign_low, low))
-            high.copy_(torch.where(searched, sign_high, high))
+        narrow = (torch.zeros(n_models, dtype=torch.bool) if convex is None else convex).view(-1, 1, 1)
+        for split, models in ((None, searched & ~narrow), (CONVEX_SPLIT, searched & narrow)):
+            hidden = unit_directions(split)
+            directions = [quality, hidden, hidden, torch.tensor([-1.0])]
+            for k, (low, high) in enumerate(bounds):
+                sign_low, sign_high = _direction_bounds(directions[k], directions[k + 1])
+                low.copy_(torch.where(models, sign_low, low))
+                high.copy_(torch.where(models, sign_high, high))
     low1, high1 = bounds[0]
     dead = ~live
     low1[dead] = 0.0

@@ -109,7 +109,8 @@ def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candida
         job_observed = np.array([curve_observed(observed) if jobs[i][0].quality_only else everything
                                  for i in network_jobs])
         parts.append(fit(features, target, np.array([jobs[i][1] for i in network_jobs]), profile, seed, job_observed,
-                         [float(jobs[i][0].shrink or 0.0) for i in network_jobs]))
+                         [float(jobs[i][0].shrink or 0.0) for i in network_jobs],
+                         convex=[jobs[i][0].quality_only for i in network_jobs]))
     for name, indices in zip(line_names, line_jobs, strict=True):
         parts.append(fit_line(features, target, np.array([jobs[i][1] for i in indices]), profile, observed, name))
     merged = MLPWeights(*(np.concatenate([getattr(p, f) for p in parts]) for f in MLPWeights.__dataclass_fields__))

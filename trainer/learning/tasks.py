@@ -178,7 +178,8 @@ def run_final_task(task: FinalTask) -> MLPWeights:
 
     everything = np.ones((1, task.target.shape[0]), dtype=bool)
     if task.profile.train_curve:
-        return fit(task.features, task.target, everything, task.profile, task.seed, curve_observed(task.observed))
+        return fit(task.features, task.target, everything, task.profile, task.seed, curve_observed(task.observed),
+                   convex=[True])
     if task.profile.train_line:
         from trainer.learning.line_model import fit_line
 
