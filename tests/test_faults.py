@@ -412,13 +412,13 @@ def test_a_worker_killed_mid_batch_costs_only_its_codec(tmp_path):
     corpus = write_corpus(tmp_path / "corpus.jsonl", plan)
     out = tmp_path / "runs"
     argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out), "--model-dir",
-            str(tmp_path / "model"), "--epochs", "40", "--workers", "1", *(f"--codec={c}" for c in plan)]
+            str(tmp_path / "model"), "--epochs", "120", "--workers", "1", *(f"--codec={c}" for c in plan)]
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
         victims = []
         for _ in range(1 + MAX_WORKER_DEATHS):
-            victims.append(_busy_pool_worker(proc.pid, cpu_seconds=0.5, timeout=60))  # mid-task: seconds each
+            victims.append(_busy_pool_worker(proc.pid, cpu_seconds=0.3, timeout=60))  # mid-task: seconds each
             os.kill(victims[-1], signal.SIGKILL)
             _wait_for_death(victims[-1])
         victim = victims[0]

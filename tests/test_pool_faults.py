@@ -71,9 +71,9 @@ def test_a_fork_server_killed_while_the_pool_starts_workers_is_replaced_and_ever
 
 
 def test_a_worker_killed_once_costs_nothing_its_task_runs_again(tmp_path):
-    proc, out = _batch(tmp_path, SMALL_PLAN, epochs=40, workers=2)
+    proc, out = _batch(tmp_path, SMALL_PLAN, epochs=300, workers=2)
     try:
-        victim = _busy_pool_worker(proc.pid, cpu_seconds=0.5, timeout=60)
+        victim = _busy_pool_worker(proc.pid, cpu_seconds=0.3, timeout=60)
         os.kill(victim, signal.SIGKILL)
     finally:
         stdout, stderr = _finish(proc, 180)
