@@ -75,10 +75,11 @@ def champion_rows(prefix: str, n_sources: int, per_source: int, sigma: float, se
     return [{**row, "src": prefix + str(row["src"])} for row in rows]
 
 
-# Corpus A: 10 clean sources; promoted at 40 epochs it clears the gate (mean 0.9929, spread 0.0036).
+# Corpus A: 10 clean sources; promoted at 200 epochs it clears the gate (mean 0.9979, spread 0.0023).
 # Corpus B: A's sources measured noisier plus 48 new ones, trained for only 6 epochs: it still clears
-# the gate (0.9827, spread 0.0040) but on B's 960 new-source rows it scores PLCC 0.9823 against the
-# A model's 0.9893 -- worse than the incumbent by more than 0.005 (measured on this 2-core AVX2 host).
+# the gate (0.9876, spread 0.0033) but on B's 960 new-source rows it scores PLCC 0.9874 against the
+# A model's 0.9940 -- worse than the incumbent by more than 0.005 (measured on this 2-core host after
+# the D/I/B construction of issue #29; at 40 epochs A was too close to B).
 CHAMPION_A = ("", 10, 24, 0.3, 2026)
 CHAMPION_B_NEW = ("b_", 48, 20, 1.0, 8)
 CHAMPION_A_EPOCHS, CHAMPION_B_EPOCHS = "200", "6"
