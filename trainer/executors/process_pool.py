@@ -60,8 +60,9 @@ def stop_pool_helpers_at_exit(timeout_s: float = HELPER_STOP_SECONDS) -> None:
     exit_work = getattr(multiprocessing.util, "_exit_function", None)
     if exit_work is not None:
         exit_work()  # runs again at exit as a no-op
-    for helper in (getattr(multiprocessing.forkserver, "_forkserver", None),
-                   getattr(multiprocessing.resource_tracker, "_resource_tracker", None)):
+    fork_server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    _kill_fork_server(fork_server)
+    for helper in (fork_server, getattr(multiprocessing.resource_tracker, "_resource_tracker", None)):
         stop = getattr(helper, "_stop", None)
         if stop is None:
             continue
@@ -72,6 +73,15 @@ def stop_pool_helpers_at_exit(timeout_s: float = HELPER_STOP_SECONDS) -> None:
             _stop_quietly(stop)
             continue
         stopper.join(timeout_s)
+
+
+def _kill_fork_server(fork_server: object) -> None:
+    """End the fork server at once: it holds nothing to save (workers are already gone), and left to
+    exit on EOF it tears down its torch import first, which kept every run about 0.3 s longer."""
+    pid = getattr(fork_server, "_forkserver_pid", None)
+    if isinstance(pid, int) and pid > 0:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _stop_quietly(stop: Callable[[], None]) -> None:
