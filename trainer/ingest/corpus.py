@@ -14,7 +14,7 @@ from trainer.ingest import codes
 from trainer.ingest.clips import aggregate_frames
 from trainer.ingest.columns import ParsedChunk, Rejections
 from trainer.ingest.harness_probes import HarnessFeatures, HarnessProbes
-from trainer.ingest.parsing import InputFile, read_corpus_file
+from trainer.ingest.parsing import InputFile, joined, read_corpus_file
 from trainer.ingest.probes import ProbeCounts, derive_probe_inputs, observed_inputs
 
 
@@ -107,14 +107,14 @@ class Corpus:
                 files.append(chunk.path)
             file_ids.append(np.full(chunk.n_rows, files.index(chunk.path), dtype=np.int32))
         n_cols = len(RAW_COLUMNS)
-        raw = np.concatenate([c.raw for c in chunks]) if chunks else np.zeros((0, n_cols))
-        target = np.concatenate([c.target for c in chunks]) if chunks else np.zeros(0)
-        codec = np.concatenate([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8)
+        raw = joined([c.raw for c in chunks]) if chunks else np.zeros((0, n_cols))
+        target = joined([c.target for c in chunks]) if chunks else np.zeros(0)
+        codec = joined([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8)
         sources, source_names = codes.merge([(c.source_codes, c.source_names) for c in chunks])
         presets, preset_names = codes.merge([(c.preset_codes, c.preset_names) for c in chunks])
-        file_index = np.concatenate(file_ids) if chunks else np.zeros(0, np.int32)
-        generated = np.concatenate([c.generated for c in chunks]) if chunks else np.zeros(0, bool)
-        frames = np.concatenate([c.per_frame for c in chunks]) if chunks else np.zeros(0, bool)
+        file_index = joined(file_ids) if chunks else np.zeros(0, np.int32)
+        generated = joined([c.generated for c in chunks]) if chunks else np.zeros(0, bool)
+        frames = joined([c.per_frame for c in chunks]) if chunks else np.zeros(0, bool)
         n_frames = n_clips = 0
         if frames.any():
             rows = ~frames

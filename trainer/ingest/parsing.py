@@ -70,6 +70,14 @@ def _as_float(value: float | int) -> float:
         return math.inf if value > 0 else -math.inf
 
 
+# Each accepted row is parsed into one float64 record: the raw fields, then its bookkeeping. Codes, line
+# numbers and frame indices are exact in float64 (all far below 2**53).
+N_FIELDS = len(FIELD_KEYS)
+TARGET_COLUMN, CODEC_COLUMN, SOURCE_COLUMN, PRESET_COLUMN, FRAME_COLUMN, GENERATED_COLUMN, LINE_COLUMN = range(
+    N_FIELDS, N_FIELDS + 7)
+ROW_WIDTH = N_FIELDS + 7
+
+
 def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> ParsedChunk:
     """Parse complete JSONL lines into accepted columns and counted rejections.
 
@@ -80,19 +88,12 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
     decode_error = orjson.JSONDecodeError
     rejections = Rejections()
     values = array("d")
-    targets = array("d")
-    codecs = array("b")
     source_ids: dict[str, int] = {}  # name -> code, in order of first appearance
-    source_codes = array("i")
-    generated: list[bool] = []
-    per_frame: list[bool] = []
     preset_ids: dict[str, int] = {}
-    preset_codes = array("i")
-    frame_indices = array("d")
-    line_numbers = array("q")
     absent = _ABSENT
     absent_defaults = _ABSENT_DEFAULTS
     isfinite = math.isfinite
+    nan = math.nan
     primary_keys = _PRIMARY_KEYS
     alias_fallbacks = _ALIAS_FALLBACKS
     plain_types = _PLAIN_VALUE_TYPES
@@ -188,39 +189,35 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
             rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}",
                            f"frame_index is {frame_index!r}, not a whole number >= 0")
             continue
+        source_code = source_ids.get(source)
+        if source_code is None:
+            source_code = source_ids[source] = len(source_ids)
+        preset_code = preset_ids.get(preset)
+        if preset_code is None:
+            preset_code = preset_ids[preset] = len(preset_ids)
+        # One extend per row (the fields, then the row's bookkeeping) instead of one append per column.
         values.extend([absent if v is None else v for v in fields] if None in fields else fields)
-        targets.append(target)
-        codecs.append(codec_id)
-        code = source_ids.get(source)
-        if code is None:
-            code = source_ids[source] = len(source_ids)
-        source_codes.append(code)
-        generated.append(get("synthetic") is True)
-        code = preset_ids.get(preset)
-        if code is None:
-            code = preset_ids[preset] = len(preset_ids)
-        preset_codes.append(code)
-        per_frame.append(frame_index is not None)
-        frame_indices.append(math.nan if frame_index is None else float(frame_index))
-        line_numbers.append(first_line_no + offset)
+        values.extend((target, codec_id, source_code, preset_code,
+                       nan if frame_index is None else frame_index, get("synthetic") is True, first_line_no + offset))
 
-    n_cols = len(FIELD_KEYS)
+    table = np.frombuffer(values, dtype=np.float64).reshape(-1, ROW_WIDTH)
+    frame_index_column = table[:, FRAME_COLUMN].copy()
     chunk = ParsedChunk(
         path=path,
-        raw=np.frombuffer(values, dtype=np.float64).reshape(-1, n_cols).copy(),
-        target=np.frombuffer(targets, dtype=np.float64).copy(),
-        codec=np.frombuffer(codecs, dtype=np.int8).copy(),
-        source_codes=np.frombuffer(source_codes, dtype=np.int32).copy(),
+        raw=table[:, :N_FIELDS].copy(),
+        target=table[:, TARGET_COLUMN].copy(),
+        codec=table[:, CODEC_COLUMN].astype(np.int8),
+        source_codes=table[:, SOURCE_COLUMN].astype(np.int32),
         source_names=list(source_ids),
         rejections=rejections,
-        generated=np.array(generated, dtype=bool),
-        per_frame=np.array(per_frame, dtype=bool),
-        preset_codes=np.frombuffer(preset_codes, dtype=np.int32).copy(),
+        generated=table[:, GENERATED_COLUMN] != 0.0,
+        per_frame=~np.isnan(frame_index_column),
+        preset_codes=table[:, PRESET_COLUMN].astype(np.int32),
         preset_names=list(preset_ids),
-        frame_index=np.frombuffer(frame_indices, dtype=np.float64).copy(),
-        line_no=np.frombuffer(line_numbers, dtype=np.int64).copy(),
+        frame_index=frame_index_column,
+        line_no=table[:, LINE_COLUMN].astype(np.int64),
     )
-    del values, targets, codecs, source_codes, preset_codes, frame_indices, line_numbers  # copied into the chunk
+    del table, values  # copied into the chunk
     return _reject_out_of_range(chunk)
 
 
@@ -306,6 +303,12 @@ def _parse_byte_range(path: str, start: int, end: int, first_line_no: int) -> Pa
     return parse_lines(lines, path, first_line_no)
 
 
+def joined(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """The arrays end to end; a single one as it is. A 1M-row table is about 150 MB of float64: with
+    one file (or one worker) concatenating a list of one array only copied it, twice per load."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
 def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
     """Consecutive chunks of one file as one, rows and rejection examples in file order."""
     rejections = Rejections()
@@ -315,18 +318,18 @@ def merge_chunks(chunks: Sequence[ParsedChunk]) -> ParsedChunk:
     preset_codes, preset_names = codes.merge([(c.preset_codes, c.preset_names) for c in chunks])
     return ParsedChunk(
         path=chunks[0].path,
-        raw=np.concatenate([c.raw for c in chunks]),
-        target=np.concatenate([c.target for c in chunks]),
-        codec=np.concatenate([c.codec for c in chunks]),
+        raw=joined([c.raw for c in chunks]),
+        target=joined([c.target for c in chunks]),
+        codec=joined([c.codec for c in chunks]),
         source_codes=source_codes,
         source_names=source_names.tolist(),
         rejections=rejections,
-        generated=np.concatenate([c.generated for c in chunks]),
-        per_frame=np.concatenate([c.per_frame for c in chunks]),
+        generated=joined([c.generated for c in chunks]),
+        per_frame=joined([c.per_frame for c in chunks]),
         preset_codes=preset_codes,
         preset_names=preset_names.tolist(),
-        frame_index=np.concatenate([c.frame_index for c in chunks]),
-        line_no=np.concatenate([c.line_no for c in chunks]),
+        frame_index=joined([c.frame_index for c in chunks]),
+        line_no=joined([c.line_no for c in chunks]),
     )
 
 
