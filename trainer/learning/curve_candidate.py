@@ -4,10 +4,11 @@ Real encoders' CRF is close to constant quality: on the real libx264 sweep the C
 VMAF target varies by about 2 steps from clip to clip, and what a probe's bitrate, resolution and
 frame rate say about a clip explains little of it. A network that reads those inputs, trained on a
 dozen sources, can then pick CRF worse than one curve for all content. The curve is the same
-network with every input but quality pinned to zero weight (model.fit's ``observed``), so it is
-monotone by the same construction and ships through the same ONNX graph; nested LOSO offers it
-beside the network wherever the quality input and some other input are live, and keeps it only
-where it picks CRF at least as well on sources it never saw (learning.choice_rule).
+network with every input but quality pinned to zero weight (model.fit's ``observed``), monotone by
+the same sign bounds in their narrower class (decreasing units only, model.CONVEX_SPLIT: the
+simplest candidate keeps the simplest shape) and shipped through the same ONNX graph; nested LOSO
+offers it beside the network wherever the quality input and some other input are live, and keeps it
+only where it picks CRF at least as well on sources it never saw (learning.choice_rule).
 """
 
 from __future__ import annotations

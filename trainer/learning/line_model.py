@@ -10,9 +10,10 @@ only choose the line if it is a candidate the runtime can load, so it is embedde
 - output: the piecewise-linear interpolation of ``logit(L / 100)`` through those knots, so that
   ``100 * sigmoid`` returns ``L`` itself (within 0.05 VMAF), clipped to [t0, t_last].
 
-The interpolation needs output weights of both signs, which the monotone-in-quality construction
-(model.weight_bounds) forbids, so the line is a candidate only where the quality input is dead
-(bitrate ladders such as NFLX); on CRF sweeps the network's quality path is monotone by design.
+The interpolation mixes output-weight signs on hinges of one direction in quality, which the
+quality path's sign bounds (model.weight_bounds) forbid, so the line is a candidate only where the
+quality input is dead (bitrate ladders such as NFLX); on CRF sweeps the network's quality path is
+monotone by design.
 
 Lines come in a small family, fewest inputs first (``LINE_FAMILY``): with a dozen sources a line on
 every live input can fit content statistics that identify sources rather than predict quality,
