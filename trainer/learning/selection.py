@@ -217,18 +217,17 @@ def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
     by the one-standard-error rule); the lowest mean outer RMSE where neither can be scored."""
     if not choices:
         return None
-    if all(c.criterion == CRF_PICK and c.outer_laddered for c in choices):
-        by_source = _merged(c.outer_pick_by_source for c in choices)
-        if scorable(by_source):
+    by_picks = all(c.criterion == CRF_PICK and c.outer_laddered for c in choices)
+    by_rmse = all(c.criterion == RMSE and c.outer_rmse_by_source for c in choices)
+    for applies, criterion, per_fold, mean_key, se_key in (
+        (by_picks, CRF_PICK, [c.outer_pick_by_source for c in choices], "mean_outer_crf_pick", "outer_crf_pick_se"),
+        (by_rmse, RMSE, [c.outer_rmse_by_source for c in choices], "mean_outer_source_rmse", "outer_rmse_se"),
+    ):
+        by_source = _merged(per_fold)
+        if applies and scorable(by_source):
             verdict = one_standard_error_choice(by_source, list(choices[0].simplest_first))
-            return {"chosen": verdict.chosen, "criterion": CRF_PICK, "mean_outer_crf_pick": verdict.means,
-                    "outer_crf_pick_se": verdict.standard_error}
-    if all(c.criterion == RMSE and c.outer_rmse_by_source for c in choices):
-        by_source = _merged(c.outer_rmse_by_source for c in choices)
-        if scorable(by_source):
-            verdict = one_standard_error_choice(by_source, list(choices[0].simplest_first))
-            return {"chosen": verdict.chosen, "criterion": RMSE, "mean_outer_source_rmse": verdict.means,
-                    "outer_rmse_se": verdict.standard_error}
+            return {"chosen": verdict.chosen, "criterion": criterion, mean_key: verdict.means,
+                    se_key: verdict.standard_error}
     names = list(choices[0].outer_rmse)
     means: dict[str, float | None] = {}
     for name in names:
