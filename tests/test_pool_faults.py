@@ -84,3 +84,36 @@ def test_a_worker_killed_once_costs_nothing_its_task_runs_again(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert {c["codec"]: c["status"] in ("pass", "fail") for c in report["codecs"]} == dict.fromkeys(SMALL_PLAN, True)
     assert _wait_gone(proc.pid, 5) == []
+
+
+def test_after_a_break_every_worker_the_broken_pool_still_has_is_ended():
+    """A worker the pool was still starting when another died escapes CPython 3.11's terminate (it
+    terminates the workers registered at that moment, then joins all of them): it waits on the dead
+    pool's queue, and the manager thread joining it kept a chaos run from exiting. Reproduced here by
+    registering a live process with the broken pool after its terminate ran; the host's clean-up
+    after a break must end it."""
+    import contextlib
+    import multiprocessing
+    from concurrent.futures import BrokenExecutor
+
+    from trainer.executors.process_pool import end_orphaned_workers, new_process_pool, pool_workers
+
+    pool = new_process_pool(2)
+    late = multiprocessing.get_context("fork").Process(target=time.sleep, args=(600,), daemon=True)
+    try:
+        for future in [pool.submit(time.sleep, 0.2) for _ in range(2)]:
+            future.result(timeout=120)
+        os.kill(pool_workers(pool)[0].pid, signal.SIGKILL)
+        with contextlib.suppress(BrokenExecutor):  # the pool notices the death
+            pool.submit(time.sleep, 0).result(timeout=60)
+        pool._executor_manager_thread.join(30)  # the pool's own terminate has run
+        late.start()
+        pool._processes[late.pid] = late  # what the race leaves: a live worker the terminate missed
+        end_orphaned_workers(pool)
+        late.join(30)
+        assert late.exitcode == -signal.SIGKILL
+        assert not any(w.is_alive() for w in pool_workers(pool))
+    finally:
+        if late.is_alive():
+            late.kill()
+        pool.shutdown(wait=False, cancel_futures=True)

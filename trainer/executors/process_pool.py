@@ -205,11 +205,18 @@ FORKSERVER_GONE = 255
 
 
 def end_orphaned_workers(executor: Executor | None) -> None:
-    """After a break: kill the workers the pool lost track of. When the fork server dies the pool
-    reads every worker as ended (exit code 255) while they still run, and its own terminate skips
-    them; they would train on, orphaned, until this process exits."""
+    """After a break (and after its exit codes were read): kill the workers the pool lost track of.
+
+    - When the fork server dies the pool reads every worker as ended (exit code 255) while they
+      still run, and its own terminate skips them; they would train on, orphaned, until this
+      process exits.
+    - A worker the pool was still starting when another died is missed by the pool's terminate
+      (CPython 3.11 terminates the workers it has registered, then joins all of them): it waits
+      on the dead pool's queue forever, and the pool's manager thread, joining it, kept the run
+      from exiting (found by the chaos set).
+    """
     for process in pool_workers(executor) if executor is not None else []:
-        if process.exitcode == FORKSERVER_GONE and process.pid and _alive(process.pid):
+        if process.exitcode in (FORKSERVER_GONE, None) and process.pid and _alive(process.pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(process.pid, signal.SIGKILL)
 
