@@ -117,3 +117,21 @@ def test_after_a_break_every_worker_the_broken_pool_still_has_is_ended():
         if late.is_alive():
             late.kill()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_a_worker_whose_broken_pool_closes_its_queue_ends_without_a_traceback(tmp_path):
+    """CPython's worker loop raises EOFError when its pool's task queue closes under it (the pool
+    broke) and multiprocessing prints that traceback on the run's terminal; the pool's workers end
+    quietly instead. A fresh interpreter, so the fork server and stderr are its own."""
+    code = ("import sys\n"
+            "from trainer.executors.process_pool import QuietWorkerContext\n"
+            "def closed_queue():\n"
+            "    raise EOFError\n"
+            "if __name__ == '__main__':\n"
+            "    worker = QuietWorkerContext().Process(target=closed_queue)\n"
+            "    worker.start(); worker.join(60)\n"
+            "    print(worker.exitcode)\n")
+    script = tmp_path / "quiet_worker.py"
+    script.write_text(code)
+    result = subprocess.run([sys.executable, str(script)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "0" and "Traceback" not in result.stderr, result.stderr

@@ -6,8 +6,10 @@ import atexit
 import contextlib
 import itertools
 import multiprocessing
+import multiprocessing.context
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
@@ -93,6 +95,27 @@ def _stop_quietly(stop: Callable[[], None]) -> None:
 
 # Manager-thread join after a break: it reaps every worker (reading their exit codes) first.
 BREAK_SETTLE_SECONDS = 10
+# What the pool's own terminate takes (SIGTERM, then join) before a worker still alive is one it missed.
+TERMINATE_SECONDS = 1.0
+
+
+class QuietWorker(multiprocessing.context.ForkServerProcess):
+    """A pool worker that ends quietly when its broken pool closes the task queue under it.
+
+    CPython's worker loop raises EOFError there, and multiprocessing prints the traceback on the
+    run's terminal, where a run must never print one (the chaos set caught it). A task's own
+    exceptions never reach this level: they go back to the parent with the task's result.
+    """
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except (EOFError, OSError):
+            sys.exit(0)
+
+
+class QuietWorkerContext(multiprocessing.context.ForkServerContext):
+    Process = QuietWorker
 # In a worker: where each task announces (task key, pid) as it starts (see TrackedProcessPool).
 _started: Any = None
 
@@ -134,7 +157,7 @@ class TrackedProcessPool(ProcessPoolExecutor):
     """
 
     def __init__(self, workers: int) -> None:
-        context = multiprocessing.get_context("forkserver")
+        context = QuietWorkerContext()
         context.set_forkserver_preload(POOL_PRELOAD)
         self._started = context.SimpleQueue()
         # If the process that built the pool is killed, workers exit within moments, and with them
@@ -157,11 +180,15 @@ class TrackedProcessPool(ProcessPoolExecutor):
         """After a break: of ``futures``, those whose task ran on a worker that died by a signal
         other than the pool's own SIGTERM, each with (worker pid, exit code)."""
         thread = getattr(self, "_executor_manager_thread", None)
+        missed: set[int] = set()
         if thread is not None:
+            thread.join(TERMINATE_SECONDS)  # the pool SIGTERMs its workers and joins them
+            if thread.is_alive():  # a worker its terminate missed keeps it joining: end that worker
+                missed = _kill_alive(pool_workers(self))
             thread.join(BREAK_SETTLE_SECONDS)  # it reaps every worker: exit codes are read once, there
         processes = list((getattr(self, "_processes", None) or {}).values())
-        dead = {p.pid: p.exitcode for p in processes
-                if p.exitcode is not None and p.exitcode < 0 and p.exitcode != -signal.SIGTERM}
+        dead = {p.pid: p.exitcode for p in processes if p.pid not in missed
+                and p.exitcode is not None and p.exitcode < 0 and p.exitcode != -signal.SIGTERM}
         self._drain_starts()
         lost = {}
         for future in futures:
@@ -202,6 +229,17 @@ def lost_with_their_worker(executor: Executor | None, futures: Iterable[Future])
 
 # A forkserver worker's exit code when the fork server died: its real state is unknown.
 FORKSERVER_GONE = 255
+
+
+def _kill_alive(workers: Iterable[multiprocessing.Process]) -> set[int]:
+    """SIGKILL each of ``workers`` still alive; their pids."""
+    killed = set()
+    for process in workers:
+        if process.exitcode is None and process.pid and _alive(process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(process.pid, signal.SIGKILL)
+                killed.add(process.pid)
+    return killed
 
 
 def end_orphaned_workers(executor: Executor | None) -> None:
