@@ -3,6 +3,7 @@
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.context
 import os
 import signal
 from pathlib import Path
@@ -183,7 +184,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _pool_workers() -> list[multiprocessing.Process]:
-    return [p for p in multiprocessing.active_children() if "ForkServerProcess" in type(p).__name__]
+    """This process's pool workers (QuietWorker and any other fork-server process)."""
+    return [p for p in multiprocessing.active_children() if isinstance(p, multiprocessing.context.ForkServerProcess)]
 
 
 @pytest.mark.slow
@@ -233,6 +235,7 @@ async def test_quit_with_jobs_running_asks_and_leaves_no_orphans(tmp_path):
     app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "3000", auto_train=False)
     async with app.run_test(size=SIZE) as pilot:
         await start_training_libx264(pilot, app)
+        await wait_for(pilot, lambda: bool(_pool_workers()), what="pool workers")  # the row says training first
         workers = _pool_workers()
         await pilot.press("q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmQuitScreen), what="quit question")
