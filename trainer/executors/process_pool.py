@@ -116,6 +116,8 @@ class QuietWorker(multiprocessing.context.ForkServerProcess):
 
 class QuietWorkerContext(multiprocessing.context.ForkServerContext):
     Process = QuietWorker
+
+
 # In a worker: where each task announces (task key, pid) as it starts (see TrackedProcessPool).
 _started: Any = None
 
@@ -231,11 +233,12 @@ def lost_with_their_worker(executor: Executor | None, futures: Iterable[Future])
 FORKSERVER_GONE = 255
 
 
-def _kill_alive(workers: Iterable[multiprocessing.Process]) -> set[int]:
-    """SIGKILL each of ``workers`` still alive; their pids."""
+def _kill_alive(workers: Iterable[multiprocessing.Process], exit_codes: tuple[int | None, ...] = (None,)) -> set[int]:
+    """SIGKILL each of ``workers`` still alive whose exit code as the pool reads it is one of ``exit_codes``
+    (None: it has not ended); their pids."""
     killed = set()
     for process in workers:
-        if process.exitcode is None and process.pid and _alive(process.pid):
+        if process.exitcode in exit_codes and process.pid and _alive(process.pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(process.pid, signal.SIGKILL)
                 killed.add(process.pid)
@@ -253,10 +256,8 @@ def end_orphaned_workers(executor: Executor | None) -> None:
       on the dead pool's queue forever, and the pool's manager thread, joining it, kept the run
       from exiting (found by the chaos set).
     """
-    for process in pool_workers(executor) if executor is not None else []:
-        if process.exitcode in (FORKSERVER_GONE, None) and process.pid and _alive(process.pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(process.pid, signal.SIGKILL)
+    if executor is not None:
+        _kill_alive(pool_workers(executor), (FORKSERVER_GONE, None))
 
 
 def _alive(pid: int) -> bool:

@@ -119,9 +119,7 @@ def ladder_groups(features: np.ndarray, ladder: np.ndarray) -> list[np.ndarray]:
     if ids.size == 0:
         return []
     n_ladders = int(ids.max()) + 1
-    quality = np.asarray(features, dtype=np.float64)[:, QUALITY_INPUT]
-    distinct = np.unique(np.column_stack([ids.astype(np.float64), quality]), axis=0)[:, 0].astype(np.int64)
-    points = np.bincount(distinct, minlength=n_ladders)
+    points = _points_per_ladder(ids, features)
     order = np.argsort(ids, kind="stable")
     by_ladder = np.split(order, np.cumsum(np.bincount(ids, minlength=n_ladders))[:-1])
     return [rows for rows, count in zip(by_ladder, points, strict=True) if count >= MIN_LADDER_POINTS]
@@ -183,8 +181,13 @@ def _pick_ladder_points(features: np.ndarray, ladders: np.ndarray | None,
     if features.shape[0] == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     ladder = corpus_ladders(features, ladders, *more)
-    pairs = np.unique(np.column_stack([ladder, features[:, QUALITY_INPUT]]), axis=0)[:, 0]
-    return ladder, np.bincount(pairs.astype(np.int64), minlength=int(ladder.max()) + 1)
+    return ladder, _points_per_ladder(ladder, features)
+
+
+def _points_per_ladder(ladder: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Each ladder id's number of distinct qualities (0 for an id no row has); ``ladder`` not empty."""
+    pairs = np.unique(np.column_stack([ladder, np.asarray(features)[:, QUALITY_INPUT]]), axis=0)[:, 0]
+    return np.bincount(pairs.astype(np.int64), minlength=int(ladder.max()) + 1)
 
 
 def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,

@@ -64,8 +64,8 @@ def _import_seconds(statement: str) -> float:
     return time.perf_counter() - started
 
 
-def profile_batch(corpus: Path, workdir: Path, harness_probes: Sequence[Path] = (), codec: str = "") -> None:
-    """Print both views for ``corpus`` (a batch over its codecs, or ``codec`` alone)."""
+def profile_batch(corpus: Path, workdir: Path, harness_probes: Sequence[Path] = ()) -> None:
+    """Print both views for ``corpus`` (a batch over every codec it has)."""
     from trainer.ingest.corpus import load_corpus
     from trainer.ingest.harness_probes import load_harness_probes
     from trainer.learning.planning import build_final_task, build_fold_tasks
@@ -80,8 +80,7 @@ def profile_batch(corpus: Path, workdir: Path, harness_probes: Sequence[Path] = 
     profile_file = out / "main.prof"
     argv = [sys.executable, "-m", "cProfile", "-o", str(profile_file), "-m", "trainer", "--corpus", str(corpus),
             "--out-dir", str(out / "runs"), "--model-dir", str(out / "model"),
-            *(arg for path in harness_probes for arg in ("--harness-probes", str(path))),
-            *(["--codec", codec] if codec else [])]
+            *(arg for path in harness_probes for arg in ("--harness-probes", str(path)))]
     started = time.perf_counter()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - started
@@ -92,7 +91,7 @@ def profile_batch(corpus: Path, workdir: Path, harness_probes: Sequence[Path] = 
     for label, seconds in stage_seconds(main_stats, MAIN_STAGES):
         print(f"   main   {label:<52} {seconds:7.2f} s")
     corpus_table = load_corpus([corpus])
-    codecs = [codec] if codec else [c for c, n in corpus_table.rows_per_codec().items() if n]
+    codecs = [c for c, n in corpus_table.rows_per_codec().items() if n]
     probes = load_harness_probes(list(harness_probes)) if harness_probes else None
     profiler = cProfile.Profile()
     started = time.perf_counter()
