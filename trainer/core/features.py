@@ -73,7 +73,7 @@ def project_features(raw: np.ndarray) -> np.ndarray:
     duration = np.nan_to_num(raw[:, col["duration_s"]], nan=0.0)
     standin = np.maximum(1.0, np.round(fps * duration))
     out[:, shot] = np.where(np.isnan(raw[:, shot]), standin, raw[:, shot])
-    return out.astype(np.float32)
+    return out.astype(np.float32, order="C")  # row-major whatever raw's layout: what training has always seen
 
 
 # Physical bounds of every raw column (inclusive low, inclusive high; "open" lows are handled by

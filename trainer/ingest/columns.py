@@ -98,7 +98,7 @@ class ParsedChunk:
     """Accepted rows of one stretch of one file, as columns."""
 
     path: str
-    raw: np.ndarray  # float64 [n, len(RAW_COLUMNS)], NaN = absent
+    raw: np.ndarray  # float64 [n, len(RAW_COLUMNS)], NaN = absent; column-major (trainer.ingest.layout)
     target: np.ndarray  # float64 [n]
     codec: np.ndarray  # int8 [n], index into SUPPORTED_CODECS
     source_codes: np.ndarray  # int32 [n], index into source_names

@@ -14,6 +14,7 @@ from trainer.ingest import codes
 from trainer.ingest.clips import aggregate_frames
 from trainer.ingest.columns import ParsedChunk, Rejections
 from trainer.ingest.harness_probes import HarnessFeatures, HarnessProbes
+from trainer.ingest.layout import column_major, take_rows
 from trainer.ingest.parsing import InputFile, joined, read_corpus_file
 from trainer.ingest.probes import ProbeCounts, derive_probe_inputs, observed_inputs
 
@@ -107,7 +108,7 @@ class Corpus:
                 files.append(chunk.path)
             file_ids.append(np.full(chunk.n_rows, files.index(chunk.path), dtype=np.int32))
         n_cols = len(RAW_COLUMNS)
-        raw = joined([c.raw for c in chunks]) if chunks else np.zeros((0, n_cols))
+        raw = column_major(joined([c.raw for c in chunks]) if chunks else np.zeros((0, n_cols)))
         target = joined([c.target for c in chunks]) if chunks else np.zeros(0)
         codec = joined([c.codec for c in chunks]) if chunks else np.zeros(0, np.int8)
         sources, source_names = codes.merge([(c.source_codes, c.source_names) for c in chunks])
@@ -130,7 +131,7 @@ class Corpus:
                                                  frame_index, where)
             rejections.merge(duplicates)
             n_frames, n_clips = clips.frames, clips.n_clips
-            raw = np.concatenate([raw[rows], clips.raw])
+            raw = column_major(np.concatenate([take_rows(raw, rows), clips.raw]))
             target = np.concatenate([target[rows], clips.target])
             codec = np.concatenate([codec[rows], clips.codec])
             sources = np.concatenate([sources[rows], clips.sources])
@@ -197,7 +198,7 @@ class Corpus:
                      probe_quality: float) -> tuple[np.ndarray, ProbeCounts, np.ndarray]:
         """One codec's raw rows (``mask``) with their probe inputs (trainer.ingest.probes), the harness's
         measured probes first where the run trains on them; and each row's ladder id."""
-        raw, source_codes = self.raw[mask], self.source_codes[mask]
+        raw, source_codes = take_rows(self.raw, mask), self.source_codes[mask]
         if self.probe_measurements is not None:
             raw = self.probe_measurements.as_explicit(raw, codes.decode(source_codes, self.source_names), codec,
                                                       probe_quality, PROBE_PRESET[codec])

@@ -1,8 +1,9 @@
 """Ladders and sites as integer ids, and every ladder's encode values at the probe quality, all at once.
 
 A ladder is the rows of one source at one resolution, frame rate and preset; a site the same
-without the preset (the ladders one probe can stand for). Both are found with one sort over
-integer codes and the resolution columns, never a sort of strings. A ladder's values at the probe
+without the preset (the ladders one probe can stand for). Both are found by sorting one int64
+per row (integer codes and resolution columns as digits of one number), never strings, nor
+five columns one after another. A ladder's values at the probe
 quality (``trainer.ingest.probes`` says which rows take them) are computed for every ladder in
 one pass per probe column: the same arithmetic, in the same order, as taking each ladder alone.
 """
@@ -20,12 +21,57 @@ QUALITY = RAW_INDEX["crf"]
 ABSENT_KEY = -1.0  # an absent width, height or fps keys as -1 (every real value is positive)
 
 
+# Keys of up to this many combinations are one int64 each (a mixed-radix number); wider ones fall back to a
+# sort over every column.
+MAX_KEY_SPAN = 2**62
+WHOLE_SPAN = 2**20  # a column of whole numbers within this range is its own digit (pixels, CRF), unsorted
+
+
+def digits(column: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each value as a small non-negative int64 that keeps the column's order, and a bound on them.
+
+    Integer codes and whole-number floats (a width, a CRF) only shift by their minimum; other floats
+    (23.976 fps) take their rank among the distinct values. ``column`` holds no NaN."""
+    if column.size == 0:
+        return np.zeros(0, dtype=np.int64), 1
+    if column.dtype.kind not in "iu":
+        with np.errstate(invalid="ignore"):
+            whole = column.astype(np.int64)  # a value out of int64 range comes out unequal, so it is ranked
+        if not np.array_equal(whole, column):
+            values, rank = np.unique(column, return_inverse=True)
+            return rank.reshape(-1), int(values.size)
+        column = whole
+    low, high = int(column.min()), int(column.max())
+    if high - low >= WHOLE_SPAN:
+        values, rank = np.unique(column, return_inverse=True)
+        return rank.reshape(-1), int(values.size)
+    return column.astype(np.int64) - low, high - low + 1
+
+
+def mixed_radix(columns: list[np.ndarray]) -> np.ndarray | None:
+    """One int64 per row ordering rows as their columns do (first most significant), or None when the
+    combinations do not fit in one."""
+    key = np.zeros(columns[0].shape[0], dtype=np.int64)
+    span = 1
+    for column in columns:
+        digit, base = digits(column)
+        span *= base
+        if span > MAX_KEY_SPAN:
+            return None
+        key *= base
+        key += digit
+    return key
+
+
 def group_ids(columns: list[np.ndarray]) -> np.ndarray:
     """One id per distinct row of ``columns`` (first column most significant), numbered in ascending key
     order: what ``np.unique(np.column_stack(columns), axis=0, return_inverse=True)`` numbers, without NaNs."""
     n = columns[0].shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    key = mixed_radix(columns)
+    if key is not None:
+        return np.unique(key, return_inverse=True)[1].reshape(-1).astype(np.int64, copy=False)
     order = np.lexsort(columns[::-1])
     changed = np.zeros(n, dtype=bool)
     for column in columns:
@@ -51,7 +97,7 @@ class LadderKeys:
 
 def ladder_keys(raw: np.ndarray, source_codes: np.ndarray, preset_codes: np.ndarray) -> LadderKeys:
     """Group rows into ladders and ladders into sites; codes index sorted name tables (``trainer.ingest.codes``)."""
-    resolution = [np.nan_to_num(raw[:, c], nan=ABSENT_KEY) for c in LADDER_COLUMNS]
+    resolution = [np.where(np.isnan(column), ABSENT_KEY, column) for column in (raw[:, c] for c in LADDER_COLUMNS)]
     source_codes, preset_codes = np.asarray(source_codes, np.int64), np.asarray(preset_codes, np.int64)
     row_ladder = group_ids([source_codes, preset_codes, *resolution])
     n_ladders = int(row_ladder.max()) + 1 if row_ladder.size else 0
@@ -78,14 +124,11 @@ def values_at(raw: np.ndarray, row_ladder: np.ndarray, n_ladders: int, own: int,
     if rows.size == 0:
         return values, found
     ladder, q = row_ladder[rows], quality[rows]
-    order = np.lexsort((q, ladder))
-    new = np.ones(rows.size, dtype=bool)
-    new[1:] = (ladder[order][1:] != ladder[order][:-1]) | (q[order][1:] != q[order][:-1])
-    point = np.empty(rows.size, dtype=np.int64)
-    point[order] = np.cumsum(new) - 1  # one point per (ladder, quality)
+    point = group_ids([ladder, q])  # one point per (ladder, quality), numbered in (ladder, quality) order
     # Rows stay in file order, so each point's logs are summed in the order one ladder alone sums them.
     logs = np.bincount(point, weights=np.log(raw[rows, own])) / np.bincount(point)
-    starts = order[new]
+    starts = np.empty(logs.size, dtype=np.int64)
+    starts[point] = np.arange(point.size)  # a row of each point: all of them share its ladder and quality
     point_ladder, point_q = ladder[starts], q[starts]
     n_points = np.bincount(point_ladder, minlength=n_ladders)
     first = np.cumsum(n_points) - n_points

@@ -18,6 +18,7 @@ from trainer.core.features import FEATURE_NAMES, RAW_COLUMNS, describe_bound, no
 from trainer.ingest import codes
 from trainer.ingest.columns import ParsedChunk, Rejections
 from trainer.ingest.exact_rows import parse_exact
+from trainer.ingest.layout import column_major, take_rows
 from trainer.ingest.records import Records
 from trainer.ingest.typed_rows import decode_typed
 
@@ -48,7 +49,7 @@ def parse_lines(lines: Sequence[bytes], path: str, first_line_no: int = 1) -> Pa
     records = Records.joined(blocks)
     chunk = ParsedChunk(
         path=path,
-        raw=records.raw,
+        raw=column_major(records.raw),
         target=records.target,
         codec=records.codec,
         source_codes=records.source_codes,
@@ -95,7 +96,7 @@ def _reject_out_of_range(chunk: ParsedChunk) -> ParsedChunk:
     keep = (bad_column < 0) & (derived_bad < 0)
     return ParsedChunk(
         path=chunk.path,
-        raw=chunk.raw[keep],
+        raw=take_rows(chunk.raw, keep),
         target=chunk.target[keep],
         codec=chunk.codec[keep],
         source_codes=chunk.source_codes[keep],

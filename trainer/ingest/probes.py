@@ -127,8 +127,11 @@ def derive_probe_inputs(raw: np.ndarray, source_codes: np.ndarray, preset_codes:
     own_ladder = donor < 0
     source = np.where(own_ladder, ladder, donor)  # the ladder whose values each row takes
     explicit = ~np.isnan(raw[:, _COL["probe_bitrate_kbps"]])
-    sizes = [_COL[probe] for probe, _own in PROBE_FROM_ENCODE[1:]]
-    lacks_a_size = (found[ladder][:, 1:] & np.isnan(raw[:, sizes])).any(axis=1) & ~explicit
+    lacks_a_size = np.zeros(raw.shape[0], dtype=bool)  # a size its ladder has, absent from the row itself
+    for k, (probe, _own) in enumerate(PROBE_FROM_ENCODE[1:], start=1):
+        if found[:, k].any():
+            lacks_a_size |= found[ladder, k] & np.isnan(raw[:, _COL[probe]])
+    lacks_a_size &= ~explicit
     # Rows taking their own ladder's values while it names another preset than the probe's: no frame sizes.
     withholding = own_ladder & (named & bool(probe_preset) & ~same)[ladder]
     unverified = own_ladder & ~named[ladder] & lacks_a_size

@@ -22,11 +22,12 @@ from trainer.ingest.columns import (
     SOURCE_COLUMN,
     TARGET_COLUMN,
 )
+from trainer.ingest.layout import column_major, take_rows
 
 
 @dataclass(frozen=True)
 class Records:
-    raw: np.ndarray  # float64 [n, N_FIELDS], NaN = absent
+    raw: np.ndarray  # float64 [n, N_FIELDS], NaN = absent; column-major (trainer.ingest.layout)
     target: np.ndarray  # float64 [n]
     codec: np.ndarray  # int8 [n]
     source_codes: np.ndarray  # int32 [n]
@@ -47,7 +48,7 @@ class Records:
     def from_table(cls, table: np.ndarray) -> Records:
         """Split float64 records (``trainer.ingest.columns`` layout) into columns."""
         return cls(
-            raw=np.ascontiguousarray(table[:, :N_FIELDS]),
+            raw=column_major(table[:, :N_FIELDS]),
             target=table[:, TARGET_COLUMN].copy(),
             codec=table[:, CODEC_COLUMN].astype(np.int8),
             source_codes=table[:, SOURCE_COLUMN].astype(np.int32),
@@ -68,4 +69,5 @@ class Records:
 
     def in_line_order(self) -> Records:
         order = np.argsort(self.line_no, kind="stable")
-        return Records(**{f.name: getattr(self, f.name)[order] for f in fields(self)})
+        return Records(**{f.name: take_rows(self.raw, order) if f.name == "raw" else getattr(self, f.name)[order]
+                          for f in fields(self)})

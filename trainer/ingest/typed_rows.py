@@ -145,7 +145,7 @@ def decode_typed(lines: Sequence[bytes], first_line_no: int, source_ids: dict[st
         codec_id, target, frame_index = codec_id[keep], target[keep], frame_index[keep]
         if not rows:
             return Records.empty(), refused
-    raw = np.empty((len(rows), len(FIELD_KEYS)))
+    raw = np.empty((len(rows), len(FIELD_KEYS)), order="F")  # column-major: trainer.ingest.layout
     for column, keys in enumerate(FIELD_KEYS):
         raw[:, column] = _column(rows, keys)
     records = Records(raw=raw, target=target, codec=codec_id.astype(np.int8), source_codes=_codes(sources, source_ids),
