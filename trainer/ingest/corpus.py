@@ -14,8 +14,8 @@ from trainer.ingest import codes
 from trainer.ingest.clips import aggregate_frames
 from trainer.ingest.columns import ParsedChunk, Rejections
 from trainer.ingest.harness_probes import HarnessFeatures, HarnessProbes
-from trainer.ingest.layout import column_major, take_rows
-from trainer.ingest.parsing import InputFile, joined, read_corpus_file
+from trainer.ingest.layout import column_major, joined, take_rows
+from trainer.ingest.parsing import InputFile, read_corpus_file
 from trainer.ingest.probes import ProbeCounts, derive_probe_inputs, observed_inputs
 
 

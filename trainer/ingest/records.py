@@ -22,7 +22,7 @@ from trainer.ingest.columns import (
     SOURCE_COLUMN,
     TARGET_COLUMN,
 )
-from trainer.ingest.layout import column_major, take_rows
+from trainer.ingest.layout import column_major, joined, take_rows
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,14 @@ class Records:
         )
 
     @classmethod
-    def joined(cls, parts: Sequence[Records]) -> Records:
-        """The parts end to end (a single part as it is: no copy)."""
-        if len(parts) == 1:
-            return parts[0]
+    def joined(cls, parts: Sequence[Records], raw: np.ndarray | None = None) -> Records:
+        """The parts end to end (a single part as it is: no copy); ``raw``: their raw rows, already joined."""
         if not parts:
             return cls.empty()
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+        if len(parts) == 1 and raw is None:
+            return parts[0]
+        return cls(**{f.name: raw if f.name == "raw" and raw is not None else
+                      joined([getattr(p, f.name) for p in parts]) for f in fields(cls)})
 
     def in_line_order(self) -> Records:
         order = np.argsort(self.line_no, kind="stable")

@@ -120,10 +120,11 @@ def _generated(rows: Sequence[Any]) -> np.ndarray:
 
 
 def decode_typed(lines: Sequence[bytes], first_line_no: int, source_ids: dict[str, int],
-                 preset_ids: dict[str, int]) -> tuple[Records, list[int]]:
+                 preset_ids: dict[str, int], raw_out: np.ndarray | None = None) -> tuple[Records, list[int]]:
     """The lines this path accepts, as columns, and the offsets of every other line, ascending, for the
     exact path. New sources and presets get the next free code in ``source_ids`` / ``preset_ids`` (shared
-    with the exact path)."""
+    with the exact path). ``raw_out``: where to write the raw columns (a row range of a column-major table
+    with a row per line at least)."""
     rows, offsets, refused = _decode(lines)
     if not rows:
         return Records.empty(), refused
@@ -145,7 +146,8 @@ def decode_typed(lines: Sequence[bytes], first_line_no: int, source_ids: dict[st
         codec_id, target, frame_index = codec_id[keep], target[keep], frame_index[keep]
         if not rows:
             return Records.empty(), refused
-    raw = np.empty((len(rows), len(FIELD_KEYS)), order="F")  # column-major: trainer.ingest.layout
+    # Column-major (trainer.ingest.layout), each column written once.
+    raw = np.empty((len(rows), len(FIELD_KEYS)), order="F") if raw_out is None else raw_out[: len(rows)]
     for column, keys in enumerate(FIELD_KEYS):
         raw[:, column] = _column(rows, keys)
     records = Records(raw=raw, target=target, codec=codec_id.astype(np.int8), source_codes=_codes(sources, source_ids),
