@@ -69,13 +69,6 @@ def _first(rows: Sequence[Any], keys: Sequence[str]) -> list[Any]:
     return values
 
 
-def _optional_int(rows: Sequence[Any], key: str) -> np.ndarray:
-    values = _values(rows, key)
-    if values.count(None) == len(values):
-        return np.full(len(values), np.nan)
-    return np.array(values, dtype=np.float64)
-
-
 def _decode(lines: Sequence[bytes]) -> tuple[list[Any], list[int], list[int]]:
     """(rows decoded, their offsets, offsets of the lines msgspec refused). A block of clean lines takes one
     comprehension; one refused line sends the block through a loop that sorts the lines out one by one."""
@@ -132,7 +125,7 @@ def decode_typed(lines: Sequence[bytes], first_line_no: int, source_ids: dict[st
     sources = _first(rows, SOURCE_KEYS)
     target = _column(rows, TARGET_KEYS)
     exit_status = _floats(rows, "exit_status")
-    frame_index = _optional_int(rows, "frame_index")
+    frame_index = _floats(rows, "frame_index")  # exact in float64 below 2**53, as the exact path stores it
     with np.errstate(invalid="ignore"):
         accepted = ((np.isnan(exit_status) | (exit_status == 0)) & (codec_id >= 0)
                     & (target >= 0.0) & (target <= 100.0)  # NaN (no target) fails both
