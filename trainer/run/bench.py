@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +27,7 @@ from trainer.ingest.synthetic import synthetic_rows
 from trainer.outputs.describe import fmt
 from trainer.run.bench_advise import bench_advise
 from trainer.run.bench_calibration import bench_calibration
+from trainer.run.bench_ingest import bench_ingest
 from trainer.run.bench_profile import bench_profile
 from trainer.run.bench_runs import Aggregate, TrainingRun, gb, measure, run_training
 
@@ -42,7 +41,6 @@ REAL_SEEDS = (0, 1, 2, 3, 4)
 SHARED_CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 SHARED_HARNESS_PROBES = SHARED_CORPORA.parent / "harness"
 INGEST_ROWS = 1_000_000
-APPEND_ROWS = 10_000
 
 
 def codec_noise(codec: str) -> float:
@@ -108,84 +106,6 @@ def print_training(runs: list[TrainingRun]) -> None:
         print(f"   pass -> fail flips: {', '.join(flips) or 'none'}"
               + (f"  (codecs whose spread straddles the {SHIP_GATE_PLCC_SPREAD_MAX:.4f} bound flip with the seed "
                  "under either profile)" if flips else ""))
-
-
-def bench_ingest(workdir: Path, workers: int) -> None:
-    print("\n== ingest ==")
-    path = workdir / "corpora" / "ingest_1m.jsonl"
-    per_codec = INGEST_ROWS // len(SUPPORTED_CODECS) // 50 + 1
-    write_bench_corpus(path, 50, per_codec)
-    probe = (
-        "import os, time, sys\n"
-        "from pathlib import Path\n"
-        "t0 = time.perf_counter()\n"
-        "from trainer.ingest.corpus import load_corpus\n"
-        "from trainer.core.codecs import SUPPORTED_CODECS\n"
-        "t1 = time.perf_counter()\n"
-        f"corpus = load_corpus([Path({str(path)!r})], workers={workers})\n"
-        "tables = [corpus.for_codec(c) for c in SUPPORTED_CODECS]\n"
-        "t2 = time.perf_counter()\n"
-        "print(corpus.rows_accepted, t2 - t1)\n"
-    )
-    measured = measure([sys.executable, "-c", probe])
-    rows, seconds = measured.stdout.split()[-2:]
-    rss = measured.peak_rss_bytes  # the whole process tree: parse workers included
-    size_mb = path.stat().st_size / 2**20
-    print(f"parse+validate+project {int(rows):,} rows ({size_mb:.0f} MiB, {workers} workers): {float(seconds):.2f} s "
-          f"({int(rows) / float(seconds):,.0f} rows/s), peak RSS {gb(int(rss))} GB  [target <= 5 s, <= 1.5 GB]")
-    bench_append(workdir, path)
-
-
-def bench_append(workdir: Path, big_corpus: Path) -> None:
-    """Append 10k rows to a watched file already holding 1M rows; time until the live corpus has them.
-
-    This is the console's path: watchdog event -> incremental read of the appended bytes only ->
-    parse -> per-chunk summary (no re-concatenation of the million rows already loaded).
-    """
-    from watchdog.events import FileSystemEventHandler
-    from watchdog.observers import Observer
-
-    from trainer.ingest.live import IncrementalCorpus
-
-    root = workdir / "watched"
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / "growing.jsonl"
-    shutil.copyfile(big_corpus, target)
-    live = IncrementalCorpus()
-    live.refresh(str(target))
-    before = live.summary().rows_accepted
-    rows = b"".join(orjson.dumps(r) + b"\n" for r in synthetic_rows("libx264", 20, APPEND_ROWS // 20, 0.7, 5))
-    seen = threading.Event()
-    processing: list[float] = []
-
-    class Handler(FileSystemEventHandler):
-        def on_modified(self, event) -> None:  # noqa: ANN001
-            if event.src_path == str(target):
-                t = time.perf_counter()
-                live.refresh(str(target))
-                done = live.summary().rows_accepted >= before + APPEND_ROWS
-                processing.append(time.perf_counter() - t)
-                if done:
-                    seen.set()
-
-    observer = Observer()
-    observer.schedule(Handler(), str(root), recursive=True)
-    observer.start()
-    try:
-        time.sleep(0.2)
-        started = time.perf_counter()
-        with target.open("ab") as handle:
-            handle.write(rows)
-        ok = seen.wait(10)
-        latency = time.perf_counter() - started
-    finally:
-        observer.stop()
-        observer.join()
-        target.unlink(missing_ok=True)
-    state = "ok" if ok else "NOT SEEN within 10 s"
-    print(f"append {APPEND_ROWS:,} rows to a watched file holding {before:,}: in the live corpus after "
-          f"{latency * 1000:.0f} ms (read+parse+summary {sum(processing) * 1000:.0f} ms over "
-          f"{len(processing)} events) [{state}; target <= 500 ms]")
 
 
 def bench_real(corpora: Sequence[Path], workdir: Path, workers: int, profiles: Sequence[str],
@@ -276,6 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--real-profiles", default="default,reference",
                         help="comma-separated profiles the real section compares (first one first; e.g. "
                         "default,nested to measure nested model choice)")
+    parser.add_argument("--ingest-against", type=Path, metavar="CHECKOUT",
+                        help="the ingest section also times this checkout of another revision (e.g. `git worktree "
+                        "add ../wt-76abf1f 76abf1f`), alternating with this one, and prints the ratio")
+    parser.add_argument("--ingest-pairs", type=int, default=3,
+                        help="alternating runs per side with --ingest-against (default 3)")
     parser.add_argument("--workdir", default="runs/bench")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
@@ -299,7 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         probes = args.harness_probes or sorted(SHARED_HARNESS_PROBES.glob("*_probe_*.jsonl"))
         bench_real(real, workdir, args.workers, profiles, probes)
     if "ingest" in sections:
-        bench_ingest(workdir, args.workers)
+        per_codec = INGEST_ROWS // len(SUPPORTED_CODECS) // 50 + 1
+        corpus = write_bench_corpus(workdir / "corpora" / "ingest_1m.jsonl", 50, per_codec)
+        bench_ingest(corpus, workdir, args.workers, args.ingest_against, args.ingest_pairs)
     if "cluster" in sections:
         bench_cluster(workdir, args.workers)
     if "advise" in sections:

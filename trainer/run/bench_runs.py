@@ -43,10 +43,15 @@ class Measured:
     stdout: str
 
 
-def measure(argv: list[str]) -> Measured:
-    """Run a command, sampling the RSS of its whole process tree every 20 ms."""
+def measure(argv: list[str], cwd: Path | None = None, pythonpath: Path | None = None) -> Measured:
+    """Run a command, sampling the RSS of its whole process tree every 20 ms. ``pythonpath``: put first on
+    the child's import path (a checkout of another revision)."""
+    env = None
+    if pythonpath is not None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(pythonpath),
+                                                                         os.environ.get("PYTHONPATH")]))}
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env)
     peak = 0
     done = threading.Event()
 
