@@ -19,6 +19,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from trainer.executors.process_pool import POOL_PRELOAD
+
 # (label, file suffix, function name): summed cumulative seconds in the main process's profile
 MAIN_STAGES: tuple[tuple[str, str, str], ...] = (
     ("imports before the run starts", "trainer/run/cli.py", "<module>"),
@@ -43,7 +45,7 @@ TASK_STAGES: tuple[tuple[str, str, str], ...] = (
     ("final retrain", "trainer/learning/tasks.py", "run_final_task"),
 )
 SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "model"
-WORKER_PRELOAD = "import trainer.learning.tasks, trainer.learning.model, trainer.learning.metrics"
+WORKER_PRELOAD = "import " + ", ".join(POOL_PRELOAD)  # what the fork server imports before any worker
 
 
 def stage_seconds(stats: pstats.Stats, stages: Sequence[tuple[str, str, str]]) -> list[tuple[str, float]]:
