@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from trainer.ingest import parsing
+from trainer.ingest import parsing, typed_rows
 from trainer.ingest.columns import (
     CODEC_COLUMN,
     FIELD_KEYS,
@@ -84,6 +84,7 @@ def _exact_only(lines: list[bytes], path: str) -> tuple[np.ndarray, Rejections, 
 @pytest.mark.parametrize(("seed", "block_lines"), [(0, 1 << 16), (1, 1 << 16), (2, 257), (3, 1000)])
 def test_typed_and_exact_paths_agree_on_a_messy_corpus(seed, block_lines, monkeypatch):
     monkeypatch.setattr(parsing, "TYPED_BLOCK_LINES", block_lines)  # one block, or many that each hand lines back
+    monkeypatch.setattr(typed_rows, "DECODE_STRETCH", 64)  # and clean stretches beside refused ones in each block
     rng = random.Random(seed)
     lines = [_messy_row(rng) for _ in range(3000)]
     chunk = parse_lines(lines, "messy.jsonl")
