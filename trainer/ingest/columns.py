@@ -27,8 +27,8 @@ CODEC_KEYS = ("encoder", "codec")
 TARGET_KEYS = ("vmaf_score", "vmaf")
 SOURCE_KEYS = ("src", "source")
 
-# Parsing turns each accepted row into one float64 record: the raw fields, then its bookkeeping. Codes, line
-# numbers and frame indices are exact in float64 (all far below 2**53).
+# The exact path (trainer.ingest.exact_rows) turns each accepted row into one float64 record: the raw fields,
+# then its bookkeeping. Codes, line numbers and frame indices are exact in float64 (all far below 2**53).
 N_FIELDS = len(FIELD_KEYS)
 TARGET_COLUMN, CODEC_COLUMN, SOURCE_COLUMN, PRESET_COLUMN, FRAME_COLUMN, GENERATED_COLUMN, LINE_COLUMN = range(
     N_FIELDS, N_FIELDS + 7)

@@ -1,8 +1,8 @@
 """Accepted rows of one block of lines as columns: what both parsing paths produce, before the chunk.
 
-The typed path fills these columns directly; the exact path's float64 records (the layout in
-``trainer.ingest.columns``) are split into them. Keeping the columns apart from the start means
-a chunk is assembled with one copy of its rows, not a wide table copied into columns after.
+The typed path fills these columns directly (its raw columns straight into the chunk's table);
+the exact path's float64 records (the layout in ``trainer.ingest.columns``) are split into them.
+Keeping the columns apart from the start means no wide table is copied into columns after.
 """
 
 from __future__ import annotations
