@@ -307,7 +307,7 @@ def test_report_write_enospc_is_exit_2(tmp_path, monkeypatch, capsys):
         require_writable_dir(corpus / "x", "report directory")  # under a file, not a directory
 
 
-def _start_console(tmp_path: Path) -> tuple[subprocess.Popen, Path, int]:
+def _start_console(tmp_path: Path, ignored: tuple[int, ...] = ()) -> tuple[subprocess.Popen, Path, int]:
     """The console on a real pseudo-terminal, in a session of its own (as a terminal would start it)."""
     import pty
 
@@ -318,7 +318,8 @@ def _start_console(tmp_path: Path) -> tuple[subprocess.Popen, Path, int]:
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "42", "EPOCHS": "400"}
     proc = subprocess.Popen(
         python_argv("-c", "from console.cli import main; raise SystemExit(main())", "--corpus", str(corpus),
-                    "--out-dir", str(out), "--model-dir", str(tmp_path / "model"), "--workers", "2"),
+                    "--out-dir", str(out), "--model-dir", str(tmp_path / "model"), "--workers", "2",
+                    ignored=ignored),
         cwd=REPO, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=env)
     os.close(slave)
     return proc, out, master
@@ -335,9 +336,12 @@ def _drain(master: int) -> None:
             return
 
 
-@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGKILL])
-def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(tmp_path, signum):
-    proc, out, master = _start_console(tmp_path)
+@pytest.mark.parametrize(("signum", "ignored"), [(signal.SIGHUP, ()), (signal.SIGHUP, (signal.SIGHUP,)),
+                                                 (signal.SIGKILL, ())], ids=["SIGHUP", "SIGHUP-under-nohup", "SIGKILL"])
+def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(tmp_path, signum, ignored):
+    """SIGHUP is the console's clean end (exit 129) even when it was ignored at start: a console is useless
+    without its terminal. SIGKILL leaves no process either: the workers follow their parent."""
+    proc, out, master = _start_console(tmp_path, ignored)
     try:
         deadline = time.monotonic() + 60
         while len(_session_processes(proc.pid)) < 5 and time.monotonic() < deadline:
@@ -350,7 +354,7 @@ def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(
         while proc.poll() is None and time.monotonic() < deadline:
             _drain(master)
             time.sleep(0.05)
-        assert proc.poll() is not None
+        assert proc.poll() == (128 + signal.SIGHUP if signum == signal.SIGHUP else -signal.SIGKILL)
         assert _wait_gone(proc.pid, 5) == []
     finally:
         os.close(master)
