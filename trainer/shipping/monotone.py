@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.core.codecs import QUALITY_RANGE
-from trainer.learning.crf_pick import ladder_index, quality_sweep
-from trainer.shipping.onnx_export import ort_predict
+from trainer.learning.crf_pick import ladder_index, sweep_curves
+from trainer.shipping.onnx_export import ort_predictor
 
 MAX_RISE = 0.05  # VMAF, from one integer quality step to the next
 SHOWN = 3
@@ -25,9 +25,9 @@ def monotone_violations(onnx_bytes: bytes, features: np.ndarray, codec: str) -> 
         return []
     _, first = np.unique(ladder_index(features), return_index=True)
     ladders = features[first]
-    sweep = quality_sweep(ladders, codec)
     low, _high = QUALITY_RANGE[codec]
-    curves = ort_predict(onnx_bytes, sweep).reshape(ladders.shape[0], -1)
+    model = ort_predictor(onnx_bytes)
+    curves = sweep_curves(ladders, codec, lambda x: model(x)[:, 0])
     rises = np.diff(curves, axis=1)
     bad = np.argwhere(rises > MAX_RISE)
     if bad.size == 0:

@@ -7,6 +7,7 @@ deterministic. The runtime keeps feeding raw values in the documented order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -109,13 +110,33 @@ def graph_ops(model: onnx.ModelProto | bytes) -> list[str]:
     return sorted({node.op_type for node in model.graph.node})
 
 
-def ort_predict(onnx_bytes: bytes, features: np.ndarray) -> np.ndarray:
+# Rows per onnxruntime call: the hidden layers of one call hold 2 x 64 floats per row, so a million-row table
+# scored in one call would need about 0.5 GB of activations on top of the table (issue #36).
+ORT_CHUNK_ROWS = 65_536
+
+
+def ort_predictor(onnx_bytes: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """One onnxruntime session as a function of feature rows -> ``[n, 1]`` float32, scored a chunk of rows at
+    a time so memory does not grow with ``n``."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
-    return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(features, dtype=np.float32)})[0]
+
+    def run(features: np.ndarray) -> np.ndarray:
+        features = np.asarray(features, dtype=np.float32)
+        if features.shape[0] <= ORT_CHUNK_ROWS:
+            return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(features)})[0]
+        return np.concatenate([
+            session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(features[start:start + ORT_CHUNK_ROWS])})[0]
+            for start in range(0, features.shape[0], ORT_CHUNK_ROWS)])
+
+    return run
+
+
+def ort_predict(onnx_bytes: bytes, features: np.ndarray) -> np.ndarray:
+    return ort_predictor(onnx_bytes)(features)
 
 
 def validate_onnx(onnx_bytes: bytes, weights: MLPWeights, features: np.ndarray) -> list[str]:
