@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.executors.host import ExecutorFactory, ExecutorHost, is_broken_executor
 from trainer.ingest.corpus import CodecData
 from trainer.learning.events import Event, LogLine, TaskRetried
@@ -150,7 +149,7 @@ class TrainingEngine:
             with self._lock:
                 events = self._book.verdict_without_training(codec, data)
                 if events is None:
-                    job_id, opened = self._book.open_job(codec, data, len(fold_groups(self.profile)), LOSO_FOLD_COUNT)
+                    job_id, opened = self._book.open_job(codec, data, len(fold_groups(self.profile, data.n_rows)))
                     events = self._apply(opened)
                     self._dispatcher.enqueue(build_fold_tasks(data, self.profile, self.seed, job_id))
             self._emit_all(events)

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.ingest.corpus import CodecData
 from trainer.learning.calibration_sets import challenger_calibration
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished
@@ -124,7 +125,8 @@ class JobBook:
         self.loading.discard(codec)
         return self.publish(error_result(codec, 0, 0, f"corpus load failed: {type(exc).__name__}: {exc}"))
 
-    def open_job(self, codec: str, data: CodecData, n_tasks: int, n_folds: int) -> tuple[int, Transition]:
+    def open_job(self, codec: str, data: CodecData, n_tasks: int,
+                 n_folds: int = LOSO_FOLD_COUNT) -> tuple[int, Transition]:
         """Register a job with ``n_tasks`` tasks; a job of the same codec still running is superseded."""
         transition = self._supersede(codec)  # requested again while this load ran: the newer data wins
         self.loading.discard(codec)
