@@ -108,6 +108,11 @@ class JobBook:
             return True, Transition([CodecCancelled(codec)])
         return False, Transition()
 
+    def data_of(self, codec: str) -> CodecData | None:
+        """The table of the codec's current job, if it has one."""
+        job = self._job_of(codec)
+        return None if job is None else job.data
+
     def active_codecs(self) -> set[str]:
         """Codecs requested, loading their data, or training right now."""
         return {codec for codec, _ in self.requests} | self.loading | set(self.active)
