@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from console.hangup import HangupDriver, TerminalWatch
 from trainer.run.config import ConfigError, resolve_config
-from trainer.run.exits import EXPECTED_ERRORS, exit_for_exception
+from trainer.run.exits import EXPECTED_ERRORS, SIGNAL_BASE, exit_for_exception
 from trainer.run.options import refuse_other_face
+
+if TYPE_CHECKING:
+    from console.app import PredictorConsole
+
+HANGUP_EXIT = SIGNAL_BASE + signal.SIGHUP  # as the batch stopped by SIGHUP: the terminal went away
 
 
 def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> int:
@@ -34,7 +42,21 @@ def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> 
     try:
         app = PredictorConsole(lambda post: ConsoleSession(config, post, wiring), debounce_s=config.debounce_s,
                                auto_train=config.auto_train)
-        result = app.run()
-    finally:
+    except BaseException:
         wiring.close()
+        raise
+    app.driver_class = HangupDriver
+    # From here until the workers are stopped, a hang-up (SIGHUP, even if inherited as ignored, or a
+    # terminal that reads EOF / fails with EIO) is the same clean end as quitting, with exit 129.
+    with TerminalWatch(lambda reason: _hang_up(app, reason), ready=lambda: app.is_running):
+        try:
+            result = app.run()
+        finally:
+            wiring.close()
     return int(result or 0)
+
+
+def _hang_up(app: PredictorConsole, reason: str) -> None:
+    """Called from the watch's thread: the log says why, and the app ends as on quit (App.exit is thread-safe)."""
+    app.session.log.line(f"console: {reason}: stopping (running and queued training end), exit {HANGUP_EXIT}")
+    app.exit(HANGUP_EXIT)

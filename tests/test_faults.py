@@ -1,7 +1,9 @@
 """Faults, with real processes and real signals: a batch that is stopped or starved ends cleanly.
 
 Each batch runs in a session of its own, so "nothing of the run is left" is checked on the whole
-session: the fork server, the resource tracker and every worker included.
+session: the fork server, the resource tracker and every worker included. Every child that is sent
+a signal, or hung up, starts with the dispositions its test sets (tests/dispositions.py), never
+those of the shell that started the suite (``nohup`` ignores SIGHUP for every process below it).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_corpus
+from tests.dispositions import python_argv
 from trainer.core.atomic import OutputUnwritable
 from trainer.run.cli import main as trainer_main
 from trainer.run.engine import MAX_WORKER_DEATHS
@@ -53,11 +56,13 @@ def _wait_gone(sid: int, seconds: float) -> list[int]:
     return left
 
 
-def _start_batch(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+def _start_batch(tmp_path: Path, *extra: str, epochs: int = 400,
+                 ignored: tuple[int, ...] = ()) -> tuple[subprocess.Popen, Path]:
+    """A batch in a session of its own, SIGHUP and SIGINT at their default unless ``ignored``."""
     corpus = write_corpus(tmp_path / "corpus.jsonl", TRAINING_PLAN)
     out = tmp_path / "runs"
-    argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out), "--model-dir",
-            str(tmp_path / "model"), "--epochs", "400", "--workers", "2", *extra]
+    argv = python_argv("-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out), "--model-dir",
+                       str(tmp_path / "model"), "--epochs", str(epochs), "--workers", "2", *extra, ignored=ignored)
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     return proc, out
@@ -75,9 +80,12 @@ def _wait_until_training(proc: subprocess.Popen, out: Path, timeout: float = 60)
     raise AssertionError("the batch never started training")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_a_stop_signal_mid_training_writes_an_interrupted_report_and_leaves_nothing(tmp_path, signum):
-    proc, out = _start_batch(tmp_path)
+@pytest.mark.parametrize(("signum", "ignored"), [
+    (signal.SIGINT, ()), (signal.SIGTERM, ()), (signal.SIGHUP, ()),
+    (signal.SIGTERM, (signal.SIGHUP, signal.SIGINT)),  # under nohup, in a background job: SIGTERM still stops it
+], ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGTERM-under-nohup"])
+def test_a_stop_signal_mid_training_writes_an_interrupted_report_and_leaves_nothing(tmp_path, signum, ignored):
+    proc, out = _start_batch(tmp_path, ignored=ignored)
     try:
         _wait_until_training(proc, out)
         sent = time.monotonic()
@@ -98,6 +106,27 @@ def test_a_stop_signal_mid_training_writes_an_interrupted_report_and_leaves_noth
     assert all(c["n_rows_total"] == 480 for c in unfinished if c["codec"] in TRAINING_PLAN)
     assert "skipped" in report["promotion"]
     assert _session_processes(proc.pid) == [], "the run exited before its workers, fork server or resource tracker"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGINT])
+def test_a_signal_ignored_when_the_batch_started_stays_ignored(tmp_path, signum):
+    """``nohup`` (SIGHUP) and a non-interactive shell's background job (SIGINT): the signal, sent to
+    the whole process group as a logout does, changes nothing; the batch ends as it would have."""
+    proc, out = _start_batch(tmp_path, epochs=60, ignored=(signum,))
+    try:
+        _wait_until_training(proc, out, timeout=60)
+        os.killpg(proc.pid, signum)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode in (0, 1), stderr
+    assert "Traceback" not in stderr and "interrupted" not in stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["interrupted"] is False and report["summary"]["interrupted_by"] is None
+    assert {c["status"] for c in report["codecs"] if c["codec"] in TRAINING_PLAN} <= {"pass", "fail"}
+    assert "verdict:" in stdout
+    assert _wait_gone(proc.pid, 5) == []
 
 
 def test_a_finished_batch_has_ended_every_process_it_started_when_it_exits(tmp_path):
@@ -131,12 +160,6 @@ def test_a_sigkilled_batch_takes_its_workers_and_fork_server_with_it(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
-# Run argv[1:] as the leader of a new session whose controlling terminal is stdin (a pty), as a
-# terminal emulator or sshd starts a shell: closing the pty's master then hangs the session up.
-WITH_CONTROLLING_TTY = ("import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
-                        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
-
-
 def _read_pty_until(master: int, pattern: str, proc: subprocess.Popen, timeout: float) -> str:
     import re
     import select
@@ -161,9 +184,9 @@ def test_a_terminal_closed_mid_training_still_gets_its_report_and_leaves_nothing
     corpus = write_corpus(tmp_path / "corpus.jsonl", TRAINING_PLAN)
     out = tmp_path / "runs"
     master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WITH_CONTROLLING_TTY, "-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out),
-         "--model-dir", str(tmp_path / "model"), "--epochs", "400", "--workers", "2"],
+    proc = subprocess.Popen(  # SIGHUP at its default, as in a shell of a terminal (a closed tmux pane: 129)
+        python_argv("-m", "trainer", "--corpus", str(corpus), "--out-dir", str(out), "--model-dir",
+                    str(tmp_path / "model"), "--epochs", "400", "--workers", "2", controlling_tty=True),
         cwd=REPO, stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     os.close(slave)
     try:
@@ -284,7 +307,7 @@ def test_report_write_enospc_is_exit_2(tmp_path, monkeypatch, capsys):
         require_writable_dir(corpus / "x", "report directory")  # under a file, not a directory
 
 
-def _start_console(tmp_path: Path) -> tuple[subprocess.Popen, Path, int]:
+def _start_console(tmp_path: Path, ignored: tuple[int, ...] = ()) -> tuple[subprocess.Popen, Path, int]:
     """The console on a real pseudo-terminal, in a session of its own (as a terminal would start it)."""
     import pty
 
@@ -294,8 +317,9 @@ def _start_console(tmp_path: Path) -> tuple[subprocess.Popen, Path, int]:
     os.set_inheritable(slave, True)
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "42", "EPOCHS": "400"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from console.cli import main; raise SystemExit(main())", "--corpus", str(corpus),
-         "--out-dir", str(out), "--model-dir", str(tmp_path / "model"), "--workers", "2"],
+        python_argv("-c", "from console.cli import main; raise SystemExit(main())", "--corpus", str(corpus),
+                    "--out-dir", str(out), "--model-dir", str(tmp_path / "model"), "--workers", "2",
+                    ignored=ignored),
         cwd=REPO, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=env)
     os.close(slave)
     return proc, out, master
@@ -312,9 +336,12 @@ def _drain(master: int) -> None:
             return
 
 
-@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGKILL])
-def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(tmp_path, signum):
-    proc, out, master = _start_console(tmp_path)
+@pytest.mark.parametrize(("signum", "ignored"), [(signal.SIGHUP, ()), (signal.SIGHUP, (signal.SIGHUP,)),
+                                                 (signal.SIGKILL, ())], ids=["SIGHUP", "SIGHUP-under-nohup", "SIGKILL"])
+def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(tmp_path, signum, ignored):
+    """SIGHUP is the console's clean end (exit 129) even when it was ignored at start: a console is useless
+    without its terminal. SIGKILL leaves no process either: the workers follow their parent."""
+    proc, out, master = _start_console(tmp_path, ignored)
     try:
         deadline = time.monotonic() + 60
         while len(_session_processes(proc.pid)) < 5 and time.monotonic() < deadline:
@@ -327,7 +354,7 @@ def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(
         while proc.poll() is None and time.monotonic() < deadline:
             _drain(master)
             time.sleep(0.05)
-        assert proc.poll() is not None
+        assert proc.poll() == (128 + signal.SIGHUP if signum == signal.SIGHUP else -signal.SIGKILL)
         assert _wait_gone(proc.pid, 5) == []
     finally:
         os.close(master)

@@ -2,6 +2,11 @@
 
 SIGINT, SIGTERM and SIGHUP only *record* a stop request; the batch checks it between steps, so a
 signal never lands in the middle of a file write and a promotion being applied always completes.
+
+A signal that was already ignored when the run started stays ignored, as Python itself does for
+SIGINT and POSIX shells for traps: ``nohup`` ignores SIGHUP so that a batch outlives a logout, and
+a non-interactive shell's background job ignores SIGINT. SIGTERM is never left out: it is how CI
+and ``timeout`` stop a run, and nothing ignores it on purpose.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import threading
 from collections.abc import Iterator
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+ALWAYS_HONOURED = frozenset({signal.SIGTERM})
 
 
 class StopRequest:
@@ -50,6 +56,12 @@ class StopRequest:
             self.signum = signum
 
 
+def honoured_signals() -> tuple[int, ...]:
+    """The stop signals this process acts on: those not ignored when it started (SIGTERM always)."""
+    return tuple(signum for signum in STOP_SIGNALS
+                 if signum in ALWAYS_HONOURED or signal.getsignal(signum) is not signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
     """Turn stop signals into a StopRequest for the duration; handlers are restored afterwards.
@@ -60,7 +72,7 @@ def stop_on_signals() -> Iterator[StopRequest]:
     request = StopRequest()
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = {signum: signal.signal(signum, request.record) for signum in STOP_SIGNALS}
+        previous = {signum: signal.signal(signum, request.record) for signum in honoured_signals()}
     try:
         yield request
     finally:
