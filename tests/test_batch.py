@@ -53,7 +53,8 @@ def test_report_schema_is_pinned(batch_run):
     assert set(report) == REPORT_KEYS
     assert set(report["gate"]) == {"mean_plcc_threshold", "plcc_spread_max", "per_fold_min", "loso_fold_count", "adr"}
     assert set(report["summary"]) == {"n_pass", "n_fail", "n_insufficient", "n_missing_rows", "n_error",
-                                      "interrupted", "interrupted_by", "error", "recovered_promotion"}
+                                      "interrupted", "interrupted_by", "error", "recovered_promotion", "in_progress"}
+    assert report["summary"]["in_progress"] is False  # the final report; those written at each verdict say True
     assert report["summary"]["interrupted"] is False and report["summary"]["interrupted_by"] is None
     assert report["summary"]["error"] is None
     assert {"discovered_files", "roots", "rows_accepted", "rejected", "rejected_examples", "unknown_codecs"} <= set(

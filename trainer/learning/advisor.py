@@ -21,7 +21,7 @@ import numpy as np
 from trainer.core.gate import LOSO_FOLD_COUNT, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PLCC_SPREAD_MAX
 from trainer.core.seeds import stable_seed
 from trainer.ingest.corpus import CodecData
-from trainer.learning.advice_task import AdviceOutcome, AdviceTask
+from trainer.learning.advice_task import AdviceOutcome, AdviceTask, merge_parts, split_fold
 from trainer.learning.folds import fold_masks
 from trainer.learning.learning_curve import MIN_POINTS, CurveFit, Estimate, estimate_from, fit_with_range
 from trainer.learning.profiles import TrainingProfile
@@ -63,10 +63,10 @@ def plan_advice(data: CodecData, profile: TrainingProfile, seed: int,
     held_out = fold_masks(data.sources, seed, LOSO_FOLD_COUNT)
     largest = min(len(set(data.sources[~rows].tolist())) for rows in held_out)
     sizes = curve_sizes(largest)
-    return [AdviceTask(codec=data.codec, fold_index=k, features=data.features, target=data.target,
-                       sources=data.sources, held_out=held_out[k], sizes=sizes, draws=draws, profile=profile,
-                       seed=stable_seed(seed, data.codec, "advice", k), observed=data.observed)
-            for k in range(LOSO_FOLD_COUNT)] if sizes else []
+    return [part for k in range(LOSO_FOLD_COUNT) for part in split_fold(AdviceTask(
+        codec=data.codec, fold_index=k, features=data.features, target=data.target, sources=data.sources,
+        held_out=held_out[k], sizes=sizes, draws=draws, profile=profile,
+        seed=stable_seed(seed, data.codec, "advice", k), observed=data.observed))] if sizes else []
 
 
 def curve_points(sizes: Sequence[int], outcomes: Sequence[AdviceOutcome]) -> list[dict[str, object]]:
@@ -98,6 +98,7 @@ def assemble_advice(data: CodecData, tasks: Sequence[AdviceTask], outcomes: Sequ
                     seed: int) -> dict[str, object]:
     """The report's ``advice`` for one codec from its fold outcomes."""
     sizes = tasks[0].sizes if tasks else ()
+    outcomes = merge_parts(list(outcomes))
     points = curve_points(sizes, outcomes) if outcomes else []
     errors = mark_outliers([e for o in outcomes for e in o.errors])
     advice: dict[str, object] = {

@@ -96,16 +96,33 @@ def quality_sweep(ladders: np.ndarray, codec: str) -> np.ndarray:
     return sweep
 
 
+# Ladders per prediction call of a sweep: a ladder sweeps 30-64 qualities of 14 inputs, so a call holds at most
+# about 4,096 x 64 rows (15 MB of inputs) however many ladders a corpus has (issue #36).
+SWEEP_CHUNK_LADDERS = 4_096
+
+
+def sweep_curves(ladders: np.ndarray, codec: str, predict: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``[L, Q]`` float64: the prediction of each ladder row at every integer quality of the codec's range,
+    swept a chunk of ladders at a time, so memory follows the chunk, not the corpus."""
+    ladders = np.asarray(ladders, dtype=np.float32)
+    low, high = QUALITY_RANGE[codec]
+    curves = np.empty((ladders.shape[0], high - low + 1), dtype=np.float64)
+    for start in range(0, ladders.shape[0], SWEEP_CHUNK_LADDERS):
+        chunk = ladders[start:start + SWEEP_CHUNK_LADDERS]
+        curves[start:start + chunk.shape[0]] = np.asarray(predict(quality_sweep(chunk, codec)),
+                                                          dtype=np.float64).reshape(chunk.shape[0], -1)
+    return curves
+
+
 def swept_ladders(features: np.ndarray, codec: str, predict: Callable[[np.ndarray], np.ndarray],
                   ladder: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """(rows, curve) for every ladder with enough quality points: the model's prediction at every
     integer quality of the codec's range with the ladder's probe inputs fixed (the curve the harness
-    searches), all ladders in one prediction call."""
+    searches)."""
     groups = ladder_groups(features, ladder)
     if not groups:
         return []
-    sweep = quality_sweep(features[[rows[0] for rows in groups]], codec)
-    curves = np.asarray(predict(sweep), dtype=np.float64).reshape(len(groups), -1)
+    curves = sweep_curves(features[[rows[0] for rows in groups]], codec, predict)
     return list(zip(groups, curves, strict=True))
 
 

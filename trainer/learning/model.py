@@ -82,7 +82,7 @@ def fit(
     target: np.ndarray,
     train_masks: np.ndarray,
     profile: TrainingProfile,
-    seed: int,
+    seed: int | Sequence[int],
     observed: np.ndarray | None = None,
     shrinks: Sequence[float] | None = None,
     monotone: bool = True,
@@ -99,14 +99,24 @@ def fit(
     candidates of a model choice train side by side in one batched network. ``convex`` (one flag per
     model) gives a model decreasing quality units only (``CONVEX_SPLIT``): the content-blind curve's
     simpler shape class (see ``weight_bounds``).
+
+    ``seed``: one int gives every model a share of one random stream (initial weights drawn model after
+    model, one row order for all), and a lone model steps through its own training rows only (the
+    reference trainer's way). One seed per model gives each model its own stream for its weights and its
+    row order over the whole table (rows outside its mask weigh 0): a model is then the same whether it
+    trains alone or beside others, so how a codec's folds are split into tasks changes no result.
     """
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    per_model = not isinstance(seed, int)
+    seeds = [int(s) for s in seed] if per_model else [seed]
+    torch.manual_seed(seeds[0])
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
     x_all = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     y_all = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32))
     masks = torch.from_numpy(np.asarray(train_masks, dtype=bool))
     n_models = masks.shape[0]
-    if n_models == 1:
+    if per_model and len(seeds) != n_models:
+        raise ValueError(f"{len(seeds)} seeds for {n_models} models")
+    if n_models == 1 and not per_model:
         # One model: iterate over its own rows only, exactly like a per-fold trainer.
         keep = masks[0]
         x_all, y_all = x_all[keep], y_all[keep]
@@ -115,18 +125,16 @@ def fit(
     x_all = model_inputs(x_all, log_mask)
     weight = masks.to(torch.float32)
     counts = weight.sum(1, keepdim=True).clamp(min=1.0)
-    mean = (weight @ x_all) / counts
-    var = (weight @ (x_all * x_all)) / counts - mean * mean
+    # Per model, so a model's normalisation does not depend on how many others share the batch.
+    squares = x_all * x_all
+    mean = torch.cat([weight[f : f + 1] @ x_all for f in range(n_models)]) / counts
+    var = torch.cat([weight[f : f + 1] @ squares for f in range(n_models)]) / counts - mean * mean
     std = var.clamp(min=0.0).sqrt()
     std = torch.where(std < STD_FLOOR, torch.ones_like(std), std)
     xn_all = (x_all.unsqueeze(0) - mean.unsqueeze(1)) / std.unsqueeze(1)  # [F, n, 14]
 
     y_all = y_all.clamp(TARGET_MARGIN, 100.0 - TARGET_MARGIN)
-    params = [
-        *_init_layer(n_models, N_FEATURES, HIDDEN, gen),
-        *_init_layer(n_models, HIDDEN, HIDDEN, gen),
-        *_init_layer(n_models, HIDDEN, 1, gen),
-    ]
+    params = _init_params(n_models, gens)
     live = torch.stack([_varies(x_all[rows]) for rows in masks])
     if observed is not None:
         live &= torch.from_numpy(np.asarray(observed, dtype=bool))
@@ -135,27 +143,29 @@ def fit(
     loss_weight = weight * _row_weights(y_all, live[:, QUALITY_INPUT], profile)
     with torch.no_grad():
         # Start each model at its training mean instead of 50: the first steps fit shape, not level.
-        mean_target = (weight @ y_all) / counts[:, 0]
+        mean_target = torch.cat([weight[f : f + 1] @ y_all for f in range(n_models)]) / counts[:, 0]
         params[5].copy_(torch.logit(mean_target / 100.0).view(n_models, 1, 1))
     n_rows = x_all.shape[0]
     batch_size, learning_rate = profile.batch_and_lr(n_rows)
     steps_per_epoch = max(1, math.ceil(n_rows / batch_size))
-    total_steps = steps_per_epoch * profile.epochs
+    epochs = profile.epochs_for(n_rows)
+    total_steps = steps_per_epoch * epochs
     schedule = [_learning_rate(profile, learning_rate, step, total_steps) for step in range(total_steps)]
     optimiser = _optimiser(params, profile, learning_rate)
     shrink_factors = _per_step_shrink(schedule, [profile.shrink] * n_models if shrinks is None else list(shrinks))
     decayed = params[0::2]  # the weight matrices; biases carry the level, not the shape
     step = 0
-    for _epoch in range(profile.epochs):
-        order = torch.randperm(n_rows, generator=gen)
+    model_index = torch.arange(n_models).unsqueeze(1)
+    for _epoch in range(epochs):
+        orders = _row_orders(n_rows, n_models, gens)
         for start in range(0, n_rows, batch_size):
-            idx = order[start : start + batch_size]
-            wb = loss_weight[:, idx]
-            pred = _forward(params, xn_all[:, idx])
+            idx = orders[:, start : start + batch_size]  # [F, b]: each model's rows of this step
+            wb = loss_weight[model_index, idx]
+            pred = _forward(params, xn_all[model_index, idx])
             err = (pred - y_all[idx]) ** 2
             # Divided by the model's row count in the batch, not its weight sum: a batch that happens to
             # hold only down-weighted rows must not give them full weight.
-            loss = ((err * wb).sum(1) / weight[:, idx].sum(1).clamp(min=1.0)).sum()
+            loss = ((err * wb).sum(1) / weight[model_index, idx].sum(1).clamp(min=1.0)).sum()
             if profile.cosine_decay:
                 for group in optimiser.param_groups:
                     group["lr"] = schedule[step]
@@ -169,7 +179,7 @@ def fit(
             project_weights(params, bounds)
             step += 1
         if not torch.isfinite(loss):
-            raise TrainingDiverged(f"training loss became {loss.item()} in epoch {_epoch + 1}/{profile.epochs}")
+            raise TrainingDiverged(f"training loss became {loss.item()} in epoch {_epoch + 1}/{epochs}")
     if not all(bool(torch.isfinite(p).all()) for p in params):
         raise TrainingDiverged("a trained weight is not finite")
 
@@ -185,6 +195,22 @@ def fit(
         w3=w3,
         b3=b3[:, 0, :],
     )
+
+
+def _init_params(n_models: int, gens: list[torch.Generator]) -> list[torch.Tensor]:
+    """Initial weights of every model: from the one shared stream in model order, or each from its own."""
+    if len(gens) == 1:
+        return [*_init_layer(n_models, N_FEATURES, HIDDEN, gens[0]), *_init_layer(n_models, HIDDEN, HIDDEN, gens[0]),
+                *_init_layer(n_models, HIDDEN, 1, gens[0])]
+    per_model = [_init_params(1, [gen]) for gen in gens]
+    return [torch.cat([model[k] for model in per_model]).detach().requires_grad_() for k in range(6)]
+
+
+def _row_orders(n_rows: int, n_models: int, gens: list[torch.Generator]) -> torch.Tensor:
+    """``[F, n]`` this epoch's row order of each model: one shared order, or each model's own."""
+    if len(gens) == 1:
+        return torch.randperm(n_rows, generator=gens[0]).unsqueeze(0).expand(n_models, -1)
+    return torch.stack([torch.randperm(n_rows, generator=gen) for gen in gens])
 
 
 def _row_weights(target: torch.Tensor, quality_live: torch.Tensor, profile: TrainingProfile) -> torch.Tensor:
@@ -309,8 +335,21 @@ def predictor(weights: MLPWeights, index: int) -> Callable[[np.ndarray], np.ndar
     return lambda x: predict(weights.select(index), x)[0]
 
 
+# Rows per forward pass in ``predict``: F models hold 2 x 64 activations per row each, so a million-row table in
+# one pass would cost gigabytes (issue #36); a chunk keeps it at tens of MB.
+PREDICT_CHUNK_ROWS = 65_536
+
+
 def predict(weights: MLPWeights, features: np.ndarray) -> np.ndarray:
-    """Torch forward pass of every model on the same rows: ``[F, n]`` float32."""
+    """Torch forward pass of every model on the same rows: ``[F, n]`` float32, a chunk of rows at a time."""
+    features = np.asarray(features, dtype=np.float32)
+    if features.shape[0] <= PREDICT_CHUNK_ROWS:
+        return _predict_rows(weights, features)
+    return np.concatenate([_predict_rows(weights, features[start:start + PREDICT_CHUNK_ROWS])
+                           for start in range(0, features.shape[0], PREDICT_CHUNK_ROWS)], axis=1)
+
+
+def _predict_rows(weights: MLPWeights, features: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
         x = model_inputs(x.unsqueeze(0), torch.from_numpy(weights.log_mask).unsqueeze(1))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from trainer.core.seeds import stable_seed
 from trainer.learning.choice_rule import CRF_PICK, PickScoring, one_standard_error_choice, rmse_by_source, scorable
 from trainer.learning.curve_candidate import curve_observed
 from trainer.learning.line_model import fit_line
@@ -25,7 +26,8 @@ from trainer.learning.selection import (
 
 
 def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarray, fold_indices: Sequence[int],
-                    sources: np.ndarray, profile: TrainingProfile, seed: int, observed: np.ndarray | None,
+                    sources: np.ndarray, profile: TrainingProfile, seed: int | Sequence[int],
+                    observed: np.ndarray | None,
                     choices: Sequence[Candidate],
                     picks: PickScoring | None = None) -> tuple[MLPWeights, list[FoldChoice]]:
     """One model per outer fold (rows of ``held_out``), each the candidate its inner LOSO folds chose.
@@ -34,24 +36,32 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
     With ``picks``, candidates are judged by the CRF they make the harness pick wherever the inner
     held-out sources have quality ladders (learning.choice_rule), else by each inner held-out source's
     RMSE; either way by the one-standard-error rule, simplest candidate first.
+    ``seed``: one per outer fold (per-fold streams: every network of a fold, outer or inner, seeded from its
+    fold's seed, so a fold chooses alike alone or beside others), or one int shared by the task.
     """
     names = [c.name for c in choices]
     simplest_first = tuple(c.name for c in sorted(choices, key=lambda c: c.simplicity))
     networks = [c for c in choices if not c.is_line and not c.quality_only]
     fallback = min(networks, key=lambda c: abs(float(c.shrink or 0.0) - profile.shrink)).name if networks else names[0]
     outer_train = ~held_out
+    per_fold = not isinstance(seed, int)
+    fold_seeds = list(seed) if per_fold else [seed] * len(fold_indices)
     jobs: list[tuple[Candidate, np.ndarray]] = []  # (candidate, training mask), in model-index order below
+    job_seeds: list[int] = []  # per-fold streams: each network's own seed
     outer_model: dict[tuple[int, int], int] = {}  # (fold k, candidate c) -> job index
     inner_models: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}  # -> [(job, its held-out rows)]
     for k, fold_index in enumerate(fold_indices):
-        inner = inner_held_out(sources, outer_train[k], inner_seed(seed, fold_index))
+        # Dealt from the fold's own seed: a fold's inner folds never depend on how the folds are split into tasks.
+        inner = inner_held_out(sources, outer_train[k], inner_seed(fold_seeds[k], fold_index))
         for c, candidate in enumerate(choices):
             outer_model[k, c] = len(jobs)
             jobs.append((candidate, outer_train[k]))
-            for held in inner:
+            job_seeds.append(stable_seed(fold_seeds[k], candidate.name, "outer"))
+            for j, held in enumerate(inner):
                 inner_models.setdefault((k, c), []).append((len(jobs), held))
                 jobs.append((candidate, outer_train[k] & ~held))
-    weights = _fit_jobs(features, target, jobs, profile, seed, observed)
+                job_seeds.append(stable_seed(fold_seeds[k], candidate.name, "inner", j))
+    weights = _fit_jobs(features, target, jobs, profile, job_seeds if per_fold else seed, observed)
     predictions = predict(weights, features).astype(np.float64)
     truth = target.astype(np.float64)
     chosen: list[int] = []
@@ -98,8 +108,9 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
 
 
 def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candidate, np.ndarray]],
-              profile: TrainingProfile, seed: int, observed: np.ndarray | None) -> MLPWeights:
-    """Weights of every job, in job order: networks batched into one ``fit``, lines fitted directly."""
+              profile: TrainingProfile, seed: int | list[int], observed: np.ndarray | None) -> MLPWeights:
+    """Weights of every job, in job order: networks batched into one ``fit``, lines fitted directly.
+    ``seed``: one per job (per-fold streams), or one shared by the batch."""
     network_jobs = [i for i, (c, _mask) in enumerate(jobs) if not c.is_line]
     line_names = list(dict.fromkeys(c.name for c, _mask in jobs if c.is_line))
     line_jobs = [[i for i, (c, _mask) in enumerate(jobs) if c.name == name] for name in line_names]
@@ -108,7 +119,9 @@ def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candida
         everything = np.ones(features.shape[1], dtype=bool) if observed is None else np.asarray(observed, dtype=bool)
         job_observed = np.array([curve_observed(observed) if jobs[i][0].quality_only else everything
                                  for i in network_jobs])
-        parts.append(fit(features, target, np.array([jobs[i][1] for i in network_jobs]), profile, seed, job_observed,
+        network_seed = seed if isinstance(seed, int) else [seed[i] for i in network_jobs]
+        parts.append(fit(features, target, np.array([jobs[i][1] for i in network_jobs]), profile, network_seed,
+                         job_observed,
                          [float(jobs[i][0].shrink or 0.0) for i in network_jobs],
                          convex=[jobs[i][0].quality_only for i in network_jobs]))
     for name, indices in zip(line_names, line_jobs, strict=True):

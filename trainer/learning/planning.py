@@ -11,10 +11,22 @@ from trainer.learning.selection import profile_for
 from trainer.learning.tasks import FinalTask, FoldTask
 
 
-def fold_groups(profile: TrainingProfile) -> list[tuple[int, ...]]:
-    """The folds each task trains side by side (the default profile: all five in one task)."""
+def fold_groups(profile: TrainingProfile, n_rows: int = 0) -> list[tuple[int, ...]]:
+    """The folds each task trains side by side: ``folds_per_task`` at a time (the default profile: all five
+    in one task), or one fold a task for a codec of ``split_folds_rows`` rows or more, so its folds share
+    the workers and each verdict line arrives when its own fold ends."""
     step = profile.folds_per_task
+    if profile.split_folds_rows and n_rows >= profile.split_folds_rows:
+        step = 1
     return [tuple(range(start, min(start + step, LOSO_FOLD_COUNT))) for start in range(0, LOSO_FOLD_COUNT, step)]
+
+
+def fold_seeds(seed: int, codec: str, folds: tuple[int, ...], profile: TrainingProfile) -> tuple[int, ...]:
+    """Each fold's own seed, from (seed, codec, fold) alone; the profiles without per-fold streams keep one
+    seed for the task's folds together (the reference trainer's, one fold a task, is the same number)."""
+    if profile.per_fold_streams:
+        return tuple(stable_seed(seed, codec, fold) for fold in folds)
+    return (stable_seed(seed, codec, *folds),)
 
 
 def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_id: int = 0) -> list[FoldTask]:
@@ -28,7 +40,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
             held_out=held_out[list(folds)],
             held_out_sources=tuple(tuple(sorted(set(data.sources[held_out[f]]))) for f in folds),
             profile=profile,
-            seed=stable_seed(seed, data.codec, *folds),
+            seeds=fold_seeds(seed, data.codec, folds, profile),
             job_id=job_id,
             observed=data.observed,
             encode_kbps=data.encode_kbps,
@@ -36,7 +48,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
             ladders=data.ladders,
             harness_probe=None if data.harness is None else data.harness.probe,
         )
-        for folds in fold_groups(profile)
+        for folds in fold_groups(profile, data.n_rows)
     ]
 
 

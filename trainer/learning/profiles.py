@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
+# The fewest epochs the row budget (``max_row_visits``) leaves a model: every row is seen a few times.
+MIN_EPOCHS = 5
+
 
 @dataclass(frozen=True)
 class TrainingProfile:
@@ -60,9 +63,31 @@ class TrainingProfile:
     # Set only by selection.profile_for when nested LOSO chose the curve: the full-corpus model reads
     # the quality input alone.
     train_curve: bool = False
+    # Each fold's model draws its weights and row order from its own stream, seeded by (seed, codec, fold),
+    # and steps through the whole table with its held-out rows weighted 0: a fold's model is then the same
+    # whether it trains alone or beside other folds (learning.model.fit), so splitting changes no result.
+    per_fold_streams: bool = False
+    # A codec of at least this many rows trains each fold as a task of its own (both cores on one codec,
+    # folds that stream); smaller ones keep ``folds_per_task`` side by side, where per-step overhead, not
+    # arithmetic, dominates. 0 = never split. Needs ``per_fold_streams`` to leave results unchanged.
+    split_folds_rows: int = 0
+    # Cost that follows the data: a model sees at most this many rows in all (epochs x rows); a larger
+    # table trains fewer epochs, with its batch scaled down to match so the optimiser takes as many steps
+    # as at full epochs. 0 = off. Corpora below max_row_visits / epochs rows are untouched.
+    max_row_visits: int = 0
+
+    def epochs_for(self, n_rows: int) -> int:
+        """Epochs for a training table of ``n_rows``: the profile's, or fewer where the row budget binds."""
+        if self.max_row_visits <= 0 or n_rows * self.epochs <= self.max_row_visits:
+            return self.epochs
+        return max(MIN_EPOCHS, math.ceil(self.max_row_visits / n_rows))
 
     def batch_and_lr(self, n_rows: int) -> tuple[int, float]:
-        """Effective batch size and learning rate for a training table of ``n_rows``."""
+        """Effective batch size and learning rate for a training table of ``n_rows``.
+
+        Where ``epochs_for`` cuts epochs, the batch follows the rows seen in all (``n_rows`` x the share of
+        epochs kept), so the number of optimiser steps stays what full epochs would take."""
+        n_rows = n_rows * self.epochs_for(n_rows) // max(1, self.epochs)
         if self.rows_per_batch_doubling <= 0 or n_rows <= self.rows_per_batch_doubling:
             return self.batch_size, self.learning_rate
         doublings = max(0, round(math.log2(n_rows / self.rows_per_batch_doubling)))
@@ -87,6 +112,9 @@ DEFAULT_PROFILE = TrainingProfile(
     nested_selection=True,
     line_candidate=True,
     curve_candidate=True,
+    per_fold_streams=True,
+    split_folds_rows=10_000,
+    max_row_visits=10_000_000,
 )
 # The default with its shrink also chosen per fold by nested LOSO (learning.selection). Opt-in: on
 # both real corpora it did not beat the fixed shrink (docs/models.md "Model choice by nested LOSO").

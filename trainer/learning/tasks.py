@@ -35,7 +35,8 @@ class FoldTask:
     held_out: np.ndarray  # bool [len(fold_indices), n]
     held_out_sources: tuple[tuple[str, ...], ...]
     profile: TrainingProfile
-    seed: int
+    # One per fold (profiles with per-fold streams: learning.planning.fold_seeds), else one for the task
+    seeds: tuple[int, ...]
     job_id: int = 0
     observed: np.ndarray | None = None  # [14] bool: inputs some row measured (the rest get zero weight)
     encode_kbps: np.ndarray | None = None  # [n] each row's own encode bitrate (NaN absent), for crf_pick
@@ -45,6 +46,11 @@ class FoldTask:
     ladders: np.ndarray | None = None  # [n] each row's corpus ladder (presets apart), for crf_pick
     # [n, 4] the probe inputs as the harness's own probe of the row's clip gives them (NaN: no probe)
     harness_probe: np.ndarray | None = None
+
+    @property
+    def fit_seed(self) -> int | tuple[int, ...]:
+        """What ``learning.model.fit`` takes: a seed per fold model, or the task's one shared seed."""
+        return self.seeds if self.profile.per_fold_streams else self.seeds[0]
 
 
 def run_fold_task(task: FoldTask) -> list[FoldResult]:
@@ -110,14 +116,14 @@ def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list
     may_choose = picks is not None and nested_applies(task.profile, task.target.shape[0], 2)
     offered = _offered(task, picks) if may_choose else []
     if picks is None or len(offered) < 2:
-        weights = fit(task.features, task.target, ~task.held_out, task.profile, task.seed, task.observed)
+        weights = fit(task.features, task.target, ~task.held_out, task.profile, task.fit_seed, task.observed)
         return weights, [None] * len(task.fold_indices)
     from trainer.learning.nested_fit import fit_with_choice
 
     # A corpus whose quality input never varies has no ladder to pick on: scoring picks would find none.
     quality_varies = bool(np.ptp(task.features[:, QUALITY_INPUT]) > 0)
     weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
-                                      task.profile, task.seed, task.observed, offered,
+                                      task.profile, task.fit_seed, task.observed, offered,
                                       picks if quality_varies else None)
     return weights, list(chosen)
 

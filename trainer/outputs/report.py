@@ -87,8 +87,10 @@ def build_report(
     error: str | None = None,
     probe_quality: Mapping[str, float] | None = None,
     recovered_promotion: dict[str, object] | None = None,
+    in_progress: bool = False,
 ) -> dict[str, object]:
-    """``recovered_promotion``: what this run found and repaired of an interrupted model-dir write."""
+    """``recovered_promotion``: what this run found and repaired of an interrupted model-dir write;
+    ``in_progress``: written at a verdict while the run still trains (codecs not yet judged are pending)."""
     ordered = [results[c] for c in SUPPORTED_CODECS if c in results]
     report: dict[str, object] = {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -99,7 +101,8 @@ def build_report(
         "profile": profile,
         "corpus": corpus,
         "codecs": [r.as_report() for r in ordered],
-        "summary": {**summary_section(ordered, interrupted_by, error), "recovered_promotion": recovered_promotion},
+        "summary": {**summary_section(ordered, interrupted_by, error), "recovered_promotion": recovered_promotion,
+                    "in_progress": in_progress},
         "run_provenance": {"schema": PROVENANCE_SCHEMA, **provenance},
     }
     if synthetic_smoke:

@@ -8,9 +8,10 @@ However a run ends, once training has begun report.json is written (``_finish`` 
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -19,6 +20,7 @@ from trainer.core.codecs import probe_quality_of
 from trainer.ingest.corpus import CodecData, Corpus, load_corpus
 from trainer.ingest.discovery import CorpusInputs, find_inputs
 from trainer.ingest.synthetic import synthetic_codec_data
+from trainer.learning.events import Event
 from trainer.learning.results import CodecResult, error_result
 from trainer.outputs.describe import (
     describe_corpus,
@@ -29,8 +31,10 @@ from trainer.outputs.describe import (
 from trainer.outputs.report import summary_section, utc_stamp
 from trainer.run.advise import advise_failing
 from trainer.run.config import ConfigError, RunConfig
-from trainer.run.errors import InternalError
+from trainer.run.errors import InternalError, OutOfMemory
 from trainer.run.exits import EXIT_INTERNAL, EXPECTED_ERRORS, exit_for_exception
+from trainer.run.memory_guard import MemoryGuard
+from trainer.run.progress import BatchProgress
 from trainer.run.promotion import EarlyRetrains, PromotionOutcome, apply_promotion, plan_after_batch
 from trainer.run.report_writer import write_ci_outputs
 from trainer.run.service import RunService, describe_recovery, open_wiring, recover
@@ -140,15 +144,22 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
     wiring = open_wiring(config)
     # Retrains start at each passing verdict; the reference profile keeps the old trainer's order.
     early = None if config.profile.sequential_codecs or config.synthetic_smoke else EarlyRetrains()
+    # The report is written again at each verdict, so a run the kernel kills still leaves the ones it reached.
+    progress = BatchProgress(lambda text: service.log.line(text), lambda: _write_partial(config, service, state))
+
+    def on_event(event: Event) -> None:
+        if early is not None:
+            early.on_event(event)
+        progress.on_event(event)
+
     try:
-        service = RunService(config, entrypoint, wiring, stamp=stamp, echo=out,
-                             on_event=None if early is None else early.on_event)
+        service = RunService(config, entrypoint, wiring, stamp=stamp, echo=out, on_event=on_event)
     except BaseException:
         wiring.close()
         raise
     if early is not None:
         early.engine = service.engine
-    state = _RunState(inputs, early=early)
+    state = _RunState(inputs, early=early, progress=progress)
     service.recovered = recovered
     log = service.log
     if recovered is not None:
@@ -156,8 +167,13 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
     failure: BaseException | None = None
     try:
         try:
-            _train(config, entrypoint, service, state, stop)
+            with progress, MemoryGuard(stop.record_out_of_memory, progress.describe):
+                _train(config, entrypoint, service, state, stop)
+            if stop.out_of_memory is not None:
+                raise OutOfMemory(stop.out_of_memory)
         except Exception as exc:  # every way a run ends still writes the report (below)
+            if isinstance(exc, MemoryError):  # an allocation refused (ulimit -v): the stage and its size
+                exc = OutOfMemory(f"out of memory: {progress.describe()} could not allocate: {exc}".rstrip(": "))
             failure = exc
             state.error = f"{type(exc).__name__}: {_one_line(exc)}"
             state.error_exit = exit_for_exception(exc)
@@ -183,6 +199,7 @@ class _RunState:
 
     inputs: CorpusInputs
     early: EarlyRetrains | None = None  # full-corpus retrains started at each passing verdict
+    progress: BatchProgress | None = None  # the stage, for progress lines and an out-of-memory stop
     corpus: Corpus | None = None
     trained: bool = False  # the engine was started: its results are the report's
     promotion: dict[str, object] = field(default_factory=dict)
@@ -201,9 +218,12 @@ def _train(config: RunConfig, entrypoint: str, service: RunService, state: _RunS
              f"executor={service.wiring.describe()}")
     for line in describe_probe_overrides(config.probe_quality):
         log.line(line)
+    stage = state.progress.stage if state.progress is not None else (lambda _name: None)
     if config.synthetic_smoke:
         log.line("synthetic smoke run: generated corpora, diagnostic only, nothing can pass or promote")
     else:
+        n_bytes = sum(_size(f) for f in state.inputs.files)
+        stage(f"ingest of {len(state.inputs.files)} corpus file(s), {n_bytes:,} bytes")
         state.corpus = load_corpus(state.inputs.files, state.inputs.present_roots, state.inputs.missing_roots,
                                    config.workers, config.probe_measurements)
         for line in describe_corpus(state.inputs, state.corpus):
@@ -211,6 +231,7 @@ def _train(config: RunConfig, entrypoint: str, service: RunService, state: _RunS
     state.trained = True
     engine = service.engine
     loaders = codec_loaders(config, state.inputs, state.corpus)
+    stage("training")
     try:
         if not stop.requested:
             for codec, load in loaders.items():
@@ -221,13 +242,18 @@ def _train(config: RunConfig, entrypoint: str, service: RunService, state: _RunS
         elif config.synthetic_smoke:
             state.promotion = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
         else:
+            stage("full-corpus retrain and promotion plan")
             outcome = promote(config, service, loaders, stop, state.early)
             state.promotion, state.written = outcome.section, outcome.written
     except BaseException:
         engine.close(kill=True)  # an error ends running workers now, as a stop does
         raise
     engine.close(kill=stop.requested)  # a stop ends running workers now, not after their task
+    refused = _refused_allocation(engine.results, state.promotion)
+    if refused is not None:
+        raise OutOfMemory(refused)
     if config.advise and not stop.requested:
+        stage("advice")
         advise_failing(engine.results, loaders, config.profile, config.seed, service.wiring.factory, log.line,
                        lambda: stop.requested)
 
@@ -266,6 +292,44 @@ def _finish(config: RunConfig, service: RunService, state: _RunState, stop: Stop
     if stop.requested and not state.error:
         print(f"{service.entrypoint}: {stop.reason}; report: {config.report_path}", file=sys.stderr)
     return exit_code
+
+
+def _refused_allocation(results: Mapping[str, CodecResult], promotion: Mapping[str, object]) -> str | None:
+    """A worker's task (fold or full-corpus retrain) that ended in MemoryError: the run is out of memory (exit 2),
+    not a codec that failed."""
+    for result in results.values():
+        for reason in result.failure_reasons if result.status == "error" else []:
+            if reason.startswith("MemoryError"):
+                return (f"out of memory: training {result.codec} ({result.n_rows_total:,} rows) could not allocate: "
+                        f"{reason}")
+    blocked = promotion.get("blocked")
+    for codec, reasons in (blocked.items() if isinstance(blocked, Mapping) else []):
+        for reason in reasons:
+            if "MemoryError" in reason:
+                return f"out of memory: the full-corpus retrain of {codec} could not allocate: {reason}"
+    return None
+
+
+PENDING = "pending: not judged yet when this report was written (the run was still training)"
+
+
+def _write_partial(config: RunConfig, service: RunService, state: _RunState) -> None:
+    """The report as the verdicts stand, codecs still training marked pending: what a killed run leaves."""
+    results = service.results()
+    sizes = state.progress.sizes if state.progress is not None else {}
+    for codec in config.codecs:
+        if codec not in results:
+            results[codec] = error_result(codec, *sizes.get(codec, (0, 0)), PENDING)
+    service.write_report(service.report_inputs(
+        results=results, corpus=state.corpus, present_roots=state.inputs.present_roots,
+        n_files=len(state.inputs.files), promotion={"skipped": "the run was still training"}, in_progress=True))
+
+
+def _size(path: object) -> int:
+    try:
+        return os.stat(path).st_size  # type: ignore[arg-type]  # a corpus file's path
+    except OSError:
+        return 0
 
 
 def _unfinished(codec: str, corpus: Corpus | None, reason: str) -> CodecResult:

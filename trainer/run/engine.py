@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.executors.host import ExecutorFactory, ExecutorHost, is_broken_executor
 from trainer.ingest.corpus import CodecData
 from trainer.learning.events import Event, LogLine, TaskRetried
@@ -48,10 +47,7 @@ class TrainingEngine:
         self._host = ExecutorHost(executor_factory)
         self._dispatcher = Dispatcher(self._host, 1 if profile.sequential_codecs else workers)
         self._finals, self.executor_gone = FinalTrainer(), self._host.gone  # why it can run no more, or None
-
-    @property
-    def results(self) -> Verdicts:
-        return self._book.results
+        self.results: Verdicts = self._book.results
 
     def submit(self, codec: str, load: Loader) -> None:
         """Queue a codec; ``load`` runs on the engine thread when its turn comes. The latest data wins."""
@@ -74,6 +70,10 @@ class TrainingEngine:
         self._emit_all(events)
         return found
 
+    def training_data(self, codec: str) -> CodecData | None:  # its current job's table, if it has one
+        with self._lock:
+            return self._book.data_of(codec)
+
     def active_codecs(self) -> set[str]:  # queued or training right now
         with self._lock:
             return self._book.active_codecs()
@@ -85,7 +85,6 @@ class TrainingEngine:
     def _busy(self) -> bool:
         return bool(self._book.requests) or self._dispatcher.busy
 
-    # -- driving (the loops themselves live in ``drivers``) -------------------------------------
     def run_until_idle(self, should_stop: Callable[[], bool] = lambda: False) -> dict[str, CodecResult]:
         return drivers.run_until_idle(self, should_stop)
 
@@ -150,7 +149,7 @@ class TrainingEngine:
             with self._lock:
                 events = self._book.verdict_without_training(codec, data)
                 if events is None:
-                    job_id, opened = self._book.open_job(codec, data, len(fold_groups(self.profile)), LOSO_FOLD_COUNT)
+                    job_id, opened = self._book.open_job(codec, data, len(fold_groups(self.profile, data.n_rows)))
                     events = self._apply(opened)
                     self._dispatcher.enqueue(build_fold_tasks(data, self.profile, self.seed, job_id))
             self._emit_all(events)

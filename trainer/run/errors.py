@@ -9,3 +9,8 @@ class ConfigError(Exception):
 
 class InternalError(Exception):
     """An unexpected exception ended the run; the report and the log (with the traceback) were written."""
+
+
+class OutOfMemory(Exception):
+    """The run needed more memory than it may have (its guard stopped it, or an allocation failed): exit 2,
+    one line naming the stage and the size; the report holds what was judged before."""

@@ -10,7 +10,7 @@ import signal
 
 from trainer.core.atomic import OutputUnwritable
 from trainer.executors.dask_cluster import ClusterUnavailable
-from trainer.run.errors import ConfigError, InternalError
+from trainer.run.errors import ConfigError, InternalError, OutOfMemory
 from trainer.shipping.lock import ModelDirLocked, PromotionError
 
 EXIT_OK = 0  # every selected codec passed
@@ -26,6 +26,8 @@ EXCEPTION_EXITS: tuple[tuple[type[BaseException], int], ...] = (
     (ModelDirLocked, EXIT_CONFIG),
     (PromotionError, EXIT_CONFIG),
     (ClusterUnavailable, EXIT_CONFIG),
+    (OutOfMemory, EXIT_CONFIG),
+    (MemoryError, EXIT_CONFIG),
     (KeyboardInterrupt, SIGNAL_BASE + signal.SIGINT),
     (InternalError, EXIT_INTERNAL),
 )

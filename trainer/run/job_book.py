@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.ingest.corpus import CodecData
 from trainer.learning.calibration_sets import challenger_calibration
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished
@@ -107,6 +108,11 @@ class JobBook:
             return True, Transition([CodecCancelled(codec)])
         return False, Transition()
 
+    def data_of(self, codec: str) -> CodecData | None:
+        """The table of the codec's current job, if it has one."""
+        job = self._job_of(codec)
+        return None if job is None else job.data
+
     def active_codecs(self) -> set[str]:
         """Codecs requested, loading their data, or training right now."""
         return {codec for codec, _ in self.requests} | self.loading | set(self.active)
@@ -124,7 +130,8 @@ class JobBook:
         self.loading.discard(codec)
         return self.publish(error_result(codec, 0, 0, f"corpus load failed: {type(exc).__name__}: {exc}"))
 
-    def open_job(self, codec: str, data: CodecData, n_tasks: int, n_folds: int) -> tuple[int, Transition]:
+    def open_job(self, codec: str, data: CodecData, n_tasks: int,
+                 n_folds: int = LOSO_FOLD_COUNT) -> tuple[int, Transition]:
         """Register a job with ``n_tasks`` tasks; a job of the same codec still running is superseded."""
         transition = self._supersede(codec)  # requested again while this load ran: the newer data wins
         self.loading.discard(codec)

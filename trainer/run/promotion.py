@@ -15,8 +15,10 @@ from pathlib import Path
 
 from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.ingest.corpus import CodecData
-from trainer.learning.events import CodecFinished, Event
+from trainer.learning.events import CodecFinished, CodecQueued, Event
+from trainer.learning.planning import fold_groups
 from trainer.learning.results import FinalModel
+from trainer.learning.selection import nested_applies
 from trainer.run.engine import TrainingEngine
 from trainer.run.runlog import RunLog
 from trainer.run.shutdown import StopRequest
@@ -75,6 +77,11 @@ class EarlyRetrains:
     Started after the last verdict, the retrains of a 14-codec run queued behind its slowest codec
     while workers idled; started at each verdict they fill the pool while other codecs still train.
     They train on the very table the verdict judged, which in a batch is what a re-read gives.
+
+    A codec whose folds are tasks of their own (``split_folds_rows``) starts its retrain as soon as it is
+    queued, behind its five fold tasks: five folds on two workers leave one idle beside the fifth, and the
+    retrain fills it. Such a table never has a nested model choice (``NESTED_MAX_ROWS``), so the model is
+    the one its verdict would have asked for; if the codec fails, the retrain is not used.
     """
 
     def __init__(self) -> None:
@@ -82,12 +89,23 @@ class EarlyRetrains:
         self.started: dict[str, tuple[CodecData, Future[FinalModel]]] = {}
 
     def on_event(self, event: Event) -> None:
+        if isinstance(event, CodecQueued) and self.engine is not None:
+            self._start_beside_folds(event.codec)
         if not isinstance(event, CodecFinished) or event.result.status != "pass" or self.engine is None:
             return
         codec = event.result.codec
         _result, data = self.engine.results.judged().get(codec, (None, None))
         if data is not None and not data.n_generated and codec not in self.started:
             self.started[codec] = (data, self.engine.train_final(data))
+
+
+    def _start_beside_folds(self, codec: str) -> None:
+        assert self.engine is not None
+        data, profile = self.engine.training_data(codec), self.engine.profile
+        if (data is None or data.n_generated or codec in self.started or len(fold_groups(profile, data.n_rows)) == 1
+                or nested_applies(profile, data.n_rows, 2)):
+            return
+        self.started[codec] = (data, self.engine.train_final(data))
 
 
 def plan_after_batch(engine: TrainingEngine, codecs: list[str], loaders: Mapping[str, Callable[[], CodecData]],

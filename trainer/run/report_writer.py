@@ -35,6 +35,7 @@ class ReportInputs:
     interrupted_by: str | None = None
     error: str | None = None
     recovered: dict[str, object] | None = None
+    in_progress: bool = False  # written at a verdict while other codecs still train (summary.in_progress)
 
 
 def assemble_report(config: RunConfig, entrypoint: str, state: ReportInputs) -> dict[str, object]:
@@ -58,6 +59,7 @@ def assemble_report(config: RunConfig, entrypoint: str, state: ReportInputs) -> 
         error=state.error,
         probe_quality=config.probe_quality,
         recovered_promotion=state.recovered,
+        in_progress=state.in_progress,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ class RunLog:
         self._echo = echo
         self._listener = listener
         self._handle = None
+        self._lock = threading.Lock()  # the progress thread writes lines too: one whole line at a time
         # The first failure to write the log file (a full disk): the run goes on, echoing to the
         # terminal, and the batch reports it at the end instead of dying mid-training.
         self.error: str | None = None
@@ -29,6 +31,10 @@ class RunLog:
                 self.error = f"cannot write log {path}: {exc.strerror or exc}"
 
     def line(self, text: str, *, echo: bool = True) -> None:
+        with self._lock:
+            self._write(text, echo)
+
+    def _write(self, text: str, echo: bool) -> None:
         stamp = datetime.now(UTC).strftime("%H:%M:%S")
         for part in text.splitlines() or [""]:
             if self._handle is not None:

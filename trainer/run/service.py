@@ -73,9 +73,10 @@ class RunService:
         self._serving: threading.Thread | None = None
 
     def _emit(self, event: Event) -> None:
-        self.log.line(describe_event(event))
+        # The listener first: the batch's report is on disk when its verdict line appears.
         if self._on_event is not None:
             self._on_event(event)
+        self.log.line(describe_event(event))
 
     # -- lifecycle -------------------------------------------------------------------------
     def recover_logged(self) -> None:

@@ -25,10 +25,16 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        # Set by the memory guard (run.memory_guard): the run stops as on a signal, then exits 2 with this line.
+        self.out_of_memory: str | None = None
 
     @property
     def requested(self) -> bool:
-        return self.signum is not None
+        return self.signum is not None or self.out_of_memory is not None
+
+    def record_out_of_memory(self, message: str) -> None:
+        if not self.requested:
+            self.out_of_memory = message
 
     @property
     def signal_name(self) -> str:
@@ -41,10 +47,12 @@ class StopRequest:
 
     @property
     def reason(self) -> str:
+        if self.signum is None and self.out_of_memory:
+            return self.out_of_memory
         return f"interrupted by {self.signal_name}"
 
     def record(self, signum: int, _frame: object = None) -> None:
-        if self.signum is None:
+        if not self.requested:
             self.signum = signum
 
 

@@ -11,33 +11,38 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.core.codecs import QUALITY_RANGE
-from trainer.learning.crf_pick import ladder_index, quality_sweep
-from trainer.shipping.onnx_export import ort_predict
+from trainer.learning.crf_pick import SWEEP_CHUNK_LADDERS, ladder_index, quality_sweep
+from trainer.shipping.onnx_export import ort_predictor
 
 MAX_RISE = 0.05  # VMAF, from one integer quality step to the next
 SHOWN = 3
 
 
 def monotone_violations(onnx_bytes: bytes, features: np.ndarray, codec: str) -> list[str]:
-    """Empty when the model never rises by more than MAX_RISE between neighbouring qualities."""
+    """Empty when the model never rises by more than MAX_RISE between neighbouring qualities.
+
+    Swept a chunk of ladders at a time, keeping only the rises found: memory follows the chunk, not the
+    corpus (a million-row corpus can have a million ladders)."""
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return []
     _, first = np.unique(ladder_index(features), return_index=True)
     ladders = features[first]
-    sweep = quality_sweep(ladders, codec)
     low, _high = QUALITY_RANGE[codec]
-    curves = ort_predict(onnx_bytes, sweep).reshape(ladders.shape[0], -1)
-    rises = np.diff(curves, axis=1)
-    bad = np.argwhere(rises > MAX_RISE)
-    if bad.size == 0:
+    model = ort_predictor(onnx_bytes)
+    found: list[tuple[float, int, int]] = []  # (rise, ladder, step) of every rise above MAX_RISE
+    for start in range(0, ladders.shape[0], SWEEP_CHUNK_LADDERS):
+        chunk = ladders[start:start + SWEEP_CHUNK_LADDERS]
+        rises = np.diff(model(quality_sweep(chunk, codec))[:, 0].reshape(chunk.shape[0], -1), axis=1)
+        found += [(float(rises[k, q]), start + int(k), int(q)) for k, q in np.argwhere(rises > MAX_RISE)]
+    if not found:
         return []
-    worst = sorted(bad.tolist(), key=lambda lq: -rises[lq[0], lq[1]])[:SHOWN]
+    worst = sorted(found, reverse=True)[:SHOWN]
     examples = ", ".join(
         f"ladder at {int(ladders[k, 12])}x{int(ladders[k, 13])} probe {ladders[k, 1]:.0f} kbps: "
-        f"+{rises[k, q]:.3f} from {low + q} to {low + q + 1}"
-        for k, q in worst
+        f"+{rise:.3f} from {low + q} to {low + q + 1}"
+        for rise, k, q in worst
     )
-    n_ladders = len({int(k) for k, _q in bad.tolist()})
+    n_ladders = len({k for _rise, k, _q in found})
     return [f"not-monotone-in-quality: {n_ladders} of {ladders.shape[0]} training ladders rise with quality "
-            f"by more than {MAX_RISE} VMAF per step ({bad.shape[0]} steps), e.g. {examples}"]
+            f"by more than {MAX_RISE} VMAF per step ({len(found)} steps), e.g. {examples}"]

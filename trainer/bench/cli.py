@@ -19,17 +19,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import orjson
-
+from trainer.bench.advise import bench_advise
+from trainer.bench.calibration import bench_calibration
+from trainer.bench.corpora import write_bench_corpus
+from trainer.bench.ingest import bench_ingest
+from trainer.bench.profile import bench_profile
+from trainer.bench.runs import Aggregate, TrainingRun, gb, measure, run_training
+from trainer.bench.scale import DEFAULT_ROWS, bench_scale
 from trainer.core.codecs import SUPPORTED_CODECS
 from trainer.core.gate import SHIP_GATE_PLCC_SPREAD_MAX
-from trainer.ingest.synthetic import synthetic_rows
 from trainer.outputs.describe import fmt
-from trainer.run.bench_advise import bench_advise
-from trainer.run.bench_calibration import bench_calibration
-from trainer.run.bench_ingest import bench_ingest
-from trainer.run.bench_profile import bench_profile
-from trainer.run.bench_runs import Aggregate, TrainingRun, gb, measure, run_training
 
 SIZES = {"S": (12, 40), "M": (20, 200), "L": (40, 500)}  # sources x rows per source, per codec
 REFERENCE_SIZES = ("S", "M")  # reference on L would take hours; measured where the anchors are
@@ -41,29 +40,6 @@ REAL_SEEDS = (0, 1, 2, 3, 4)
 SHARED_CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 SHARED_HARNESS_PROBES = SHARED_CORPORA.parent / "harness"
 INGEST_ROWS = 1_000_000
-
-
-def codec_noise(codec: str) -> float:
-    """Measurement noise per codec family: hardware encoders are noisier, as in the anchors."""
-    if codec.endswith("_amf"):
-        return 4.0
-    if codec.endswith("_qsv"):
-        return 2.0
-    return 0.7
-
-
-def write_bench_corpus(path: Path, n_sources: int, rows_per_source: int, codecs: Sequence[str] = SUPPORTED_CODECS,
-                       seed: int = 11) -> Path:
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as handle:
-        for codec in codecs:
-            rows = synthetic_rows(codec, n_sources, rows_per_source, codec_noise(codec), seed, mark_generated=False)
-            handle.writelines(orjson.dumps(row) + b"\n" for row in rows)
-    tmp.replace(path)
-    return path
 
 
 def print_training(runs: list[TrainingRun]) -> None:
@@ -184,7 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="comma-separated: training (generated S/M/L), real (shared corpora), ingest, "
                         "cluster (M on a Dask LocalCluster vs the process pool), advise (its cost), calibration "
                         "(margins and offsets cross-conformally, then as the harness reads them on unseen clips), "
-                        "profile (where a batch's time goes, stage by stage: the real corpora and M)")
+                        "profile (where a batch's time goes, stage by stage: the real corpora and M), scale (one "
+                        "codec at 100k/300k/1M rows: wall, first fold, peak RSS, CPU/wall, rows/s)")
+    parser.add_argument("--scale-rows", default=",".join(map(str, DEFAULT_ROWS)),
+                        help="comma-separated row counts of the scale section (default 100000,300000,1000000)")
     parser.add_argument("--calibration-splits", type=int, default=10,
                         help="random source splits per held-back share in the calibration section (default 10)")
     parser.add_argument("--real-corpus", action="append", type=Path, default=[], metavar="FILE",
@@ -241,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         corpora = args.real_corpus or sorted(SHARED_CORPORA.glob("*.jsonl"))
         bench_profile([*corpora, write_bench_corpus(workdir / "corpora" / "M.jsonl", *SIZES["M"])], workdir,
                       args.harness_probes or sorted(SHARED_HARNESS_PROBES.glob("*_probe_*.jsonl")))
+    if "scale" in sections:
+        bench_scale(workdir, args.workers, [int(n) for n in args.scale_rows.split(",") if n])
     return 0
 
 

@@ -113,6 +113,6 @@ def profile_batch(corpus: Path, workdir: Path, harness_probes: Sequence[Path] = 
 
 
 def bench_profile(corpora: Sequence[Path], workdir: Path, harness_probes: Sequence[Path]) -> None:
-    print("\n== where the time goes (cumulative seconds per stage; see trainer/run/bench_profile.py) ==")
+    print("\n== where the time goes (cumulative seconds per stage; see trainer/bench/profile.py) ==")
     for corpus in corpora:
         profile_batch(corpus, workdir, harness_probes)

@@ -1,6 +1,6 @@
 """Benchmark runs as whole processes: wall time, peak memory of the process tree, and the report's numbers.
 
-What the benchmark (trainer.run.bench) times and compares, kept apart from what it prints.
+What the benchmark (trainer.bench) times and compares, kept apart from what it prints.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import orjson
 
+from trainer.bench.runs import Measured, gb, measure
 from trainer.ingest.synthetic import synthetic_rows
-from trainer.run.bench_runs import Measured, gb, measure
 
 APPEND_ROWS = 10_000
 THIS_CHECKOUT = Path(__file__).resolve().parents[2]
