@@ -336,6 +336,16 @@ def _drain(master: int) -> None:
             return
 
 
+def until_training(proc: subprocess.Popen, master: int) -> None:
+    """Wait until the console on ``master`` has started its pool (5 processes in its session)."""
+    deadline = time.monotonic() + 60
+    while len(_session_processes(proc.pid)) < 5 and time.monotonic() < deadline:
+        _drain(master)  # keep the terminal's buffer from filling up
+        assert proc.poll() is None
+        time.sleep(0.1)
+    assert len(_session_processes(proc.pid)) >= 5, "the console never started its workers"
+
+
 @pytest.mark.parametrize(("signum", "ignored"), [(signal.SIGHUP, ()), (signal.SIGHUP, (signal.SIGHUP,)),
                                                  (signal.SIGKILL, ())], ids=["SIGHUP", "SIGHUP-under-nohup", "SIGKILL"])
 def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(tmp_path, signum, ignored):
@@ -343,12 +353,7 @@ def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(
     without its terminal. SIGKILL leaves no process either: the workers follow their parent."""
     proc, out, master = _start_console(tmp_path, ignored)
     try:
-        deadline = time.monotonic() + 60
-        while len(_session_processes(proc.pid)) < 5 and time.monotonic() < deadline:
-            _drain(master)  # keep the terminal's buffer from filling up
-            assert proc.poll() is None
-            time.sleep(0.1)
-        assert len(_session_processes(proc.pid)) >= 5, "the console never started its workers"
+        until_training(proc, master)
         proc.send_signal(signum)
         deadline = time.monotonic() + 10
         while proc.poll() is None and time.monotonic() < deadline:

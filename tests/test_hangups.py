@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import write_corpus
 from tests.dispositions import disposition, python_argv
-from tests.test_faults import REPO, TRAINING_PLAN, _drain, _session_processes, _wait_gone
+from tests.test_faults import REPO, TRAINING_PLAN, _session_processes, _wait_gone, until_training
 
 pytestmark = pytest.mark.slow  # starts consoles that train
 
@@ -38,21 +38,12 @@ def _console_on_pty(tmp_path, *, ignored: tuple[int, ...], controlling_tty: bool
     return proc, master
 
 
-def _until_training(proc: subprocess.Popen, master: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(_session_processes(proc.pid)) < 5 and time.monotonic() < deadline:
-        _drain(master)  # keep the terminal's buffer from filling up
-        assert proc.poll() is None
-        time.sleep(0.1)
-    assert len(_session_processes(proc.pid)) >= 5, "the console never started its workers"
-
-
 @pytest.mark.parametrize(("ignored", "controlling_tty"), [((), True), ((signal.SIGHUP,), True), ((), False)],
                          ids=["sighup-default", "sighup-ignored", "no-controlling-tty"])
 def test_a_console_whose_terminal_closes_ends_as_on_quit(tmp_path, ignored, controlling_tty):
     proc, master = _console_on_pty(tmp_path, ignored=ignored, controlling_tty=controlling_tty)
     try:
-        _until_training(proc, master)
+        until_training(proc, master)
         if ignored:  # the inherited ignore reached the console's helpers; the console handles SIGHUP itself
             assert disposition(proc.pid, signal.SIGHUP) == "caught"
         os.close(master)  # the terminal window closes

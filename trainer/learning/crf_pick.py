@@ -10,7 +10,7 @@ more than one point below the target.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,16 +101,22 @@ def quality_sweep(ladders: np.ndarray, codec: str) -> np.ndarray:
 SWEEP_CHUNK_LADDERS = 4_096
 
 
-def sweep_curves(ladders: np.ndarray, codec: str, predict: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``[L, Q]`` float64: the prediction of each ladder row at every integer quality of the codec's range,
-    swept a chunk of ladders at a time, so memory follows the chunk, not the corpus."""
+def sweep_chunks(ladders: np.ndarray, codec: str,
+                 predict: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+    """(first ladder, ``[chunk, Q]`` float64 curves) a chunk of ladders at a time: the prediction of each
+    ladder row at every integer quality of the codec's range, so memory follows the chunk, not the corpus."""
     ladders = np.asarray(ladders, dtype=np.float32)
-    low, high = QUALITY_RANGE[codec]
-    curves = np.empty((ladders.shape[0], high - low + 1), dtype=np.float64)
     for start in range(0, ladders.shape[0], SWEEP_CHUNK_LADDERS):
         chunk = ladders[start:start + SWEEP_CHUNK_LADDERS]
-        curves[start:start + chunk.shape[0]] = np.asarray(predict(quality_sweep(chunk, codec)),
-                                                          dtype=np.float64).reshape(chunk.shape[0], -1)
+        yield start, np.asarray(predict(quality_sweep(chunk, codec)), dtype=np.float64).reshape(chunk.shape[0], -1)
+
+
+def sweep_curves(ladders: np.ndarray, codec: str, predict: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``[L, Q]`` float64: every ladder's curve (``sweep_chunks``, gathered)."""
+    low, high = QUALITY_RANGE[codec]
+    curves = np.empty((np.shape(ladders)[0], high - low + 1), dtype=np.float64)
+    for start, chunk in sweep_chunks(ladders, codec, predict):
+        curves[start:start + chunk.shape[0]] = chunk
     return curves
 
 

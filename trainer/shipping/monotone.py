@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.core.codecs import QUALITY_RANGE
-from trainer.learning.crf_pick import SWEEP_CHUNK_LADDERS, ladder_index, quality_sweep
+from trainer.learning.crf_pick import ladder_index, sweep_chunks
 from trainer.shipping.onnx_export import ort_predictor
 
 MAX_RISE = 0.05  # VMAF, from one integer quality step to the next
@@ -31,9 +31,8 @@ def monotone_violations(onnx_bytes: bytes, features: np.ndarray, codec: str) -> 
     low, _high = QUALITY_RANGE[codec]
     model = ort_predictor(onnx_bytes)
     found: list[tuple[float, int, int]] = []  # (rise, ladder, step) of every rise above MAX_RISE
-    for start in range(0, ladders.shape[0], SWEEP_CHUNK_LADDERS):
-        chunk = ladders[start:start + SWEEP_CHUNK_LADDERS]
-        rises = np.diff(model(quality_sweep(chunk, codec))[:, 0].reshape(chunk.shape[0], -1), axis=1)
+    for start, curves in sweep_chunks(ladders, codec, lambda x: model(x)[:, 0]):
+        rises = np.diff(curves, axis=1)
         found += [(float(rises[k, q]), start + int(k), int(q)) for k, q in np.argwhere(rises > MAX_RISE)]
     if not found:
         return []
