@@ -12,11 +12,11 @@ from collections.abc import Callable, Collection
 from textual.message import Message
 
 from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten, ProbeCounted
+from trainer.engine.engine import TrainingEngine
 from trainer.ingest.corpus import CodecData, Corpus
 from trainer.learning.results import CodecResult
 from trainer.outputs.describe import describe_probe_overrides
 from trainer.run.config import RunConfig
-from trainer.run.engine import TrainingEngine
 from trainer.run.live_corpus import LiveCorpus
 from trainer.run.promotion import PromotionPlan
 from trainer.run.runlog import RunLog

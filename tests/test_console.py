@@ -18,9 +18,9 @@ from console.widgets.codec_table import verdict_text
 from console.widgets.fold_detail import HELD_OUT_WIDTH, held_out_label
 from tests.conftest import DEMO_PROMOTE_EPOCHS
 from tests.console_pilot import SIZE, make_app, wait_for
+from trainer.engine.engine import MAX_WORKER_DEATHS
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.ingest.synthetic import synthetic_rows
-from trainer.run.engine import MAX_WORKER_DEATHS
 from trainer.shipping.artifacts import card_path, model_path, sha256_file
 
 REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FoldResult
 
 
@@ -13,8 +14,9 @@ class CodecQueued:
     n_rows: int
     n_sources: int
     n_folds: int
-    # Lines for the log about this codec's inputs: frame sizes withheld or taken on trust, --harness-probes.
-    notes: tuple[str, ...] = ()
+    # The table queued (no copy): outputs.describe says what the log needs of its inputs (frame sizes withheld
+    # or taken on trust, --harness-probes) from it.
+    data: CodecData | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

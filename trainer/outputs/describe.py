@@ -32,7 +32,7 @@ def fmt(value: float | None, digits: int = 4) -> str:
 def describe_event(event: Event) -> str:
     if isinstance(event, CodecQueued):
         queued = f"{event.codec}: queued, {event.n_rows} rows from {event.n_sources} sources, {event.n_folds} folds"
-        return "\n    ".join([queued, *event.notes])
+        return "\n    ".join([queued, *(codec_notes(event.data) if event.data is not None else ())])
     if isinstance(event, FoldFinished):
         f = event.result
         return (
