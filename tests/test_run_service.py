@@ -10,7 +10,7 @@ import pytest
 
 from console.screens.confirm_plan import ConfirmPlanScreen
 from tests.conftest import DEMO_PROMOTE_EPOCHS, shipped_model_dir
-from tests.console_pilot import SIZE, make_app, wait_for
+from tests.console_pilot import SIZE, make_app, promotion_applied, wait_for
 from trainer.ingest.corpus import CodecData
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.learning.tasks import FinalTask
@@ -47,7 +47,7 @@ async def test_the_console_and_the_batch_write_reports_with_the_same_keys(tmp_pa
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), what="plan dialog")
         await pilot.press("y")  # the console asks, then says yes
-        await wait_for(pilot, lambda: app.promotions_applied == 1, what="apply")
+        await wait_for(pilot, lambda: promotion_applied(console_dir / "runs"), what="apply")
     console_report = json.loads((console_dir / "runs" / "report.json").read_text())
 
     batch_dir = tmp_path / "batch"
