@@ -11,7 +11,6 @@ so the one drain covers folds and retrains and the planner only collects what th
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -22,7 +21,7 @@ from trainer.engine.job_book import Compare, JobBook, Loader, Transition, Verdic
 from trainer.executors.dask_cluster import ClusterUnavailable
 from trainer.executors.host import ExecutorFactory, ExecutorHost, is_broken_executor
 from trainer.ingest.corpus import CodecData
-from trainer.learning.events import Event, LogLine, TaskRetried
+from trainer.learning.events import EngineError, Event, PoolReplaced, TaskRetried, WorkerDied
 from trainer.learning.planning import build_final_task, build_fold_tasks, fold_groups
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.results import CodecResult, FinalModel
@@ -192,20 +191,10 @@ class TrainingEngine:
 
 def _break_lines(stranded: dict[Future, Task], lost: dict[Future, tuple[int, int]], failed: list[Task],
                  again: list[Task]) -> list[Event]:
-    lines: list[Event] = [LogLine(f"worker process {pid} died ({_signal_name(code)}) while running "
-                                  f"{stranded[future].codec}'s task") for future, (pid, code) in lost.items()]
-    codecs = ", ".join(sorted({t.codec for t in failed})) or "none"
-    lines.append(LogLine(f"worker pool broke; starting a fresh pool: {len(failed)} task(s) lost ({codecs}), "
-                         f"{len(again)} run again"))
+    events: list[Event] = [WorkerDied(pid, code, stranded[future].codec) for future, (pid, code) in lost.items()]
+    events.append(PoolReplaced(len(failed), tuple(sorted({t.codec for t in failed})), len(again)))
     retried = sorted({t.codec for t in again if isinstance(t, FoldTask)} - {t.codec for t in failed})
-    return lines + [TaskRetried(codec, RETRY_REASON) for codec in retried]
-
-
-def _signal_name(exit_code: int) -> str:
-    try:
-        return signal.Signals(-exit_code).name
-    except ValueError:
-        return f"exit code {exit_code}"
+    return events + [TaskRetried(codec, RETRY_REASON) for codec in retried]
 
 
 def serve(engine: TrainingEngine, stop: threading.Event, emit: Emit) -> None:
@@ -218,7 +207,7 @@ def serve(engine: TrainingEngine, stop: threading.Event, emit: Emit) -> None:
         try:
             idle = not engine.step(POLL_SECONDS)
         except Exception as exc:
-            emit(LogLine(f"engine error (serving continues): {type(exc).__name__}: {exc}"))
+            emit(EngineError(f"{type(exc).__name__}: {exc}"))
             idle = True
         if idle:
             engine.wait_for_work(POLL_SECONDS)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from trainer.engine.job_book import Verdicts
 from trainer.ingest.corpus import CodecData
-from trainer.learning.events import CodecFinished, Event, LogLine
+from trainer.learning.events import CodecFinished, Event, FinalModelDone
 from trainer.learning.planning import fold_groups
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.results import FinalModel
@@ -75,11 +75,11 @@ class FinalTrainer:
 
     def finished(self, task: FinalTask, weights: MLPWeights) -> list[Event]:
         self._resolve(task, FinalModel(task.codec, weights, None))
-        return [LogLine(f"{task.codec}: full-corpus model trained on {task.target.shape[0]} rows")]
+        return [FinalModelDone(task.codec, task.target.shape[0])]
 
     def failed(self, task: FinalTask, reason: str) -> list[Event]:
         self._resolve(task, FinalModel(task.codec, None, reason))
-        return [LogLine(f"{task.codec}: full-corpus retrain failed: {reason}")]
+        return [FinalModelDone(task.codec, task.target.shape[0], reason)]
 
     def abandon_all(self, reason: str) -> None:
         """The engine is closing: every retrain not yet finished resolves as failed."""

@@ -45,8 +45,39 @@ class TaskRetried:
 
 
 @dataclass(frozen=True)
-class LogLine:
-    text: str
+class FinalModelDone:
+    """A full-corpus retrain ended: trained on ``n_rows`` rows, or failed with ``error``."""
+
+    codec: str
+    n_rows: int
+    error: str | None = None
 
 
-Event = CodecQueued | FoldFinished | CodecFinished | CodecCancelled | TaskRetried | LogLine
+@dataclass(frozen=True)
+class WorkerDied:
+    """A worker process died while running ``codec``'s task (``exit_code``: minus its signal, or its status)."""
+
+    pid: int
+    exit_code: int
+    codec: str
+
+
+@dataclass(frozen=True)
+class PoolReplaced:
+    """The executor broke and a fresh one starts: ``n_lost`` tasks lost for good (of ``lost_codecs``), ``n_again``
+    queued again."""
+
+    n_lost: int
+    lost_codecs: tuple[str, ...]
+    n_again: int
+
+
+@dataclass(frozen=True)
+class EngineError:
+    """An unexpected error in the console's engine loop (``error``: its type and message); serving goes on."""
+
+    error: str
+
+
+Event = (CodecQueued | FoldFinished | CodecFinished | CodecCancelled | TaskRetried | FinalModelDone | WorkerDied
+         | PoolReplaced | EngineError)
