@@ -164,8 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "(margins and offsets cross-conformally, then as the harness reads them on unseen clips), "
                         "profile (where a batch's time goes, stage by stage: the real corpora and M), scale (one "
                         "codec at 100k/300k/1M rows: wall, first fold, peak RSS, CPU/wall, rows/s), encode (the "
-                        "harness's own pick_crf on real clips, checked with real encodes and libvmaf; needs --clips and "
-                        "--harness, and ffmpeg from the optional extra: pip install -e '.[encode]'; docs/harness.md)")
+                        "harness's own pick_crf on real clips, checked with real encodes and libvmaf; needs --clips "
+                        "and --harness, and ffmpeg from the extra: pip install -e '.[encode]'; docs/harness.md)")
     parser.add_argument("--scale-rows", default=",".join(map(str, DEFAULT_ROWS)),
                         help="comma-separated row counts of the scale section (default 100000,300000,1000000)")
     parser.add_argument("--calibration-splits", type=int, default=10,
