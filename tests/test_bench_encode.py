@@ -159,6 +159,20 @@ def test_encode_section_usage_errors_exit_2_with_one_line(argv, message, capsys)
     assert stop.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_wrong_clips_model_or_harness_paths_exit_2_naming_the_path(tmp_path, capsys):
+    clips, harness = tmp_path / "clips", tmp_path / "harness"
+    clips.mkdir()
+    harness.mkdir()
+    base = ["--sections", "encode", "--clips", str(clips), "--harness", str(harness), "--workdir", str(tmp_path)]
+    assert bench_main(base) == 2
+    assert f"--clips {clips}: no video files" in capsys.readouterr().err
+    (clips / "a.mp4").write_bytes(b"not read before the paths are checked")
+    assert bench_main([*base, "--model-dir", str(tmp_path)]) == 2
+    assert f"--model-dir {tmp_path}: no predictor_libx264.onnx" in capsys.readouterr().err
+    assert bench_main([*base, "--model-dir", str(REPO / "model")]) == 2
+    assert f"{harness}: no vmaftune package" in capsys.readouterr().err
+
+
 def test_a_path_without_the_harness_is_refused_clearly(tmp_path):
     with pytest.raises(HarnessNotFound, match="no vmaftune package"):
         load_harness(tmp_path)

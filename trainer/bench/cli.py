@@ -23,7 +23,9 @@ from pathlib import Path
 from trainer.bench.advise import bench_advise
 from trainer.bench.calibration import bench_calibration
 from trainer.bench.corpora import write_bench_corpus
+from trainer.bench.encode_media import EncodeToolMissing
 from trainer.bench.encode_section import DEFAULT_CRFS, DEFAULT_TARGETS, bench_encode, replay_encode
+from trainer.bench.harness_bridge import HarnessNotFound
 from trainer.bench.ingest import bench_ingest
 from trainer.bench.profile import bench_profile
 from trainer.bench.runs import Aggregate, TrainingRun, gb, measure, run_training
@@ -250,8 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "encode" in sections and args.encode_record:
         replay_encode(args.encode_record)
     elif "encode" in sections:
-        bench_encode(args.clips, args.codec, args.model_dir or [Path("model")], args.harness, workdir,
-                     args.encode_frames, crfs, targets, args.ffmpeg)
+        try:
+            bench_encode(args.clips, args.codec, args.model_dir or [Path("model")], args.harness, workdir,
+                         args.encode_frames, crfs, targets, args.ffmpeg)
+        except (FileNotFoundError, HarnessNotFound, EncodeToolMissing) as err:  # what the operator gave is wrong
+            print(f"encode section: {err}", file=sys.stderr)
+            return 2
     return 0
 
 

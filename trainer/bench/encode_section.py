@@ -61,9 +61,10 @@ def measure_clip(harness: Harness, ffmpeg: str, clip: Path, codec: str, frames: 
     features, runner = extract(harness, ffmpeg, clip, n, codec)
     measured_kbps = runner.probe.kbps(features.fps)
     variants = {"published": features, "measured": with_bitrate(features, measured_kbps)}
-    picks = {name: {variant: {f"{t:g}": pick(harness, predictor(harness, path), feats, t, codec) for t in targets}
+    made = {name: predictor(harness, path) for name, path in models.items()}
+    picks = {name: {variant: {f"{t:g}": pick(harness, model, feats, t, codec) for t in targets}
                     for variant, feats in variants.items()}
-             for name, path in models.items()}
+             for name, model in made.items()}
     wanted = sorted(set(crfs) | {c for by_variant in picks.values() for p in by_variant.values() for c in p.values()})
     encodes = {}
     for crf in wanted:
