@@ -22,6 +22,7 @@ from pathlib import Path
 
 from trainer.bench.advise import bench_advise
 from trainer.bench.calibration import bench_calibration
+from trainer.bench.choice import SUBSETS_PER_SIZE, bench_choice
 from trainer.bench.corpora import write_bench_corpus
 from trainer.bench.encode_media import EncodeToolMissing
 from trainer.bench.encode_section import DEFAULT_CRFS, DEFAULT_TARGETS, bench_encode, replay_encode
@@ -165,9 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "cluster (M on a Dask LocalCluster vs the process pool), advise (its cost), calibration "
                         "(margins and offsets cross-conformally, then as the harness reads them on unseen clips), "
                         "profile (where a batch's time goes, stage by stage: the real corpora and M), scale (one "
-                        "codec at 100k/300k/1M rows: wall, first fold, peak RSS, CPU/wall, rows/s), encode (the "
-                        "harness's own pick_crf on real clips, checked with real encodes and libvmaf; needs --clips "
-                        "and --harness, and ffmpeg from the extra: pip install -e '.[encode]'; docs/harness.md)")
+                        "codec at 100k/300k/1M rows: wall, first fold, peak RSS, CPU/wall, rows/s), choice (every "
+                        "model-choice rule over many small real corpora drawn from the YT-UGC hulls, vs the ridge), "
+                        "encode (the harness's own pick_crf on real clips, checked with real encodes and libvmaf; "
+                        "needs --clips and --harness, and ffmpeg from the extra: pip install -e '.[encode]'; "
+                        "docs/harness.md)")
     parser.add_argument("--scale-rows", default=",".join(map(str, DEFAULT_ROWS)),
                         help="comma-separated row counts of the scale section (default 100000,300000,1000000)")
     parser.add_argument("--calibration-splits", type=int, default=10,
@@ -186,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "add ../wt-76abf1f 76abf1f`), alternating with this one, and prints the ratio")
     parser.add_argument("--ingest-pairs", type=int, default=3,
                         help="alternating runs per side with --ingest-against (default 3)")
+    parser.add_argument("--choice-corpus", type=Path, default=SHARED_CORPORA / "ytugc_hulls_libx264.jsonl",
+                        help="the large real corpus the choice section draws small corpora from")
+    parser.add_argument("--choice-subsets", type=int, default=SUBSETS_PER_SIZE,
+                        help=f"subsets per size in the choice section (default {SUBSETS_PER_SIZE})")
     parser.add_argument("--clips", type=Path, metavar="DIR", help="encode section: a folder of video clips")
     parser.add_argument("--codec", default="libx264", help="encode section: the codec (default libx264)")
     parser.add_argument("--model-dir", action="append", type=Path, default=[], metavar="DIR",
@@ -211,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = set(args.sections.split(","))
     if "encode" in sections and not args.encode_record and (args.clips is None or args.harness is None):
         parser.error("the encode section needs --clips DIR and --harness PATH (or --encode-record FILE)")
-    crfs, targets = _crf_range(parser, args.encode_crfs), _targets(parser, args.encode_targets)
+    encode_crfs, encode_targets = _crf_range(parser, args.encode_crfs), _targets(parser, args.encode_targets)
     print(f"machine: {os.cpu_count()} cores; workers={args.workers}; python {sys.version.split()[0]}")
     if "training" in sections:
         runs: list[TrainingRun] = []
@@ -249,12 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                       args.harness_probes or sorted(SHARED_HARNESS_PROBES.glob("*_probe_*.jsonl")))
     if "scale" in sections:
         bench_scale(workdir, args.workers, [int(n) for n in args.scale_rows.split(",") if n])
+    if "choice" in sections:
+        bench_choice(args.choice_corpus, workers=args.workers, per_size=args.choice_subsets)
     if "encode" in sections and args.encode_record:
         replay_encode(args.encode_record)
     elif "encode" in sections:
         try:
             bench_encode(args.clips, args.codec, args.model_dir or [Path("model")], args.harness, workdir,
-                         args.encode_frames, crfs, targets, args.ffmpeg)
+                         args.encode_frames, encode_crfs, encode_targets, args.ffmpeg)
         except (FileNotFoundError, HarnessNotFound, EncodeToolMissing) as err:  # what the operator gave is wrong
             print(f"encode section: {err}", file=sys.stderr)
             return 2
