@@ -157,7 +157,7 @@ def test_the_log_names_each_folds_choice_and_the_final_one(constant_quality):
                          n_distinct_sources=10, folds=list(folds))
     final = describe_event(CodecFinished(result))
     assert "\n    model: `curve` (the content-blind curve: the network on the quality input alone), chosen by " \
-           "nested LOSO on CRF-pick error (steps, per source; one standard error " in final
+           "nested LOSO on CRF-pick error (steps, per source; paired standard error " in final
     assert "(outer folds)" in final
 
 
@@ -185,20 +185,16 @@ def test_every_held_out_source_needs_a_ladder_for_picks_to_choose(tmp_path):
 
 
 @pytest.mark.usefixtures("one_torch_thread")
-def test_beside_sources_without_ladders_the_curve_is_not_offered_and_rmse_chooses(tmp_path):
-    """The curve predicts one value for every row of a bitrate ladder: judged on the sweeps' picks alone
-    it was chosen (and shipped) for a corpus it could not predict half of."""
+def test_beside_sources_without_ladders_the_sweeps_alone_train_and_choose_by_their_picks(tmp_path):
+    """A bitrate ladder carries no quality to pick on, so beside CRF sweeps it neither trains nor chooses the
+    model the harness picks with (learning.row_kinds, issue #37); its rows are still judged in their folds."""
     data = load_corpus([write_rows(tmp_path / "mixed.jsonl", _mixed_rows())]).for_codec("libx264")
     everything = np.ones(data.n_rows, dtype=bool)
     assert curve_applies(data.features, everything, data.observed, True) and has_pick_ladders(data.features)
     folds = [r for task in build_fold_tasks(data, DEFAULT_PROFILE, seed=0) for r in run_fold_task(task)]
-    assert all(f.model_choice is None for f in folds), "network alone: the curve is not offered"
-    # the shrink grid still chooses, and by RMSE: picks cannot see the bitrate-ladder sources
-    nested = dataclasses.replace(NESTED_PROFILE, epochs=10)
-    folds = [r for task in build_fold_tasks(data, nested, seed=0) for r in run_fold_task(task)]
-    assert all(f.model_choice is not None and f.model_choice.criterion == RMSE for f in folds)
-    assert all(CURVE not in f.model_choice.inner_rmse for f in folds)
-    assert final_choice([f.model_choice for f in folds])["criterion"] == RMSE
+    assert all(f.model_choice is not None and f.model_choice.criterion == CRF_PICK for f in folds)
+    assert all(set(f.model_choice.inner_pick) == {"shrink=6", CURVE} for f in folds)
+    assert sum(f.n_val for f in folds) == data.n_rows  # every row, ladder or sweep, judged once
 
 
 @pytest.mark.slow

@@ -87,15 +87,18 @@ def test_on_a_corpus_a_line_explains_best_every_fold_and_the_shipped_model_choos
     data = load_corpus([path]).for_codec("libx265")
     profile = dataclasses.replace(DEFAULT_PROFILE, epochs=60)
     folds = [result for task in build_fold_tasks(data, profile, seed=0) for result in run_fold_task(task)]
-    # VMAF is linear in log bits per pixel here: the simplest line, not the one on every input
-    assert [f.model_choice.chosen for f in folds] == [BPP_LINE] * 5
+    # VMAF is linear in log bits per pixel here: a line of the family, in most folds the simplest, never the
+    # network or the line on every input (the paired rule keeps a richer line only where it is better on
+    # nearly every inner source)
+    chosen = [f.model_choice.chosen for f in folds]
+    assert chosen.count(BPP_LINE) >= 3 and set(chosen) <= {BPP_LINE, "line-bpp-height", "line-ladder"}
     for fold in folds:  # the line won on the inner folds by a clear margin, not by a hair
         assert fold.model_choice.inner_rmse[BPP_LINE] < 0.95 * fold.model_choice.inner_rmse["shrink=6"]
     choice = final_choice([f.model_choice for f in folds])
-    assert choice is not None and choice["chosen"] == BPP_LINE
+    assert choice is not None and choice["chosen"] in {BPP_LINE, "line-bpp-height"}
     shipped = run_final_task(build_final_task(data, profile, seed=0, model_choice=choice))
     everything = np.ones((1, data.target.size), dtype=bool)
-    line = fit_line(data.features, data.target, everything, profile, data.observed, BPP_LINE)
+    line = fit_line(data.features, data.target, everything, profile, data.observed, str(choice["chosen"]))
     np.testing.assert_array_equal(shipped.w1, line.w1)
     onnx_out = ort_predict(build_onnx(shipped.select(0), "libx265"), data.features).ravel()
     assert float(np.corrcoef(onnx_out, data.target)[0, 1]) > 0.9
@@ -120,7 +123,7 @@ def test_a_batch_promotes_the_chosen_line_and_its_card_says_so(tmp_path):
     assert codec["incumbent"]["kind"] == "stub"  # the synthetic stub was scored on every source, and lost
     card = card_path(model_dir, "libx265").read_text()
     assert ("- model: `line-bpp` (the ridge line on log bits per pixel, embedded in the MLP graph), "
-            "chosen by nested LOSO on RMSE (per source; one standard error") in card
+            "chosen by nested LOSO on RMSE (per source; paired standard error") in card
     data = load_corpus([corpus]).for_codec("libx265")
     line = fit_line(data.features, data.target, np.ones((1, data.target.size), dtype=bool), DEFAULT_PROFILE,
                     data.observed, BPP_LINE)

@@ -96,7 +96,8 @@ def one_standard_error_choice(per_source: dict[str, dict[str, float]], simplest_
 
 def paired_choice(per_source: dict[str, dict[str, float]], simplest_first: Sequence[str]) -> PickVerdict:
     """The simplest candidate (order of ``simplest_first``) whose mean per-source difference from the best
-    candidate is within the standard error of those differences; ``standard_error`` is the chosen one's.
+    candidate is within the standard error of those differences. ``standard_error``: that of the chosen
+    candidate's differences, or where the best is chosen, of the runner-up's (the margin it beat).
 
     ``per_source``: candidate -> source -> score (lower is better), every candidate on the same sources.
     """
@@ -104,12 +105,16 @@ def paired_choice(per_source: dict[str, dict[str, float]], simplest_first: Seque
     best = min(means, key=lambda name: (means[name], simplest_first.index(name)))
     sources = sorted(per_source[best])
     reference = np.array([per_source[best][s] for s in sources])
-    for name in (n for n in simplest_first if n in means):
+    def paired_error(name: str) -> tuple[float, float]:
         differences = np.array([per_source[name][s] for s in sources]) - reference
-        standard_error = float(differences.std(ddof=1) / np.sqrt(differences.size))
-        if differences.mean() <= standard_error:
-            return PickVerdict(name, means, standard_error)
-    return PickVerdict(best, means, 0.0)  # not reached: the best differs from itself by 0
+        return float(differences.mean()), float(differences.std(ddof=1) / np.sqrt(differences.size))
+
+    chosen = next(n for n in simplest_first if n in means and paired_error(n)[0] <= paired_error(n)[1])
+    if chosen != best:
+        return PickVerdict(chosen, means, paired_error(chosen)[1])
+    others = [n for n in means if n != best]
+    runner_up = min(others, key=lambda n: means[n]) if others else best
+    return PickVerdict(best, means, paired_error(runner_up)[1])
 
 
 def lowest_mean_choice(per_source: dict[str, dict[str, float]], simplest_first: Sequence[str]) -> PickVerdict:

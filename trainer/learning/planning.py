@@ -11,7 +11,7 @@ from trainer.ingest.corpus import CodecData
 from trainer.learning.crf_pick import pick_ladder_rows
 from trainer.learning.folds import fold_masks
 from trainer.learning.profiles import TrainingProfile
-from trainer.learning.row_kinds import mixed_kinds
+from trainer.learning.row_kinds import mixed_kinds, quality_ladder_rows
 from trainer.learning.selection import profile_for
 from trainer.learning.tasks import FinalTask, FoldTask
 
@@ -38,7 +38,10 @@ def mixed_pick_rows(data: CodecData) -> np.ndarray | None:
     """The rows on a quality ladder where the codec's table holds both row kinds, else None (learning.row_kinds)."""
     if data.n_rows == 0 or not np.ptp(data.features[:, QUALITY_INPUT]) > 0:
         return None  # no quality input varies: no row is on a quality ladder
-    return mixed_kinds(pick_ladder_rows(data.features, data.ladders))
+    quality = data.features[:, QUALITY_INPUT]
+    on_ladder = (pick_ladder_rows(data.features, None) if data.ladders is None
+                 else quality_ladder_rows(data.ladders, quality))
+    return mixed_kinds(on_ladder)
 
 
 def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_id: int = 0) -> list[FoldTask]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from trainer.core.gate import LOSO_FOLD_COUNT, evaluate_gate
 from trainer.learning.baseline import BASELINE_KIND
+from trainer.learning.choice_risk import ridge_beats
 from trainer.learning.crf_pick import pool
 from trainer.learning.ladder_curves import LadderCurve
 from trainer.learning.pick_offsets import PickLadder
@@ -118,7 +119,10 @@ class CodecResult:
             return self.recorded_choice
         folds = sorted(self.folds, key=lambda f: f.fold_index)
         choices = [f.model_choice for f in folds if f.model_choice is not None]
-        return final_choice(choices) if len(choices) == len(folds) else None
+        choice = final_choice(choices) if len(choices) == len(folds) else None
+        if choice is not None and (beats := ridge_beats(choices)) is not None:
+            choice["ridge_beats"] = beats
+        return choice
 
     def baseline_report(self) -> dict[str, object] | None:
         """The linear baseline on the same folds, beside the model's numbers; None before training."""

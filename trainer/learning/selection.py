@@ -98,7 +98,17 @@ def describe_choice(choice: dict[str, object]) -> str:
         rule = "RMSE"
     scored = ", ".join(f"{name} {value:.2f}" if isinstance(value, float) else f"{name} n/a"
                        for name, value in dict(scores).items())  # type: ignore[call-overload]
-    return f"`{choice['chosen']}` ({candidate_label(str(choice['chosen']))}), chosen by nested LOSO on {rule}: {scored}"
+    line = f"`{choice['chosen']}` ({candidate_label(str(choice['chosen']))}), chosen by nested LOSO on {rule}: {scored}"
+    return line + _risk(choice.get("ridge_beats"))
+
+
+def _risk(beats: object) -> str:
+    """The choice's risk on this corpus's folds (learning.choice_risk), every rule's, the one in use first."""
+    if not isinstance(beats, dict) or not beats:
+        return ""
+    counts = [f"{rule} {int(b['plcc'])}/{int(b['of'])} by PLCC, {int(b['rmse'])}/{int(b['of'])} by RMSE"
+              for rule, b in beats.items() if isinstance(b, dict)]
+    return "; the ridge on the same folds beat " + "; ".join(counts)
 
 
 def candidates(profile: TrainingProfile, line_allowed: bool, curve_allowed: bool = False) -> list[Candidate]:
@@ -161,11 +171,15 @@ class FoldChoice:
     # have scored, for the report's risk line and the bench's comparison of rules
     rule_choices: dict[str, str] = field(default_factory=dict)
     outer_plcc: dict[str, float | None] = field(default_factory=dict)
+    # the report's ridge, fitted on the same training rows, on the same outer held-out rows (learning.choice_risk)
+    ridge_plcc: float | None = None
+    ridge_rmse: float | None = None
 
     def as_report(self) -> dict[str, object]:
         report: dict[str, object] = {"chosen": self.chosen, "criterion": self.criterion,
                                      "inner_rmse": dict(self.inner_rmse), "outer_rmse": dict(self.outer_rmse),
-                                     "outer_plcc": dict(self.outer_plcc)}
+                                     "outer_plcc": dict(self.outer_plcc),
+                                     "ridge_plcc": self.ridge_plcc, "ridge_rmse": self.ridge_rmse}
         if self.rule_choices:
             report["rule"] = DEFAULT_RULE
             report["rule_choices"] = dict(self.rule_choices)
@@ -205,7 +219,8 @@ class FoldChoice:
                    inner_rmse_se=entry.get("inner_rmse_se"),
                    outer_rmse_by_source={name: dict(errors) for name, errors in rmse_by_source.items()},
                    rule_choices=dict(entry.get("rule_choices") or {}),
-                   outer_plcc=dict(entry.get("outer_plcc") or {}))
+                   outer_plcc=dict(entry.get("outer_plcc") or {}),
+                   ridge_plcc=entry.get("ridge_plcc"), ridge_rmse=entry.get("ridge_rmse"))
 
 
 def pooled_rmse(predictions: np.ndarray, target: np.ndarray, rows: np.ndarray) -> float:

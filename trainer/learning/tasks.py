@@ -134,7 +134,25 @@ def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list
     weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
                                       task.profile, task.fit_seed, task.observed, offered,
                                       picks if quality_varies else None)
-    return weights, list(chosen)
+    return weights, _beside_ridge(task, chosen)
+
+
+def _beside_ridge(task: FoldTask, choices: list[FoldChoice]) -> list[FoldChoice | None]:
+    """Each fold's choice with the report's ridge scored on the rows its candidates were (learning.choice_risk)."""
+    from trainer.learning.baseline import baseline_predictions
+    from trainer.learning.metrics import plcc, rmse
+
+    ridge = baseline_predictions(task.features, task.target, task.held_out)
+    scored: list[FoldChoice | None] = []
+    for k, choice in enumerate(choices):
+        rows = task.held_out[k]
+        scored.append(replace(choice, ridge_plcc=_finite_or_none(plcc(ridge[k][rows], task.target[rows])),
+                              ridge_rmse=_finite_or_none(rmse(ridge[k][rows], task.target[rows]))))
+    return scored
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _quality_ladder_part(task: FoldTask) -> FoldTask:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
+
 from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY
 from trainer.core.display import clip, clip_path
 from trainer.ingest.corpus import CodecData, Corpus
@@ -21,6 +23,7 @@ from trainer.learning.events import (
     TaskRetried,
     WorkerDied,
 )
+from trainer.learning.planning import mixed_pick_rows
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
 from trainer.outputs.calibration_text import calibration_line
@@ -185,4 +188,14 @@ def describe_corpus(inputs: CorpusInputs, corpus: Corpus) -> list[str]:
 def codec_notes(data: CodecData) -> tuple[str, ...]:
     """What the log says of a codec's inputs when it is queued: from its own table, so no extra pass over the corpus."""
     notes = data.probe.frame_size_notes(PROBE_PRESET[data.codec])
+    if (on_ladder := mixed_pick_rows(data)) is not None:
+        notes.append(mixed_table_note(data.sources, on_ladder))
     return tuple(notes if data.harness is None else [*notes, data.harness.describe(data.sources)])
+
+
+def mixed_table_note(sources: np.ndarray, on_ladder: np.ndarray) -> str:
+    """A mixed table in words: what trains the model the harness picks with, and what is only judged."""
+    trained, judged = np.unique(sources[on_ladder]).size, np.unique(sources[~on_ladder]).size
+    return (f"mixed table: the model trains and is chosen on the {int(on_ladder.sum())} rows of {trained} sources "
+            f"on quality ladders; the other {int((~on_ladder).sum())} rows ({judged} sources, no quality to pick "
+            "on) are held out and judged in their folds, never trained on (docs/models.md \"Mixed tables\")")

@@ -1,0 +1,156 @@
+"""The paired choice rule, every rule's record, the ridge's verdict on each rule, and mixed tables (issue #37)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.ladder_corpora import constant_quality_rows, write_rows
+from tests.line_corpora import line_rows
+from trainer.bench.choice_eval import RuleScore, draw_subsets, subset_data, summarise
+from trainer.ingest.corpus import load_corpus
+from trainer.learning.choice_risk import ridge_beats
+from trainer.learning.choice_rule import (
+    CHOICE_RULES,
+    DEFAULT_RULE,
+    LOWEST,
+    ONE_SE,
+    PAIRED,
+    choose,
+    one_standard_error_choice,
+    paired_choice,
+)
+from trainer.learning.planning import build_final_task, build_fold_tasks, mixed_pick_rows
+from trainer.learning.profiles import DEFAULT_PROFILE
+from trainer.learning.selection import FoldChoice
+from trainer.learning.tasks import run_final_task, run_fold_task
+
+SIMPLEST_FIRST = ["line-bpp", "line-ladder", "shrink=6"]
+
+
+def _hard_and_easy_sources(n: int = 16, seed: int = 5) -> np.ndarray:
+    """Per-source RMSE of real ladders: some sources are far harder than others (8-30 VMAF)."""
+    return np.random.default_rng(seed).uniform(8, 30, n)
+
+
+def test_paired_rule_refuses_a_simpler_line_that_is_worse_on_every_source_where_one_se_takes_it():
+    """The UHD-ladder case: `line-bpp` 6 % worse than `line-ladder` on every source, the network worst.
+    The spread over sources (one standard error of about 1.9 VMAF here) hides the 1.2 VMAF gap from the
+    unpaired rule; paired differences do not."""
+    base = _hard_and_easy_sources()
+    per_source = {"line-bpp": base * 1.06, "line-ladder": base, "shrink=6": base * 1.2}
+    per_source = {name: {f"s{i}": float(v) for i, v in enumerate(values)} for name, values in per_source.items()}
+    assert one_standard_error_choice(per_source, SIMPLEST_FIRST).chosen == "line-bpp"
+    verdict = paired_choice(per_source, SIMPLEST_FIRST)
+    assert verdict.chosen == "line-ladder"
+    assert verdict.standard_error > 0  # the margin the runner-up lost by
+
+
+def test_paired_rule_keeps_the_simpler_candidate_when_the_two_trade_sources():
+    base = _hard_and_easy_sources()
+    swing = np.random.default_rng(9).normal(0.0, 2.0, base.size)
+    swing -= swing.mean() + 0.1  # the richer one is 0.1 better on average, by noise
+    per_source = {"line-bpp": {f"s{i}": float(v) for i, v in enumerate(base)},
+                  "shrink=6": {f"s{i}": float(v) for i, v in enumerate(base + swing)}}
+    verdict = paired_choice(per_source, ["line-bpp", "shrink=6"])
+    assert verdict.chosen == "line-bpp"
+    assert verdict.standard_error == pytest.approx(np.std(-swing, ddof=1) / np.sqrt(base.size))
+    # identical candidates: the simpler
+    assert paired_choice({"a": {"x": 1.0, "y": 2.0}, "b": {"x": 1.0, "y": 2.0}}, ["b", "a"]).chosen == "b"
+
+
+def test_choose_records_every_rule_and_decides_by_the_default():
+    base = _hard_and_easy_sources()
+    per_source = {"line-bpp": base * 1.03, "line-ladder": base, "shrink=6": base * 0.99}
+    per_source = {name: {f"s{i}": float(v) for i, v in enumerate(values)} for name, values in per_source.items()}
+    verdict, by_rule = choose(per_source, SIMPLEST_FIRST)
+    assert set(by_rule) == set(CHOICE_RULES) == {PAIRED, ONE_SE, LOWEST}
+    assert verdict.chosen == by_rule[DEFAULT_RULE]
+    assert by_rule[LOWEST] == "shrink=6" and by_rule[ONE_SE] == "line-bpp"
+
+
+def _fold(rule_choices: dict[str, str], plcc: dict[str, float], rmse: dict[str, float], ridge: tuple[float, float]):
+    return FoldChoice(rule_choices[DEFAULT_RULE], {}, dict(rmse), rule_choices=rule_choices, outer_plcc=dict(plcc),
+                      ridge_plcc=ridge[0], ridge_rmse=ridge[1])
+
+
+def test_ridge_beats_counts_the_folds_each_rule_lost_to_the_ridge_beyond_the_margins():
+    rules = {PAIRED: "line-ladder", ONE_SE: "line-bpp", LOWEST: "shrink=6"}
+    plcc = {"line-bpp": 0.60, "line-ladder": 0.70, "shrink=6": 0.698}
+    rmse = {"line-bpp": 21.0, "line-ladder": 20.0, "shrink=6": 20.4}
+    folds = [_fold(rules, plcc, rmse, (0.70, 20.0)) for _ in range(4)] + [_fold(rules, plcc, rmse, (0.50, 25.0))]
+    beats = ridge_beats(folds)
+    assert beats == {PAIRED: {"plcc": 0, "rmse": 0, "of": 5}, ONE_SE: {"plcc": 4, "rmse": 4, "of": 5},
+                     LOWEST: {"plcc": 0, "rmse": 0, "of": 5}}  # within 0.005 PLCC and 0.5 RMSE is not beaten
+    assert ridge_beats([FoldChoice("x", {}, {})]) is None  # no rules recorded: nothing to say
+    back = FoldChoice.from_report(folds[0].as_report())
+    assert back == folds[0]
+
+
+def test_the_report_carries_every_rules_choice_and_the_ridge_risk(tmp_path):
+    """A real nested choice on a bitrate-ladder corpus where a line is right: each fold records what
+    every rule chose, each candidate's outer PLCC, and the ridge on the same rows; the codec's choice
+    says how often the ridge beat each rule."""
+    data = load_corpus([write_rows(tmp_path / "l.jsonl", line_rows(12, seed=3))]).for_codec("libx265")
+    folds = [r for task in build_fold_tasks(data, DEFAULT_PROFILE, 0) for r in run_fold_task(task)]
+    for fold in folds:
+        choice = fold.model_choice
+        assert choice is not None and set(choice.rule_choices) == set(CHOICE_RULES)
+        assert choice.chosen == choice.rule_choices[DEFAULT_RULE]
+        assert set(choice.outer_plcc) == set(choice.outer_rmse)
+        assert choice.ridge_plcc == pytest.approx(fold.baseline_plcc)  # a table of one kind: the same rows
+    beats = ridge_beats([f.model_choice for f in folds])
+    assert beats is not None and all(b["of"] == 5 for b in beats.values())
+
+
+def _mixed_corpus(tmp_path, poison: float = 0.0):
+    """A CRF sweep (quality ladders) and a bitrate-ladder corpus of the same codec, in two files."""
+    ladders = line_rows(40, seed=1, codec="libx264")
+    for row in ladders:
+        row["vmaf_score"] = float(np.clip(row["vmaf_score"] + poison, 0, 100))
+    files = [write_rows(tmp_path / "sweep.jsonl", constant_quality_rows(n_sources=12)),
+             write_rows(tmp_path / f"ladders{poison}.jsonl", ladders)]
+    return load_corpus(files).for_codec("libx264")
+
+
+def test_a_mixed_table_trains_on_its_quality_ladders_alone_so_its_picks_do_not_move(tmp_path):
+    """What the harness picks with must not depend on rows that carry no quality: poisoning the
+    bitrate ladders' VMAF changes neither a fold model's predictions on the sweep nor the shipped
+    model, while those rows are still judged in their folds."""
+    data, poisoned = _mixed_corpus(tmp_path), _mixed_corpus(tmp_path, poison=-30.0)
+    rows = mixed_pick_rows(data)
+    assert rows is not None and rows.sum() == 12 * 10 and (~rows).sum() == 40 * 6
+    assert mixed_pick_rows(load_corpus([write_rows(tmp_path / "s.jsonl", constant_quality_rows())])
+                           .for_codec("libx264")) is None  # a table of one kind trains as before
+    clean = [r for t in build_fold_tasks(data, DEFAULT_PROFILE, 0) for r in run_fold_task(t)]
+    dirty = [r for t in build_fold_tasks(poisoned, DEFAULT_PROFILE, 0) for r in run_fold_task(t)]
+    for a, b in zip(clean, dirty, strict=True):
+        on_sweep = rows[a.held_out_rows]
+        np.testing.assert_array_equal(a.predictions[on_sweep], b.predictions[on_sweep])
+        assert a.crf_pick == b.crf_pick and a.n_val == b.n_val
+        assert a.model_choice is not None and a.model_choice.criterion == "crf_pick"  # the sweep chose, by picks
+    final = [run_final_task(build_final_task(d, DEFAULT_PROFILE, 0, None)) for d in (data, poisoned)]
+    np.testing.assert_array_equal(final[0].w1, final[1].w1)
+
+
+def test_subsets_are_seeded_and_cut_every_row_array_alike(tmp_path):
+    data = _mixed_corpus(tmp_path)
+    subsets = draw_subsets(data.sources, (9, 12), 3)
+    assert subsets == draw_subsets(data.sources, (9, 12), 3)
+    assert [len(s.sources) for s in subsets] == [9, 9, 9, 12, 12, 12]
+    assert all(len(set(s.sources)) == len(s.sources) for s in subsets)
+    cut = subset_data(data, subsets[0])
+    assert set(cut.sources) == set(subsets[0].sources)
+    assert cut.features.shape[0] == cut.target.shape[0] == cut.sources.shape[0] == cut.ladders.shape[0]
+    with pytest.raises(ValueError, match="cannot draw"):
+        draw_subsets(data.sources, (1000,), 1)
+
+
+def test_the_summary_counts_a_constant_model_as_below_the_ridge():
+    seeds = {"a": [RuleScore(0.80, 10.0, 0.80, 10.0)], "b": [RuleScore(0.70, 12.0, 0.80, 10.0)],
+             "c": [RuleScore(float("nan"), 15.0, 0.80, 10.0)], "d": [RuleScore(0.90, 9.0, 0.80, 10.0)]}
+    summary = summarise(seeds, PAIRED)
+    assert summary.n_subsets == 4
+    assert summary.share_below_plcc == pytest.approx(0.5)  # b, and c's NaN
+    assert summary.share_above_rmse == pytest.approx(0.5)
+    assert summary.mean_plcc_delta == pytest.approx(np.mean([0.0, -0.1, 0.1]))
