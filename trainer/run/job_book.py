@@ -23,8 +23,10 @@ from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.ingest.corpus import CodecData
 from trainer.learning.calibration_sets import challenger_calibration
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished
+from trainer.learning.harness_floor import harness_curve_report
 from trainer.learning.results import CodecResult, FoldResult, error_result, judged_result, untrainable_result
 from trainer.outputs.describe import codec_notes
+from trainer.shipping.incumbent import regression
 
 Loader = Callable[[], CodecData]
 # Called with a finished job's data and folds: the comparison with the shipped model (report's codecs[].incumbent).
@@ -209,4 +211,6 @@ class JobBook:
                                                     None if job.data.harness is None else job.data.harness.rows)
         if self.compare is not None:
             result.incumbent = self.compare(job.data, result.folds)
+        ships = result.status == "pass" and regression(result.incumbent) is None
+        result.harness_curve = harness_curve_report(job.data, result.folds, ships, result.incumbent)
         return self.publish(result, job.data)
