@@ -70,8 +70,9 @@ class PromotionPlan:
         return {"planned": [c.as_report() for c in self.changes], "blocked": dict(self.blocked)}
 
     def describe(self) -> list[str]:
+        notes = [f"  {codec}: {note}" for codec, notes in self.notes.items() for note in notes]
         if not self.changes and not self.blocked:
-            return ["promotion plan: no model-dir changes (everything already up to date)"]
+            return ["promotion plan: no model-dir changes (everything already up to date)", *notes]
         lines = [f"promotion plan: {len(self.changes)} file change(s)"]
         for c in self.changes:
             old = (c.old_sha256 or "(new file)")[:12]
@@ -79,8 +80,7 @@ class PromotionPlan:
             lines.append(f"  {c.action:<18} {c.path}  {old} -> {new}  ({c.reason})")
         for codec, reasons in self.blocked.items():
             lines.append(f"  BLOCKED {codec}: {'; '.join(reasons)}")
-        lines += [f"  {codec}: {note}" for codec, notes in self.notes.items() for note in notes]
-        return lines
+        return lines + notes
 
 
 def _change(codec: str, path: Path, action: str, content: bytes | None, reason: str) -> PlannedChange | None:
