@@ -189,13 +189,17 @@ def test_a_challenger_better_than_the_curve_does_not():
     assert floor["parse_fixed"]["curve_pick"]["miss_rate"] > 0.3
 
 
-def test_a_failed_challenger_is_not_judged_but_the_kept_model_is():
+def test_the_kept_model_is_judged_when_the_challenger_does_not_ship():
     data = _corpus(np.zeros(N_SOURCES))
     folds = _folds(data, _model(SWING))
     kept = {"comparable": True, "kind": "stub", "crf_pick_served_by_source": {
         s: {"n": 4, "miss_rate": 0.0, "mean_bitrate_overspend_pct": 0.0} for s in sorted(set(data.sources))}}
     floor = harness_curve_report(data, folds, challenger_ships=False, incumbent=kept)["floor"]
-    assert floor["model"] == "kept stub" and not floor["worse"]
+    assert floor["model"] == "kept stub" and not floor["worse"]  # the stub that stays picks as well as the curve
+    # ... but this run's model, which does not ship, is said to pick worse, as itself
+    assert floor["challenger"]["parse_fixed"]["worse"]
+    assert [w for w in floor["warnings"] if "this run's model (not promoted) picks" in w]
+    assert not [w for w in floor["warnings"] if "will be in the model directory" in w]
     unjudged = harness_curve_report(data, folds, challenger_ships=False, incumbent=None)["floor"]
     assert unjudged["judged"] is False and "could not be scored" in unjudged["reason"]
 

@@ -121,6 +121,17 @@ def test_a_batch_judges_picks_again_with_the_probe_and_trains_exactly_as_without
     summary = (tmp_path / "probed" / "summary.md").read_text()
     assert "With the harness's own probe of each clip as input" in summary
     assert "harness's own probe" not in (tmp_path / "plain" / "summary.md").read_text()
+    # the published harness's 0 kbps: the fold models answer through the graph's recovery, so the picks stay put
+    at_zero = after["crf_pick_harness_probe_0kbps"]
+    assert at_zero["n"] == as_probed["n"]
+    assert abs(at_zero["mean_abs_quality_error"] - as_probed["mean_abs_quality_error"]) <= 0.1
+    curve = after["harness_curve"]
+    assert curve["crf_pick"]["n"] == after["crf_pick"]["n"] and curve["coefficients"]["crf_ref"] == 23.0
+    assert curve["crf_pick_harness_probe_0kbps"]["n"] == as_probed["n"]
+    assert set(curve["floor"]) >= {"as_published", "parse_fixed", "warnings", "model"}
+    assert before["harness_curve"]["crf_pick_harness_probe"] is None  # no probe file: only the corpus-input row
+    assert "harness curve (no model): corpus probe inputs off" in log
+    assert "| libx264 | harness curve, no model | 0 kbps |" in summary and "vmaf-tune predict --source CLIP" in summary
 
 
 def test_training_on_them_needs_the_file(tmp_path, capsys):

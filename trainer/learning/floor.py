@@ -42,7 +42,7 @@ def _interval(values: np.ndarray) -> dict[str, float | None]:
 
 
 def compare_with_curve(model: Mapping[str, Mapping], curve: Mapping[str, Mapping], label: str,
-                       curve_label: str = "") -> dict[str, object]:
+                       curve_label: str = "", in_directory: bool = True) -> dict[str, object]:
     """``harness_curve.floor``: the model's and the curve's pooled picks on the sources both were judged on,
     the bootstrap intervals of their differences, and the warning (None: not worse, or not judged)."""
     names = sorted(set(model) & set(curve))
@@ -69,7 +69,7 @@ def compare_with_curve(model: Mapping[str, Mapping], curve: Mapping[str, Mapping
     report.update(judged=True, model_pick=mine, curve_pick=theirs, miss_rate_diff=miss, bitrate_diff_pct=rate,
                   worse=worse)
     if worse:
-        report["warning"] = floor_warning(label, mine, theirs, len(names), curve_label)
+        report["warning"] = floor_warning(label, mine, theirs, len(names), curve_label, in_directory)
     return report
 
 
@@ -87,12 +87,13 @@ def _worse(miss: Mapping[str, float | None], rate: Mapping[str, float | None]) -
 
 
 def floor_warning(label: str, mine: Mapping[str, float], theirs: Mapping[str, float], n_sources: int,
-                  curve_label: str = "") -> str:
+                  curve_label: str = "", in_directory: bool = True) -> str:
     def side(pick: Mapping[str, float]) -> str:
         rate = pick.get("mean_bitrate_overspend_pct")
         return f"{100 * pick['miss_rate']:.0f} % misses" + ("" if rate is None else f" at {rate:+.0f} % bitrate")
 
     curve = "the harness's curve with no model" + (f" {curve_label}" if curve_label else "")
-    return (f"{FLOOR_WARNING}: the {label} model that will be in the model directory picks {side(mine)} on "
+    who = f"the {label} model that will be in the model directory" if in_directory else label
+    return (f"{FLOOR_WARNING}: {who} picks {side(mine)} on "
             f"{n_sources} held-out sources, {curve} {side(theirs)} (paired bootstrap over sources, {LEVEL:.0%} "
             "intervals; a warning, not a gate)")

@@ -8,7 +8,8 @@ clip it probed, its bitrate as measured: the harness with its bitrate parse fixe
 directory after this run, on the inputs the harness serves (``served_features``: its probe as measured
 where it probed the clip; at 0 kbps the model's graph recovers that bitrate, so its picks are the same),
 with the curve both ways, source by source (``trainer.learning.floor``): as published (0 kbps: what the
-harness does today with no model) and with the bitrate parse fixed. Worse than either is a warning.
+harness does today with no model) and with the bitrate parse fixed. Worse than either is a warning. Where
+this run's model does not ship, it is judged the same way under ``floor.challenger``, its warning saying so.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def challenger_by_source(folds: Sequence[FoldResult]) -> dict[str, dict]:
     return {src: summary for src, cases in sorted(by_source.items()) if (summary := summary_at(cases, 0.0))}
 
 
+NOT_PROMOTED = "this run's model (not promoted)"
 FLOOR_CURVES = (("as_published", "as published (0 kbps)"), ("parse_fixed", "with the bitrate parse fixed"))
 
 
@@ -83,13 +85,19 @@ def harness_curve_report(data: CodecData, folds: Sequence[FoldResult], challenge
     floor: dict[str, object] = {"inputs": served_inputs(data.sources, None if data.harness is None
                                                         else data.harness.rows)}
     model, label = _model_in_directory(folds, challenger_ships, incumbent)
-    if model is None:
-        return {"coefficients": coefficients_report(data.codec), **rows,
-                "floor": {**floor, "judged": False, "worse": False, "warnings": [], "reason": label}}
-    judged = {key: compare_with_curve(model, curves[key], label, name) for key, name in FLOOR_CURVES}
+    judged = {} if model is None else {key: compare_with_curve(model, curves[key], label, name)
+                                       for key, name in FLOOR_CURVES}
     warnings = [str(v["warning"]) for v in judged.values() if v.get("warning")]
-    floor.update(judged=any(bool(v.get("judged")) for v in judged.values()), model=label,
-                 worse=bool(warnings), warnings=warnings, **judged)
+    floor.update(judged=any(bool(v.get("judged")) for v in judged.values()), model=None if model is None else label,
+                 worse=bool(warnings), **judged)
+    if model is None:
+        floor["reason"] = label
+    if not challenger_ships:  # this run's model, judged too: it is what a pass on more data would ship
+        mine = challenger_by_source(folds)
+        floor["challenger"] = {key: compare_with_curve(mine, curves[key], NOT_PROMOTED, name, in_directory=False)
+                               for key, name in FLOOR_CURVES}
+        warnings += [str(v["warning"]) for v in floor["challenger"].values() if v.get("warning")]  # type: ignore[union-attr]
+    floor["warnings"] = warnings
     return {"coefficients": coefficients_report(data.codec), **rows, "floor": floor}
 
 
