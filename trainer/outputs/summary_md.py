@@ -136,7 +136,7 @@ def _calibration_lines(codecs: Sequence[Mapping]) -> list[str]:
             for row in (calibration_rows("this model", c.get("calibration"))
                         + calibration_rows(f"shipped {(c.get('incumbent') or {}).get('kind', 'model')}",
                                            (c.get("incumbent") or {}).get("calibration")))]
-    rows += [row for c in codecs if rows for row in calibration_curve_rows(c)]
+    rows += [[c["codec"], *row] for c in codecs if rows for row in calibration_curve_rows(c.get("harness_curve"))]
     if not rows:
         return []
     return ["", "### Calibration (how far to trust the model; each fold judged by the other folds' margins)", "",

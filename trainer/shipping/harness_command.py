@@ -73,9 +73,15 @@ CURVE_ROWS = (("as_published", "as published (0 kbps)"), ("parse_fixed", "with t
 
 
 def curve_rows(harness_curve: Mapping[str, object] | None) -> list[tuple[str, Mapping[str, object]]]:
-    """(label, pooled pick) of the curve both ways, on the sources its floor comparison used."""
+    """(label, pooled pick) of the curve both ways, on the sources its floor comparison used (the kept model's,
+    else this run's model's)."""
     floor = (harness_curve or {}).get("floor")
     if not isinstance(floor, Mapping):
         return []
-    return [(label, floor[key]["curve_pick"]) for key, label in CURVE_ROWS  # type: ignore[index]
-            if isinstance(floor.get(key), Mapping) and floor[key].get("curve_pick")]  # type: ignore[union-attr]
+    rows = []
+    for key, label in CURVE_ROWS:
+        for judged in (floor.get(key), (floor.get("challenger") or {}).get(key)):  # type: ignore[union-attr]
+            if isinstance(judged, Mapping) and judged.get("curve_pick"):
+                rows.append((label, judged["curve_pick"]))
+                break
+    return rows
