@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from textual.drivers.linux_driver import LinuxDriver
 
-from trainer.core.streams import DroppingStream, is_gone
+from trainer.run import DroppingStream, is_gone
 
 TERMINAL_FDS = (0, 1, 2)
 GONE_EVENTS = select.POLLHUP | select.POLLERR | select.POLLNVAL

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,6 +46,9 @@ class FoldTask:
     ladders: np.ndarray | None = None  # [n] each row's corpus ladder (presets apart), for crf_pick
     # [n, 4] the probe inputs as the harness's own probe of the row's clip gives them (NaN: no probe)
     harness_probe: np.ndarray | None = None
+    # [n] bool: the rows on a quality ladder, where the table also holds rows that are not: the only ones
+    # trained on (learning.row_kinds); None in a table of one kind
+    pick_rows: np.ndarray | None = None
 
     @property
     def fit_seed(self) -> int | tuple[int, ...]:
@@ -109,11 +112,17 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
 
 
 def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list[FoldChoice | None]]:
-    """The task's fold models: by nested model choice where the profile offers candidates, else plain training."""
+    """The task's fold models: by nested model choice where the profile offers candidates, else plain training.
+
+    A mixed table trains, and chooses, on its quality-ladder rows alone (learning.row_kinds): the models are
+    fitted on that part of the table, then judged on every held-out row like any other.
+    """
     from trainer.learning.choice_rule import PickScoring
     from trainer.learning.model import fit
     from trainer.learning.selection import nested_applies
 
+    if task.pick_rows is not None:
+        return _fit_fold_models(_quality_ladder_part(task), kbps[task.pick_rows])
     picks = None if task.sources is None else PickScoring(task.codec, kbps, task.sources, task.ladders)
     may_choose = picks is not None and nested_applies(task.profile, task.target.shape[0], 2)
     offered = _offered(task, picks) if may_choose else []
@@ -128,6 +137,19 @@ def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list
                                       task.profile, task.fit_seed, task.observed, offered,
                                       picks if quality_varies else None)
     return weights, list(chosen)
+
+
+def _quality_ladder_part(task: FoldTask) -> FoldTask:
+    """The task cut to its table's quality-ladder rows (``pick_rows``): every per-row array alike."""
+    rows = task.pick_rows
+    assert rows is not None
+
+    def cut(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[rows]
+
+    return replace(task, features=task.features[rows], target=task.target[rows], held_out=task.held_out[:, rows],
+                   encode_kbps=cut(task.encode_kbps), sources=cut(task.sources), ladders=cut(task.ladders),
+                   harness_probe=cut(task.harness_probe), pick_rows=None)
 
 
 def _offered(task: FoldTask, picks: PickScoring) -> list[Candidate]:

@@ -43,9 +43,11 @@ def _scores(pred: np.ndarray, truth: np.ndarray, pick: dict | None) -> dict[str,
 
 
 def compare_with_incumbent(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> dict[str, object]:
-    """The report's ``codecs[].incumbent``: both models on the same unseen rows, or why they cannot be compared."""
+    """The report's ``codecs[].incumbent``: both models on the same unseen rows, or why they cannot be compared;
+    ``regression`` is the worse-than-incumbent reason (or None), so the engine knows without this layer."""
     try:
-        return _compare(data, folds, Path(model_dir))
+        compared = _compare(data, folds, Path(model_dir))
+        return {**compared, "regression": regression(compared)} if compared.get("comparable") else compared
     except Exception as exc:  # never lose a verdict to the comparison: say what went wrong instead
         return not_comparable(f"comparison failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
 

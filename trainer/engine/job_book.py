@@ -25,8 +25,6 @@ from trainer.learning.calibration_sets import challenger_calibration
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished
 from trainer.learning.harness_floor import harness_curve_report
 from trainer.learning.results import CodecResult, FoldResult, error_result, judged_result, untrainable_result
-from trainer.outputs.describe import codec_notes
-from trainer.shipping.incumbent import regression
 
 Loader = Callable[[], CodecData]
 # Called with a finished job's data and folds: the comparison with the shipped model (report's codecs[].incumbent).
@@ -110,11 +108,6 @@ class JobBook:
             return True, Transition([CodecCancelled(codec)])
         return False, Transition()
 
-    def data_of(self, codec: str) -> CodecData | None:
-        """The table of the codec's current job, if it has one."""
-        job = self._job_of(codec)
-        return None if job is None else job.data
-
     def active_codecs(self) -> set[str]:
         """Codecs requested, loading their data, or training right now."""
         return {codec for codec, _ in self.requests} | self.loading | set(self.active)
@@ -140,7 +133,7 @@ class JobBook:
         job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
         self.jobs[job_id] = Job(job_id, codec, data, n_tasks, n_folds)
         self.active[codec] = job_id
-        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds, codec_notes(data)))
+        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds, data))
         return job_id, transition
 
     def task_done(self, job_id: int, folds: list[FoldResult]) -> list[Event]:
@@ -211,6 +204,7 @@ class JobBook:
                                                     None if job.data.harness is None else job.data.harness.rows)
         if self.compare is not None:
             result.incumbent = self.compare(job.data, result.folds)
-        ships = result.status == "pass" and regression(result.incumbent) is None
+        # the shipping layer marks a comparison the challenger loses (``incumbent.regression``): it then does not ship
+        ships = result.status == "pass" and not (result.incumbent or {}).get("regression")
         result.harness_curve = harness_curve_report(job.data, result.folds, ships, result.incumbent)
         return self.publish(result, job.data)
