@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from textual.widgets import Static
 
 from console.app import PredictorConsole
 from console.screens.confirm_plan import ConfirmPlanScreen
@@ -102,6 +103,10 @@ async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
         actions = {(c.codec, c.action) for c in app.screen.plan.changes}
         assert actions == {("libx265", "replace-model"), ("libx265", "rewrite-card"), ("libx265", "write-calibration"),
                            ("h264_amf", "patch-card-status"), ("h264_amf", "write-calibration")}
+        await wait_for(pilot, lambda: bool(app.screen.query("#plan-text")), what="plan text")
+        shown = str(app.screen.query_one("#plan-text", Static).content)  # the command to use each model with
+        assert f"vmaf-tune predict --source CLIP --codec libx265 --model {model_dir}/predictor_libx265.onnx" in shown
+        assert "harness, this run's model" in shown and "harness, the kept model" in shown
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmPlanScreen), what="dialog closed")
         await pilot.pause(0.3)

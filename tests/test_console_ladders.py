@@ -102,7 +102,9 @@ async def test_the_console_draws_every_held_out_ladder_of_a_real_sweep_and_steps
         assert calibration["status"] == "ok" and calibration["n_sources"] == len(measured)
         cal_table = app.query_one("#calibration-table")
         labels = [cal_table.get_row_at(i)[:2] for i in range(cal_table.row_count)]
-        assert labels == [["this model", "plain"], ["this model", "0.05"], ["this model", "0.1"], ["this model", "0.2"]]
+        assert labels == [["this model", "plain"], ["this model", "0.05"], ["this model", "0.1"], ["this model", "0.2"],
+                          ["harness curve as published (0 kbps)", "plain"],
+                          ["harness curve with the bitrate parse fixed", "plain"]]
         assert app.query_one("#calibration").display
         offset = next(r["target_offset_vmaf"] for r in calibration["pick_table"] if r["alpha"] == 0.1)
         assert view.pick_offset == offset

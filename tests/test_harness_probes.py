@@ -36,8 +36,8 @@ def _write(tmp_path, *rows: object, name: str = "probes.jsonl"):
     ("[1, 2]", "not a JSON object"),
     ({**GOOD, "src": ""}, "src must be a non-empty string"),
     ({**GOOD, "encoder": "libx266"}, "unknown codec 'libx266'"),
-    ({**GOOD, "probe_bitrate_kbps": None}, "probe_bitrate_kbps must be a positive number, got None"),
-    ({**GOOD, "probe_bitrate_kbps": 0}, "probe_bitrate_kbps must be a positive number"),
+    ({**GOOD, "probe_bitrate_kbps": None}, "probe_bitrate_kbps must be a non-negative number, got None"),
+    ({**GOOD, "probe_bitrate_kbps": -0.5}, "probe_bitrate_kbps must be a non-negative number"),
     ({**GOOD, "probe_p_frame_avg_bytes": -1}, "probe_p_frame_avg_bytes must be a non-negative number"),
     ({**GOOD, "probe_i_frame_avg_bytes": "9000"}, "probe_i_frame_avg_bytes must be a non-negative number"),
     ({**GOOD, "probe_crf": True}, "probe_crf must be a number"),
@@ -121,6 +121,18 @@ def test_a_batch_judges_picks_again_with_the_probe_and_trains_exactly_as_without
     summary = (tmp_path / "probed" / "summary.md").read_text()
     assert "With the harness's own probe of each clip as input" in summary
     assert "harness's own probe" not in (tmp_path / "plain" / "summary.md").read_text()
+    # the published harness's 0 kbps: the fold models answer through the graph's recovery, so the picks stay put
+    at_zero = after["crf_pick_harness_probe_0kbps"]
+    assert at_zero["n"] == as_probed["n"]
+    assert abs(at_zero["mean_abs_quality_error"] - as_probed["mean_abs_quality_error"]) <= 0.1
+    curve = after["harness_curve"]
+    assert curve["crf_pick"]["n"] == after["crf_pick"]["n"] and curve["coefficients"]["crf_ref"] == 23.0
+    assert curve["crf_pick_harness_probe_0kbps"]["n"] == as_probed["n"]
+    assert set(curve["floor"]) >= {"warnings", "model"}
+    assert set(curve["floor"]["challenger"]) == {"as_published", "parse_fixed"}
+    assert before["harness_curve"]["crf_pick_harness_probe"] is None  # no probe file: only the corpus-input row
+    assert "harness curve (no model): corpus probe inputs off" in log
+    assert "| libx264 | harness curve, no model | 0 kbps |" in summary
 
 
 def test_training_on_them_needs_the_file(tmp_path, capsys):

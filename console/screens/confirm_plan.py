@@ -33,6 +33,10 @@ def render_plan(plan: PromotionPlan) -> Text:
         text.append(f"blocked {codec}\n", style="bold red")
         for reason in reasons:
             text.append(f"  {reason}\n", style="red")
+    for codec, notes in plan.notes.items():  # the harness-curve warning, then the command to use the model with
+        text.append(f"{codec} with the harness\n", style="bold")
+        for note in notes:
+            text.append(f"  {note}\n", style="bold yellow" if note.startswith("WARNING") else "")
     return text
 
 

@@ -1,5 +1,6 @@
 """How far to trust the selected codec's model: interval margins and target offsets, for both candidates.
 
+The harness's own curve (no model) follows, as published (0 kbps) and with the bitrate parse fixed.
 "this model" is what a PASS would ship (calibrated by its LOSO out-of-fold errors); "shipped …" is
 the model kept otherwise (calibrated by its own errors on sources it never saw). Each row's
 coverage and misses were judged with every fold's margin taken from the other folds only.
@@ -14,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from trainer.run import CALIBRATION_HEADER, CodecResult, calibration_rows
+from trainer.run import CALIBRATION_HEADER, CodecResult, calibration_curve_rows, calibration_rows
 
 
 def _status_note(label: str, calibration: object) -> str | None:
@@ -43,6 +44,8 @@ class CalibrationView(Vertical):
         sides = [] if result is None else [("this model", result.calibration),
                                            (kept_label, incumbent.get("calibration"))]
         rows = [row for label, calibration in sides for row in calibration_rows(label, calibration)]
+        if rows and result is not None:  # what the harness picks with no model, on the same picks
+            rows += calibration_curve_rows(result.harness_curve)
         for i, row in enumerate(rows):
             table.add_row(*row, key=str(i))
         notes = [note for label, calibration in sides if (note := _status_note(label, calibration))]

@@ -20,6 +20,7 @@ from trainer.run import (
     clip,
     describe_choice,
     describe_crf_pick,
+    describe_harness_curve,
     describe_incumbent,
     fmt,
     pool,
@@ -89,9 +90,11 @@ class FoldDetail(Vertical):
         if choice is not None:
             pick += f"\nmodel: {describe_choice(choice)} (outer folds)"
         self.query_one("#baseline-line", Static).update(baseline_text(folds) + Text(pick))
-        self.query_one("#incumbent-line", Static).update(
-            Text(describe_incumbent(result.incumbent) if result is not None and folds else "",
-                 style="red" if result is not None and regression(result.incumbent) else ""))
+        incumbent = Text(describe_incumbent(result.incumbent) if result is not None and folds else "",
+                         style="red" if result is not None and regression(result.incumbent) else "")
+        for line in describe_harness_curve(result.harness_curve if result is not None and folds else None):
+            incumbent.append("\n" + line, style="bold red" if line.startswith("WARNING") else "")
+        self.query_one("#incumbent-line", Static).update(incumbent)
         self.query_one("#fold-chart", FoldChart).show(folds)
         self.query_one(CalibrationView).show(result if folds else None)
         self.query_one(LadderView).show(codec, folds, offset_for_picks(result if folds else None))

@@ -23,6 +23,7 @@ from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.ingest.corpus import CodecData
 from trainer.learning.calibration_sets import challenger_calibration
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished
+from trainer.learning.harness_floor import harness_curve_report
 from trainer.learning.results import CodecResult, FoldResult, error_result, judged_result, untrainable_result
 
 Loader = Callable[[], CodecData]
@@ -203,4 +204,7 @@ class JobBook:
                                                     None if job.data.harness is None else job.data.harness.rows)
         if self.compare is not None:
             result.incumbent = self.compare(job.data, result.folds)
+        # the shipping layer marks a comparison the challenger loses (``incumbent.regression``): it then does not ship
+        ships = result.status == "pass" and not (result.incumbent or {}).get("regression")
+        result.harness_curve = harness_curve_report(job.data, result.folds, ships, result.incumbent)
         return self.publish(result, job.data)

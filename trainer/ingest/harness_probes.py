@@ -10,6 +10,11 @@ file of JSON lines says what it measured, one line per clip and encoder::
      "probe_bitrate_kbps": 412.7, "probe_i_frame_avg_bytes": 9381.0, "probe_p_frame_avg_bytes": 2110.4,
      "probe_b_frame_avg_bytes": null}
 
+A ``probe_bitrate_kbps`` of 0 is what the published harness really sends (its probe encodes to
+``-f null``, where ffmpeg prints ``bitrate=N/A``: issue #40): it means "not measured". Such a probe is
+used, counted in the log line, and its bitrate recovered from its frame sizes wherever a model is fed
+(``trainer.core.probe_recovery``, the step the shipped ONNX graph takes itself).
+
 One probe stands for every row of its clip and encoder, whatever their resolution (the harness
 probes the shot it is given). A probe whose ``probe_crf`` or ``probe_preset`` is not what the
 codec's models are trained for answers another question: it is not used, and the log says so.
@@ -31,6 +36,7 @@ import numpy as np
 
 from trainer.core.codecs import UnknownCodecError, require_supported
 from trainer.core.features import FEATURE_NAMES
+from trainer.core.probe_recovery import recover_probe_bitrate
 
 PROBE_COLUMNS = ("probe_bitrate_kbps", "probe_i_frame_avg_bytes", "probe_p_frame_avg_bytes", "probe_b_frame_avg_bytes")
 _PROBE_INDEX = [FEATURE_NAMES.index(name) for name in PROBE_COLUMNS]
@@ -52,6 +58,11 @@ class HarnessProbes:
     files: tuple[str, ...]
     by_clip: dict[tuple[str, str], HarnessProbe]  # (codec, src) -> probe
 
+    @property
+    def n_unmeasured(self) -> int:
+        """Probes that sent 0 kbps ("not measured", as the published harness does)."""
+        return sum(1 for probe in self.by_clip.values() if probe.values[0] <= 0)
+
     def for_codec(self, codec: str, sources: np.ndarray, probe_quality: float, probe_preset: str) -> HarnessFeatures:
         """Each row's probe inputs as the harness measured its clip, where that probe ran at the
         ``probe_quality`` and ``probe_preset`` the codec's models are trained for (NaN elsewhere)."""
@@ -67,16 +78,18 @@ class HarnessProbes:
                 mismatched.append(src)
                 continue
             per_clip[k] = probe.values
+        unmeasured = int(np.sum(per_clip[:, 0] <= 0))
         return HarnessFeatures(per_clip[row_clip.reshape(-1)], names.size, probe_quality, probe_preset,
-                               tuple(mismatched))
+                               tuple(mismatched), unmeasured)
 
     def as_explicit(self, raw: np.ndarray, sources: np.ndarray, codec: str, probe_quality: float,
                     probe_preset: str) -> np.ndarray:
         """``raw`` rows (RAW_COLUMNS) of one codec with their clip's probe as explicit ``probe_*`` columns,
         the real measurement training then uses instead of one derived along a ladder
-        (``--train-on-harness-probes``); a row's own explicit probe wins."""
+        (``--train-on-harness-probes``); a row's own explicit probe wins. A probe that sent 0 kbps is not
+        trained on (its rows keep the inputs derived along their ladder): training takes measurements only."""
         probe = self.for_codec(codec, sources, probe_quality, probe_preset).probe
-        takes = probed_rows(probe) & np.isnan(raw[:, _PROBE_INDEX[0]])
+        takes = probed_rows(probe) & np.isnan(raw[:, _PROBE_INDEX[0]]) & ~(probe[:, 0] <= 0)
         out = np.array(raw, dtype=np.float64, copy=True)
         out[np.ix_(takes, _PROBE_INDEX)] = probe[takes]
         return out
@@ -91,6 +104,7 @@ class HarnessFeatures:
     probe_quality: float  # the probe the codec's models are trained for, which a usable probe matches
     probe_preset: str
     mismatched: tuple[str, ...] = ()  # clips probed at another quality or preset than the models assume: not used
+    unmeasured: int = 0  # usable clips whose probe sent 0 kbps ("not measured"): recovered from frame sizes
 
     @property
     def rows(self) -> np.ndarray:
@@ -102,6 +116,9 @@ class HarnessFeatures:
         probed = np.unique(np.asarray(sources, dtype=str)[self.rows]).size
         text = (f"{probed} of {self.n_clips} clips have a harness probe at quality {self.probe_quality:g}, preset "
                 f"{self.probe_preset}: their held-out picks are judged again with it (crf_pick_harness_probe)")
+        if self.unmeasured:
+            text += (f"; {self.unmeasured} sent 0 kbps (not measured, as the published harness does): their bitrate "
+                     "is recovered from the probe's frame sizes, as the shipped graph does")
         if self.mismatched:
             text += (f"; {len(self.mismatched)} probed at another quality or preset, not used: "
                      + ", ".join(self.mismatched[:8]) + (" ..." if len(self.mismatched) > 8 else ""))
@@ -114,10 +131,11 @@ def probed_rows(probe: np.ndarray) -> np.ndarray:
 
 
 def with_probe(features: np.ndarray, probe: np.ndarray) -> np.ndarray:
-    """``features`` rows with their probe inputs replaced by ``probe`` (the same rows of HarnessFeatures.probe)."""
+    """``features`` rows with their probe inputs replaced by ``probe`` (the same rows of HarnessFeatures.probe);
+    a probe bitrate of 0 ("not measured") recovered from the frame sizes, as the shipped graph recovers it."""
     out = np.array(features, dtype=np.float32, copy=True)
     out[:, _PROBE_INDEX] = probe
-    return out
+    return recover_probe_bitrate(out)
 
 
 def served_features(features: np.ndarray, probe: np.ndarray | None) -> np.ndarray:
@@ -175,9 +193,8 @@ def _parse(line: str, here: str) -> tuple[tuple[str, str], HarnessProbe]:
         if value is None and name != "probe_bitrate_kbps":
             values.append(0.0)  # the probe coded no such frame: the harness feeds 0
             continue
-        if not _number(value) or value < 0 or (name == "probe_bitrate_kbps" and value <= 0):
-            kind = "positive" if name == "probe_bitrate_kbps" else "non-negative"
-            raise HarnessProbeError(f"{here}: {name} must be a {kind} number, got {value!r}")
+        if not _number(value) or value < 0:  # a bitrate of 0: "not measured" (the published harness's -f null probe)
+            raise HarnessProbeError(f"{here}: {name} must be a non-negative number, got {value!r}")
         values.append(float(value))
     crf, preset = row.get("probe_crf"), row.get("probe_preset")
     if crf is not None and not _number(crf):

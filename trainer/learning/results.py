@@ -37,6 +37,8 @@ class FoldResult:
     crf_pick: dict[str, float | int] | None = None
     # The same picks on the held-out clips the harness probed, with its own probe as input (--harness-probes).
     crf_pick_harness_probe: dict[str, float | int] | None = None
+    # ... and with the 0 kbps the published harness sends (issue #40), as the exported graph recovers it.
+    crf_pick_harness_probe_0kbps: dict[str, float | int] | None = None
     # Its held-out ladders, measured vs the model's curve, for the console's picture (not in report.json).
     ladders: tuple[LadderCurve, ...] = ()
     # The candidate nested LOSO chose for this fold (learning.selection); None without a nested choice.
@@ -65,6 +67,7 @@ class FoldResult:
             "n_val": self.n_val,
             "crf_pick": self.crf_pick,
             "crf_pick_harness_probe": self.crf_pick_harness_probe,
+            "crf_pick_harness_probe_0kbps": self.crf_pick_harness_probe_0kbps,
             "model_choice": self.model_choice.as_report() if self.model_choice else None,
         }
 
@@ -98,6 +101,9 @@ class CodecResult:
     # How far to trust the model a PASS would ship: conformal margins from its LOSO out-of-fold errors
     # (trainer.learning.calibration); None before the folds are in.
     calibration: dict[str, object] | None = None
+    # The harness's analytical curve on the same held-out ladders, and whether the model that will be in the
+    # model directory picks worse than it (trainer.learning.floor); None: no picks to judge.
+    harness_curve: dict[str, object] | None = None
 
     def _mean(self, attr: str) -> float | None:
         values = [getattr(f, attr) for f in self.folds]
@@ -112,6 +118,10 @@ class CodecResult:
     def crf_pick_harness_probe(self) -> dict[str, float | int] | None:
         """The folds' picks with the harness's own probe as input, pooled (None without --harness-probes)."""
         return pool([f.crf_pick_harness_probe for f in self.folds])
+
+    def crf_pick_harness_probe_0kbps(self) -> dict[str, float | int] | None:
+        """The same picks with the 0 kbps the published harness sends (None without --harness-probes)."""
+        return pool([f.crf_pick_harness_probe_0kbps for f in self.folds])
 
     def model_choice(self) -> dict[str, object] | None:
         """The full-corpus model's candidate, from the folds' outer scores; None without a nested choice."""
@@ -153,6 +163,8 @@ class CodecResult:
             "baseline": self.baseline_report(),
             "crf_pick": self.crf_pick(),
             "crf_pick_harness_probe": self.crf_pick_harness_probe(),
+            "crf_pick_harness_probe_0kbps": self.crf_pick_harness_probe_0kbps(),
+            "harness_curve": self.harness_curve,
             "model_choice": self.model_choice(),
             "incumbent": self.incumbent,
             "calibration": self.calibration,

@@ -79,6 +79,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
         ladder_ids = None if task.ladders is None else task.ladders[val]
         fold_model = predictor(weights, k)
         served = _served(task, val)
+        as_probed, at_zero = _as_probed(task, val, kbps, fold_model)
         results.append(
             FoldResult(
                 codec=task.codec,
@@ -93,7 +94,8 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
                 baseline_plcc=plcc(baseline[k][val], truth),
                 baseline_rmse=rmse(baseline[k][val], truth),
                 crf_pick=crf_pick_metrics(features, truth, fold_kbps, task.codec, fold_model, ladder_ids),
-                crf_pick_harness_probe=_as_probed(task, val, kbps, fold_model),
+                crf_pick_harness_probe=as_probed,
+                crf_pick_harness_probe_0kbps=at_zero,
                 ladders=held_out_ladders(features, truth, sources, task.codec, fold_model, ladder_ids=ladder_ids),
                 model_choice=choices[k],
                 held_out_rows=np.flatnonzero(val).astype(np.int32),
@@ -191,20 +193,27 @@ def _served(task: FoldTask, val: np.ndarray) -> np.ndarray | None:
     return None if task.harness_probe is None else served_features(task.features[val], task.harness_probe[val])
 
 
+Summary = dict[str, float | int] | None
+
+
 def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,
-               fold_model: Callable[[np.ndarray], np.ndarray]) -> dict[str, float | int] | None:
-    """The fold's picks on its held-out clips that the harness probed, with the harness's probe as input."""
+               fold_model: Callable[[np.ndarray], np.ndarray]) -> tuple[Summary, Summary]:
+    """The fold's picks on its held-out clips that the harness probed, with the harness's probe as input:
+    at its measured bitrate, and at the 0 kbps the published harness sends (recovered from the probe's frame
+    sizes, as the fold model's exported graph would recover it)."""
+    from trainer.core.probe_recovery import at_zero_kbps, recover_probe_bitrate
     from trainer.ingest.harness_probes import probed_rows, with_probe
     from trainer.learning.crf_pick import crf_pick_metrics
 
     if task.harness_probe is None:
-        return None
+        return None, None
     rows = val & probed_rows(task.harness_probe)
     if not rows.any():
-        return None
+        return None, None
     ladder_ids = None if task.ladders is None else task.ladders[rows]
-    return crf_pick_metrics(with_probe(task.features[rows], task.harness_probe[rows]), task.target[rows], kbps[rows],
-                            task.codec, fold_model, ladder_ids)
+    probed = with_probe(task.features[rows], task.harness_probe[rows])
+    return tuple(crf_pick_metrics(x, task.target[rows], kbps[rows], task.codec, fold_model, ladder_ids)  # type: ignore[return-value]
+                 for x in (probed, recover_probe_bitrate(at_zero_kbps(probed))))
 
 
 @dataclass(frozen=True)

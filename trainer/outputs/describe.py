@@ -30,6 +30,7 @@ from trainer.outputs.calibration_text import calibration_line
 
 NAMES_SHOWN = 8
 HARNESS_PROBE_LABEL = "crf pick with the harness's own probe"
+ZERO_KBPS_LABEL = "crf pick with the harness's probe at 0 kbps (as the published harness sends it)"
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
@@ -58,6 +59,8 @@ def describe_event(event: Event) -> str:
             text += f" (linear baseline mean PLCC {fmt(baseline['mean_plcc'])})"  # type: ignore[arg-type]
         text += describe_crf_pick(r.crf_pick(), "\n    ")
         text += describe_crf_pick(r.crf_pick_harness_probe(), "\n    ", HARNESS_PROBE_LABEL)
+        text += describe_crf_pick(r.crf_pick_harness_probe_0kbps(), "\n    ", ZERO_KBPS_LABEL)
+        text += "".join(f"\n    {line}" for line in describe_harness_curve(r.harness_curve))
         if (choice := r.model_choice()) is not None:
             text += f"\n    model: {describe_choice(choice)} (outer folds)"
         if r.incumbent is not None:
@@ -109,6 +112,26 @@ def describe_crf_pick(pick: dict[str, float | int] | None, lead: str, label: str
             f"vs the oracle, {pick['n']} picks")
 
 
+def describe_harness_curve(harness_curve: Mapping[str, object] | None) -> list[str]:
+    """The harness's own curve on the same picks, then the floor's warnings (the batch line and the log)."""
+    if not isinstance(harness_curve, Mapping):
+        return []
+    rows = (("crf_pick", "corpus probe inputs"), ("crf_pick_harness_probe", "its probe as measured"),
+            ("crf_pick_harness_probe_0kbps", "its probe at 0 kbps, as published"))
+    parts = [f"{label} {_short_pick(harness_curve.get(key))}" for key, label in rows if harness_curve.get(key)]
+    floor = harness_curve.get("floor") or {}
+    return [f"harness curve (no model): {'; '.join(parts)}",
+            *(f"WARNING: {w}" for w in floor.get("warnings") or [])]  # type: ignore[union-attr]
+
+
+def _short_pick(pick: object) -> str:
+    if not isinstance(pick, Mapping):
+        return "-"
+    overspend = pick.get("mean_bitrate_overspend_pct")
+    return (f"off {float(pick['mean_abs_quality_error']):.2f} steps, misses {100 * float(pick['miss_rate']):.0f}%, "
+            f"bitrate {'-' if overspend is None else f'{float(overspend):+.1f}%'}")
+
+
 def describe_incumbent(incumbent: Mapping[str, object] | None) -> str:
     """One line: the shipped model vs this one on the rows the shipped model never saw."""
     if not incumbent:
@@ -141,6 +164,7 @@ def summary_table(results: Iterable[CodecResult]) -> list[str]:
             f"{r.n_rows_total:>7} {r.n_distinct_sources:>5}"
         )
         lines.extend(f"    {reason}" for reason in r.failure_reasons)
+        lines.extend(f"    WARNING: {w}" for w in ((r.harness_curve or {}).get("floor") or {}).get("warnings") or [])
     return lines
 
 

@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from trainer.core.gate import GATE_ADR
 from trainer.outputs.advice_text import advice_lines
 from trainer.outputs.calibration_text import calibration_line
-from trainer.outputs.describe import HARNESS_PROBE_LABEL, describe_crf_pick, probe_assumed
+from trainer.outputs.describe import (
+    HARNESS_PROBE_LABEL,
+    ZERO_KBPS_LABEL,
+    describe_crf_pick,
+    describe_harness_curve,
+    probe_assumed,
+)
 
 SUITE_NAME = f"VMAF predictor {GATE_ADR} gate (5-fold LOSO)"
 FAILED_STATUSES = ("fail", "insufficient-sources", "missing-rows")
@@ -44,6 +50,10 @@ def _harness_use(codec: Mapping[str, object], harness: Mapping[str, object]) -> 
     as_probed = codec.get("crf_pick_harness_probe")
     if as_probed:
         lines.append(describe_crf_pick(as_probed, "", HARNESS_PROBE_LABEL).strip())  # type: ignore[arg-type]
+    at_zero = codec.get("crf_pick_harness_probe_0kbps")
+    if at_zero:
+        lines.append(describe_crf_pick(at_zero, "", ZERO_KBPS_LABEL).strip())  # type: ignore[arg-type]
+    lines += describe_harness_curve(codec.get("harness_curve"))  # type: ignore[arg-type]
     calibration = calibration_line(codec.get("calibration"), codec.get("incumbent"))  # type: ignore[arg-type]
     if calibration:
         lines.append(calibration)

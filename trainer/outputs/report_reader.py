@@ -58,6 +58,7 @@ def codec_results(report: dict) -> dict[str, CodecResult]:
                        baseline_plcc=_number(baseline.get(f["fold_index"], {}).get("plcc")),
                        baseline_rmse=_number(baseline.get(f["fold_index"], {}).get("rmse")),
                        crf_pick=f.get("crf_pick"), crf_pick_harness_probe=f.get("crf_pick_harness_probe"),
+                       crf_pick_harness_probe_0kbps=f.get("crf_pick_harness_probe_0kbps"),
                        model_choice=FoldChoice.from_report(f["model_choice"]) if f.get("model_choice") else None)
             for f in entry["folds"]
         ]
@@ -67,7 +68,8 @@ def codec_results(report: dict) -> dict[str, CodecResult]:
             folds=folds, corpus_provenance=list(entry.get("corpus_provenance") or []),
             mean_plcc=entry.get("mean_plcc"), plcc_spread=entry.get("plcc_spread"),
             incumbent=_incumbent(entry.get("incumbent")), recorded_choice=_recorded_choice(entry.get("model_choice")),
-            calibration=_calibration(entry.get("calibration")))
+            calibration=_calibration(entry.get("calibration")),
+            harness_curve=_harness_curve(entry.get("harness_curve")))
     return results
 
 
@@ -77,6 +79,15 @@ def _recorded_choice(entry: object) -> dict | None:
         return None
     if not isinstance(entry, dict) or "chosen" not in entry:
         raise ValueError("codecs[].model_choice is not a model choice")
+    return entry
+
+
+def _harness_curve(entry: object) -> dict | None:
+    """The harness curve's rows and the floor verdict as recorded (older reports: none)."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("floor"), dict):
+        raise ValueError("codecs[].harness_curve is missing its floor")
     return entry
 
 

@@ -15,6 +15,14 @@ from trainer.core.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_
 from trainer.outputs.advice_text import advice_markdown
 from trainer.outputs.calibration_text import CALIBRATION_HEADER, calibration_rows
 from trainer.outputs.describe import probe_assumed
+from trainer.outputs.harness_md import (
+    PICK_HEADER,
+    calibration_curve_rows,
+    curve_lines,
+    floor_lines,
+    predict_lines,
+    probe_rows,
+)
 
 STATUS_MARK = {"pass": "✅ pass", "fail": "❌ fail", "insufficient-sources": "⚠️ insufficient-sources",
                "missing-rows": "➖ missing-rows", "error": "💥 error"}
@@ -82,7 +90,9 @@ def summary_markdown(report: Mapping[str, object]) -> str:
           c["n_rows_total"], c["n_distinct_sources"]] for c in codecs],
     )
     lines += ["", *_crf_pick_lines(codecs, report.get("harness") or {})]  # type: ignore[arg-type]
+    lines += floor_lines(codecs)
     lines += _calibration_lines(codecs)
+    lines += predict_lines(report, codecs)
     not_passing = [c for c in codecs if c["status"] != "pass"]
     if not_passing:
         lines += ["", "### Why codecs did not pass", ""]
@@ -110,12 +120,13 @@ def _crf_pick_lines(codecs: Sequence[Mapping], harness: Mapping[str, object]) ->
         [[c["codec"], probe_assumed(str(c["codec"]), harness) or "-", (c.get("crf_pick") or {}).get("n", "-"),
           *_pick_cells(c.get("crf_pick"))] for c in codecs],
     )
-    probed = [c for c in codecs if c.get("crf_pick_harness_probe")]
+    lines += curve_lines(codecs, _pick_cells, _table)
+    probed = [row for c in codecs if c.get("crf_pick_harness_probe") for row in probe_rows(c, _pick_cells)]
     if probed:  # --harness-probes: the same picks fed the harness's own probe of each clip
-        lines += ["", "With the harness's own probe of each clip as input (`--harness-probes`):", ""]
-        lines += _table(["codec", "picks", "pick off by (steps)", "VMAF off at pick", "miss rate", "bitrate vs oracle"],
-                        [[c["codec"], c["crf_pick_harness_probe"]["n"], *_pick_cells(c["crf_pick_harness_probe"])]
-                         for c in probed])
+        lines += ["", "With the harness's own probe of each clip as input (`--harness-probes`): its bitrate as "
+                  "measured, and the 0 kbps the published harness sends (a model's graph recovers it from the "
+                  "frame sizes; the curve cannot):", ""]
+        lines += _table(["codec", "model", "probe bitrate", "picks", *PICK_HEADER], probed)
     return lines
 
 
@@ -125,6 +136,7 @@ def _calibration_lines(codecs: Sequence[Mapping]) -> list[str]:
             for row in (calibration_rows("this model", c.get("calibration"))
                         + calibration_rows(f"shipped {(c.get('incumbent') or {}).get('kind', 'model')}",
                                            (c.get("incumbent") or {}).get("calibration")))]
+    rows += [[c["codec"], *row] for c in codecs if rows for row in calibration_curve_rows(c.get("harness_curve"))]
     if not rows:
         return []
     return ["", "### Calibration (how far to trust the model; each fold judged by the other folds' margins)", "",

@@ -24,10 +24,12 @@ from trainer.outputs.calibration_text import CALIBRATION_HEADER, calibration_row
 from trainer.outputs.describe import (
     HARNESS_PROBE_LABEL,
     describe_crf_pick,
+    describe_harness_curve,
     describe_incumbent,
     describe_probe_overrides,
     fmt,
 )
+from trainer.outputs.harness_md import calibration_curve_rows
 from trainer.outputs.report_reader import ReportUnreadable, codec_results, read_report
 from trainer.run.cli import run_parsed
 from trainer.run.config import ConfigError, RunConfig, resolve_config
@@ -43,11 +45,11 @@ from trainer.run.wiring import Wiring
 __all__ = [
     "CALIBRATION_HEADER", "CONSOLE_FACE", "DESCRIPTION", "EPILOG", "EXPECTED_ERRORS", "HARNESS_PROBE_LABEL",
     "LOSO_FOLD_COUNT", "MAX_LADDERS_PER_FOLD", "QUALITY_RANGE", "SHIP_GATE_MEAN_PLCC", "SHIP_GATE_PER_FOLD_MIN",
-    "SHIP_GATE_PLCC_SPREAD_MAX", "SIGNAL_BASE", "SUPPORTED_CODECS", "TARGETS",
-    "CodecCancelled", "CodecData", "CodecFinished", "CodecQueued", "CodecResult", "ConfigError", "Corpus",
-    "CorpusStats", "DroppingStream", "Event", "FoldFinished", "FoldResult", "LadderCurve", "LiveCorpus",
-    "PromotionPlan", "ReportUnreadable", "RunConfig", "RunLog", "RunService", "TaskRetried", "Wiring",
-    "build_parser", "calibration_rows", "clip", "clip_path", "codec_results", "describe_choice", "describe_crf_pick",
+    "SHIP_GATE_PLCC_SPREAD_MAX", "SIGNAL_BASE", "SUPPORTED_CODECS", "TARGETS", "CodecCancelled", "CodecData",
+    "CodecFinished", "CodecQueued", "CodecResult", "ConfigError", "Corpus", "CorpusStats", "DroppingStream", "Event",
+    "FoldFinished", "FoldResult", "LadderCurve", "LiveCorpus", "PromotionPlan", "ReportUnreadable", "RunConfig",
+    "RunLog", "RunService", "TaskRetried", "Wiring", "build_parser", "calibration_curve_rows", "calibration_rows",
+    "clip", "clip_path", "codec_results", "describe_choice", "describe_crf_pick", "describe_harness_curve",
     "describe_incumbent", "describe_probe_overrides", "estimate_text", "exit_for_exception", "fmt", "harness_pick",
     "is_gone", "open_wiring", "outlier_lines", "output_dropped_when_gone", "pool", "read_report", "refuse_other_face",
     "regression", "resolve_config", "run_parsed", "target_offset",

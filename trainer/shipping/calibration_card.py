@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from trainer.shipping.harness_command import COMMAND_ALPHA, command_note, curve_rows, predict_command
+
 CALIBRATION_BEGIN = "<!-- calibration:begin -->"
 CALIBRATION_END = "<!-- calibration:end -->"
 _BLOCK = re.compile(re.escape(CALIBRATION_BEGIN) + r".*?" + re.escape(CALIBRATION_END) + r"\n?", re.S)
@@ -30,7 +32,7 @@ def _signed_pct(value: object) -> str:
 
 
 def calibration_block(codec: str, model_sha256: str, calibration: Mapping[str, object], sidecar_name: str,
-                      corpus_files: Sequence[str]) -> str:
+                      corpus_files: Sequence[str], harness_curve: Mapping[str, object] | None = None) -> str:
     """The marked ``## Calibration`` block for a model whose calibration status is ok."""
     lines = [
         CALIBRATION_BEGIN,
@@ -52,14 +54,16 @@ def calibration_block(codec: str, model_sha256: str, calibration: Mapping[str, o
     ]
     for row in calibration["interval_table"]:  # type: ignore[attr-defined]
         lines.append(f"| {row['alpha']:g} | {row['margin_vmaf']:.2f} | {_pct(row['row_coverage'])} |")
-    lines += ["", *pick_lines(calibration), "", "Harness:", "", "```sh",
-              f"vmaf-tune predict --codec {codec} --source CLIP --target-vmaf 93 --with-uncertainty \\",
-              f"    --calibration-sidecar model/{sidecar_name} --alpha 0.1", "```", CALIBRATION_END, ""]
+    command = predict_command(codec, calibration)
+    lines += ["", *pick_lines(calibration, harness_curve), "",
+              f"Harness ({command_note(calibration)}; the harness never adds it itself):", "", "```sh", command,
+              f"{command} --with-uncertainty \\",
+              f"    --calibration-sidecar model/{sidecar_name} --alpha {COMMAND_ALPHA:g}", "```", CALIBRATION_END, ""]
     return "\n".join(lines)
 
 
-def pick_lines(calibration: Mapping[str, object]) -> list[str]:
-    """The target offsets in plain words: what each does to misses and bitrate."""
+def pick_lines(calibration: Mapping[str, object], harness_curve: Mapping[str, object] | None = None) -> list[str]:
+    """The target offsets in plain words: what each does to misses and bitrate, then the harness's own curve."""
     plain = calibration.get("plain_pick")
     if not plain:
         return [f"Target offsets: none ({calibration.get('pick_status')})."]
@@ -71,6 +75,9 @@ def pick_lines(calibration: Mapping[str, object]) -> list[str]:
         lines.append(f"- ask for target + {row['target_offset_vmaf']:.1f} to miss <= {100 * row['alpha']:g} % "
                      f"(held out: {_pct(pick.get('miss_rate'))} missed); costs about "
                      f"{_signed_pct(pick.get('mean_bitrate_overspend_pct'))} bitrate on this corpus")
+    for label, pick in curve_rows(harness_curve):
+        lines.append(f"- the harness's own curve, no model, {label}: {_pct(pick.get('miss_rate'))} missed at "
+                     f"{_signed_pct(pick.get('mean_bitrate_overspend_pct'))} bitrate")
     return lines
 
 

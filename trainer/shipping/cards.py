@@ -14,6 +14,7 @@ from trainer.core.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_
 from trainer.ingest.probes import ProbeCounts
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.results import CodecResult
+from trainer.shipping.harness_command import floor_lines
 from trainer.shipping.onnx_export import OP_ALLOWLIST, OPSET
 from trainer.shipping.provenance import (
     HASH_RULE,
@@ -209,6 +210,7 @@ def production_block(result: CodecResult, report_path: str, override: str | None
         f"- folds: {_fold_line(result)} (each >= {SHIP_GATE_PER_FOLD_MIN})",
         f"- rows: {result.n_rows_total}; sources: {result.n_distinct_sources}",
         *([f"- regression allowed: {override}"] if override else []),
+        *floor_lines(result.harness_curve),
         f"- report: `{report_path}`",
         STATUS_END,
         "",
@@ -225,6 +227,7 @@ def proposed_block(result: CodecResult, report_path: str, extra_reasons: Sequenc
         *(f"- reason: {reason}" for reason in reasons),
         f"- LOSO mean PLCC: {_fmt(result.mean_plcc)}; spread: {_fmt(result.plcc_spread)}; folds: {_fold_line(result)}",
         f"- rows: {result.n_rows_total}; sources: {result.n_distinct_sources}",
+        *floor_lines(result.harness_curve),
         f"- report: `{report_path}`",
         f"- action: ship more training data or supersede {GATE_ADR}; never lower the threshold.",
         "  The shipped ONNX is unchanged.",

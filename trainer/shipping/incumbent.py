@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.core.probe_recovery import at_zero_kbps
 from trainer.ingest.corpus import CodecData
 from trainer.ingest.harness_probes import served_features
 from trainer.learning.calibration_sets import kept_model_calibration, out_of_fold
-from trainer.learning.crf_pick import crf_pick_by_group, pool
+from trainer.learning.crf_pick import crf_pick_by_group, crf_pick_metrics, pool
 from trainer.learning.metrics import plcc, rmse
 from trainer.learning.results import FoldResult, finite_or_none
 from trainer.shipping.artifacts import calibration_path, card_path, model_path, sha256_bytes
@@ -42,9 +43,11 @@ def _scores(pred: np.ndarray, truth: np.ndarray, pick: dict | None) -> dict[str,
 
 
 def compare_with_incumbent(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> dict[str, object]:
-    """The report's ``codecs[].incumbent``: both models on the same unseen rows, or why they cannot be compared."""
+    """The report's ``codecs[].incumbent``: both models on the same unseen rows, or why they cannot be compared;
+    ``regression`` is the worse-than-incumbent reason (or None), so the engine knows without this layer."""
     try:
-        return _compare(data, folds, Path(model_dir))
+        compared = _compare(data, folds, Path(model_dir))
+        return {**compared, "regression": regression(compared)} if compared.get("comparable") else compared
     except Exception as exc:  # never lose a verdict to the comparison: say what went wrong instead
         return not_comparable(f"comparison failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
 
@@ -90,6 +93,7 @@ def _compare(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> d
     probed = None if data.harness is None else data.harness.rows[unseen]
     calibration = kept_model_calibration(served, truth, served_shipped, unseen_sources, kbps, data.codec,
                                          shipped_model, folds, ladder_ids, probed)
+    as_probed = _as_probed(served, truth, kbps, data.codec, shipped_model, ladder_ids, probed)
     challenger_picks: dict[str, dict] = {}
     for fold in folds:
         challenger_picks.update(fold.crf_pick_by_source or {})
@@ -101,11 +105,28 @@ def _compare(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> d
         "n_rows": int(unseen.sum()),
         "n_sources": len(names),
         **_scores(shipped, truth, pool([shipped_picks.get(n) for n in names])),
+        **as_probed,
+        # Per unseen source, its picks on the inputs the harness serves: what the harness curve's floor pairs with.
+        "crf_pick_served_by_source": crf_pick_by_group(served, truth, kbps, data.codec, shipped_model, unseen_sources,
+                                                       ladder_ids),
         "challenger": _scores(challenger, truth, pool([challenger_picks.get(n) for n in names])),
         "calibration": {**calibration, "model_sha256": sha},
         # What the harness would load beside the shipped model today (reported, never trusted here).
         "sidecar": check_sidecar(calibration_path(model_dir, data.codec), sha).as_report(),
     }
+
+
+def _as_probed(served: np.ndarray, truth: np.ndarray, kbps: np.ndarray, codec: str,
+               model: Callable[[np.ndarray], np.ndarray], ladder_ids: np.ndarray | None,
+               probed: np.ndarray | None) -> dict[str, object]:
+    """The shipped model's picks on the clips the harness probed, fed its probe (the bitrate as measured, and the
+    0 kbps the published harness sends: the ONNX graph recovers it itself); empty without --harness-probes."""
+    if probed is None or not probed.any():
+        return {}
+    ids = None if ladder_ids is None else ladder_ids[probed]
+    x, y, rate = served[probed], truth[probed], kbps[probed]
+    return {"crf_pick_harness_probe": crf_pick_metrics(x, y, rate, codec, model, ids),
+            "crf_pick_harness_probe_0kbps": crf_pick_metrics(at_zero_kbps(x), y, rate, codec, model, ids)}
 
 
 def incumbent_judge(model_dir: Path) -> Compare:

@@ -27,6 +27,7 @@ from trainer.shipping.cards import (
     render_body,
     with_status,
 )
+from trainer.shipping.harness_command import command_note, predict_command
 from trainer.shipping.incumbent import WORSE, regression
 from trainer.shipping.monotone import monotone_violations
 from trainer.shipping.onnx_export import build_onnx, graph_ops, validate_onnx
@@ -57,6 +58,9 @@ class PromotionPlan:
     # Codecs blocked only because they score below the shipped model; an operator may override that
     # (--allow-regression, or the console's second confirmation). codec -> the worse-than-incumbent reason.
     regressions: dict[str, str] = field(default_factory=dict)
+    # codec -> what the operator should read before writing: the harness-curve warning and the predict command for
+    # the model the codec leaves in the model directory (shown with the plan, in the batch and the console).
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def promoted_codecs(self) -> list[str]:
@@ -66,8 +70,9 @@ class PromotionPlan:
         return {"planned": [c.as_report() for c in self.changes], "blocked": dict(self.blocked)}
 
     def describe(self) -> list[str]:
+        notes = [f"  {codec}: {note}" for codec, notes in self.notes.items() for note in notes]
         if not self.changes and not self.blocked:
-            return ["promotion plan: no model-dir changes (everything already up to date)"]
+            return ["promotion plan: no model-dir changes (everything already up to date)", *notes]
         lines = [f"promotion plan: {len(self.changes)} file change(s)"]
         for c in self.changes:
             old = (c.old_sha256 or "(new file)")[:12]
@@ -75,7 +80,7 @@ class PromotionPlan:
             lines.append(f"  {c.action:<18} {c.path}  {old} -> {new}  ({c.reason})")
         for codec, reasons in self.blocked.items():
             lines.append(f"  BLOCKED {codec}: {'; '.join(reasons)}")
-        return lines
+        return lines + notes
 
 
 def _change(codec: str, path: Path, action: str, content: bytes | None, reason: str) -> PlannedChange | None:
@@ -129,7 +134,7 @@ def _production_card(codec: str, onnx_bytes: bytes, final: MLPWeights, data: Cod
         harness_lines=harness_inputs_section(codec, quality, final.w1[0], probe_origin(data.probe, codec, quality)),
     )
     card = with_status(render_body(facts), production_block(result, report, override))
-    return with_calibration(card, _block(codec, facts.onnx_sha256, result.calibration, data))
+    return with_calibration(card, _block(codec, facts.onnx_sha256, result.calibration, data, result.harness_curve))
 
 
 def plan_promotion(
@@ -192,7 +197,7 @@ def plan_promotion(
         kept = _kept_calibration(result, shipped_sha)
         data = datas.get(codec)
         if kept is not None and shipped_sha is not None and data is not None and not data.n_generated:
-            text = with_calibration(text, _block(codec, shipped_sha, kept, data))
+            text = with_calibration(text, _block(codec, shipped_sha, kept, data, result.harness_curve))
         why = "promotion blocked" if blocked else result.status
         for change in (
             _change(codec, card, "patch-card-status", text.encode(), f"Status: Proposed ({why})"),
@@ -200,7 +205,27 @@ def plan_promotion(
         ):
             if change is not None:
                 plan.changes.append(change)
+    plan.notes = harness_notes(results, model_dir, plan.promoted_codecs)
     return plan
+
+
+def harness_notes(results: Mapping[str, CodecResult], model_dir: Path,
+                  promoted: Collection[str]) -> dict[str, list[str]]:
+    """Per judged codec: the floor's warnings, and ``vmaf-tune predict`` for the model it leaves in ``model_dir``
+    with that model's calibrated offset for alpha 0.10 added to the target."""
+    notes: dict[str, list[str]] = {}
+    for codec in sorted(results, key=SUPPORTED_CODECS.index):
+        result = results[codec]
+        if not result.folds:
+            continue
+        floor = (result.harness_curve or {}).get("floor") or {}
+        warnings = [f"WARNING: {w}" for w in floor.get("warnings") or []]  # type: ignore[union-attr]
+        calibration = (result.calibration if codec in promoted
+                       else _kept_calibration(result, sha256_file(model_path(model_dir, codec))))
+        which = "this run's model" if codec in promoted else "the kept model"
+        notes[codec] = [*warnings, f"harness, {which} ({command_note(calibration)}): "
+                                   f"{predict_command(codec, calibration, str(model_dir))}"]
+    return notes
 
 
 def _kept_calibration(result: CodecResult, shipped_sha: str | None) -> Mapping[str, object] | None:
@@ -213,11 +238,12 @@ def _kept_calibration(result: CodecResult, shipped_sha: str | None) -> Mapping[s
     return calibration
 
 
-def _block(codec: str, model_sha: str, calibration: Mapping[str, object] | None, data: CodecData) -> str | None:
+def _block(codec: str, model_sha: str, calibration: Mapping[str, object] | None, data: CodecData,
+           harness_curve: Mapping[str, object] | None = None) -> str | None:
     if calibration is None or calibration.get("status") != "ok" or data.n_generated:
         return None
     return calibration_block(codec, model_sha, calibration, calibration_path(Path("."), codec).name,
-                             [describe_input(entry) for entry in data.provenance])
+                             [describe_input(entry) for entry in data.provenance], harness_curve)
 
 
 def _sidecar_change(codec: str, model_dir: Path, model_sha: str | None, calibration: Mapping[str, object] | None,
