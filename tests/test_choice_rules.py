@@ -108,6 +108,7 @@ def _mixed_corpus(tmp_path, poison: float = 0.0):
     ladders = line_rows(40, seed=1, codec="libx264")
     for row in ladders:
         row["vmaf_score"] = float(np.clip(row["vmaf_score"] + poison, 0, 100))
+        row["src"] = f"ladder-{row['src']}"
     files = [write_rows(tmp_path / "sweep.jsonl", constant_quality_rows(n_sources=12)),
              write_rows(tmp_path / f"ladders{poison}.jsonl", ladders)]
     return load_corpus(files).for_codec("libx264")
