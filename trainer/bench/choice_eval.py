@@ -48,12 +48,17 @@ def draw_subsets(sources: Sequence[str], sizes: Sequence[int], per_size: int, se
     return drawn
 
 
-def subset_data(data: CodecData, subset: Subset) -> CodecData:
-    """The codec table restricted to the subset's sources (every per-row array cut alike)."""
+def subset_data(data: CodecData, subset: Subset, keep_harness: bool = False) -> CodecData:
+    """The codec table restricted to the subset's sources (every per-row array cut alike); the harness's
+    probes of its clips too with ``keep_harness``, else none."""
     rows = np.isin(data.sources, np.array(subset.sources))
     cut = {name: getattr(data, name)[rows] for name in ("features", "target", "sources", "encode_kbps", "ladders")
            if getattr(data, name) is not None}
-    return replace(data, **cut, harness=None)
+    harness = None
+    if keep_harness and data.harness is not None:
+        harness = replace(data.harness, **{name: value[rows] for name, value in vars(data.harness).items()
+                                           if isinstance(value, np.ndarray) and value.shape[:1] == rows.shape})
+    return replace(data, **cut, harness=harness)
 
 
 @dataclass(frozen=True)

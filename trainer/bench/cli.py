@@ -23,6 +23,7 @@ from pathlib import Path
 from trainer.bench.advise import bench_advise
 from trainer.bench.calibration import bench_calibration
 from trainer.bench.choice import SUBSETS_PER_SIZE, bench_choice
+from trainer.bench.choice_picks import bench_choice_picks
 from trainer.bench.corpora import write_bench_corpus
 from trainer.bench.encode_media import EncodeToolMissing
 from trainer.bench.encode_section import DEFAULT_CRFS, DEFAULT_TARGETS, bench_encode, replay_encode
@@ -191,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="alternating runs per side with --ingest-against (default 3)")
     parser.add_argument("--choice-corpus", type=Path, default=SHARED_CORPORA / "ytugc_hulls_libx264.jsonl",
                         help="the large real corpus the choice section draws small corpora from")
+    parser.add_argument("--choice-sweep", type=Path, default=SHARED_CORPORA / "crfsweep_libx264.jsonl",
+                        help="the real CRF sweep whose clip subsets the choice section judges picks on")
     parser.add_argument("--choice-subsets", type=int, default=SUBSETS_PER_SIZE,
                         help=f"subsets per size in the choice section (default {SUBSETS_PER_SIZE})")
     parser.add_argument("--clips", type=Path, metavar="DIR", help="encode section: a folder of video clips")
@@ -258,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_scale(workdir, args.workers, [int(n) for n in args.scale_rows.split(",") if n])
     if "choice" in sections:
         bench_choice(args.choice_corpus, workers=args.workers, per_size=args.choice_subsets)
+        probes = args.harness_probes or sorted(SHARED_HARNESS_PROBES.glob("*_probe_*.jsonl"))
+        bench_choice_picks(args.choice_sweep, probes, workers=args.workers, per_size=args.choice_subsets)
     if "encode" in sections and args.encode_record:
         replay_encode(args.encode_record)
     elif "encode" in sections:
