@@ -41,8 +41,9 @@ class CalibrationView(Vertical):
         table.clear()
         incumbent = (result.incumbent or {}) if result is not None else {}
         kept_label = f"shipped {incumbent.get('kind', 'model')}"
+        kept = incumbent.get("calibration")  # a Mapping, or absent (the rows and notes skip anything else)
         sides = [] if result is None else [("this model", result.calibration),
-                                           (kept_label, incumbent.get("calibration"))]
+                                           (kept_label, kept if isinstance(kept, Mapping) else None)]
         rows = [row for label, calibration in sides for row in calibration_rows(label, calibration)]
         for i, row in enumerate(rows):
             table.add_row(*row, key=str(i))

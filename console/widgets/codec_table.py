@@ -7,6 +7,8 @@ pane and the report keep the exact status).
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -49,8 +51,8 @@ def verdict_text(status: str) -> Text:
 class CodecTable(DataTable):
     """One row per supported codec, keyed by codec name."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._states: dict[str, str] = {}
 
     def on_mount(self) -> None:

@@ -148,10 +148,13 @@ def score_as_harness(model_dir: Path, codec: str, test_corpus: Path, probes: Seq
     covered = np.abs(data.target[in_band] - predict(features[in_band])) <= margin
     kbps = data.encode_kbps if data.encode_kbps is not None else np.full(data.n_rows, np.nan)
     cases = pick_cases(pick_ladders(features, data.target, kbps, codec, predict, data.sources, data.ladders))
-    plain, shifted = summary_at(cases, 0.0) or {}, summary_at(cases, offset) or {}
+    plain, shifted = summary_at(cases, 0.0), summary_at(cases, offset)
+    plain_miss, miss = (None if s is None else s["miss_rate"] for s in (plain, shifted))
+    overspend = None if shifted is None else shifted["mean_bitrate_overspend_pct"]
     return {"margin": margin, "coverage": float(covered.mean()), "offset": offset,
-            "plain_miss": plain.get("miss_rate", float("nan")), "miss": shifted.get("miss_rate", float("nan")),
-            "overspend": shifted.get("mean_bitrate_overspend_pct") or float("nan"), "picks": shifted.get("n", 0)}
+            "plain_miss": float("nan") if plain_miss is None else plain_miss,
+            "miss": float("nan") if miss is None else miss,
+            "overspend": overspend or float("nan"), "picks": 0 if shifted is None else shifted["n"]}
 
 
 def bench_as_harness(label: str, corpus: Path, codec: str, workdir: Path, splits: int, probes: Sequence[Path],

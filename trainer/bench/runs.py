@@ -137,7 +137,8 @@ class Aggregate:
     def mean(self, metric: str, codec: str) -> float | None:
         """``metric`` (a TrainingRun per-codec dict) averaged over seeds; None if any seed lacks it."""
         values = self.per_seed(metric, codec)
-        return None if any(v is None for v in values) else sum(values) / len(values)  # type: ignore[arg-type]
+        present = [v for v in values if v is not None]
+        return None if len(present) < len(values) else sum(present) / len(present)
 
     def per_seed(self, metric: str, codec: str) -> list[float | None]:
         """``metric`` of each seed's run, in seed order: how far one seed's folds move a mean."""

@@ -128,11 +128,11 @@ def aggregate_frames(
         duplicate, original = duplicate_frames(keys, frame_index)
         for row in np.flatnonzero(duplicate).tolist():
             here = where(row) if where else f"row {row}"
-            first = where(int(original[row])) if where else f"row {original[row]}"
-            if first.rpartition(":")[0] == here.rpartition(":")[0]:
-                first = f"line {first.rpartition(':')[2]}"  # same file: the line says it (details are clipped)
+            earlier = where(int(original[row])) if where else f"row {original[row]}"
+            if earlier.rpartition(":")[0] == here.rpartition(":")[0]:
+                earlier = f"line {earlier.rpartition(':')[2]}"  # same file: the line says it (details are clipped)
             rejections.add("duplicate-frame", here, f"frame_index {int(frame_index[row])} of this clip is already "
-                           f"at {first}; frames of two encodes need width/height to tell them apart")
+                           f"at {earlier}; frames of two encodes need width/height to tell them apart")
         if duplicate.any():
             keep = ~duplicate
             raw, target, codec, sources, presets = raw[keep], target[keep], codec[keep], sources[keep], presets[keep]

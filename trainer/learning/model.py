@@ -107,7 +107,7 @@ def fit(
     trains alone or beside others, so how a codec's folds are split into tasks changes no result.
     """
     per_model = not isinstance(seed, int)
-    seeds = [int(s) for s in seed] if per_model else [seed]
+    seeds = [seed] if isinstance(seed, int) else [int(s) for s in seed]
     torch.manual_seed(seeds[0])
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     x_all = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))

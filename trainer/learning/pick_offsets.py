@@ -25,6 +25,7 @@ from trainer.learning.crf_pick import (
     MISS_MARGIN,
     TARGETS,
     Pick,
+    PickSummary,
     corpus_ladders,
     harness_pick,
     measured_ladder,
@@ -137,6 +138,6 @@ def picks_at(cases: Sequence[PickCase], offset: float) -> list[Pick]:
     return [case.ladder.pick_at(case.target, offset, case.oracle) for case in cases]
 
 
-def summary_at(cases: Sequence[PickCase], offset: float) -> dict[str, float | int] | None:
+def summary_at(cases: Sequence[PickCase], offset: float) -> PickSummary | None:
     """crf_pick's summary of these cases when the harness asks for target + ``offset``."""
     return summarise(picks_at(cases, offset))

@@ -9,7 +9,7 @@ import numpy as np
 
 from trainer.core.gate import LOSO_FOLD_COUNT, evaluate_gate
 from trainer.learning.baseline import BASELINE_KIND
-from trainer.learning.crf_pick import pool
+from trainer.learning.crf_pick import PickSummary, pool
 from trainer.learning.ladder_curves import LadderCurve
 from trainer.learning.pick_offsets import PickLadder
 from trainer.learning.selection import FoldChoice, final_choice
@@ -33,9 +33,9 @@ class FoldResult:
     baseline_plcc: float = float("nan")
     baseline_rmse: float = float("nan")
     # How well the fold's model picks quality for a target, as the harness uses it (learning.crf_pick).
-    crf_pick: dict[str, float | int] | None = None
+    crf_pick: PickSummary | None = None
     # The same picks on the held-out clips the harness probed, with its own probe as input (--harness-probes).
-    crf_pick_harness_probe: dict[str, float | int] | None = None
+    crf_pick_harness_probe: PickSummary | None = None
     # Its held-out ladders, measured vs the model's curve, for the console's picture (not in report.json).
     ladders: tuple[LadderCurve, ...] = ()
     # The candidate nested LOSO chose for this fold (learning.selection); None without a nested choice.
@@ -45,7 +45,7 @@ class FoldResult:
     # (float32, same order) and its quality picks summarised per held-out source.
     held_out_rows: np.ndarray | None = field(default=None, compare=False, repr=False)
     predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
-    crf_pick_by_source: dict[str, dict] | None = field(default=None, compare=False, repr=False)
+    crf_pick_by_source: dict[str, PickSummary] | None = field(default=None, compare=False, repr=False)
     # With --harness-probes: the fold model on its held-out rows as the harness serves them (its own probe of
     # each clip it probed), what calibration is made of; None: ``predictions`` are already that.
     served_predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -104,11 +104,11 @@ class CodecResult:
             return None
         return float(np.mean(values))
 
-    def crf_pick(self) -> dict[str, float | int] | None:
+    def crf_pick(self) -> PickSummary | None:
         """The folds' quality picks pooled (None on a corpus without quality ladders)."""
         return pool([f.crf_pick for f in self.folds])
 
-    def crf_pick_harness_probe(self) -> dict[str, float | int] | None:
+    def crf_pick_harness_probe(self) -> PickSummary | None:
         """The folds' picks with the harness's own probe as input, pooled (None without --harness-probes)."""
         return pool([f.crf_pick_harness_probe for f in self.folds])
 
