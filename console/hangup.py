@@ -49,6 +49,7 @@ class HangupDriver(LinuxDriver):
         self._file = DroppingStream(self._file)  # type: ignore[assignment,arg-type]  # duck-typed stand-in
 
     def run_input_thread(self) -> None:
+        """Textual's input loop, ended quietly by the EIO of a terminal that is gone."""
         try:
             super().run_input_thread()
         except OSError as exc:

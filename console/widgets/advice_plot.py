@@ -61,6 +61,11 @@ def _estimate(fit: object) -> float | None:
 
 
 def render_advice(codec: str, advice: Mapping[str, object] | None, error: str | None = None) -> Text:
+    """The advice screen's text: a plot turns red where its fit never reaches the bound.
+
+    ``advice`` is the report's ``codecs[].advice`` (None while its folds still train); ``error``
+    is why it could not be computed.
+    """
     text = Text()
     if error:
         return text.append(f"{codec}: advice could not be computed: {error}", style="red")
@@ -105,5 +110,8 @@ def _range_f(estimate: object) -> str:
 
 
 class AdvicePlot(Static):
+    """One codec's advice, redrawn whole on each update (the plot is a few hundred characters)."""
+
     def show(self, codec: str, advice: Mapping[str, object] | None, error: str | None = None) -> None:
+        """Show ``render_advice(codec, advice, error)``."""
         self.update(render_advice(codec, advice, error))
