@@ -176,6 +176,21 @@ def crf_pick_metrics(features: np.ndarray, target: np.ndarray, kbps: np.ndarray,
 
     ``ladders`` (the corpus's ladder per row) keeps apart curves the inputs cannot tell apart:
     two presets of one source share their probe inputs but are measured separately.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order (float32); column ``QUALITY_INPUT`` is the quality a ladder steps through.
+    target : ndarray of shape (n_rows,)
+        Measured VMAF (0-100).
+    kbps : ndarray of shape (n_rows,)
+        Each row's encode bitrate in kbit/s; NaN where the corpus has none (then no bitrate is reported).
+    codec : str
+        The codec, for its quality range (the harness searches every integer quality in it).
+    predict : callable
+        The model: features of shape (m, 14) to predicted VMAF of shape (m,).
+    ladders : ndarray of shape (n_rows,), optional
+        The corpus's ladder id per row (int); None: ladders from the inputs alone.
     """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
@@ -228,7 +243,25 @@ def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray
                       predict: Callable[[np.ndarray], np.ndarray], groups: np.ndarray,
                       ladders: np.ndarray | None = None) -> dict[str, PickSummary]:
     """A summary per group (source) of its own ladders' picks, so any set of sources can be pooled
-    later (the shipped model is compared with a challenger on the sources it never saw)."""
+    later (the shipped model is compared with a challenger on the sources it never saw).
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order (float32); column ``QUALITY_INPUT`` is the quality a ladder steps through.
+    target : ndarray of shape (n_rows,)
+        Measured VMAF (0-100).
+    kbps : ndarray of shape (n_rows,)
+        Each row's encode bitrate in kbit/s; NaN where the corpus has none (then no bitrate is reported).
+    codec : str
+        The codec, for its quality range (the harness searches every integer quality in it).
+    predict : callable
+        The model: features of shape (m, 14) to predicted VMAF of shape (m,).
+    groups : ndarray of shape (n_rows,)
+        The group (source name) of each row; a ladder never spans two groups.
+    ladders : ndarray of shape (n_rows,), optional
+        The corpus's ladder id per row (int); None: ladders from the inputs and groups alone.
+    """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return {}

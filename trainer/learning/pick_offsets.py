@@ -99,7 +99,25 @@ class PickLadder:
 def pick_ladders(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
                  predict: Callable[[np.ndarray], np.ndarray], sources: np.ndarray,
                  ladder_ids: np.ndarray | None = None) -> tuple[PickLadder, ...]:
-    """Every ladder of these rows with enough quality points, with the model's curve along it."""
+    """Every ladder of these rows with enough quality points, with the model's curve along it.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order (float32); column ``QUALITY_INPUT`` is the quality a ladder steps through.
+    target : ndarray of shape (n_rows,)
+        Measured VMAF (0-100).
+    kbps : ndarray of shape (n_rows,)
+        Each row's encode bitrate in kbit/s; NaN where the corpus has none (then no bitrate is reported).
+    codec : str
+        The codec, for its quality range (the harness searches every integer quality in it).
+    predict : callable
+        The model: features of shape (m, 14) to predicted VMAF of shape (m,).
+    sources : ndarray of shape (n_rows,)
+        The source name of each row; a ladder never spans two sources.
+    ladder_ids : ndarray of shape (n_rows,), optional
+        The corpus's ladder id per row (int), keeping two presets of one source apart.
+    """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return ()

@@ -178,6 +178,21 @@ def judged_result(
     provenance: list[dict[str, object]],
     synthetic: bool,
 ) -> CodecResult:
+    """A codec's verdict from its folds, through the gate; a synthetic run can never pass.
+
+    Parameters
+    ----------
+    codec : str
+        The codec judged.
+    n_rows, n_sources : int
+        Its training table's rows and distinct sources, for the report.
+    folds : list of FoldResult
+        Its LOSO folds in any order (judged in fold order).
+    provenance : list of dict
+        The corpus files its rows came from (the report's ``codecs[].provenance``).
+    synthetic : bool
+        Whether the run trains on the synthetic smoke corpus: a pass then becomes a fail with ``SYNTHETIC_REASON``.
+    """
     ordered = sorted(folds, key=lambda f: f.fold_index)
     verdict = evaluate_gate([f.plcc for f in ordered])
     reasons = list(verdict.reasons)

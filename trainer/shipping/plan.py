@@ -141,8 +141,25 @@ def plan_promotion(
     allow_regression: Collection[str] = (),
     override_by: str = "--allow-regression",
 ) -> PromotionPlan:
-    """``allow_regression``: codecs that may replace a shipped model that scores better on the same
-    rows; ``override_by`` says who allowed it, on the card."""
+    """What a promotion would write for each judged codec, or why it may not (nothing is written here).
+
+    Parameters
+    ----------
+    results : mapping of str to CodecResult
+        The verdict of each codec in the run.
+    finals : mapping of str to FinalModel
+        The full-corpus retrain of each passing codec (the weights that would ship).
+    datas : mapping of str to CodecData
+        Each codec's training table: generated rows block a promotion; the features check the ONNX.
+    model_dir : Path
+        The model directory whose files the plan would replace.
+    report_path : str
+        The run's report, named on the card by its file name only (cards are committed).
+    allow_regression : collection of str
+        Codecs that may replace a shipped model that scores better on the same rows.
+    override_by : str
+        Who allowed those regressions, as the card says it.
+    """
     plan = PromotionPlan()
     report_name = Path(report_path).name  # cards are committed: no machine's directories in them
     for codec in sorted(results, key=SUPPORTED_CODECS.index):
