@@ -21,6 +21,7 @@ from pathlib import Path
 
 from trainer.bench.advise import bench_advise
 from trainer.bench.calibration import bench_calibration
+from trainer.bench.choice import SUBSETS_PER_SIZE, bench_choice
 from trainer.bench.corpora import write_bench_corpus
 from trainer.bench.ingest import bench_ingest
 from trainer.bench.profile import bench_profile
@@ -161,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "cluster (M on a Dask LocalCluster vs the process pool), advise (its cost), calibration "
                         "(margins and offsets cross-conformally, then as the harness reads them on unseen clips), "
                         "profile (where a batch's time goes, stage by stage: the real corpora and M), scale (one "
-                        "codec at 100k/300k/1M rows: wall, first fold, peak RSS, CPU/wall, rows/s)")
+                        "codec at 100k/300k/1M rows: wall, first fold, peak RSS, CPU/wall, rows/s), choice (every "
+                        "model-choice rule over many small real corpora drawn from the YT-UGC hulls, vs the ridge)")
     parser.add_argument("--scale-rows", default=",".join(map(str, DEFAULT_ROWS)),
                         help="comma-separated row counts of the scale section (default 100000,300000,1000000)")
     parser.add_argument("--calibration-splits", type=int, default=10,
@@ -180,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "add ../wt-76abf1f 76abf1f`), alternating with this one, and prints the ratio")
     parser.add_argument("--ingest-pairs", type=int, default=3,
                         help="alternating runs per side with --ingest-against (default 3)")
+    parser.add_argument("--choice-corpus", type=Path, default=SHARED_CORPORA / "ytugc_hulls_libx264.jsonl",
+                        help="the large real corpus the choice section draws small corpora from")
+    parser.add_argument("--choice-subsets", type=int, default=SUBSETS_PER_SIZE,
+                        help=f"subsets per size in the choice section (default {SUBSETS_PER_SIZE})")
     parser.add_argument("--workdir", default="runs/bench")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
@@ -222,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       args.harness_probes or sorted(SHARED_HARNESS_PROBES.glob("*_probe_*.jsonl")))
     if "scale" in sections:
         bench_scale(workdir, args.workers, [int(n) for n in args.scale_rows.split(",") if n])
+    if "choice" in sections:
+        bench_choice(args.choice_corpus, workers=args.workers, per_size=args.choice_subsets)
     return 0
 
 

@@ -212,6 +212,15 @@ def has_pick_ladders(features: np.ndarray, ladders: np.ndarray | None = None) ->
     return bool(_pick_ladder_points(features, ladders)[1].max(initial=0) >= MIN_LADDER_POINTS)
 
 
+def pick_ladder_rows(features: np.ndarray, ladders: np.ndarray | None = None) -> np.ndarray:
+    """``[n]`` bool: the rows on a ladder the harness's pick can be judged on (enough distinct qualities)."""
+    features = np.asarray(features, dtype=np.float32)
+    if features.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    ladder, points = _pick_ladder_points(features, ladders)
+    return points[ladder] >= MIN_LADDER_POINTS
+
+
 def every_group_has_pick_ladders(features: np.ndarray, groups: np.ndarray, ladders: np.ndarray | None = None) -> bool:
     """Whether every group (source) among these rows has a ladder the harness's pick can be judged on."""
     groups = np.asarray(groups).astype(str)

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from trainer.core.seeds import stable_seed
-from trainer.learning.choice_rule import CRF_PICK, PickScoring, one_standard_error_choice, rmse_by_source, scorable
+from trainer.learning.choice_rule import CRF_PICK, PickScoring, choose, rmse_by_source, scorable
 from trainer.learning.curve_candidate import curve_observed
+from trainer.learning.kind_balance import kind_weights
 from trainer.learning.line_model import fit_line
+from trainer.learning.metrics import plcc
 from trainer.learning.model import MLPWeights, fit, predict, predictor
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.selection import (
@@ -29,15 +31,18 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
                     sources: np.ndarray, profile: TrainingProfile, seed: int | Sequence[int],
                     observed: np.ndarray | None,
                     choices: Sequence[Candidate],
-                    picks: PickScoring | None = None) -> tuple[MLPWeights, list[FoldChoice]]:
+                    picks: PickScoring | None = None,
+                    pick_rows: np.ndarray | None = None) -> tuple[MLPWeights, list[FoldChoice]]:
     """One model per outer fold (rows of ``held_out``), each the candidate its inner LOSO folds chose.
 
     Every network of every candidate and fold trains in one batched ``fit``; lines are closed form.
     With ``picks``, candidates are judged by the CRF they make the harness pick wherever the inner
     held-out sources have quality ladders (learning.choice_rule), else by each inner held-out source's
-    RMSE; either way by the one-standard-error rule, simplest candidate first.
+    RMSE; either way by the paired rule, simplest candidate first (learning.choice_rule), which also
+    records what every other rule would have chosen from the same scores.
     ``seed``: one per outer fold (per-fold streams: every network of a fold, outer or inner, seeded from its
     fold's seed, so a fold chooses alike alone or beside others), or one int shared by the task.
+    ``pick_rows``: the rows on a quality ladder in a table of both row kinds (learning.kind_balance), else None.
     """
     names = [c.name for c in choices]
     simplest_first = tuple(c.name for c in sorted(choices, key=lambda c: c.simplicity))
@@ -61,7 +66,7 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
                 inner_models.setdefault((k, c), []).append((len(jobs), held))
                 jobs.append((candidate, outer_train[k] & ~held))
                 job_seeds.append(stable_seed(fold_seeds[k], candidate.name, "inner", j))
-    weights = _fit_jobs(features, target, jobs, profile, job_seeds if per_fold else seed, observed)
+    weights = _fit_jobs(features, target, jobs, profile, job_seeds if per_fold else seed, observed, pick_rows)
     predictions = predict(weights, features).astype(np.float64)
     truth = target.astype(np.float64)
     chosen: list[int] = []
@@ -69,6 +74,7 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
     for k in range(len(fold_indices)):
         inner_rmse: dict[str, float | None] = {}
         outer_rmse: dict[str, float | None] = {}
+        outer_plcc: dict[str, float | None] = {}
         inner_pick: dict[str, dict[str, float]] = {}
         outer_pick: dict[str, dict[str, float]] = {}
         inner_by_source: dict[str, dict[str, float]] = {}
@@ -84,6 +90,7 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
                     inner_pick.setdefault(name, {}).update(scores)
             inner_rmse[name] = _finite(pooled_rmse(out_of_fold, truth, covered))
             outer_rmse[name] = _finite(pooled_rmse(predictions[outer_model[k, c]], truth, held_out[k]))
+            outer_plcc[name] = _finite(plcc(predictions[outer_model[k, c]][held_out[k]], truth[held_out[k]]))
             inner_by_source[name] = rmse_by_source(out_of_fold, truth, covered, sources)
             outer_by_source[name] = rmse_by_source(predictions[outer_model[k, c]], truth, held_out[k], sources)
             if picks is not None:
@@ -91,24 +98,26 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
         # ``covered``: every inner held-out row (the same for each candidate)
         laddered = picks is not None and picks.all_laddered(features, covered)
         if picks is not None and laddered and len(inner_pick) == len(names) and scorable(inner_pick):
-            verdict = one_standard_error_choice(inner_pick, simplest_first)
+            verdict, by_rule = choose(inner_pick, simplest_first)
             choice = FoldChoice(verdict.chosen, inner_rmse, outer_rmse, CRF_PICK, verdict.means,
                                 verdict.standard_error, outer_pick, simplest_first,
-                                picks.all_laddered(features, held_out[k]))
+                                picks.all_laddered(features, held_out[k]), rule_choices=by_rule,
+                                outer_plcc=outer_plcc)
         elif scorable(inner_by_source):
-            verdict = one_standard_error_choice(inner_by_source, simplest_first)
+            verdict, by_rule = choose(inner_by_source, simplest_first)
             choice = FoldChoice(verdict.chosen, inner_rmse, outer_rmse, simplest_first=simplest_first,
                                 inner_source_rmse=verdict.means, inner_rmse_se=verdict.standard_error,
-                                outer_rmse_by_source=outer_by_source)
+                                outer_rmse_by_source=outer_by_source, rule_choices=by_rule, outer_plcc=outer_plcc)
         else:
-            choice = FoldChoice(best_candidate(inner_rmse) or fallback, inner_rmse, outer_rmse)
+            choice = FoldChoice(best_candidate(inner_rmse) or fallback, inner_rmse, outer_rmse, outer_plcc=outer_plcc)
         chosen.append(outer_model[k, names.index(choice.chosen)])
         fold_choices.append(choice)
     return weights.take(chosen), fold_choices
 
 
 def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candidate, np.ndarray]],
-              profile: TrainingProfile, seed: int | list[int], observed: np.ndarray | None) -> MLPWeights:
+              profile: TrainingProfile, seed: int | list[int], observed: np.ndarray | None,
+              pick_rows: np.ndarray | None = None) -> MLPWeights:
     """Weights of every job, in job order: networks batched into one ``fit``, lines fitted directly.
     ``seed``: one per job (per-fold streams), or one shared by the batch."""
     network_jobs = [i for i, (c, _mask) in enumerate(jobs) if not c.is_line]
@@ -120,10 +129,11 @@ def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candida
         job_observed = np.array([curve_observed(observed) if jobs[i][0].quality_only else everything
                                  for i in network_jobs])
         network_seed = seed if isinstance(seed, int) else [seed[i] for i in network_jobs]
-        parts.append(fit(features, target, np.array([jobs[i][1] for i in network_jobs]), profile, network_seed,
-                         job_observed,
+        network_masks = np.array([jobs[i][1] for i in network_jobs])
+        parts.append(fit(features, target, network_masks, profile, network_seed, job_observed,
                          [float(jobs[i][0].shrink or 0.0) for i in network_jobs],
-                         convex=[jobs[i][0].quality_only for i in network_jobs]))
+                         convex=[jobs[i][0].quality_only for i in network_jobs],
+                         row_weights=kind_weights(network_masks, pick_rows)))
     for name, indices in zip(line_names, line_jobs, strict=True):
         parts.append(fit_line(features, target, np.array([jobs[i][1] for i in indices]), profile, observed, name))
     merged = MLPWeights(*(np.concatenate([getattr(p, f) for p in parts]) for f in MLPWeights.__dataclass_fields__))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from trainer.core.features import QUALITY_INPUT
 from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.core.seeds import stable_seed
 from trainer.ingest.corpus import CodecData
+from trainer.learning.crf_pick import pick_ladder_rows
 from trainer.learning.folds import fold_masks
+from trainer.learning.kind_balance import mixed_kinds
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.selection import profile_for
 from trainer.learning.tasks import FinalTask, FoldTask
@@ -29,8 +34,16 @@ def fold_seeds(seed: int, codec: str, folds: tuple[int, ...], profile: TrainingP
     return (stable_seed(seed, codec, *folds),)
 
 
+def mixed_pick_rows(data: CodecData) -> np.ndarray | None:
+    """The rows on a quality ladder where the codec's table holds both row kinds, else None (learning.kind_balance)."""
+    if data.n_rows == 0 or not np.ptp(data.features[:, QUALITY_INPUT]) > 0:
+        return None  # no quality input varies: no row is on a quality ladder
+    return mixed_kinds(pick_ladder_rows(data.features, data.ladders))
+
+
 def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_id: int = 0) -> list[FoldTask]:
     held_out = fold_masks(data.sources, seed, LOSO_FOLD_COUNT)
+    pick_rows = mixed_pick_rows(data)
     return [
         FoldTask(
             codec=data.codec,
@@ -47,6 +60,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
             sources=data.sources,
             ladders=data.ladders,
             harness_probe=None if data.harness is None else data.harness.probe,
+            pick_rows=pick_rows,
         )
         for folds in fold_groups(profile, data.n_rows)
     ]
@@ -56,4 +70,4 @@ def build_final_task(data: CodecData, profile: TrainingProfile, seed: int,
                      model_choice: dict[str, object] | None = None) -> FinalTask:
     """The full-corpus retrain of a codec: the model that would ship, with the candidate LOSO chose."""
     return FinalTask(data.codec, data.features, data.target, profile_for(profile, model_choice),
-                     stable_seed(seed, data.codec, "final"), data.observed)
+                     stable_seed(seed, data.codec, "final"), data.observed, mixed_pick_rows(data))

@@ -15,7 +15,7 @@ corpus on which a simpler model predicts unseen sources better than the network 
 chosen without looking at the sources it is judged on.
 
 Where the held-out rows hold quality ladders, the CRF each candidate makes the harness pick
-chooses, with the one-standard-error rule (learning.choice_rule); elsewhere RMSE, not PLCC: the
+chooses, by the paired rule (learning.choice_rule); elsewhere RMSE, not PLCC: the
 harness reads the predicted *level*, so being off by a constant costs picks even when the ranking
 is right.
 """
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from trainer.core.seeds import stable_seed
-from trainer.learning.choice_rule import CRF_PICK, RMSE, one_standard_error_choice, scorable
+from trainer.learning.choice_rule import CRF_PICK, DEFAULT_RULE, PAIRED, RMSE, choose, scorable
 from trainer.learning.folds import fold_masks
 from trainer.learning.line_family import LINE_CANDIDATE, LINE_FAMILY, LINES
 from trainer.learning.profiles import TrainingProfile
@@ -84,14 +84,15 @@ def candidate_label(name: str) -> str:
 
 def describe_choice(choice: dict[str, object]) -> str:
     """One line: what was chosen, by what, and every candidate's score (a fold's or the final choice's)."""
+    noise = "paired standard error" if choice.get("rule") == PAIRED else "one standard error"
     if choice.get("criterion") == CRF_PICK:
         scores = choice.get("mean_outer_crf_pick") or choice.get("inner_crf_pick") or {}
         error = choice.get("outer_crf_pick_se", choice.get("inner_crf_pick_se"))
-        rule = f"CRF-pick error (steps, per source; one standard error {float(error or 0.0):.2f})"  # type: ignore[arg-type]
+        rule = f"CRF-pick error (steps, per source; {noise} {float(error or 0.0):.2f})"  # type: ignore[arg-type]
     elif choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse"):
         scores = choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse") or {}
         error = choice.get("outer_rmse_se", choice.get("inner_rmse_se"))
-        rule = f"RMSE (per source; one standard error {float(error or 0.0):.2f})"  # type: ignore[arg-type]
+        rule = f"RMSE (per source; {noise} {float(error or 0.0):.2f})"  # type: ignore[arg-type]
     else:
         scores = choice.get("mean_outer_rmse") or choice.get("inner_rmse") or {}
         rule = "RMSE"
@@ -150,15 +151,24 @@ class FoldChoice:
     simplest_first: tuple[str, ...] = ()
     # whether every outer held-out source had a ladder to pick on (only for the final model)
     outer_laddered: bool = True
-    # criterion rmse by the one-standard-error rule: each candidate's mean over the inner held-out sources
+    # criterion rmse by the per-source rule: each candidate's mean over the inner held-out sources
     # of their RMSE (what chose), its standard error, and the RMSE of each outer held-out source (final model)
     inner_source_rmse: dict[str, float] = field(default_factory=dict)
     inner_rmse_se: float | None = None
     outer_rmse_by_source: dict[str, dict[str, float]] = field(default_factory=dict)
+    # what each rule of learning.choice_rule would have chosen from the same inner scores (the chosen one is
+    # DEFAULT_RULE's), and every candidate's PLCC on the outer held-out rows: what a rule's choice would
+    # have scored, for the report's risk line and the bench's comparison of rules
+    rule_choices: dict[str, str] = field(default_factory=dict)
+    outer_plcc: dict[str, float | None] = field(default_factory=dict)
 
     def as_report(self) -> dict[str, object]:
         report: dict[str, object] = {"chosen": self.chosen, "criterion": self.criterion,
-                                     "inner_rmse": dict(self.inner_rmse), "outer_rmse": dict(self.outer_rmse)}
+                                     "inner_rmse": dict(self.inner_rmse), "outer_rmse": dict(self.outer_rmse),
+                                     "outer_plcc": dict(self.outer_plcc)}
+        if self.rule_choices:
+            report["rule"] = DEFAULT_RULE
+            report["rule_choices"] = dict(self.rule_choices)
         if self.criterion == CRF_PICK:
             report["inner_crf_pick"] = dict(self.inner_pick)
             report["inner_crf_pick_se"] = self.inner_pick_se
@@ -193,7 +203,9 @@ class FoldChoice:
                    outer_laddered=bool(entry.get("outer_laddered", True)),
                    inner_source_rmse=dict(entry.get("inner_source_rmse") or {}),
                    inner_rmse_se=entry.get("inner_rmse_se"),
-                   outer_rmse_by_source={name: dict(errors) for name, errors in rmse_by_source.items()})
+                   outer_rmse_by_source={name: dict(errors) for name, errors in rmse_by_source.items()},
+                   rule_choices=dict(entry.get("rule_choices") or {}),
+                   outer_plcc=dict(entry.get("outer_plcc") or {}))
 
 
 def pooled_rmse(predictions: np.ndarray, target: np.ndarray, rows: np.ndarray) -> float:
@@ -214,7 +226,7 @@ def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
     """The full-corpus model's candidate, from the outer folds (LOSO on all sources), by the rule the
     folds chose with: on every held-out source's CRF-pick error where every fold chose by picks and
     every outer held-out source had a ladder to pick on, else on every held-out source's RMSE (both
-    by the one-standard-error rule); the lowest mean outer RMSE where neither can be scored."""
+    by the paired rule of learning.choice_rule); the lowest mean outer RMSE where neither can be scored."""
     if not choices:
         return None
     by_picks = all(c.criterion == CRF_PICK and c.outer_laddered for c in choices)
@@ -225,9 +237,9 @@ def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
     ):
         by_source = _merged(per_fold)
         if applies and scorable(by_source):
-            verdict = one_standard_error_choice(by_source, list(choices[0].simplest_first))
-            return {"chosen": verdict.chosen, "criterion": criterion, mean_key: verdict.means,
-                    se_key: verdict.standard_error}
+            verdict, by_rule = choose(by_source, list(choices[0].simplest_first))
+            return {"chosen": verdict.chosen, "criterion": criterion, "rule": DEFAULT_RULE, mean_key: verdict.means,
+                    se_key: verdict.standard_error, "rule_choices": by_rule}
     names = list(choices[0].outer_rmse)
     means: dict[str, float | None] = {}
     for name in names:

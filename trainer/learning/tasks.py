@@ -47,6 +47,8 @@ class FoldTask:
     ladders: np.ndarray | None = None  # [n] each row's corpus ladder (presets apart), for crf_pick
     # [n, 4] the probe inputs as the harness's own probe of the row's clip gives them (NaN: no probe)
     harness_probe: np.ndarray | None = None
+    # [n] bool: the rows on a quality ladder, where the table also holds rows that are not (learning.kind_balance)
+    pick_rows: np.ndarray | None = None
 
     @property
     def fit_seed(self) -> int | tuple[int, ...]:
@@ -110,6 +112,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
 def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list[FoldChoice | None]]:
     """The task's fold models: by nested model choice where the profile offers candidates, else plain training."""
     from trainer.learning.choice_rule import PickScoring
+    from trainer.learning.kind_balance import kind_weights
     from trainer.learning.model import fit
     from trainer.learning.selection import nested_applies
 
@@ -117,7 +120,8 @@ def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list
     may_choose = picks is not None and nested_applies(task.profile, task.target.shape[0], 2)
     offered = _offered(task, picks) if may_choose and picks is not None else []
     if picks is None or task.sources is None or len(offered) < 2:  # no sources: no picks either
-        weights = fit(task.features, task.target, ~task.held_out, task.profile, task.fit_seed, task.observed)
+        weights = fit(task.features, task.target, ~task.held_out, task.profile, task.fit_seed, task.observed,
+                      row_weights=kind_weights(~task.held_out, task.pick_rows))
         return weights, [None] * len(task.fold_indices)
     from trainer.learning.nested_fit import fit_with_choice
 
@@ -125,7 +129,7 @@ def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list
     quality_varies = bool(np.ptp(task.features[:, QUALITY_INPUT]) > 0)
     weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
                                       task.profile, task.fit_seed, task.observed, offered,
-                                      picks if quality_varies else None)
+                                      picks if quality_varies else None, task.pick_rows)
     return weights, list(chosen)
 
 
@@ -176,11 +180,13 @@ class FinalTask:
     profile: TrainingProfile
     seed: int
     observed: np.ndarray | None = None
+    pick_rows: np.ndarray | None = None  # as FoldTask.pick_rows
 
 
 def run_final_task(task: FinalTask) -> MLPWeights:
     """Train on every row of the codec (no held-out fold): the model that would ship."""
     from trainer.learning.curve_candidate import curve_observed
+    from trainer.learning.kind_balance import kind_weights
     from trainer.learning.model import fit
 
     everything = np.ones((1, task.target.shape[0]), dtype=bool)
@@ -191,4 +197,5 @@ def run_final_task(task: FinalTask) -> MLPWeights:
         from trainer.learning.line_model import fit_line
 
         return fit_line(task.features, task.target, everything, task.profile, task.observed, task.profile.line_inputs)
-    return fit(task.features, task.target, everything, task.profile, task.seed, task.observed)
+    return fit(task.features, task.target, everything, task.profile, task.seed, task.observed,
+               row_weights=kind_weights(everything, task.pick_rows))
