@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
 
 from textual import work
@@ -33,11 +32,21 @@ from console.widgets.corpus_pane import CorpusPane
 from console.widgets.fold_detail import FoldDetail
 from console.widgets.ladder_plot import LadderView
 from console.widgets.log_pane import LogPane
-from trainer.core.codecs import SUPPORTED_CODECS
-from trainer.core.gate import LOSO_FOLD_COUNT, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
-from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished, TaskRetried
-from trainer.learning.results import CodecResult, FoldResult
-from trainer.run.promotion import PromotionPlan
+from trainer.run import (
+    LOSO_FOLD_COUNT,
+    SHIP_GATE_MEAN_PLCC,
+    SHIP_GATE_PER_FOLD_MIN,
+    SHIP_GATE_PLCC_SPREAD_MAX,
+    SUPPORTED_CODECS,
+    CodecCancelled,
+    CodecFinished,
+    CodecQueued,
+    CodecResult,
+    FoldFinished,
+    FoldResult,
+    PromotionPlan,
+    TaskRetried,
+)
 
 MIN_SIZE = (100, 28)
 WIDE_LAYOUT_MIN_WIDTH = 140  # the codec table's 70 columns plus a detail pane that fits every fold column
@@ -71,10 +80,9 @@ class PredictorConsole(App[int]):
         self.debounce_s = debounce_s
         self.watcher: CorpusWatcher | None = None
         self.folds: dict[str, list[FoldResult]] = {c: [] for c in SUPPORTED_CODECS}
-        self.results: dict[str, CodecResult] = {}
-        self.queue_counts: Counter = Counter()
+        # Codecs queued since their last verdict the UI showed: their old verdict is hidden until the new one lands.
+        self._rejudging: set[str] = set()
         self.rows: dict[str, int] = {c: 0 for c in SUPPORTED_CODECS}
-        self.promotions_applied = 0
         self.advice: dict[str, dict[str, object]] = {}  # per codec, for the verdict it was computed on
 
     # -- layout ------------------------------------------------------------------------------
@@ -84,6 +92,12 @@ class PredictorConsole(App[int]):
         yield CodecPanes(id="main")
         yield LogPane(id="log")
         yield Footer()
+
+    @property
+    def results(self) -> dict[str, CodecResult]:
+        """The verdicts on screen, read from the session (the app keeps no copy of its own); a codec queued
+        again shows none until its new verdict has reached the UI."""
+        return {codec: result for codec, result in self.session.results().items() if codec not in self._rejudging}
 
     @property
     def table(self) -> CodecTable:
@@ -166,9 +180,8 @@ class PredictorConsole(App[int]):
 
     # -- training ----------------------------------------------------------------------------
     def queue(self, codec: str) -> None:
-        self.queue_counts[codec] += 1
         self.folds[codec] = []
-        self.results.pop(codec, None)
+        self._rejudging.add(codec)
         self.advice.pop(codec, None)
         self.table.set_state(codec, "queued")
         self.session.queue(codec)
@@ -185,7 +198,7 @@ class PredictorConsole(App[int]):
             self.folds[codec].append(event.result)
             self.table.set_state(codec, f"training {event.folds_done}/{event.folds_total}")
         elif isinstance(event, CodecFinished):
-            self.results[event.result.codec] = event.result
+            self._rejudging.discard(event.result.codec)
             self.table.set_result(event.result.codec, event.result)
         elif isinstance(event, CodecCancelled):
             self.table.set_state(event.codec, "idle")
@@ -318,7 +331,6 @@ class PredictorConsole(App[int]):
         if message.error:
             self.notify(f"Nothing written: {message.error}", severity="error", markup=False)
             return
-        self.promotions_applied += 1
         self.notify(f"Wrote {len(message.written)} file(s); backup in {message.backup}", markup=False)
 
     # -- quitting ----------------------------------------------------------------------------
@@ -326,7 +338,7 @@ class PredictorConsole(App[int]):
         if not self.session.busy():
             self.exit(0)
             return
-        active = sorted(self.session.engine.active_codecs(), key=SUPPORTED_CODECS.index)
+        active = sorted(self.session.active_codecs(), key=SUPPORTED_CODECS.index)
 
         def decided(confirmed: bool | None) -> None:
             if confirmed:

@@ -12,16 +12,14 @@ PROG = "predictor-console"
 
 def build_console_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """Every option of both faces, from the one option table: mode first, then common, batch-only, console-only."""
-    from trainer.run import options
-    from trainer.run.exits import EPILOG
+    from trainer.run import CONSOLE_FACE, DESCRIPTION, EPILOG, build_parser
 
-    return options.build_parser(
-        prog, options.CONSOLE, f"{options.DESCRIPTION} Opens the operator console; with --batch runs headless (CI).",
-        EPILOG)
+    return build_parser(
+        prog, CONSOLE_FACE, f"{DESCRIPTION} Opens the operator console; with --batch runs headless (CI).", EPILOG)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from trainer.core.streams import output_dropped_when_gone
+    from trainer.run import output_dropped_when_gone
 
     args_list = list(sys.argv[1:] if argv is None else argv)
     with output_dropped_when_gone():  # --version | head -1; --batch in a terminal that closes
@@ -37,9 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def batch(args: argparse.Namespace, args_list: list[str]) -> int:
     """``--batch``: headless, through the same code as ``python -m trainer``."""
-    from trainer.run.cli import run_parsed
-    from trainer.run.exits import exit_for_exception
-    from trainer.run.options import ConfigError, refuse_other_face
+    from trainer.run import ConfigError, exit_for_exception, refuse_other_face, run_parsed
 
     try:
         refuse_other_face(args, batch=True)
@@ -52,7 +48,7 @@ def batch(args: argparse.Namespace, args_list: list[str]) -> int:
 
 def review(report_path: Path, with_batch: bool = False) -> int:
     """The read-only review console over a finished report; exit 2 if it cannot be shown."""
-    from trainer.outputs.report_reader import ReportUnreadable, read_report
+    from trainer.run import ReportUnreadable, read_report
 
     if with_batch:
         print(f"{PROG}: error: --review opens the console; it does not combine with --batch", file=sys.stderr)

@@ -23,7 +23,7 @@ from typing import Any
 
 from textual.drivers.linux_driver import LinuxDriver
 
-from trainer.core.streams import DroppingStream, is_gone
+from trainer.run import DroppingStream, is_gone
 
 # What signal.signal takes and returns (typeshed's private signal._HANDLER).
 SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None

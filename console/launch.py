@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from console.hangup import HangupDriver, TerminalWatch
-from trainer.run.config import ConfigError, resolve_config
-from trainer.run.exits import EXPECTED_ERRORS, SIGNAL_BASE, exit_for_exception
-from trainer.run.options import refuse_other_face
+from trainer.run import EXPECTED_ERRORS, SIGNAL_BASE, ConfigError, exit_for_exception, refuse_other_face, resolve_config
 
 if TYPE_CHECKING:
     from console.app import PredictorConsole
@@ -31,7 +29,7 @@ def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> 
         return exit_for_exception(exc)
     from console.app import PredictorConsole
     from console.session import ConsoleSession
-    from trainer.run.service import open_wiring
+    from trainer.run import open_wiring
 
     # Wired before app.run(): LocalCluster spawns processes and the pool starts its helpers, which
     # fails once Textual owns stderr. An unreachable scheduler is exit 2 here.

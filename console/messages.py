@@ -1,72 +1,85 @@
-"""Every message the console UI receives from its background threads, in one place."""
+"""Every message the console UI receives from its background threads, in one place.
+
+Each is a dataclass (Textual's ``Message`` initialises itself in ``__post_init__`` for them).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from textual.message import Message
 
-from trainer.learning.events import Event
-from trainer.run.live_corpus import CorpusStats
-from trainer.run.promotion import PromotionPlan
+from trainer.run import CorpusStats, Event, PromotionPlan
 
 __all__ = ["AdviceReady", "CorpusStats", "CorpusUpdated", "EngineEvent", "LogWritten", "PlanApplied", "PlanReady",
            "ProbeCounted"]
 
 
+@dataclass
 class EngineEvent(Message):
     """A training event (queued, fold landed, verdict, cancelled, log line) from the engine thread."""
 
-    def __init__(self, event: Event) -> None:
-        super().__init__()
-        self.event = event
+    event: Event
 
 
+@dataclass
 class CorpusUpdated(Message):
-    """The live corpus changed; ``changed_codecs`` had rows added or removed."""
+    """The live corpus changed; ``changed_codecs`` had rows added or removed.
 
-    def __init__(self, stats: CorpusStats, changed_codecs: set[str], initial: bool = False) -> None:
-        super().__init__()
-        self.stats = stats
-        self.changed_codecs = changed_codecs
-        self.initial = initial
+    Updates that queue up while the UI is busy replace each other: the stats are a whole snapshot, so
+    only the newest counts, and it takes over the codecs (and the initial flag) of those it replaces,
+    so no change is lost.
+    """
+
+    stats: CorpusStats
+    changed_codecs: set[str] = field(default_factory=set)
+    initial: bool = False
+
+    def can_replace(self, message: Message) -> bool:
+        """Textual asks this (the older, still queued) whether ``message`` (the next one queued) supersedes it."""
+        if not isinstance(message, CorpusUpdated):
+            return False
+        message.changed_codecs |= self.changed_codecs
+        message.initial = message.initial or self.initial
+        return True
 
 
+@dataclass
 class ProbeCounted(Message):
     """Rows by where their probe inputs come from, counted once a training snapshot built the corpus."""
 
-    def __init__(self, counts: dict[str, int]) -> None:
-        super().__init__()
-        self.counts = counts
+    counts: dict[str, int]
 
 
+@dataclass
 class LogWritten(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
+    """A line of the run log, for the log pane."""
+
+    text: str
 
 
+@dataclass
 class PlanReady(Message):
     """A promotion plan was built (or could not be, with the reason)."""
 
-    def __init__(self, plan: PromotionPlan | None, error: str | None = None, regressions_allowed: bool = False) -> None:
-        super().__init__()
-        self.plan = plan
-        self.error = error
-        self.regressions_allowed = regressions_allowed  # the operator already confirmed them a second time
+    plan: PromotionPlan | None
+    error: str | None = None
+    regressions_allowed: bool = False  # the operator already confirmed them a second time
 
 
+@dataclass
 class PlanApplied(Message):
-    def __init__(self, written: list[str], backup: str | None, error: str | None = None) -> None:
-        super().__init__()
-        self.written = written
-        self.backup = backup
-        self.error = error
+    """The plan was written (the files and the backup), or not, with the reason."""
+
+    written: list[str]
+    backup: str | None
+    error: str | None = None
 
 
+@dataclass
 class AdviceReady(Message):
     """The data advisor finished for a codec (or could not run, with the reason)."""
 
-    def __init__(self, codec: str, advice: dict[str, object] | None, error: str | None = None) -> None:
-        super().__init__()
-        self.codec = codec
-        self.advice = advice
-        self.error = error
+    codec: str
+    advice: dict[str, object] | None
+    error: str | None = None

@@ -18,9 +18,7 @@ from console.widgets.codec_table import CodecTable
 from console.widgets.corpus_pane import CorpusPane
 from console.widgets.fold_detail import FoldDetail
 from console.widgets.plan_pane import PlanPane
-from trainer.core.codecs import SUPPORTED_CODECS
-from trainer.core.display import clip_path
-from trainer.outputs.report_reader import codec_results
+from trainer.run import SUPPORTED_CODECS, clip_path, codec_results
 
 
 class ReviewConsole(App[int]):

@@ -12,16 +12,19 @@ from collections.abc import Callable, Collection
 from textual.message import Message
 
 from console.messages import CorpusStats, CorpusUpdated, EngineEvent, LogWritten, ProbeCounted
-from trainer.ingest.corpus import CodecData, Corpus
-from trainer.learning.results import CodecResult
-from trainer.outputs.describe import describe_probe_overrides
-from trainer.run.config import RunConfig
-from trainer.run.engine import TrainingEngine
-from trainer.run.live_corpus import LiveCorpus
-from trainer.run.promotion import PromotionPlan
-from trainer.run.runlog import RunLog
-from trainer.run.service import RunService, open_wiring
-from trainer.run.wiring import Wiring
+from trainer.run import (
+    CodecData,
+    CodecResult,
+    Corpus,
+    LiveCorpus,
+    PromotionPlan,
+    RunConfig,
+    RunLog,
+    RunService,
+    Wiring,
+    describe_probe_overrides,
+    open_wiring,
+)
 
 ENTRYPOINT = "predictor-console"
 
@@ -35,10 +38,6 @@ class ConsoleSession:
         self.service = RunService(config, ENTRYPOINT, self.wiring, on_line=lambda line: self._post(LogWritten(line)),
                                   on_event=lambda event: self._post(EngineEvent(event)))
         self.live_corpus = LiveCorpus(config, self.service.log.line)
-
-    @property
-    def engine(self) -> TrainingEngine:
-        return self.service.engine
 
     @property
     def log(self) -> RunLog:
@@ -110,7 +109,12 @@ class ConsoleSession:
         return self.service.cancel(codec)
 
     def results(self) -> dict[str, CodecResult]:
+        """Each codec's latest verdict: the one copy, the engine's, which the app reads."""
         return self.service.results()
+
+    def active_codecs(self) -> set[str]:
+        """Codecs queued or training now (the quit dialog names them)."""
+        return self.service.active_codecs()
 
     # -- promotion ---------------------------------------------------------------------------
     def plan(self, allow_regression: Collection[str] = ()) -> PromotionPlan:

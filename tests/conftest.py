@@ -62,7 +62,7 @@ def _one_torch_thread_in_the_test_process():
 
 @pytest.fixture
 def one_torch_thread():
-    """As ``python -m trainer.stubs`` trains (and fast on a busy machine, where threads contend)."""
+    """As ``--write-stubs`` trains (and fast on a busy machine, where threads contend)."""
     import torch
 
     before = torch.get_num_threads()

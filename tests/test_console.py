@@ -17,10 +17,10 @@ from console.screens.confirm_quit import ConfirmQuitScreen
 from console.widgets.codec_table import verdict_text
 from console.widgets.fold_detail import HELD_OUT_WIDTH, held_out_label
 from tests.conftest import DEMO_PROMOTE_EPOCHS
-from tests.console_pilot import SIZE, make_app, wait_for
+from tests.console_pilot import SIZE, count_queues, make_app, promotion_applied, wait_for
+from trainer.engine.engine import MAX_WORKER_DEATHS
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
 from trainer.ingest.synthetic import synthetic_rows
-from trainer.run.engine import MAX_WORKER_DEATHS
 from trainer.shipping.artifacts import card_path, model_path, sha256_file
 
 REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
@@ -39,9 +39,10 @@ async def test_live_ingest_queues_a_codec_once_per_burst_and_streams_its_folds(t
     corpus.write_bytes(rows_bytes("libx264", 6, 6, 1))
     # A 1 s quiet period: a burst of writes on a loaded 2-core CI box must still count as one burst.
     app = make_app(tmp_path, "--corpus-root", str(root), "--epochs", "10", debounce_s=1.0)
+    queued = count_queues(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "libx264" in app.results, what="initial verdict")
-        assert app.queue_counts["libx264"] == 1
+        assert queued["libx264"] == 1
         extra = rows_bytes("libx264", 8, 6, 2)
         body, tail = extra[:-40], extra[-40:]
         with corpus.open("ab") as handle:  # an ingest appending in several writes, the last line unfinished
@@ -49,10 +50,10 @@ async def test_live_ingest_queues_a_codec_once_per_burst_and_streams_its_folds(t
                 handle.write(body[start : start + 1500])
                 handle.flush()
                 await pilot.pause(0.02)
-        await wait_for(pilot, lambda: app.queue_counts["libx264"] == 2, what="re-queue after the burst")
+        await wait_for(pilot, lambda: queued["libx264"] == 2, what="re-queue after the burst")
         await wait_for(pilot, lambda: len(app.folds["libx264"]) == 5 and "libx264" in app.results, what="folds")
         await pilot.pause(1.5)  # a quiet period passes: no further queueing
-        assert app.queue_counts["libx264"] == 2
+        assert queued["libx264"] == 2
         stats_rows = int(str(app.table.get_cell("libx264", "rows")))
         assert stats_rows == 36 + 48 - 1  # the unfinished last line is pending, not rejected
         assert app.session.corpus().rejections.total == 0
@@ -62,14 +63,14 @@ async def test_live_ingest_queues_a_codec_once_per_burst_and_streams_its_folds(t
             handle.write(tail)
         await wait_for(pilot, lambda: app.rows["libx264"] == 84, what="completed line")
         assert app.session.corpus().rejections.total == 0
-        await wait_for(pilot, lambda: app.queue_counts["libx264"] == 3 and len(app.folds["libx264"]) == 5,
+        await wait_for(pilot, lambda: queued["libx264"] == 3 and len(app.folds["libx264"]) == 5,
                        what="retrained on the completed line")
         # A root that appears later is picked up.
         late = tmp_path / "late"
         app.watcher._roots.append(late)
         late.mkdir()
         (late / "more.jsonl").write_bytes(rows_bytes("libx265", 5, 6, 3))
-        await wait_for(pilot, lambda: app.queue_counts["libx265"] == 1, what="late root")
+        await wait_for(pilot, lambda: queued["libx265"] == 1, what="late root")
 
 
 def _real_style_corpus(path: Path) -> Path:
@@ -109,7 +110,7 @@ async def test_promote_asks_cancel_writes_nothing_and_confirm_writes(tmp_path):
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), what="plan dialog again")
         await pilot.press("y")
-        await wait_for(pilot, lambda: app.promotions_applied == 1, what="apply")
+        await wait_for(pilot, lambda: promotion_applied(tmp_path / "runs"), what="apply")
     after = _hashes(model_dir)
     assert after["predictor_libx265.onnx"] != before["predictor_libx265.onnx"]
     assert after["predictor_h264_amf.onnx"] == before["predictor_h264_amf.onnx"]
@@ -152,13 +153,13 @@ async def test_promote_writes_the_rows_and_digests_the_gate_judged_and_holds_a_c
         digest = hashlib.sha256(v1_bytes).hexdigest()
         assert f"`real.jsonl` ({len(v1_bytes)} bytes, 720 rows, sha256 `{digest}`)" in card_change.content.decode()
         await pilot.press("y")
-        await wait_for(pilot, lambda: app.promotions_applied == 1, timeout=120, what="apply")
+        await wait_for(pilot, lambda: promotion_applied(tmp_path / "runs"), timeout=120, what="apply")
 
         app.queue("libx265")  # what `t` does on its row: a newer job on v1 + v2
-        await wait_for(pilot, lambda: "libx265" in app.session.engine.active_codecs(), what="the newer job")
+        await wait_for(pilot, lambda: "libx265" in app.session.active_codecs(), what="the newer job")
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), timeout=300, what="plan again")
-        assert "libx265" in app.session.engine.active_codecs()  # still training when the plan was made
+        assert "libx265" in app.session.active_codecs()  # still training when the plan was made
         plan = app.screen.plan
         assert [c.codec for c in plan.changes] == [] and "a newer job is training" in plan.blocked["libx265"][0]
         await pilot.press("n")
@@ -219,8 +220,8 @@ async def test_killed_worker_marks_error_and_the_next_job_still_runs(tmp_path):
         assert result.status == "error" and "worker process died" in result.failure_reasons[0]
         assert app.table.state_of("libx264") == "error"
 
-        app.session.engine.profile = app.session.engine.profile.__class__(
-            **{**app.session.engine.profile.as_dict(), "epochs": 20}
+        app.session.service.engine.profile = app.session.service.engine.profile.__class__(
+            **{**app.session.service.engine.profile.as_dict(), "epochs": 20}
         )
         await pilot.press("down", "t")
         await wait_for(pilot, lambda: "libx265" in app.results, what="next job")
@@ -374,7 +375,7 @@ async def test_a_worse_challenger_is_promoted_only_after_a_second_confirmation(t
         assert ("libx265", "replace-model") in {(c.codec, c.action) for c in app.screen.plan.changes}
         assert not app.screen.plan.blocked
         await pilot.press("y")
-        await wait_for(pilot, lambda: app.promotions_applied == 1, what="apply")
+        await wait_for(pilot, lambda: promotion_applied(tmp_path / "runs"), what="apply")
     assert _hashes(model_dir)["predictor_libx265.onnx"] != before["predictor_libx265.onnx"]
     card = (model_dir / "predictor_libx265_card.md").read_text()
     assert "## Status: Production" in card

@@ -19,11 +19,11 @@ import pytest
 from tests.conftest import write_corpus
 from tests.dask_helpers import SlowTask, slow_sum
 from tests.hand_cluster import DASK, REPO, start_logged, start_scheduler, stop_groups
+from trainer.engine.engine import TrainingEngine
 from trainer.executors.dask_cluster import connect
 from trainer.executors.dask_executor import DaskExecutor
 from trainer.ingest.synthetic import synthetic_codec_data
 from trainer.learning.profiles import DEFAULT_PROFILE
-from trainer.run.engine import TrainingEngine
 
 pytestmark = pytest.mark.slow  # starts real Dask clusters and kills their processes
 

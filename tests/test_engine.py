@@ -5,11 +5,11 @@ from dataclasses import replace
 
 import pytest
 
+from trainer.engine.engine import TrainingEngine
 from trainer.executors.process_pool import process_pool_factory
 from trainer.ingest.synthetic import synthetic_codec_data
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished
 from trainer.learning.profiles import DEFAULT_PROFILE
-from trainer.run.engine import TrainingEngine
 
 FAST = replace(DEFAULT_PROFILE, epochs=5)
 
@@ -87,7 +87,7 @@ def test_a_codec_that_cannot_load_is_an_error_and_the_run_goes_on():
 def test_after_a_pool_break_the_lost_task_fails_and_a_stranded_one_runs_again_at_most_twice():
     from concurrent.futures import Future
 
-    from trainer.run.dispatcher import Dispatcher
+    from trainer.engine.dispatcher import Dispatcher
 
     dispatcher = Dispatcher(host=None, capacity=2)  # type: ignore[arg-type]  # nothing is submitted here
     on_dead_worker, bystander = object(), object()
@@ -104,7 +104,7 @@ def test_after_a_pool_break_the_lost_task_fails_and_a_stranded_one_runs_again_at
 def test_a_task_whose_own_worker_died_runs_again_up_to_max_deaths_then_fails():
     from concurrent.futures import Future
 
-    from trainer.run.dispatcher import Dispatcher
+    from trainer.engine.dispatcher import Dispatcher
 
     dispatcher = Dispatcher(host=None, capacity=2)  # type: ignore[arg-type]  # nothing is submitted here
     on_dead_worker = object()

@@ -23,8 +23,8 @@ import pytest
 from tests.conftest import write_corpus
 from tests.dispositions import python_argv
 from trainer.core.atomic import OutputUnwritable
+from trainer.engine.engine import MAX_WORKER_DEATHS
 from trainer.run.cli import main as trainer_main
-from trainer.run.engine import MAX_WORKER_DEATHS
 
 pytestmark = pytest.mark.slow  # starts, signals and kills real batches and consoles
 
@@ -370,8 +370,8 @@ def test_the_console_leaves_no_process_when_its_terminal_closes_or_it_is_killed(
 @pytest.mark.parametrize("where", ["engine", "promotion", "before-the-log"])
 def test_an_unexpected_exception_still_writes_the_report_and_exits_70(tmp_path, monkeypatch, capsys, where):
     """A bug anywhere in the run: exit 70 (not 1, a failed gate), one stderr line, report and traceback kept."""
+    from trainer.engine.job_book import JobBook
     from trainer.run import batch, promotion
-    from trainer.run.job_book import JobBook
 
     def injected(*_args, **_kwargs):
         raise RuntimeError("injected fault\nsecond line")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from trainer.engine.job_book import JobBook
 from trainer.ingest.corpus import CodecData
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, FoldFinished
 from trainer.learning.results import FoldResult
-from trainer.run.job_book import JobBook
 
 CODEC = "libx264"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TRAINER = REPO / "trainer"
-LAYERS = ("core", "ingest", "learning", "executors", "shipping", "outputs", "run", "bench")
-ENTRY_POINTS = {"__init__.py", "__main__.py", "stubs.py"}
+LAYERS = ("core", "ingest", "learning", "executors", "engine", "shipping", "outputs", "run", "bench")
+ENTRY_POINTS = {"__init__.py", "__main__.py"}
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 150
 
@@ -36,7 +36,7 @@ def imports_of(path: Path, root: Path = REPO, prefixes: tuple[str, ...] = ("trai
     """(line, imported module) for every import of a module under ``prefixes``, inside functions too.
 
     ``from pkg import name`` records ``pkg.name`` when that is a module (``from trainer.run import
-    drivers`` is an import of ``trainer.run.drivers``), else ``pkg``: a cycle written either way is seen.
+    options`` is an import of ``trainer.run.options``), else ``pkg``: a cycle written either way is seen.
     """
     def ours(module: str) -> bool:
         return any(module == p or module.startswith(p + ".") for p in prefixes)
@@ -123,7 +123,7 @@ def test_the_import_graph_has_no_cycle():
 
 def test_the_import_graph_of_trainer_and_console_together_has_no_cycle():
     graph = import_graph(REPO, ("trainer", "console"))
-    assert "trainer.run.drivers" in graph["trainer.run.engine"]  # ``from trainer.run import drivers``, resolved
+    assert "trainer.run.options" in graph["trainer.run.cli"]  # ``from trainer.run import options``, resolved
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
@@ -165,3 +165,32 @@ def test_the_console_imports_nothing_from_shipping_or_executors():
     reaching = {module: sorted(i for i in imported if i.startswith(("trainer.shipping", "trainer.executors")))
                 for module, imported in graph.items() if module.startswith("console")}
     assert {module: found for module, found in reaching.items() if found} == {}
+
+
+ENGINE_ROOM = {"engine.py", "job_book.py", "dispatcher.py", "final_trainer.py"}
+
+
+def test_the_engine_has_its_own_room_and_run_holds_orchestration_only():
+    """The engine's parts live in trainer/engine/; run/ keeps none of them (nor the drivers the engine folded in)."""
+    engine_room = {p.name for p in (TRAINER / "engine").glob("*.py")}
+    assert engine_room >= ENGINE_ROOM
+    run_room = {p.name for p in (TRAINER / "run").glob("*.py")}
+    assert run_room & (ENGINE_ROOM | {"drivers.py"}) == set()
+    classes = {node.name for path in (TRAINER / "run").glob("*.py")
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.ClassDef)}
+    assert classes & {"TrainingEngine", "JobBook", "Dispatcher", "FinalTrainer"} == set()
+
+
+def test_the_console_imports_the_trainer_through_trainer_run_alone():
+    """One face: every trainer name the console uses comes from ``trainer.run`` itself, none from a submodule."""
+    elsewhere = [f"{path.relative_to(REPO)}:{line} imports {module}"
+                 for path in sorted((REPO / "console").rglob("*.py"))
+                 for line, module in imports_of(path) if module != "trainer.run"]
+    assert elsewhere == []
+    run_init = ast.parse((TRAINER / "run" / "__init__.py").read_text(encoding="utf-8"))
+    [names] = [set(ast.literal_eval(node.value)) for node in run_init.body if isinstance(node, ast.Assign)
+               and [getattr(t, "id", None) for t in node.targets] == ["__all__"]]
+    used = {alias.name for path in (REPO / "console").rglob("*.py")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom) and node.module == "trainer.run" for alias in node.names}
+    assert used <= names, sorted(used - names)

@@ -141,7 +141,7 @@ def test_the_run_log_says_where_frame_sizes_were_withheld_or_taken_on_trust(tmp_
     assert data.probe.as_report() == {"from_ladder": 10, "from_probe_preset": 5, "explicit": 0, "own_encode": 0,
                                       "sizes_withheld": 5, "sizes_unverified": 5}  # preset names ignore case
     assert corpus.probe_counts() == data.probe
-    event = CodecQueued("libx264", data.n_rows, data.n_sources, 5, codec_notes(data))
+    event = CodecQueued("libx264", data.n_rows, data.n_sources, 5, data)
     assert describe_event(event).splitlines()[1:] == [f"    {note}" for note in codec_notes(data)]
     plain = tmp_path / "plain.jsonl"
     plain.write_bytes(_jsonl(_rows("clip", "medium", 900.0)))  # no frame sizes: nothing to say

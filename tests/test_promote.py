@@ -22,7 +22,6 @@ from trainer.run.cli import main
 from trainer.shipping.artifacts import card_path, model_path, sha256_file
 from trainer.shipping.cards import status_line, with_status
 from trainer.shipping.onnx_export import build_onnx, ort_predict, validate_onnx
-from trainer.shipping.stubs import main as stubs_main
 
 
 @pytest.fixture(scope="module")
@@ -227,9 +226,8 @@ def test_a_second_applier_exits_2_naming_the_holder(workspace, capsys):
         code = main(["--corpus", str(corpus), "--model-dir", str(model_dir), "--out-dir", str(tmp_path / "r"), "--yes"])
         err = capsys.readouterr().err
         assert code == 2 and f"pid {holder.pid}" in err and "test-holder" in err
-        for write_stubs_cli in (lambda a: main(["--write-stubs", *a]), stubs_main):
-            assert write_stubs_cli(["--codec", "av1_qsv", "--model-dir", str(model_dir)]) == 2
-            assert "test-holder" in capsys.readouterr().err
+        assert main(["--write-stubs", "--codec", "av1_qsv", "--model-dir", str(model_dir)]) == 2
+        assert "test-holder" in capsys.readouterr().err
         assert _hashes(model_dir) == before
     finally:
         holder.communicate("")

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from trainer.core.features import FEATURE_NAMES
+from trainer.engine.engine import TrainingEngine
 from trainer.ingest.corpus import load_corpus
 from trainer.ingest.live import IncrementalCorpus
 from trainer.ingest.parsing import UTF8_BOM
@@ -23,7 +24,6 @@ from trainer.learning.planning import build_fold_tasks
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.tasks import run_fold_task
 from trainer.run.cli import main as trainer_main
-from trainer.run.engine import TrainingEngine
 from trainer.shipping.onnx_export import OP_ALLOWLIST, build_onnx, graph_ops, ort_predict, validate_onnx
 
 NFLX = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "nflx_public_libx264.jsonl"

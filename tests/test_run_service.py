@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from console.screens.confirm_plan import ConfirmPlanScreen
 from tests.conftest import DEMO_PROMOTE_EPOCHS, shipped_model_dir
-from tests.console_pilot import SIZE, make_app, wait_for
+from tests.console_pilot import SIZE, make_app, promotion_applied, wait_for
+from trainer.ingest.corpus import CodecData
 from trainer.ingest.demo_corpus import DEMO_CORPUS_PATH
+from trainer.learning.tasks import FinalTask
 from trainer.run.cli import main as trainer_main
 
 CODECS = ("libx265", "h264_amf")  # one passes, one fails at DEMO_PROMOTE_EPOCHS: both promotion actions occur
@@ -44,7 +47,7 @@ async def test_the_console_and_the_batch_write_reports_with_the_same_keys(tmp_pa
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlanScreen), what="plan dialog")
         await pilot.press("y")  # the console asks, then says yes
-        await wait_for(pilot, lambda: app.promotions_applied == 1, what="apply")
+        await wait_for(pilot, lambda: promotion_applied(console_dir / "runs"), what="apply")
     console_report = json.loads((console_dir / "runs" / "report.json").read_text())
 
     batch_dir = tmp_path / "batch"
@@ -73,18 +76,25 @@ async def test_the_console_and_the_batch_write_reports_with_the_same_keys(tmp_pa
 def test_a_batch_starts_each_full_corpus_retrain_at_its_codecs_passing_verdict(tmp_path, monkeypatch):
     """One worker, libx265 (passes) judged before h264_amf (fails): libx265's retrain is already queued
     when the last verdict arrives, and what ships is the same as a retrain after it."""
-    from trainer.learning.events import CodecFinished
-    from trainer.run.promotion import EarlyRetrains
+    from trainer.engine import engine
+    from trainer.learning.events import CodecFinished, Event
+    from trainer.run.progress import BatchProgress
 
+    started: list[str] = []  # the codecs whose retrain the engine has built a task for, in order
     seen: list[tuple[str, str, list[str]]] = []
-    record = EarlyRetrains.on_event
+    build, on_event = engine.build_final_task, BatchProgress.on_event
 
-    def recording(self: EarlyRetrains, event: object) -> None:
-        record(self, event)
+    def recording_build(data: CodecData, *args: Any) -> FinalTask:
+        started.append(data.codec)
+        return build(data, *args)
+
+    def recording_event(self: BatchProgress, event: Event) -> None:
+        on_event(self, event)
         if isinstance(event, CodecFinished):
-            seen.append((event.result.codec, event.result.status, sorted(self.started)))
+            seen.append((event.result.codec, event.result.status, list(started)))
 
-    monkeypatch.setattr(EarlyRetrains, "on_event", recording)
+    monkeypatch.setattr(engine, "build_final_task", recording_build)
+    monkeypatch.setattr(BatchProgress, "on_event", recording_event)
     corpus = _corpus(tmp_path / "corpus.jsonl")
     model_dir = shipped_model_dir(tmp_path / "model", CODECS)
     code = trainer_main(["--corpus", str(corpus), "--epochs", DEMO_PROMOTE_EPOCHS, "--out-dir", str(tmp_path / "runs"),
@@ -92,5 +102,6 @@ def test_a_batch_starts_each_full_corpus_retrain_at_its_codecs_passing_verdict(t
                          *[a for c in CODECS for a in ("--codec", c)]])
     assert code == 1
     assert seen == [("libx265", "pass", ["libx265"]), ("h264_amf", "fail", ["libx265"])]
+    assert started == ["libx265"]  # one retrain: the planner took the one the engine started
     report = json.loads((tmp_path / "runs" / "report.json").read_text())
     assert any(c["action"] == "replace-model" and c["codec"] == "libx265" for c in report["promotion"]["planned"])

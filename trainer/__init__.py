@@ -6,10 +6,11 @@ Packages, lowest first; a package imports only from packages above it in this li
 - ``ingest``    corpus discovery, parsing with a rejection ledger, clips, the live corpus, synthetic data
 - ``learning``  profiles, folds, metrics, the linear baseline, the MLP, tasks, results, events
 - ``executors`` where tasks run: the local process pool (with its parent watch) or a Dask cluster
+- ``engine``    the training engine: job book, dispatcher, final trainer, and the loops that drive them
 - ``shipping``  ONNX export and checks, model cards, promotion (plan, lock, backup, apply), stubs
 - ``outputs``   the report and its reader, JUnit XML, the Markdown summary, human descriptions
-- ``run``       the engine (job book, dispatcher, final trainer), batch, CLI, config, shutdown, log, bench
+- ``run``       orchestration: the run service, batch, CLI, options and config, shutdown, log, promotion
+- ``bench``     the benchmark (``python -m trainer.bench``); nothing imports it
 
-Top-level modules are entry points only: ``python -m trainer``, ``python -m trainer.stubs``,
-``python -m trainer.bench``.
+The only top-level module is the entry point ``python -m trainer`` (``--write-stubs`` regenerates the stubs).
 """

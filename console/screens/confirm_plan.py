@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
 from console.screens.yes_no import YesNoScreen, yes_no_bindings
-from trainer.run.promotion import PromotionPlan
+from trainer.run import PromotionPlan
 
 ACTION_WORDS = {
     "replace-model": "overwrite model",

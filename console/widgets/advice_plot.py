@@ -12,9 +12,7 @@ from collections.abc import Mapping, Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from trainer.core.display import clip
-from trainer.core.gate import SHIP_GATE_MEAN_PLCC, SHIP_GATE_PLCC_SPREAD_MAX
-from trainer.outputs.advice_text import estimate_text, outlier_lines
+from trainer.run import SHIP_GATE_MEAN_PLCC, SHIP_GATE_PLCC_SPREAD_MAX, clip, estimate_text, outlier_lines
 
 PLOT_WIDTH, PLOT_HEIGHT = 48, 8
 VERDICT_STYLE = {"more-sources-likely-enough": "bold green", "not-reachable-with-these-inputs": "bold red",

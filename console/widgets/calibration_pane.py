@@ -14,8 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from trainer.learning.results import CodecResult
-from trainer.outputs.calibration_text import CALIBRATION_HEADER, calibration_rows
+from trainer.run import CALIBRATION_HEADER, CodecResult, calibration_rows
 
 
 def _status_note(label: str, calibration: object) -> str | None:

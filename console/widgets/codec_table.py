@@ -12,9 +12,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from trainer.core.codecs import SUPPORTED_CODECS
-from trainer.learning.results import CodecResult
-from trainer.outputs.describe import fmt
+from trainer.run import SUPPORTED_CODECS, CodecResult, fmt
 
 COLUMNS = (("codec", "codec"), ("state", "state"), ("verdict", "verdict"), ("plcc", "mean PLCC"),
            ("spread", "spread"), ("rows", "rows"), ("srcs", "sources"))

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.messages import CorpusStats
-from trainer.core.display import clip, clip_path
+from trainer.run import clip, clip_path
 
 PROBE_KINDS = (("from_ladder", "own ladder"), ("from_probe_preset", "probe-preset ladder"),
                ("explicit", "explicit"), ("own_encode", "own encode"))

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from trainer.core.gate import SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
-from trainer.learning.results import FoldResult
+from trainer.run import SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX, FoldResult
 
 AXIS_MIN, AXIS_MAX = 0.90, 1.00
 BAR_WIDTH = 30

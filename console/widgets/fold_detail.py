@@ -13,13 +13,19 @@ from textual.widgets import DataTable, Static
 from console.widgets.calibration_pane import CalibrationView
 from console.widgets.fold_chart import FoldChart
 from console.widgets.ladder_plot import LadderView
-from trainer.core.display import clip
-from trainer.learning.crf_pick import pool
-from trainer.learning.results import CodecResult, FoldResult
-from trainer.learning.selection import describe_choice
-from trainer.outputs.calibration_text import target_offset
-from trainer.outputs.describe import HARNESS_PROBE_LABEL, describe_crf_pick, describe_incumbent, fmt
-from trainer.run.promotion import regression
+from trainer.run import (
+    HARNESS_PROBE_LABEL,
+    CodecResult,
+    FoldResult,
+    clip,
+    describe_choice,
+    describe_crf_pick,
+    describe_incumbent,
+    fmt,
+    pool,
+    regression,
+    target_offset,
+)
 
 HELD_OUT_WIDTH = 18
 

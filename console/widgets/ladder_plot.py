@@ -17,10 +17,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from trainer.core.codecs import QUALITY_RANGE
-from trainer.learning.crf_pick import TARGETS, harness_pick
-from trainer.learning.ladder_curves import MAX_LADDERS_PER_FOLD, LadderCurve
-from trainer.learning.results import FoldResult
+from trainer.run import MAX_LADDERS_PER_FOLD, QUALITY_RANGE, TARGETS, FoldResult, LadderCurve, harness_pick
 
 
 def _pick_style(pick: int, oracle: float) -> str:

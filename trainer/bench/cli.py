@@ -3,6 +3,7 @@
     python -m trainer.bench                      # S, M, L + real corpora + ingest (reference on S, M, real)
     python -m trainer.bench --sizes S --sections training
     python -m trainer.bench --sections real --real-corpus my_corpus.jsonl
+    python -m trainer.bench --sections encode --clips DIR --codec libx264 --model-dir model --harness PATH
 
 Prints ratios, not verdicts: wall time, rows/s and peak RSS (whole process tree) per run, the
 reference/default wall-time ratio, per-codec mean LOSO PLCC of both profiles and their
@@ -23,6 +24,9 @@ from trainer.bench.advise import bench_advise
 from trainer.bench.calibration import bench_calibration
 from trainer.bench.choice import SUBSETS_PER_SIZE, bench_choice
 from trainer.bench.corpora import write_bench_corpus
+from trainer.bench.encode_media import EncodeToolMissing
+from trainer.bench.encode_section import DEFAULT_CRFS, DEFAULT_TARGETS, bench_encode, replay_encode
+from trainer.bench.harness_bridge import HarnessNotFound
 from trainer.bench.ingest import bench_ingest
 from trainer.bench.profile import bench_profile
 from trainer.bench.runs import Aggregate, TrainingRun, gb, measure, run_training
@@ -163,7 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "(margins and offsets cross-conformally, then as the harness reads them on unseen clips), "
                         "profile (where a batch's time goes, stage by stage: the real corpora and M), scale (one "
                         "codec at 100k/300k/1M rows: wall, first fold, peak RSS, CPU/wall, rows/s), choice (every "
-                        "model-choice rule over many small real corpora drawn from the YT-UGC hulls, vs the ridge)")
+                        "model-choice rule over many small real corpora drawn from the YT-UGC hulls, vs the ridge), "
+                        "encode (the harness's own pick_crf on real clips, checked with real encodes and libvmaf; "
+                        "needs --clips and --harness, and ffmpeg from the extra: pip install -e '.[encode]'; "
+                        "docs/harness.md)")
     parser.add_argument("--scale-rows", default=",".join(map(str, DEFAULT_ROWS)),
                         help="comma-separated row counts of the scale section (default 100000,300000,1000000)")
     parser.add_argument("--calibration-splits", type=int, default=10,
@@ -186,11 +193,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the large real corpus the choice section draws small corpora from")
     parser.add_argument("--choice-subsets", type=int, default=SUBSETS_PER_SIZE,
                         help=f"subsets per size in the choice section (default {SUBSETS_PER_SIZE})")
+    parser.add_argument("--clips", type=Path, metavar="DIR", help="encode section: a folder of video clips")
+    parser.add_argument("--codec", default="libx264", help="encode section: the codec (default libx264)")
+    parser.add_argument("--model-dir", action="append", type=Path, default=[], metavar="DIR",
+                        help="encode section: a model directory whose predictor_<codec>.onnx the harness loads "
+                        "(repeatable; default model); the harness's analytical curve is always beside it")
+    parser.add_argument("--harness", type=Path, metavar="PATH",
+                        help="encode section: a checkout of the encoder harness (github:lusoris/vmaf; its "
+                        "tools/vmaf-tune/src is imported, never copied)")
+    parser.add_argument("--ffmpeg", metavar="PATH", help="encode section: ffmpeg with libvmaf (default: the one "
+                        "imageio-ffmpeg ships)")
+    parser.add_argument("--encode-frames", type=int, default=60,
+                        help="encode section: frames from the start of each clip, one shot (default 60)")
+    parser.add_argument("--encode-crfs", default=f"{DEFAULT_CRFS[0]}-{DEFAULT_CRFS[-1]}",
+                        help="encode section: the CRF sweep the best CRF comes from, LO-HI (default 16-45)")
+    parser.add_argument("--encode-targets", default=",".join(f"{t:g}" for t in DEFAULT_TARGETS),
+                        help="encode section: comma-separated target VMAFs (default 85,90,93,95)")
+    parser.add_argument("--encode-record", type=Path, metavar="FILE",
+                        help="encode section: print the table of a recorded run instead of measuring")
     parser.add_argument("--workdir", default="runs/bench")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     sections = set(args.sections.split(","))
+    if "encode" in sections and not args.encode_record and (args.clips is None or args.harness is None):
+        parser.error("the encode section needs --clips DIR and --harness PATH (or --encode-record FILE)")
+    encode_crfs, encode_targets = _crf_range(parser, args.encode_crfs), _targets(parser, args.encode_targets)
     print(f"machine: {os.cpu_count()} cores; workers={args.workers}; python {sys.version.split()[0]}")
     if "training" in sections:
         runs: list[TrainingRun] = []
@@ -230,7 +258,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_scale(workdir, args.workers, [int(n) for n in args.scale_rows.split(",") if n])
     if "choice" in sections:
         bench_choice(args.choice_corpus, workers=args.workers, per_size=args.choice_subsets)
+    if "encode" in sections and args.encode_record:
+        replay_encode(args.encode_record)
+    elif "encode" in sections:
+        try:
+            bench_encode(args.clips, args.codec, args.model_dir or [Path("model")], args.harness, workdir,
+                         args.encode_frames, encode_crfs, encode_targets, args.ffmpeg)
+        except (FileNotFoundError, HarnessNotFound, EncodeToolMissing) as err:  # what the operator gave is wrong
+            print(f"encode section: {err}", file=sys.stderr)
+            return 2
     return 0
+
+
+def _crf_range(parser: argparse.ArgumentParser, text: str) -> list[int]:
+    low, sep, high = text.partition("-")
+    try:
+        crfs = list(range(int(low), int(high) + 1)) if sep else []
+    except ValueError:
+        crfs = []
+    if len(crfs) < 3:
+        parser.error(f"--encode-crfs {text!r}: expected LO-HI with at least 3 CRFs, e.g. 16-45")
+    return crfs
+
+
+def _targets(parser: argparse.ArgumentParser, text: str) -> list[float]:
+    try:
+        targets = [float(t) for t in text.split(",") if t]
+    except ValueError:
+        targets = []
+    if not targets or not all(0 < t <= 100 for t in targets):
+        parser.error(f"--encode-targets {text!r}: expected comma-separated VMAF targets in (0, 100]")
+    return targets
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import orjson
@@ -57,6 +57,18 @@ def _bad_field(values: list[object], strict_finite: bool) -> str | None:
         if strict_finite and value != value:  # an explicit NaN is no value; inf is left to the range check
             return f"{keys[0]} is nan"
     return None
+
+
+def _required_text(get: Callable[[str], object], key: str, alias: str, what: str, label: str) -> str | tuple[str, str]:
+    """A required text field, under ``key`` or else ``alias``: the string, or (reason, detail) refusing the row."""
+    value = get(key)
+    if value is None:
+        value = get(alias)
+    if value is None or value == "":
+        return f"missing-{what}", ""
+    if type(value) is not str:
+        return "wrong-value-type", f"{label} is not a string"
+    return value
 
 
 def _as_float(value: float | int) -> float:
@@ -129,14 +141,9 @@ def parse_exact(lines: Sequence[bytes], offsets: Iterable[int], path: str, first
             else:
                 rejections.add("nonzero-exit-status", where, f"exit_status={exit_status}")
             continue
-        codec = get("encoder")
-        if codec is None:
-            codec = get("codec")
-        if codec is None or codec == "":
-            rejections.add("missing-codec", f"{path}:{first_line_no + offset}")
-            continue
-        if type(codec) is not str:
-            rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", "codec is not a string")
+        codec = _required_text(get, "encoder", "codec", "codec", "codec")
+        if isinstance(codec, tuple):
+            rejections.add(codec[0], f"{path}:{first_line_no + offset}", codec[1])
             continue
         codec_id = CODEC_INDEX.get(codec)
         if codec_id is None:
@@ -159,14 +166,9 @@ def parse_exact(lines: Sequence[bytes], offsets: Iterable[int], path: str, first
         if not 0.0 <= target <= 100.0:
             rejections.add("target-out-of-range", f"{path}:{first_line_no + offset}", f"{target!r} not in [0, 100]")
             continue
-        source = get("src")
-        if source is None:
-            source = get("source")
-        if source is None or source == "":
-            rejections.add("missing-source", f"{path}:{first_line_no + offset}")
-            continue
-        if type(source) is not str:
-            rejections.add("wrong-value-type", f"{path}:{first_line_no + offset}", "src is not a string")
+        source = _required_text(get, "src", "source", "source", "src")
+        if isinstance(source, tuple):
+            rejections.add(source[0], f"{path}:{first_line_no + offset}", source[1])
             continue
         preset = get("preset")
         if preset is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FoldResult
 
 
@@ -13,8 +14,9 @@ class CodecQueued:
     n_rows: int
     n_sources: int
     n_folds: int
-    # Lines for the log about this codec's inputs: frame sizes withheld or taken on trust, --harness-probes.
-    notes: tuple[str, ...] = ()
+    # The table queued (no copy): outputs.describe says what the log needs of its inputs (frame sizes withheld
+    # or taken on trust, --harness-probes) from it.
+    data: CodecData | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,39 @@ class TaskRetried:
 
 
 @dataclass(frozen=True)
-class LogLine:
-    text: str
+class FinalModelDone:
+    """A full-corpus retrain ended: trained on ``n_rows`` rows, or failed with ``error``."""
+
+    codec: str
+    n_rows: int
+    error: str | None = None
 
 
-Event = CodecQueued | FoldFinished | CodecFinished | CodecCancelled | TaskRetried | LogLine
+@dataclass(frozen=True)
+class WorkerDied:
+    """A worker process died while running ``codec``'s task (``exit_code``: minus its signal, or its status)."""
+
+    pid: int
+    exit_code: int
+    codec: str
+
+
+@dataclass(frozen=True)
+class PoolReplaced:
+    """The executor broke and a fresh one starts: ``n_lost`` tasks lost for good (of ``lost_codecs``), ``n_again``
+    queued again."""
+
+    n_lost: int
+    lost_codecs: tuple[str, ...]
+    n_again: int
+
+
+@dataclass(frozen=True)
+class EngineError:
+    """An unexpected error in the console's engine loop (``error``: its type and message); serving goes on."""
+
+    error: str
+
+
+Event = (CodecQueued | FoldFinished | CodecFinished | CodecCancelled | TaskRetried | FinalModelDone | WorkerDied
+         | PoolReplaced | EngineError)

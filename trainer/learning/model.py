@@ -87,7 +87,6 @@ def fit(
     shrinks: Sequence[float] | None = None,
     monotone: bool = True,
     convex: Sequence[bool] | None = None,
-    row_weights: np.ndarray | None = None,
 ) -> MLPWeights:
     """Train one model per row of ``train_masks`` ([F, n] bool) with Adam on MSE.
 
@@ -99,8 +98,7 @@ def fit(
     ``shrinks`` gives each model its own weight-decay strength (default: the profile's), so
     candidates of a model choice train side by side in one batched network. ``convex`` (one flag per
     model) gives a model decreasing quality units only (``CONVEX_SPLIT``): the content-blind curve's
-    simpler shape class (see ``weight_bounds``). ``row_weights`` ([F, n], or None: all 1) scales each
-    row's loss per model: the two row kinds of a mixed table (learning.kind_balance).
+    simpler shape class (see ``weight_bounds``).
 
     ``seed``: one int gives every model a share of one random stream (initial weights drawn model after
     model, one row order for all), and a lone model steps through its own training rows only (the
@@ -144,7 +142,6 @@ def fit(
         keep = masks[0]
         x_all, y_all = x_all[keep], y_all[keep]
         masks = torch.ones(1, x_all.shape[0], dtype=torch.bool)
-        row_weights = None if row_weights is None else np.asarray(row_weights)[:, keep.numpy()]
     log_mask = torch.from_numpy(LOG_MASK if profile.log_inputs else np.zeros_like(LOG_MASK))
     x_all = model_inputs(x_all, log_mask)
     weight = masks.to(torch.float32)
@@ -165,8 +162,6 @@ def fit(
     bounds = weight_bounds(live, monotone, None if convex is None else torch.tensor(list(convex), dtype=torch.bool))
     project_weights(params, bounds)
     loss_weight = weight * _row_weights(y_all, live[:, QUALITY_INPUT], profile)
-    if row_weights is not None:
-        loss_weight = loss_weight * torch.from_numpy(np.ascontiguousarray(row_weights, dtype=np.float32))
     with torch.no_grad():
         # Start each model at its training mean instead of 50: the first steps fit shape, not level.
         mean_target = torch.cat([weight[f : f + 1] @ y_all for f in range(n_models)]) / counts[:, 0]

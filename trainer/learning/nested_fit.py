@@ -12,7 +12,6 @@ import numpy as np
 from trainer.core.seeds import stable_seed
 from trainer.learning.choice_rule import CRF_PICK, PickScoring, choose, rmse_by_source, scorable
 from trainer.learning.curve_candidate import curve_observed
-from trainer.learning.kind_balance import kind_weights
 from trainer.learning.line_model import fit_line
 from trainer.learning.metrics import plcc
 from trainer.learning.model import MLPWeights, fit, predict, predictor
@@ -31,8 +30,7 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
                     sources: np.ndarray, profile: TrainingProfile, seed: int | Sequence[int],
                     observed: np.ndarray | None,
                     choices: Sequence[Candidate],
-                    picks: PickScoring | None = None,
-                    pick_rows: np.ndarray | None = None) -> tuple[MLPWeights, list[FoldChoice]]:
+                    picks: PickScoring | None = None) -> tuple[MLPWeights, list[FoldChoice]]:
     """One model per outer fold (rows of ``held_out``), each the candidate its inner LOSO folds chose.
 
     Every network of every candidate and fold trains in one batched ``fit``; lines are closed form.
@@ -42,7 +40,6 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
     records what every other rule would have chosen from the same scores.
     ``seed``: one per outer fold (per-fold streams: every network of a fold, outer or inner, seeded from its
     fold's seed, so a fold chooses alike alone or beside others), or one int shared by the task.
-    ``pick_rows``: the rows on a quality ladder in a table of both row kinds (learning.kind_balance), else None.
     """
     names = [c.name for c in choices]
     simplest_first = tuple(c.name for c in sorted(choices, key=lambda c: c.simplicity))
@@ -66,7 +63,7 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
                 inner_models.setdefault((k, c), []).append((len(jobs), held))
                 jobs.append((candidate, outer_train[k] & ~held))
                 job_seeds.append(stable_seed(fold_seeds[k], candidate.name, "inner", j))
-    weights = _fit_jobs(features, target, jobs, profile, job_seeds if per_fold else seed, observed, pick_rows)
+    weights = _fit_jobs(features, target, jobs, profile, job_seeds if per_fold else seed, observed)
     predictions = predict(weights, features).astype(np.float64)
     truth = target.astype(np.float64)
     chosen: list[int] = []
@@ -116,8 +113,7 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
 
 
 def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candidate, np.ndarray]],
-              profile: TrainingProfile, seed: int | list[int], observed: np.ndarray | None,
-              pick_rows: np.ndarray | None = None) -> MLPWeights:
+              profile: TrainingProfile, seed: int | list[int], observed: np.ndarray | None) -> MLPWeights:
     """Weights of every job, in job order: networks batched into one ``fit``, lines fitted directly.
     ``seed``: one per job (per-fold streams), or one shared by the batch."""
     network_jobs = [i for i, (c, _mask) in enumerate(jobs) if not c.is_line]
@@ -129,11 +125,10 @@ def _fit_jobs(features: np.ndarray, target: np.ndarray, jobs: list[tuple[Candida
         job_observed = np.array([curve_observed(observed) if jobs[i][0].quality_only else everything
                                  for i in network_jobs])
         network_seed = seed if isinstance(seed, int) else [seed[i] for i in network_jobs]
-        network_masks = np.array([jobs[i][1] for i in network_jobs])
-        parts.append(fit(features, target, network_masks, profile, network_seed, job_observed,
+        parts.append(fit(features, target, np.array([jobs[i][1] for i in network_jobs]), profile, network_seed,
+                         job_observed,
                          [float(jobs[i][0].shrink or 0.0) for i in network_jobs],
-                         convex=[jobs[i][0].quality_only for i in network_jobs],
-                         row_weights=kind_weights(network_masks, pick_rows)))
+                         convex=[jobs[i][0].quality_only for i in network_jobs]))
     for name, indices in zip(line_names, line_jobs, strict=True):
         parts.append(fit_line(features, target, np.array([jobs[i][1] for i in indices]), profile, observed, name))
     merged = MLPWeights(*(np.concatenate([getattr(p, f) for p in parts]) for f in MLPWeights.__dataclass_fields__))

@@ -10,8 +10,8 @@ from trainer.core.seeds import stable_seed
 from trainer.ingest.corpus import CodecData
 from trainer.learning.crf_pick import pick_ladder_rows
 from trainer.learning.folds import fold_masks
-from trainer.learning.kind_balance import mixed_kinds
 from trainer.learning.profiles import TrainingProfile
+from trainer.learning.row_kinds import mixed_kinds
 from trainer.learning.selection import profile_for
 from trainer.learning.tasks import FinalTask, FoldTask
 
@@ -35,7 +35,7 @@ def fold_seeds(seed: int, codec: str, folds: tuple[int, ...], profile: TrainingP
 
 
 def mixed_pick_rows(data: CodecData) -> np.ndarray | None:
-    """The rows on a quality ladder where the codec's table holds both row kinds, else None (learning.kind_balance)."""
+    """The rows on a quality ladder where the codec's table holds both row kinds, else None (learning.row_kinds)."""
     if data.n_rows == 0 or not np.ptp(data.features[:, QUALITY_INPUT]) > 0:
         return None  # no quality input varies: no row is on a quality ladder
     return mixed_kinds(pick_ladder_rows(data.features, data.ladders))
@@ -69,5 +69,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
 def build_final_task(data: CodecData, profile: TrainingProfile, seed: int,
                      model_choice: dict[str, object] | None = None) -> FinalTask:
     """The full-corpus retrain of a codec: the model that would ship, with the candidate LOSO chose."""
-    return FinalTask(data.codec, data.features, data.target, profile_for(profile, model_choice),
-                     stable_seed(seed, data.codec, "final"), data.observed, mixed_pick_rows(data))
+    rows = mixed_pick_rows(data)  # a mixed table trains on its quality-ladder rows alone (learning.row_kinds)
+    features, target = (data.features, data.target) if rows is None else (data.features[rows], data.target[rows])
+    return FinalTask(data.codec, features, target, profile_for(profile, model_choice),
+                     stable_seed(seed, data.codec, "final"), data.observed)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,7 +47,8 @@ class FoldTask:
     ladders: np.ndarray | None = None  # [n] each row's corpus ladder (presets apart), for crf_pick
     # [n, 4] the probe inputs as the harness's own probe of the row's clip gives them (NaN: no probe)
     harness_probe: np.ndarray | None = None
-    # [n] bool: the rows on a quality ladder, where the table also holds rows that are not (learning.kind_balance)
+    # [n] bool: the rows on a quality ladder, where the table also holds rows that are not: the only ones
+    # trained on (learning.row_kinds); None in a table of one kind
     pick_rows: np.ndarray | None = None
 
     @property
@@ -110,18 +111,22 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
 
 
 def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list[FoldChoice | None]]:
-    """The task's fold models: by nested model choice where the profile offers candidates, else plain training."""
+    """The task's fold models: by nested model choice where the profile offers candidates, else plain training.
+
+    A mixed table trains, and chooses, on its quality-ladder rows alone (learning.row_kinds): the models are
+    fitted on that part of the table, then judged on every held-out row like any other.
+    """
     from trainer.learning.choice_rule import PickScoring
-    from trainer.learning.kind_balance import kind_weights
     from trainer.learning.model import fit
     from trainer.learning.selection import nested_applies
 
+    if task.pick_rows is not None:
+        return _fit_fold_models(_quality_ladder_part(task), kbps[task.pick_rows])
     picks = None if task.sources is None else PickScoring(task.codec, kbps, task.sources, task.ladders)
     may_choose = picks is not None and nested_applies(task.profile, task.target.shape[0], 2)
     offered = _offered(task, picks) if may_choose and picks is not None else []
     if picks is None or task.sources is None or len(offered) < 2:  # no sources: no picks either
-        weights = fit(task.features, task.target, ~task.held_out, task.profile, task.fit_seed, task.observed,
-                      row_weights=kind_weights(~task.held_out, task.pick_rows))
+        weights = fit(task.features, task.target, ~task.held_out, task.profile, task.fit_seed, task.observed)
         return weights, [None] * len(task.fold_indices)
     from trainer.learning.nested_fit import fit_with_choice
 
@@ -129,8 +134,21 @@ def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list
     quality_varies = bool(np.ptp(task.features[:, QUALITY_INPUT]) > 0)
     weights, chosen = fit_with_choice(task.features, task.target, task.held_out, task.fold_indices, task.sources,
                                       task.profile, task.fit_seed, task.observed, offered,
-                                      picks if quality_varies else None, task.pick_rows)
+                                      picks if quality_varies else None)
     return weights, list(chosen)
+
+
+def _quality_ladder_part(task: FoldTask) -> FoldTask:
+    """The task cut to its table's quality-ladder rows (``pick_rows``): every per-row array alike."""
+    rows = task.pick_rows
+    assert rows is not None
+
+    def cut(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[rows]
+
+    return replace(task, features=task.features[rows], target=task.target[rows], held_out=task.held_out[:, rows],
+                   encode_kbps=cut(task.encode_kbps), sources=cut(task.sources), ladders=cut(task.ladders),
+                   harness_probe=cut(task.harness_probe), pick_rows=None)
 
 
 def _offered(task: FoldTask, picks: PickScoring) -> list[Candidate]:
@@ -180,13 +198,11 @@ class FinalTask:
     profile: TrainingProfile
     seed: int
     observed: np.ndarray | None = None
-    pick_rows: np.ndarray | None = None  # as FoldTask.pick_rows
 
 
 def run_final_task(task: FinalTask) -> MLPWeights:
     """Train on every row of the codec (no held-out fold): the model that would ship."""
     from trainer.learning.curve_candidate import curve_observed
-    from trainer.learning.kind_balance import kind_weights
     from trainer.learning.model import fit
 
     everything = np.ones((1, task.target.shape[0]), dtype=bool)
@@ -197,5 +213,4 @@ def run_final_task(task: FinalTask) -> MLPWeights:
         from trainer.learning.line_model import fit_line
 
         return fit_line(task.features, task.target, everything, task.profile, task.observed, task.profile.line_inputs)
-    return fit(task.features, task.target, everything, task.profile, task.seed, task.observed,
-               row_weights=kind_weights(everything, task.pick_rows))
+    return fit(task.features, task.target, everything, task.profile, task.seed, task.observed)

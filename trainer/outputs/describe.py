@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable, Mapping, Sequence
 
 from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY
@@ -13,10 +14,13 @@ from trainer.learning.events import (
     CodecCancelled,
     CodecFinished,
     CodecQueued,
+    EngineError,
     Event,
+    FinalModelDone,
     FoldFinished,
-    LogLine,
+    PoolReplaced,
     TaskRetried,
+    WorkerDied,
 )
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
@@ -33,7 +37,7 @@ def fmt(value: float | None, digits: int = 4) -> str:
 def describe_event(event: Event) -> str:
     if isinstance(event, CodecQueued):
         queued = f"{event.codec}: queued, {event.n_rows} rows from {event.n_sources} sources, {event.n_folds} folds"
-        return "\n    ".join([queued, *event.notes])
+        return "\n    ".join([queued, *(codec_notes(event.data) if event.data is not None else ())])
     if isinstance(event, FoldFinished):
         f = event.result
         return (
@@ -63,9 +67,26 @@ def describe_event(event: Event) -> str:
         return f"{event.codec}: cancelled"
     if isinstance(event, TaskRetried):
         return f"{event.codec}: retrying ({event.reason})"
-    if isinstance(event, LogLine):
-        return event.text
+    if isinstance(event, FinalModelDone):
+        if event.error is None:
+            return f"{event.codec}: full-corpus model trained on {event.n_rows} rows"
+        return f"{event.codec}: full-corpus retrain failed: {event.error}"
+    if isinstance(event, WorkerDied):
+        return f"worker process {event.pid} died ({signal_name(event.exit_code)}) while running {event.codec}'s task"
+    if isinstance(event, PoolReplaced):
+        return (f"worker pool broke; starting a fresh pool: {event.n_lost} task(s) lost "
+                f"({', '.join(event.lost_codecs) or 'none'}), {event.n_again} run again")
+    if isinstance(event, EngineError):
+        return f"engine error (serving continues): {event.error}"
     return repr(event)
+
+
+def signal_name(exit_code: int) -> str:
+    """A dead process's exit code as people read it: the signal's name (SIGKILL), else the code."""
+    try:
+        return signal.Signals(-exit_code).name
+    except ValueError:
+        return f"exit code {exit_code}"
 
 
 def _fold_choice(result: FoldResult) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
+from trainer.engine.job_book import Verdicts
 from trainer.executors.host import ExecutorFactory, ExecutorHost
 from trainer.ingest.corpus import CodecData
 from trainer.learning.advice_task import AdviceOutcome, AdviceTask, run_advice_task
 from trainer.learning.advisor import assemble_advice, plan_advice
 from trainer.learning.profiles import TrainingProfile
-from trainer.learning.results import CodecResult
 from trainer.outputs.advice_text import advice_lines
 
 POLL_SECONDS = 0.5
@@ -61,20 +61,23 @@ def _collect(data: CodecData, tasks: list[AdviceTask], futures: list[Future], se
         return {"sources_now": data.n_sources, "verdict": None, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def advise_failing(results: Mapping[str, CodecResult], loaders: Mapping[str, Callable[[], CodecData]],
-                   profile: TrainingProfile, seed: int, executor_factory: ExecutorFactory,
+def advise_failing(verdicts: Verdicts, profile: TrainingProfile, seed: int, executor_factory: ExecutorFactory,
                    log: Callable[[str], None], should_stop: Callable[[], bool]) -> None:
-    """``--advise``: advice for every codec that failed the gate, set on its result and logged as it lands."""
-    failing = [codec for codec, result in results.items() if result.status == "fail"]
+    """``--advise``: advice for every codec that failed the gate, set on its result and logged as it lands.
+
+    Each codec is advised on the table its verdict judged (the engine's, in memory): no corpus file is read again.
+    """
+    judged = verdicts.judged()
+    failing = [codec for codec, (result, data) in judged.items() if result.status == "fail" and data is not None]
     if not failing:
         log("advice: no codec failed the gate; nothing to advise")
         return
     log(f"advice: learning curves over sources for {len(failing)} failing codec(s): {', '.join(failing)}")
 
     def landed(codec: str, advice: dict[str, object]) -> None:
-        results[codec].advice = advice
+        judged[codec][0].advice = advice
         log("\n".join(f"{codec} {line}" for line in advice_lines(advice)))
 
-    advise({codec: loaders[codec]() for codec in failing}, profile, seed, executor_factory, should_stop, landed)
+    advise({codec: judged[codec][1] for codec in failing}, profile, seed, executor_factory, should_stop, landed)
     if should_stop():
         log("advice: stopped; codecs without advice have none in the report")

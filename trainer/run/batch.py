@@ -20,7 +20,6 @@ from trainer.core.codecs import probe_quality_of
 from trainer.ingest.corpus import CodecData, Corpus, load_corpus
 from trainer.ingest.discovery import CorpusInputs, find_inputs
 from trainer.ingest.synthetic import synthetic_codec_data
-from trainer.learning.events import Event
 from trainer.learning.results import CodecResult, error_result
 from trainer.outputs.describe import (
     describe_corpus,
@@ -35,7 +34,7 @@ from trainer.run.errors import InternalError, OutOfMemory
 from trainer.run.exits import EXIT_INTERNAL, EXPECTED_ERRORS, exit_for_exception
 from trainer.run.memory_guard import MemoryGuard
 from trainer.run.progress import BatchProgress
-from trainer.run.promotion import EarlyRetrains, PromotionOutcome, apply_promotion, plan_after_batch
+from trainer.run.promotion import PromotionOutcome, apply_promotion, plan_from_verdicts
 from trainer.run.report_writer import write_ci_outputs
 from trainer.run.service import RunService, describe_recovery, open_wiring, recover
 from trainer.run.shutdown import StopRequest, stop_on_signals
@@ -68,19 +67,18 @@ def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None
     return loaders
 
 
-def promote(config: RunConfig, engine_service: RunService, loaders: dict[str, Callable[[], CodecData]],
-            stop: StopRequest, early: EarlyRetrains | None = None) -> PromotionOutcome:
-    """Retrain passing codecs on everything, plan the model-dir changes, apply them with --yes.
+def promote(config: RunConfig, engine_service: RunService, stop: StopRequest) -> PromotionOutcome:
+    """Plan the model-dir changes from the verdicts and the retrains the drain ran, apply them with --yes.
 
     A stop signal before the apply (during training, the retrains or the planning) skips it:
     nothing is written. One during the apply is only recorded, so the apply completes (or, on a
     write error, rolls back) before the batch stops.
     """
     log = engine_service.log
-    plan = plan_after_batch(engine_service.engine, config.codecs, loaders, config.model_dir, config.report_path,
-                            config.allow_regression, log, stop, early)
-    if isinstance(plan, str):
-        return PromotionOutcome({"skipped": plan})
+    plan = plan_from_verdicts(engine_service.engine, config.model_dir, config.report_path,
+                              config.codecs if config.allow_regression else (), log, wait_s=0)
+    for line in plan.describe():
+        log.line(line)
     if plan.changes and config.yes:
         outcome = apply_promotion(plan, config.model_dir, config.out_dir / "backup", engine_service.stamp, log, stop)
         if outcome.error is not None:
@@ -142,24 +140,16 @@ def _train_and_report(config: RunConfig, entrypoint: str, out: TextIO, stop: Sto
             require_writable_dir(extra.parent, what)
     # An unreachable scheduler or mismatched workers: exit 2 now, before any corpus is read.
     wiring = open_wiring(config)
-    # Retrains start at each passing verdict; the reference profile keeps the old trainer's order.
-    early = None if config.profile.sequential_codecs or config.synthetic_smoke else EarlyRetrains()
     # The report is written again at each verdict, so a run the kernel kills still leaves the ones it reached.
     progress = BatchProgress(lambda text: service.log.line(text), lambda: _write_partial(config, service, state))
 
-    def on_event(event: Event) -> None:
-        if early is not None:
-            early.on_event(event)
-        progress.on_event(event)
-
-    try:
-        service = RunService(config, entrypoint, wiring, stamp=stamp, echo=out, on_event=on_event)
+    try:  # the engine starts each full-corpus retrain when its codec passes: the one drain runs them too
+        service = RunService(config, entrypoint, wiring, stamp=stamp, echo=out, on_event=progress.on_event,
+                             retrain_early=not config.synthetic_smoke)
     except BaseException:
         wiring.close()
         raise
-    if early is not None:
-        early.engine = service.engine
-    state = _RunState(inputs, early=early, progress=progress)
+    state = _RunState(inputs, progress=progress)
     service.recovered = recovered
     log = service.log
     if recovered is not None:
@@ -198,7 +188,6 @@ class _RunState:
     """What the batch has got to, whatever ends it: the report is written from this."""
 
     inputs: CorpusInputs
-    early: EarlyRetrains | None = None  # full-corpus retrains started at each passing verdict
     progress: BatchProgress | None = None  # the stage, for progress lines and an out-of-memory stop
     corpus: Corpus | None = None
     trained: bool = False  # the engine was started: its results are the report's
@@ -242,8 +231,8 @@ def _train(config: RunConfig, entrypoint: str, service: RunService, state: _RunS
         elif config.synthetic_smoke:
             state.promotion = {"skipped": "synthetic smoke run: nothing is promoted or patched"}
         else:
-            stage("full-corpus retrain and promotion plan")
-            outcome = promote(config, service, loaders, stop, state.early)
+            stage("promotion plan")
+            outcome = promote(config, service, stop)
             state.promotion, state.written = outcome.section, outcome.written
     except BaseException:
         engine.close(kill=True)  # an error ends running workers now, as a stop does
@@ -254,7 +243,7 @@ def _train(config: RunConfig, entrypoint: str, service: RunService, state: _RunS
         raise OutOfMemory(refused)
     if config.advise and not stop.requested:
         stage("advice")
-        advise_failing(engine.results, loaders, config.profile, config.seed, service.wiring.factory, log.line,
+        advise_failing(engine.results, config.profile, config.seed, service.wiring.factory, log.line,
                        lambda: stop.requested)
 
 

@@ -109,7 +109,8 @@ OPTIONS: tuple[Option, ...] = (
          "shipped model scores better on the rows it never saw (worse-than-incumbent); the card says so",
          env="ALLOW_REGRESSION", kind="switch", env_note="=1"),
     _opt("write_stubs", "--write-stubs", BATCH, BATCH_ONLY, "regenerate the synthetic stub model + card of each "
-         "selected codec in the model dir, then exit (same as python -m trainer.stubs)", kind="switch"),
+         "selected codec in the model dir, backing up what it replaces to OUT_DIR/backup/<UTC>, then exit",
+         kind="switch"),
     _opt("restore", "--restore", BATCH, BATCH_ONLY, "put back the model files backed up by the run stamped UTC, "
          "then exit", metavar="UTC"),
     _opt("junit_xml", "--junit-xml", BATCH, BATCH_ONLY, "also write JUnit XML, one test case per codec",

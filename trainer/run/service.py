@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TextIO
 
+from trainer.engine.engine import TrainingEngine, serve
 from trainer.ingest.corpus import CodecData
 from trainer.learning.events import Event
 from trainer.learning.results import CodecResult
@@ -21,10 +22,15 @@ from trainer.outputs.describe import describe_event
 from trainer.outputs.report import utc_stamp
 from trainer.run.advise import advise
 from trainer.run.config import RunConfig
-from trainer.run.engine import TrainingEngine
 from trainer.run.exits import exit_for_outcome
 from trainer.run.live_corpus import LiveCorpus
-from trainer.run.promotion import FinalsCache, PromotionOutcome, PromotionPlan, apply_promotion, plan_from_verdicts
+from trainer.run.promotion import (
+    REGRESSION_OVERRIDE,
+    PromotionOutcome,
+    PromotionPlan,
+    apply_promotion,
+    plan_from_verdicts,
+)
 from trainer.run.report_writer import ReportInputs, assemble_report, write_run_report
 from trainer.run.runlog import RunLog
 from trainer.run.wiring import Wiring, wire_executor
@@ -50,7 +56,8 @@ class RunService:
 
     def __init__(self, config: RunConfig, entrypoint: str, wiring: Wiring, *, stamp: str | None = None,
                  echo: TextIO | None = None, on_line: Callable[[str], None] | None = None,
-                 on_event: Callable[[Event], None] | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None, retrain_early: bool = False) -> None:
+        """``retrain_early``: the engine starts each full-corpus retrain when its codec passes (the batch)."""
         self.config = config
         self.entrypoint = entrypoint
         self.wiring = wiring
@@ -58,7 +65,6 @@ class RunService:
         self.log = RunLog(config.out_dir / f"train_{self.stamp}.log", echo=echo, listener=on_line)
         self.recovered: dict[str, object] | None = None
         self._on_event = on_event
-        self._finals: FinalsCache = {}
         wiring.on_refusal(self.log.line)  # a late worker of another build: named in the log
         self.engine = TrainingEngine(
             profile=config.profile,
@@ -68,6 +74,7 @@ class RunService:
             workers=wiring.capacity,
             synthetic=config.synthetic_smoke,
             compare=incumbent_judge(config.model_dir),
+            retrain_early=retrain_early,
         )
         self._stop = threading.Event()
         self._serving: threading.Thread | None = None
@@ -92,7 +99,8 @@ class RunService:
     def serve_in_background(self) -> None:
         """Start the engine on a thread of its own; it serves commands until ``close``."""
         self.engine.warm_up()
-        self._serving = threading.Thread(target=self.engine.serve, args=(self._stop,), name="engine", daemon=True)
+        self._serving = threading.Thread(target=serve, args=(self.engine, self._stop, self._emit), name="engine",
+                                         daemon=True)
         self._serving.start()
 
     @property
@@ -144,8 +152,8 @@ class RunService:
 
     def plan(self, allow_regression: Collection[str] = ()) -> PromotionPlan:
         """The promotion plan for the verdicts as they stand (see ``plan_from_verdicts``)."""
-        return plan_from_verdicts(self.engine, self._finals, self.config.model_dir, self.config.report_path,
-                                  allow_regression, self.log)
+        return plan_from_verdicts(self.engine, self.config.model_dir, self.config.report_path, allow_regression,
+                                  self.log, REGRESSION_OVERRIDE)
 
     def apply(self, plan: PromotionPlan) -> PromotionOutcome:
         """The operator said yes: write the plan (one promotion path with the batch's ``--yes``)."""

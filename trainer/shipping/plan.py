@@ -200,7 +200,7 @@ def plan_promotion(
             plan.blocked[codec] = blocked
         if not card.exists():
             plan.blocked.setdefault(codec, []).append(
-                f"no card at {card}; run 'python -m trainer.stubs' to ship the stub first"
+                f"no card at {card}; run 'python -m trainer --write-stubs' to ship the stub first"
             )
             continue
         text = with_status(card.read_text(encoding="utf-8"),

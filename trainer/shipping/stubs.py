@@ -1,24 +1,20 @@
 """Shipped synthetic stubs: one deterministic model + card per codec, from its analytical curve.
 
-``python -m trainer.stubs [--model-dir DIR] [--codec NAME]...`` regenerates them; the seed comes
-from the codec name, so a regeneration is byte-identical.
+``python -m trainer --write-stubs [--model-dir DIR] [--codec NAME]...`` (or ``predictor-console --batch
+--write-stubs``) regenerates them through the one option table; the seed comes from the codec name, and
+training uses one torch thread, so a regeneration on one machine is byte-identical.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS, require_supported
+from trainer.core.codecs import PROBE_QUALITY
 from trainer.core.features import RAW_INDEX, project_features
 from trainer.core.seeds import stable_seed
-from trainer.executors.process_pool import configure_worker
 from trainer.ingest.corpus import CodecData
 from trainer.ingest.probes import observed_inputs
 from trainer.ingest.synthetic import CRF_RANGE, FRAMERATES, RESOLUTIONS, STUB_CURVES, base_kbps, stub_curve
@@ -28,13 +24,12 @@ from trainer.learning.tasks import FinalTask, run_final_task
 from trainer.shipping.apply import replace_set
 from trainer.shipping.artifacts import calibration_path, card_path, model_path, sha256_bytes
 from trainer.shipping.cards import CardFacts, harness_inputs_section, render_body, stub_block, with_status
-from trainer.shipping.journal import describe_recovery, recover, recover_model_dir
-from trainer.shipping.lock import ModelDirLocked, PromotionError, model_dir_lock
+from trainer.shipping.journal import recover
+from trainer.shipping.lock import model_dir_lock
 from trainer.shipping.onnx_export import build_onnx, graph_ops, ort_predict, validate_onnx
 
 STUB_NOISE_SIGMA = 0.5
 STUB_PROBE_ORIGIN = "none: the analytical sweep feeds each row's own bitrate (a stub has no probe ladder)"
-DEFAULT_OUT_DIR = "runs/predictor_v2_realcorpus"  # the batch's default (trainer.run.config, a layer above)
 BITRATE_FACTORS = (0.6, 1.0, 1.6)
 
 
@@ -103,6 +98,9 @@ def write_stubs(model_dir: Path, codecs: Sequence[str], backup_root: Path, stamp
 
     Returns the files written and the backup directory (``--restore <its name>`` undoes it).
     """
+    import torch  # trains here, in this process: one thread, as a pool worker, gives the same bytes every run
+
+    torch.set_num_threads(1)
     with model_dir_lock(model_dir, purpose="write-stubs"):  # taken first: a busy directory fails before training
         writes: dict[str, bytes | None] = {}
         for codec in codecs:
@@ -114,36 +112,3 @@ def write_stubs(model_dir: Path, codecs: Sequence[str], backup_root: Path, stamp
         recover(model_dir)
         backup_dir = replace_set(model_dir, writes, backup_root, stamp, "write-stubs")
     return [model_dir / name for name, data in writes.items() if data is not None], backup_dir
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer.stubs", description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", default="model")
-    parser.add_argument("--out-dir", default=os.environ.get("OUT_DIR") or DEFAULT_OUT_DIR,
-                        help=f"backups go to OUT_DIR/backup/<UTC> (env OUT_DIR; default {DEFAULT_OUT_DIR})")
-    parser.add_argument("--codec", action="append", default=[])
-    args = parser.parse_args(argv)
-    try:
-        codecs = [require_supported(c) for c in args.codec] or list(SUPPORTED_CODECS)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    configure_worker()  # one thread: the same bytes on every run
-    model_dir = Path(args.model_dir)
-    try:
-        recovered = recover_model_dir(model_dir)
-        if recovered is not None:
-            print(describe_recovery(recovered), file=sys.stderr)
-        written, backup_dir = write_stubs(model_dir, codecs, Path(args.out_dir) / "backup",
-                                          datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
-    except (ModelDirLocked, PromotionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for path in written:
-        print(f"wrote {path}")
-    print(f"previous files in {backup_dir}; roll back with --restore {backup_dir.name}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

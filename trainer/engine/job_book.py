@@ -24,7 +24,6 @@ from trainer.ingest.corpus import CodecData
 from trainer.learning.calibration_sets import challenger_calibration
 from trainer.learning.events import CodecCancelled, CodecFinished, CodecQueued, Event, FoldFinished
 from trainer.learning.results import CodecResult, FoldResult, error_result, judged_result, untrainable_result
-from trainer.outputs.describe import codec_notes
 
 Loader = Callable[[], CodecData]
 # Called with a finished job's data and folds: the comparison with the shipped model (report's codecs[].incumbent).
@@ -108,11 +107,6 @@ class JobBook:
             return True, Transition([CodecCancelled(codec)])
         return False, Transition()
 
-    def data_of(self, codec: str) -> CodecData | None:
-        """The table of the codec's current job, if it has one."""
-        job = self._job_of(codec)
-        return None if job is None else job.data
-
     def active_codecs(self) -> set[str]:
         """Codecs requested, loading their data, or training right now."""
         return {codec for codec, _ in self.requests} | self.loading | set(self.active)
@@ -138,7 +132,7 @@ class JobBook:
         job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
         self.jobs[job_id] = Job(job_id, codec, data, n_tasks, n_folds)
         self.active[codec] = job_id
-        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds, codec_notes(data)))
+        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds, data))
         return job_id, transition
 
     def task_done(self, job_id: int, folds: list[FoldResult]) -> list[Event]:

@@ -4,27 +4,28 @@ One engine serves both faces: the batch drains it once (``run_until_idle``); the
 it serving in a background thread (``serve``) and requests or cancels codecs as corpora change.
 The engine only wires its parts together under one lock: the job book (what each codec's job
 is doing), the dispatcher (which tasks wait and run), the executor host (the pool or cluster
-they run on) and the final trainer (the full-corpus retrains promotion waits on).
+they run on) and the final trainer (the full-corpus retrains promotion waits on). With
+``retrain_early`` (the batch) it starts each codec's retrain itself, the moment the codec passes,
+so the one drain covers folds and retrains and the planner only collects what they gave.
 """
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
+from trainer.engine.dispatcher import Dispatcher, Task
+from trainer.engine.final_trainer import FinalTrainer
+from trainer.engine.job_book import Compare, JobBook, Loader, Transition, Verdicts
+from trainer.executors.dask_cluster import ClusterUnavailable
 from trainer.executors.host import ExecutorFactory, ExecutorHost, is_broken_executor
 from trainer.ingest.corpus import CodecData
-from trainer.learning.events import Event, LogLine, TaskRetried
+from trainer.learning.events import EngineError, Event, PoolReplaced, TaskRetried, WorkerDied
 from trainer.learning.planning import build_final_task, build_fold_tasks, fold_groups
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.results import CodecResult, FinalModel
 from trainer.learning.tasks import FinalTask, FoldTask
-from trainer.run import drivers
-from trainer.run.dispatcher import Dispatcher, Task
-from trainer.run.final_trainer import FinalTrainer
-from trainer.run.job_book import Compare, JobBook, Loader, Transition, Verdicts
 
 Emit = Callable[[Event], None]
 WORKER_DIED = "worker process died (killed or out of memory) while this codec's task was running"
@@ -34,19 +35,22 @@ MAX_TASK_RETRIES = 2
 # one death (pre-emption, a stray kill) costs nothing; a task that keeps killing its worker fails.
 MAX_WORKER_DEATHS = MAX_DEATHS = 2
 RETRY_REASON = "worker died"
+POLL_SECONDS = 0.1
 
 
 class TrainingEngine:
     def __init__(self, profile: TrainingProfile, seed: int, emit: Emit, executor_factory: ExecutorFactory,
-                 workers: int, synthetic: bool = False, compare: Compare | None = None) -> None:
-        self.profile = profile
-        self.seed = seed
-        self._emit = emit
+                 workers: int, synthetic: bool = False, compare: Compare | None = None,
+                 retrain_early: bool = False) -> None:
+        self.profile, self.seed, self._emit = profile, seed, emit
         self._lock = threading.Condition()
         self._book = JobBook(synthetic, compare)
         self._host = ExecutorHost(executor_factory)
         self._dispatcher = Dispatcher(self._host, 1 if profile.sequential_codecs else workers)
-        self._finals, self.executor_gone = FinalTrainer(), self._host.gone  # why it can run no more, or None
+        choice = self._book.model_choice  # the candidate the codec's verdict chose for its full-corpus model
+        self._finals = FinalTrainer(lambda data: build_final_task(data, profile, seed, choice(data.codec)),
+                                    lambda task: self._dispatcher.enqueue([task]), early=retrain_early)
+        self.executor_gone = self._host.gone  # why it can run no more, or None
         self.results: Verdicts = self._book.results
 
     def submit(self, codec: str, load: Loader) -> None:
@@ -54,11 +58,9 @@ class TrainingEngine:
         self._under_lock(lambda: self._apply(self._book.request(codec, load)))
 
     def train_final(self, data: CodecData) -> Future[FinalModel]:
-        """Queue the full-corpus retrain of a codec (before promotion); the future resolves when it ends."""
-        task = build_final_task(data, self.profile, self.seed, self._book.model_choice(data.codec))
+        """The full-corpus retrain of exactly ``data`` (before promotion); see ``FinalTrainer.start``."""
         with self._lock:
-            future = self._finals.track(task)
-            self._dispatcher.enqueue([task])
+            future = self._finals.start(data)
             self._lock.notify_all()
         return future
 
@@ -70,26 +72,24 @@ class TrainingEngine:
         self._emit_all(events)
         return found
 
-    def training_data(self, codec: str) -> CodecData | None:  # its current job's table, if it has one
-        with self._lock:
-            return self._book.data_of(codec)
-
     def active_codecs(self) -> set[str]:  # queued or training right now
         with self._lock:
             return self._book.active_codecs()
 
     def is_busy(self) -> bool:
         with self._lock:
-            return self._busy()
-
-    def _busy(self) -> bool:
-        return bool(self._book.requests) or self._dispatcher.busy
+            return bool(self._book.requests) or self._dispatcher.busy
 
     def run_until_idle(self, should_stop: Callable[[], bool] = lambda: False) -> dict[str, CodecResult]:
-        return drivers.run_until_idle(self, should_stop)
-
-    def serve(self, stop: threading.Event) -> None:
-        drivers.serve(self, stop, self._emit)
+        """The batch: drain folds and retrains, checking ``should_stop`` between steps. Errors propagate (the
+        batch reports them); a scheduler that stayed gone is ``ClusterUnavailable`` (exit 2) once every codec
+        has its verdict."""
+        while not should_stop() and self.step(POLL_SECONDS):
+            pass
+        gone = self.executor_gone()
+        if gone is not None and not should_stop():
+            raise ClusterUnavailable(f"cluster unavailable: {gone}")
+        return self.results
 
     def wait_for_work(self, timeout: float) -> None:
         with self._lock:  # a submission wakes it early
@@ -109,7 +109,7 @@ class TrainingEngine:
         self._open_requested_jobs()
         with self._lock:
             self._dispatcher.fill()
-            futures, busy = self._dispatcher.futures(), self._busy()
+            futures, busy = self._dispatcher.futures(), bool(self._book.requests) or self._dispatcher.busy
         if not futures:
             return busy
         done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
@@ -152,6 +152,7 @@ class TrainingEngine:
                     job_id, opened = self._book.open_job(codec, data, len(fold_groups(self.profile, data.n_rows)))
                     events = self._apply(opened)
                     self._dispatcher.enqueue(build_fold_tasks(data, self.profile, self.seed, job_id))
+                    self._finals.start_beside_folds(self.profile, data)
             self._emit_all(events)
 
     def _collect(self, future: Future) -> None:
@@ -170,7 +171,7 @@ class TrainingEngine:
                 self._task_failed(task, f"{type(exc).__name__}: {exc}")
             return
         self._under_lock(lambda: self._finals.finished(task, outcome) if isinstance(task, FinalTask)
-                         else self._book.task_done(task.job_id, outcome))
+                         else self._finals.start_passed(self._book.task_done(task.job_id, outcome), self.results))
 
     def _executor_broke(self, future: Future, task: Task) -> None:
         """A worker died, breaking the executor: a fresh one; the stranded tasks run again (bounded)."""
@@ -190,17 +191,23 @@ class TrainingEngine:
 
 def _break_lines(stranded: dict[Future, Task], lost: dict[Future, tuple[int, int]], failed: list[Task],
                  again: list[Task]) -> list[Event]:
-    lines: list[Event] = [LogLine(f"worker process {pid} died ({_signal_name(code)}) while running "
-                                  f"{stranded[future].codec}'s task") for future, (pid, code) in lost.items()]
-    codecs = ", ".join(sorted({t.codec for t in failed})) or "none"
-    lines.append(LogLine(f"worker pool broke; starting a fresh pool: {len(failed)} task(s) lost ({codecs}), "
-                         f"{len(again)} run again"))
+    events: list[Event] = [WorkerDied(pid, code, stranded[future].codec) for future, (pid, code) in lost.items()]
+    events.append(PoolReplaced(len(failed), tuple(sorted({t.codec for t in failed})), len(again)))
     retried = sorted({t.codec for t in again if isinstance(t, FoldTask)} - {t.codec for t in failed})
-    return lines + [TaskRetried(codec, RETRY_REASON) for codec in retried]
+    return events + [TaskRetried(codec, RETRY_REASON) for codec in retried]
 
 
-def _signal_name(exit_code: int) -> str:
-    try:
-        return signal.Signals(-exit_code).name
-    except ValueError:
-        return f"exit code {exit_code}"
+def serve(engine: TrainingEngine, stop: threading.Event, emit: Emit) -> None:
+    """The console's loop: work and wait for submissions until ``stop`` is set.
+
+    An unexpected error is reported as a log event and serving goes on: the console must
+    outlive any one bad job.
+    """
+    while not stop.is_set():
+        try:
+            idle = not engine.step(POLL_SECONDS)
+        except Exception as exc:
+            emit(EngineError(f"{type(exc).__name__}: {exc}"))
+            idle = True
+        if idle:
+            engine.wait_for_work(POLL_SECONDS)
