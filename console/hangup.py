@@ -18,11 +18,15 @@ import select
 import signal
 import threading
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 from textual.drivers.linux_driver import LinuxDriver
 
 from trainer.run import DroppingStream, is_gone
 
+# What signal.signal takes and returns (typeshed's private signal._HANDLER).
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 TERMINAL_FDS = (0, 1, 2)
 GONE_EVENTS = select.POLLHUP | select.POLLERR | select.POLLNVAL
 POLL_MS = 200
@@ -39,11 +43,13 @@ class HangupDriver(LinuxDriver):
     thread quietly instead of panicking the app. TerminalWatch does the rest.
     """
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._file = DroppingStream(self._file)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Textual's private _file is declared a TextIOWrapper; a DroppingStream does the writes it is asked for.
+        self._file = DroppingStream(self._file)  # type: ignore[assignment,arg-type]  # duck-typed stand-in
 
     def run_input_thread(self) -> None:
+        """Textual's input loop, ended quietly by the EIO of a terminal that is gone."""
         try:
             super().run_input_thread()
         except OSError as exc:
@@ -66,7 +72,7 @@ class TerminalWatch:
         self._stopped = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
-        self._previous: object = None
+        self._previous: SignalHandler = None
         self._thread = threading.Thread(target=self._run, name="terminal-watch", daemon=True)
 
     def __enter__(self) -> TerminalWatch:
@@ -78,7 +84,7 @@ class TerminalWatch:
         self._stopped.set()
         self._wake(b"s")
         self._thread.join(timeout=2)
-        signal.signal(signal.SIGHUP, self._previous)  # type: ignore[arg-type]
+        signal.signal(signal.SIGHUP, self._previous)
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)

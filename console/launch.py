@@ -18,6 +18,7 @@ HANGUP_EXIT = SIGNAL_BASE + signal.SIGHUP  # as the batch stopped by SIGHUP: the
 
 
 def launch_console(args: argparse.Namespace, argv: Sequence[str], prog: str) -> int:
+    """Run the console to its end and return the process's exit code (2 for a configuration error)."""
     try:
         # Batch-only flags are refused here; their environment variables (ALLOW_REGRESSION=1, JUNIT_XML, ...)
         # are ignored: the console asks a second time before a regression, and writes no CI outputs.

@@ -36,6 +36,20 @@ class _Collector(FileSystemEventHandler):
 
 
 class CorpusWatcher:
+    """The corpus roots and named files, watched from ``start()`` to ``stop()``; see the module.
+
+    Parameters
+    ----------
+    roots : iterable of Path
+        Folders watched recursively for ``*.jsonl``; one that does not exist yet is watched once it appears.
+    files : iterable of Path
+        Corpus files named one by one; their folders are watched, not recursively.
+    on_change : callable
+        Called from the debounce thread with the set of changed paths, once a burst has gone quiet.
+    debounce_s : float
+        Seconds without an event before a burst is handed on.
+    """
+
     def __init__(
         self,
         roots: Iterable[Path],
@@ -57,14 +71,17 @@ class CorpusWatcher:
         self._thread = threading.Thread(target=self._run, name="corpus-debounce", daemon=True)
 
     def wants(self, path: str) -> bool:
+        """Whether ``path`` is a named file or lies under a watched root (the observer sees its whole folder)."""
         return path in self._files or any(path.startswith(f"{root}/") for root in self._watched)
 
     def note(self, path: str) -> None:
+        """Add a changed path to the burst and restart its quiet period."""
         with self._lock:
             self._pending.add(path)
             self._last_event = time.monotonic()
 
     def start(self) -> None:
+        """Watch the named files' folders and the roots that exist, then start the debounce thread."""
         for path in self._files:
             parent = str(Path(path).parent)
             if Path(parent).is_dir():
@@ -74,6 +91,7 @@ class CorpusWatcher:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop both threads, waiting at most 5 s for each, so that a stuck observer cannot hold the exit."""
         self._stop.set()
         self._observer.stop()
         if self._observer.is_alive():
@@ -83,6 +101,7 @@ class CorpusWatcher:
 
     @property
     def watched_roots(self) -> list[str]:
+        """The roots watched so far (a missing root joins when it appears)."""
         return sorted(self._watched)
 
     def _watch_new_roots(self) -> list[str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 
 
-def yes_no_bindings(yes: str, no: str) -> list[Binding]:
+def yes_no_bindings(yes: str, no: str) -> list[BindingType]:
     """y and n shown in the footer with what each does; escape declines silently."""
     return [Binding("y", "confirm", yes), Binding("n", "cancel", no), Binding("escape", "cancel", no, show=False)]
 

@@ -52,7 +52,18 @@ def _plot(text: Text, points: Sequence[Mapping], key: str, bound: float, title: 
     text.append(" " * 9 + "  ".join(sizes) + "   (training sources per fold)\n", style="dim")
 
 
+def _estimate(fit: object) -> float | None:
+    """A fit's ``estimate`` from the advice section; None where the fit has none."""
+    value = fit.get("estimate") if isinstance(fit, Mapping) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
 def render_advice(codec: str, advice: Mapping[str, object] | None, error: str | None = None) -> Text:
+    """The advice screen's text: a plot turns red where its fit never reaches the bound.
+
+    ``advice`` is the report's ``codecs[].advice`` (None while its folds still train); ``error``
+    is why it could not be computed.
+    """
     text = Text()
     if error:
         return text.append(f"{codec}: advice could not be computed: {error}", style="red")
@@ -64,10 +75,10 @@ def render_advice(codec: str, advice: Mapping[str, object] | None, error: str | 
     text.append(f"{codec}: ", style="bold")
     text.append(verdict, style=VERDICT_STYLE.get(verdict, "bold"))
     text.append(f"\n{advice.get('reading', '')}\n\n")
-    points: Sequence[Mapping] = advice.get("curve") or []  # type: ignore[assignment]
+    curve = advice.get("curve")
+    points: Sequence[Mapping] = curve if isinstance(curve, list) else []
     if points:
-        ceiling = (advice.get("mean_plcc_ceiling") or {}).get("estimate")  # type: ignore[union-attr]
-        floor = (advice.get("spread_floor") or {}).get("estimate")  # type: ignore[union-attr]
+        ceiling, floor = _estimate(advice.get("mean_plcc_ceiling")), _estimate(advice.get("spread_floor"))
         _plot(text, points, "mean_plcc", SHIP_GATE_MEAN_PLCC, f"mean fold PLCC (bound {SHIP_GATE_MEAN_PLCC})",
               ceiling is None or ceiling >= SHIP_GATE_MEAN_PLCC)
         _plot(text, points, "spread", SHIP_GATE_PLCC_SPREAD_MAX,
@@ -97,5 +108,8 @@ def _range_f(estimate: object) -> str:
 
 
 class AdvicePlot(Static):
+    """One codec's advice, redrawn whole on each update (the plot is a few hundred characters)."""
+
     def show(self, codec: str, advice: Mapping[str, object] | None, error: str | None = None) -> None:
+        """Show ``render_advice(codec, advice, error)``."""
         self.update(render_advice(codec, advice, error))

@@ -28,21 +28,25 @@ class CalibrationView(Vertical):
     """Hidden until the selected codec has a calibration to show."""
 
     def compose(self) -> ComposeResult:
+        """A caption (what the columns mean, and why a side has no calibration) above the table."""
         yield Static(id="calibration-caption")
         yield DataTable(id="calibration-table", cursor_type="none")
 
     def on_mount(self) -> None:
+        """The columns once; ``show`` only replaces rows."""
         table = self.query_one("#calibration-table", DataTable)
         for label in CALIBRATION_HEADER:
             table.add_column(label, key=label)
 
     def show(self, result: CodecResult | None) -> None:
+        """This model's calibration and the shipped one's, side by side; hidden when neither has rows or notes."""
         table = self.query_one("#calibration-table", DataTable)
         table.clear()
         incumbent = (result.incumbent or {}) if result is not None else {}
         kept_label = f"shipped {incumbent.get('kind', 'model')}"
+        kept = incumbent.get("calibration")  # a Mapping, or absent (the rows and notes skip anything else)
         sides = [] if result is None else [("this model", result.calibration),
-                                           (kept_label, incumbent.get("calibration"))]
+                                           (kept_label, kept if isinstance(kept, Mapping) else None)]
         rows = [row for label, calibration in sides for row in calibration_rows(label, calibration)]
         if rows and result is not None:  # what the harness picks with no model, on the same picks
             rows += calibration_curve_rows(result.harness_curve)

@@ -11,7 +11,10 @@ from console.widgets.fold_detail import FoldDetail
 
 
 class CodecPanes(Horizontal):
+    """The panes both consoles lay out alike, so review mode looks like the run it reviews."""
+
     def compose(self) -> ComposeResult:
+        """The codec table on the left; the selected codec's detail above the corpus on the right."""
         yield CodecTable(id="codec-table")
         with Vertical(id="side"):
             yield FoldDetail(id="detail")

@@ -7,6 +7,8 @@ pane and the report keep the exact status).
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -47,11 +49,12 @@ def verdict_text(status: str) -> Text:
 class CodecTable(DataTable):
     """One row per supported codec, keyed by codec name."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._states: dict[str, str] = {}
 
     def on_mount(self) -> None:
+        """Every supported codec gets its row at once, idle, so rows never move as codecs report."""
         self.cursor_type = "row"
         self.zebra_stripes = True
         for key, label in COLUMNS:
@@ -61,18 +64,22 @@ class CodecTable(DataTable):
 
     @property
     def selected_codec(self) -> str:
+        """The codec under the cursor (the first or last row when the cursor is outside the table)."""
         return SUPPORTED_CODECS[min(max(self.cursor_row, 0), len(SUPPORTED_CODECS) - 1)]
 
     def set_counts(self, codec: str, rows: int, sources: int) -> None:
+        """The codec's accepted rows and distinct sources, as the corpus has them now."""
         self.update_cell(codec, "rows", str(rows))
         self.update_cell(codec, "srcs", str(sources))
 
     def set_state(self, codec: str, state: str) -> None:
+        """Show ``state`` by its short label; the exact state stays readable through ``state_of``."""
         style = STATE_STYLES.get(state.split(" ")[0], "")
         self._states[codec] = state
         self.update_cell(codec, "state", Text(STATE_LABELS.get(state, state), style=style))
 
     def set_result(self, codec: str, result: CodecResult) -> None:
+        """A verdict: the status, the mean fold PLCC, its spread and the gate's word."""
         self.set_state(codec, result.status)
         self.update_cell(codec, "plcc", fmt(result.mean_plcc))
         self.update_cell(codec, "spread", fmt(result.plcc_spread))

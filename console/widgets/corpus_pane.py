@@ -28,6 +28,8 @@ def probe_line(counts: dict[str, int]) -> str:
 
 
 class CorpusPane(Static):
+    """The last corpus status, kept so that new probe counts redraw over it."""
+
     _stats: CorpusStats | None = None
 
     def show_probe(self, counts: dict[str, int]) -> None:
@@ -36,6 +38,7 @@ class CorpusPane(Static):
             self.show(replace(self._stats, probe=counts))
 
     def show(self, stats: CorpusStats) -> None:
+        """Roots (present or awaited), counts, rejections by reason and unknown codecs, and the last change."""
         self._stats = stats
         text = Text()
         for root in stats.present_roots:

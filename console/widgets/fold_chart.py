@@ -19,6 +19,10 @@ def _column(value: float) -> int:
 
 
 def render_chart(folds: Sequence[FoldResult]) -> Text:
+    """One bar per fold on a 0.90-1.00 axis with the per-fold floor marked, then the spread against its bound.
+
+    An undefined (NaN) fold PLCC draws an empty red bar; the spread needs two defined folds.
+    """
     floor_col = _column(SHIP_GATE_PER_FOLD_MIN)
     text = Text()
     axis = f"{AXIS_MIN:.2f}{' ' * (floor_col - 4)}|{SHIP_GATE_PER_FOLD_MIN:.2f}"
@@ -44,5 +48,8 @@ def render_chart(folds: Sequence[FoldResult]) -> Text:
 
 
 class FoldChart(Static):
+    """The gate's two fold tests at a glance."""
+
     def show(self, folds: Sequence[FoldResult]) -> None:
+        """Redraw for the folds in so far ("no folds yet" before the first)."""
         self.update(render_chart(folds) if folds else Text("no folds yet", style="dim"))

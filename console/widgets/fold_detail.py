@@ -57,7 +57,10 @@ def offset_for_picks(result: CodecResult | None) -> float | None:
 
 
 class FoldDetail(Vertical):
+    """Everything about the selected codec, redrawn as each of its folds lands."""
+
     def compose(self) -> ComposeResult:
+        """Title, fold table, baseline and incumbent lines, calibration, chart, reasons and ladders, top down."""
         yield Static(id="detail-title")
         yield DataTable(id="fold-table", cursor_type="none")
         yield Static(id="baseline-line")
@@ -68,6 +71,7 @@ class FoldDetail(Vertical):
         yield LadderView(id="ladders")
 
     def on_mount(self) -> None:
+        """The fold table's columns once; ``show`` only replaces rows."""
         table = self.query_one("#fold-table", DataTable)
         for key, label in (("fold", "#"), ("held", "held-out sources"), ("n", "train/val"),
                            ("plcc", "PLCC"), ("base", "base"), ("srocc", "SROCC"), ("rmse", "RMSE"),
@@ -75,6 +79,7 @@ class FoldDetail(Vertical):
             table.add_column(label, key=key)
 
     def show(self, codec: str, state: str, folds: Sequence[FoldResult], result: CodecResult | None) -> None:
+        """The codec's folds so far and, once judged, its verdict (``result`` None until then)."""
         self.query_one("#detail-title", Static).update(Text.assemble((codec, "bold"), f"  {state}"))
         table = self.query_one("#fold-table", DataTable)
         table.clear()

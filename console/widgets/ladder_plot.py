@@ -60,15 +60,21 @@ class LadderView(Vertical):
         self.index = 0
 
     def compose(self) -> ComposeResult:
+        """Caption, plot and pick lines, top down."""
         yield Static(id="ladder-caption")
         yield PlotextPlot(id="ladder-plot")
         yield Static(id="ladder-picks")
 
     @property
     def current(self) -> tuple[int, LadderCurve] | None:
+        """The (fold index, ladder) on show; None when the codec has none."""
         return self.ladders[self.index] if self.ladders else None
 
     def show(self, codec: str, folds: Sequence[FoldResult], offset: float | None = None) -> None:
+        """The codec's ladders, fold by fold, staying on the ladder on show when a new fold lands.
+
+        ``offset`` is the calibrated target offset (VMAF); with it the plot also marks the picks at target + offset.
+        """
         self.pick_offset = offset
         ladders = [(f.fold_index, c) for f in sorted(folds, key=lambda f: f.fold_index) for c in f.ladders]
         if codec != self.codec:

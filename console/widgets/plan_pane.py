@@ -9,7 +9,10 @@ from textual.widgets import Static
 
 
 class PlanPane(Static):
+    """Review mode's promotion section, read from the report as it was written."""
+
     def show(self, promotion: object) -> None:
+        """Each planned change, the blocked codecs and any apply error; ``promotion`` is the report's section."""
         text = Text()
         if not isinstance(promotion, dict):
             text.append("no promotion section in this report", style="dim")

@@ -148,14 +148,38 @@ def score_as_harness(model_dir: Path, codec: str, test_corpus: Path, probes: Seq
     covered = np.abs(data.target[in_band] - predict(features[in_band])) <= margin
     kbps = data.encode_kbps if data.encode_kbps is not None else np.full(data.n_rows, np.nan)
     cases = pick_cases(pick_ladders(features, data.target, kbps, codec, predict, data.sources, data.ladders))
-    plain, shifted = summary_at(cases, 0.0) or {}, summary_at(cases, offset) or {}
+    plain, shifted = summary_at(cases, 0.0), summary_at(cases, offset)
+    plain_miss, miss = (None if s is None else s["miss_rate"] for s in (plain, shifted))
+    overspend = None if shifted is None else shifted["mean_bitrate_overspend_pct"]
     return {"margin": margin, "coverage": float(covered.mean()), "offset": offset,
-            "plain_miss": plain.get("miss_rate", float("nan")), "miss": shifted.get("miss_rate", float("nan")),
-            "overspend": shifted.get("mean_bitrate_overspend_pct") or float("nan"), "picks": shifted.get("n", 0)}
+            "plain_miss": float("nan") if plain_miss is None else plain_miss,
+            "miss": float("nan") if miss is None else miss,
+            "overspend": overspend or float("nan"), "picks": 0 if shifted is None else shifted["n"]}
 
 
 def bench_as_harness(label: str, corpus: Path, codec: str, workdir: Path, splits: int, probes: Sequence[Path],
                      load: Callable[[Path, float], float], test_share: float = 0.5) -> None:
+    """Measurement 2 of the module for one corpus: a line per split, then the means over the splits.
+
+    Parameters
+    ----------
+    label : str
+        The corpus's name in the printout and in ``workdir``.
+    corpus : Path
+        The JSONL corpus whose sources are split.
+    codec : str
+        The codec scored on the held-back clips.
+    workdir : Path
+        Scratch space: each split's halves, model directory and run.
+    splits : int
+        How many random splits (split k draws with seed 1000 + k).
+    probes : sequence of Path
+        The harness's own probe files (``--harness-probes``); empty: the corpus's probe inputs.
+    load : callable
+        Sidecar path and alpha to the interval half-width in VMAF (the harness's loader, or this rule).
+    test_share : float
+        The share of sources held back, 0 to 1.
+    """
     results = []
     for split in range(splits):
         calibrate, test = _split(corpus, split, workdir / label, test_share)
@@ -183,6 +207,23 @@ def bench_as_harness(label: str, corpus: Path, codec: str, workdir: Path, splits
 
 def bench_calibration(corpora: Sequence[Path], workdir: Path, probes: Sequence[Path], splits: int,
                       seeds: Sequence[int] = (0, 1, 2, 3, 4), test_shares: Sequence[float] = (0.5, 0.25)) -> None:
+    """Both measurements of the module, printed.
+
+    Parameters
+    ----------
+    corpora : sequence of Path
+        The real corpora; those with quality ladders are also split as the harness would meet them.
+    workdir : Path
+        Scratch space for every run and the generated ladder corpus.
+    probes : sequence of Path
+        The harness's own probe files; empty: the corpora's probe inputs.
+    splits : int
+        Random splits per share held back.
+    seeds : sequence of int
+        The seeds of the cross-conformal tables.
+    test_shares : sequence of float
+        The shares of sources held back, 0 to 1, one set of splits each.
+    """
     bench_cross_conformal(corpora, workdir, seeds, probes)
     name, load = harness_loader()
     for share in test_shares:

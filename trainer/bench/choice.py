@@ -36,6 +36,23 @@ def score_subset(data: CodecData, seed: int) -> tuple[dict[str, RuleScore], list
 
 def bench_choice(corpus: Path, codec: str = "libx264", workers: int = 2, sizes: Sequence[int] = SUBSET_SIZES,
                  per_size: int = SUBSETS_PER_SIZE, seeds: Sequence[int] = SEEDS) -> None:
+    """The section, printed: the rule table by subset size, then the subsets.
+
+    Parameters
+    ----------
+    corpus : Path
+        The real corpus whose sources are drawn from.
+    codec : str
+        Its codec trained on.
+    workers : int
+        Processes training subsets side by side.
+    sizes : sequence of int
+        Sources per subset, one set of subsets each.
+    per_size : int
+        Subsets drawn of each size.
+    seeds : sequence of int
+        Each subset trains once per seed.
+    """
     data = load_corpus([corpus]).for_codec(codec)
     subsets = draw_subsets(data.sources, sizes, per_size)
     print(f"\n== model-choice rules on {len(subsets)} subsets of {corpus.name} ({codec}, {data.n_sources} sources): "

@@ -11,7 +11,7 @@ Pure functions of plain data here; the bench section that trains and prints is b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -34,7 +34,8 @@ class Subset:
     sources: tuple[str, ...]
 
 
-def draw_subsets(sources: Sequence[str], sizes: Sequence[int], per_size: int, seed: int = SUBSET_SEED) -> list[Subset]:
+def draw_subsets(sources: Iterable[object], sizes: Sequence[int], per_size: int,
+                 seed: int = SUBSET_SEED) -> list[Subset]:
     """``per_size`` random subsets of each size, without replacement within a subset; seeded, order-stable."""
     names = np.array(sorted(set(map(str, sources))))
     rng = np.random.default_rng(seed)

@@ -114,7 +114,23 @@ def extract_reference(ffmpeg: str, clip: Path, frames: int, out: Path, geometry:
 
 def score_vmaf(ffmpeg: str, reference: Path, distorted: Path, geometry: Geometry, log: Path,
                threads: int = 2) -> float:
-    """libvmaf (vmaf_v0.6.1) of ``distorted`` against the raw reference, at the reference's resolution."""
+    """libvmaf (vmaf_v0.6.1) of ``distorted`` against the raw reference, at the reference's resolution.
+
+    Parameters
+    ----------
+    ffmpeg : str
+        The ffmpeg executable (with libvmaf).
+    reference : Path
+        The raw yuv420p window the encode was made from.
+    distorted : Path
+        The encode to score.
+    geometry : Geometry
+        The reference's width and height (pixels) and frame rate (frames/s).
+    log : Path
+        Where libvmaf writes its JSON log, read back for the score.
+    threads : int
+        libvmaf's ``n_threads``.
+    """
     cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(distorted),
            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{geometry.width}x{geometry.height}",
            "-r", f"{geometry.fps}", "-i", str(reference),

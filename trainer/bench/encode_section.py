@@ -54,12 +54,36 @@ def model_path(model_dir: Path, codec: str) -> Path:
 
 def measure_clip(harness: Harness, ffmpeg: str, clip: Path, codec: str, frames: int, crfs: Sequence[int],
                  models: dict[str, Path | None], targets: Sequence[float], scratch: Path) -> dict:
-    """Everything the section measures on one clip, as plain JSON values."""
+    """Everything the section measures on one clip, as plain JSON values.
+
+    Parameters
+    ----------
+    harness : Harness
+        The imported harness modules.
+    ffmpeg : str
+        The ffmpeg executable.
+    clip : Path
+        The clip measured.
+    codec : str
+        The encoder.
+    frames : int
+        The shot: the first ``frames`` frames of the clip.
+    crfs : sequence of int
+        The CRF sweep encoded, beside every CRF a model picks.
+    models : dict of str to Path or None
+        Name to ONNX model; None is the harness's analytical curve.
+    targets : sequence of float
+        The VMAF targets the picks are asked for.
+    scratch : Path
+        A folder for the raw reference, encodes and libvmaf logs.
+    """
     geometry = clip_geometry(ffmpeg, clip)
     reference = scratch / "reference.yuv"
     n = extract_reference(ffmpeg, clip, frames, reference, geometry)
     features, runner = extract(harness, ffmpeg, clip, n, codec)
-    measured_kbps = runner.probe.kbps(features.fps)
+    probe = runner.probe
+    assert probe is not None  # extract refuses a probe encode that wrote no frame sizes
+    measured_kbps = probe.kbps(features.fps)
     variants = {"published": features, "measured": with_bitrate(features, measured_kbps)}
     made = {name: predictor(harness, path) for name, path in models.items()}
     picks = {name: {variant: {f"{t:g}": pick(harness, model, feats, t, codec) for t in targets}
@@ -76,15 +100,37 @@ def measure_clip(harness: Harness, ffmpeg: str, clip: Path, codec: str, frames: 
     return {"name": clip.name, "width": geometry.width, "height": geometry.height, "fps": geometry.fps,
             "frames": n, "features": {k: getattr(features, k) for k in features.__dataclass_fields__},
             "probe": {"argv": runner.probe_argv, "stderr_tail": runner.probe_stderr_tail,
-                      "vstats": runner.probe_vstats, "frames": runner.probe.frames,
-                      "total_bytes": runner.probe.total_bytes, "frame_types": runner.probe.frame_types,
+                      "vstats": runner.probe_vstats, "frames": probe.frames,
+                      "total_bytes": probe.total_bytes, "frame_types": probe.frame_types,
                       "measured_kbps": round(measured_kbps, 3)},
             "sweep": list(crfs), "picks": picks, "encodes": encodes}
 
 
 def run_encode_bench(clips_dir: Path, codec: str, model_dirs: Sequence[Path], harness_path: Path, workdir: Path,
                      frames: int, crfs: Sequence[int], targets: Sequence[float], ffmpeg: str | None = None) -> dict:
-    """Measure every clip and write the record to ``workdir/encode/<codec>.json``; returns the record."""
+    """Measure every clip and write the record to ``workdir/encode/<codec>.json``; returns the record.
+
+    Parameters
+    ----------
+    clips_dir : Path
+        The folder of clips to measure.
+    codec : str
+        The encoder every encode and model is for.
+    model_dirs : sequence of Path
+        Model directories whose ``codec`` model the harness picks with; its analytical curve is always added.
+    harness_path : Path
+        The harness checkout whose feature extraction, encode command and pick_crf are imported.
+    workdir : Path
+        Where the record (``encode/<codec>.json``) and the scratch files go.
+    frames : int
+        The shot: the first ``frames`` frames of each clip.
+    crfs : sequence of int
+        The CRF sweep encoded on every clip, beside every CRF a model picks.
+    targets : sequence of float
+        The VMAF targets the picks are asked for.
+    ffmpeg : str or None
+        The ffmpeg executable; None: the optional encode extra's build.
+    """
     clips = find_clips(clips_dir)
     models: dict[str, Path | None] = {str(model_path(d, codec)): model_path(d, codec) for d in model_dirs}
     models[CURVE] = None
@@ -125,6 +171,29 @@ def print_encode_record(record: dict, source: str) -> None:
 
 def bench_encode(clips_dir: Path, codec: str, model_dirs: Sequence[Path], harness_path: Path, workdir: Path,
                  frames: int, crfs: Sequence[int], targets: Sequence[float], ffmpeg: str | None) -> None:
+    """``run_encode_bench``, then its table printed (the section as ``python -m trainer.bench`` runs it).
+
+    Parameters
+    ----------
+    clips_dir : Path
+        The folder of clips to measure.
+    codec : str
+        The encoder every encode and model is for.
+    model_dirs : sequence of Path
+        Model directories whose ``codec`` model the harness picks with; its analytical curve is always added.
+    harness_path : Path
+        The harness checkout whose feature extraction, encode command and pick_crf are imported.
+    workdir : Path
+        Where the record (``encode/<codec>.json``) and the scratch files go.
+    frames : int
+        The shot: the first ``frames`` frames of each clip.
+    crfs : sequence of int
+        The CRF sweep encoded on every clip, beside every CRF a model picks.
+    targets : sequence of float
+        The VMAF targets the picks are asked for.
+    ffmpeg : str or None
+        The ffmpeg executable; None: the optional encode extra's build.
+    """
     record = run_encode_bench(clips_dir, codec, model_dirs, harness_path, workdir, frames, crfs, targets, ffmpeg)
     print_encode_record(record, f"record {workdir / 'encode' / f'{codec}.json'}")
     sys.stdout.flush()

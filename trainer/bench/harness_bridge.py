@@ -130,7 +130,25 @@ def pick(harness: Harness, made: Any, features: Any, target: float, codec: str) 
 
 def encode(harness: Harness, ffmpeg: str, reference: Path, geometry: Geometry, codec: str, crf: int,
            output: Path) -> int:
-    """One encode at ``crf`` with predict's settings, through the harness's own command builder; its size in bytes."""
+    """One encode at ``crf`` with predict's settings, through the harness's own command builder; its size in bytes.
+
+    Parameters
+    ----------
+    harness : Harness
+        The imported harness modules.
+    ffmpeg : str
+        The ffmpeg executable.
+    reference : Path
+        The raw yuv420p window encoded.
+    geometry : Geometry
+        Its width and height (pixels) and frame rate (frames/s).
+    codec : str
+        The encoder.
+    crf : int
+        The quality to encode at.
+    output : Path
+        Where the encode is written.
+    """
     request = harness.encode.EncodeRequest(source=reference, width=geometry.width, height=geometry.height,
                                            pix_fmt=PIX_FMT, framerate=geometry.fps, encoder=codec,
                                            preset=ENCODE_PRESET, crf=crf, output=output)

@@ -78,6 +78,27 @@ class TrainingRun:
 
 def run_training(label: str, corpus: Path, profile: str, seed: int, workdir: Path, workers: int,
                  extra: Sequence[str] = (), harness_probes: Sequence[Path] = ()) -> TrainingRun:
+    """One batch in a child process (``python -m trainer``), measured: wall time, peak RSS of its tree, its report.
+
+    Parameters
+    ----------
+    label : str
+        The corpus's name in the results and in the run's directory.
+    corpus : Path
+        The corpus the batch trains on.
+    profile : str
+        The training profile (``--profile``); ``reference`` always runs on one worker.
+    seed : int
+        The batch's ``--seed``.
+    workdir : Path
+        Where the run's directory goes; the batch reads an untouched model directory there.
+    workers : int
+        The batch's ``--workers``.
+    extra : sequence of str
+        More arguments for the batch; the last also names the run's directory.
+    harness_probes : sequence of Path
+        Passed as ``--harness-probes``, one each.
+    """
     out_dir = workdir / "runs" / f"{label}_{profile}_seed{seed}{'_' + extra[-1].replace(':', '') if extra else ''}"
     argv = [sys.executable, "-m", "trainer", "--corpus", str(corpus), "--profile", profile, "--seed", str(seed),
             "--out-dir", str(out_dir), "--model-dir", str(workdir / "model-untouched"),
@@ -137,7 +158,8 @@ class Aggregate:
     def mean(self, metric: str, codec: str) -> float | None:
         """``metric`` (a TrainingRun per-codec dict) averaged over seeds; None if any seed lacks it."""
         values = self.per_seed(metric, codec)
-        return None if any(v is None for v in values) else sum(values) / len(values)  # type: ignore[arg-type]
+        present = [v for v in values if v is not None]
+        return None if len(present) < len(values) else sum(present) / len(present)
 
     def per_seed(self, metric: str, codec: str) -> list[float | None]:
         """``metric`` of each seed's run, in seed order: how far one seed's folds move a mean."""

@@ -46,7 +46,7 @@ def evaluate_gate(fold_plccs: Sequence[float | None]) -> GateVerdict:
             None,
             (f"PLCC undefined for {names} (constant predictions or targets, or < 2 held-out rows)",),
         )
-    values = [float(v) for v in fold_plccs]  # type: ignore[arg-type]
+    values = [float(v) for v in fold_plccs if v is not None]  # none is None here: the undefined ones returned
     mean = sum(values) / len(values)
     spread = max(values) - min(values)
     reasons: list[str] = []

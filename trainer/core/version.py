@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from importlib import metadata
+from typing import Any
 
 DISTRIBUTION = "vmaf-predictor-console"
 
@@ -29,9 +30,9 @@ def version_text(prog: str) -> str:
 class PrintVersion(argparse.Action):
     """``--version`` that prints its lines as they are (argparse's own action re-wraps them)."""
 
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
         kwargs.setdefault("help", "print this project's version and the torch/onnxruntime versions in use")
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
         print(version_text(parser.prog))

@@ -22,13 +22,23 @@ import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
 LOCAL_PREFIX = "local:"
 CONNECT_TIMEOUT_S = 10
 REFUSED_TOPIC = "vmaf-predictor-refused-worker"
+
+
+class ExecutorInfo(TypedDict, total=False):
+    """The report's ``run_provenance.executor``: a process pool names its workers; a cluster also its
+    scheduler and threads."""
+
+    kind: str
+    scheduler: str
+    workers: int
+    threads: int
 
 
 class ClusterUnavailable(Exception):
@@ -133,7 +143,7 @@ class Cluster:
                 _while_workers_leave(self.address, "registering the worker plugin again",
                                      lambda: self.client.register_plugin(self.plugin))
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> ExecutorInfo:
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
         return {"kind": "dask", "scheduler": self.address, "workers": len(workers),
                 "threads": sum(int(w.get("nthreads", 0)) for w in workers.values())}
@@ -210,14 +220,14 @@ def _while_workers_leave(address: str, what: str, call: Callable[[], Any]) -> An
     raise AssertionError("unreachable")
 
 
-def describe_executor(info: dict[str, object]) -> str:
+def describe_executor(info: ExecutorInfo) -> str:
     """One line for logs and the console: where fold tasks run."""
     if info["kind"] == "dask":
         return f"dask {info['scheduler']} ({info['workers']} workers, {info['threads']} threads)"
     return f"process pool ({info['workers']} workers)"
 
 
-def cluster_capacity(info: dict[str, object]) -> int:
+def cluster_capacity(info: ExecutorInfo) -> int:
     """Tasks the engine keeps in flight on a cluster: Dask schedules them, so hand it plenty (the
     bound only keeps cancellation of queued work prompt), and more as workers are added."""
-    return max(64, 4 * int(info["threads"]))  # type: ignore[call-overload]
+    return max(64, 4 * int(info["threads"]))

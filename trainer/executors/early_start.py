@@ -10,14 +10,14 @@ with the run, and where none started the run starts it as before (wiring.wire_ex
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 NO_POOL_FLAGS = ("-h", "--help", "--version", "--review", "--restore", "--write-stubs", "--scheduler")
 
 
-def will_use_local_pool(argv: Sequence[str], environ: dict[str, str] | None = None) -> bool:
+def will_use_local_pool(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> bool:
     """Whether a batch with these arguments trains on the local process pool (a guess; see the module)."""
-    environ = os.environ if environ is None else environ  # type: ignore[assignment]
+    environ = os.environ if environ is None else environ
     if environ.get("DASK_SCHEDULER_ADDRESS", "").strip():
         return False
     return not any(arg == flag or arg.startswith(flag + "=") for arg in argv for flag in NO_POOL_FLAGS)

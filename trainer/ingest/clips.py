@@ -115,6 +115,25 @@ def aggregate_frames(
 
     Other input columns are averaged over the frames that carry them (absent stays absent).
     ``where(row)`` names a row as ``file:line`` for the ``duplicate-frame`` rejections.
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n_frames, n_fields), float64
+        The frames' input columns in ``trainer.ingest.columns`` order; NaN where a frame has no value.
+    target : ndarray of shape (n_frames,)
+        Each frame's VMAF (0-100); a clip's is their mean.
+    codec : ndarray of shape (n_frames,)
+        Codec codes (``CODEC_INDEX``).
+    sources, presets : ndarray of shape (n_frames,)
+        Source and preset of each frame, as codes (``trainer.ingest.codes``) or names.
+    file_index : ndarray of shape (n_frames,), int
+        Which corpus file each frame came from.
+    generated : ndarray of shape (n_frames,), bool
+        Frames of generated (``"synthetic": true``) rows.
+    frame_index : ndarray of shape (n_frames,), optional
+        Each frame's index in its encode; a second frame with the same index in a clip is rejected.
+    where : callable, optional
+        Row number to ``file:line``; None names rows by number.
     """
     rejections = Rejections()
     n = target.shape[0]
@@ -128,11 +147,11 @@ def aggregate_frames(
         duplicate, original = duplicate_frames(keys, frame_index)
         for row in np.flatnonzero(duplicate).tolist():
             here = where(row) if where else f"row {row}"
-            first = where(int(original[row])) if where else f"row {original[row]}"
-            if first.rpartition(":")[0] == here.rpartition(":")[0]:
-                first = f"line {first.rpartition(':')[2]}"  # same file: the line says it (details are clipped)
+            earlier = where(int(original[row])) if where else f"row {original[row]}"
+            if earlier.rpartition(":")[0] == here.rpartition(":")[0]:
+                earlier = f"line {earlier.rpartition(':')[2]}"  # same file: the line says it (details are clipped)
             rejections.add("duplicate-frame", here, f"frame_index {int(frame_index[row])} of this clip is already "
-                           f"at {first}; frames of two encodes need width/height to tell them apart")
+                           f"at {earlier}; frames of two encodes need width/height to tell them apart")
         if duplicate.any():
             keep = ~duplicate
             raw, target, codec, sources, presets = raw[keep], target[keep], codec[keep], sources[keep], presets[keep]

@@ -98,7 +98,9 @@ class Corpus:
         return codes.decode(self.preset_codes, self.preset_names)
 
     @classmethod
-    def from_chunks(cls, chunks: Sequence[ParsedChunk], **extra: object) -> Corpus:
+    def from_chunks(cls, chunks: Sequence[ParsedChunk], *, inputs: list[InputFile] | None = None,
+                    roots: list[str] | None = None, missing_roots: list[str] | None = None,
+                    probe_measurements: HarnessProbes | None = None) -> Corpus:
         rejections = Rejections()
         files: list[str] = []
         file_ids: list[np.ndarray] = []
@@ -152,7 +154,8 @@ class Corpus:
             rejections=rejections,
             frames_aggregated=n_frames,
             clips=n_clips,
-            **extra,  # type: ignore[arg-type]
+            inputs=[] if inputs is None else inputs, roots=[] if roots is None else roots,
+            missing_roots=[] if missing_roots is None else missing_roots, probe_measurements=probe_measurements,
         )
 
     def rows_per_codec(self) -> dict[str, int]:

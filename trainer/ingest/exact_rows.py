@@ -89,6 +89,21 @@ def parse_exact(lines: Sequence[bytes], offsets: Iterable[int], path: str, first
     Tuned for many rows, as a corpus the typed path refuses whole (NaN tokens in every line) comes here:
     one orjson call, a handful of dict lookups and a type-set check per row; rows orjson refuses take a
     slower path that explains why.
+
+    Parameters
+    ----------
+    lines : sequence of bytes
+        A block of the file's lines, without their line ends.
+    offsets : iterable of int
+        Which of ``lines`` to parse, ascending.
+    path : str
+        The file, as rejections name it.
+    first_line_no : int
+        The line number of ``lines[0]`` in the file (1-based), for ``file:line``.
+    rejections : Rejections
+        The ledger the refused lines are counted in (changed in place).
+    source_ids, preset_ids : dict of str to int
+        Codes given so far to source and preset names (extended in place).
     """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError

@@ -115,6 +115,21 @@ def values_at(raw: np.ndarray, row_ladder: np.ndarray, n_ladders: int, own: int,
     Only rows with a quality and a positive value count. A ladder with fewer than two qualities has no
     value, unless ``exact[ladder]`` and its one quality is ``at`` itself (a real probe).
     Returns (float64 value per ladder, bool: the ladder has one).
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n_rows, n_fields), float64
+        Input columns in ``trainer.ingest.columns`` order; NaN where a row has no value.
+    row_ladder : ndarray of shape (n_rows,), int
+        Each row's ladder id, 0 to ``n_ladders - 1``.
+    n_ladders : int
+        How many ladders there are (the length of both results).
+    own : int
+        The column of ``raw`` to read (a size or bitrate, so positive).
+    exact : ndarray of shape (n_ladders,), bool
+        Ladders whose value may come from their one quality, when it is ``at``.
+    at : float
+        The quality (CRF, CQ or QP) to read the value at.
     """
     values = np.full(n_ladders, np.nan)
     found = np.zeros(n_ladders, dtype=bool)

@@ -108,7 +108,23 @@ def derive_probe_inputs(raw: np.ndarray, source_codes: np.ndarray, preset_codes:
                         in_place: bool = False) -> tuple[np.ndarray, ProbeCounts, np.ndarray]:
     """``with_probe_inputs`` on integer codes into sorted name tables (``trainer.ingest.codes``), every ladder at
     once (``trainer.ingest.ladders``); also returns each row's ladder id. ``in_place``: fill ``raw`` itself (a
-    caller's own copy; a million-row copy costs as much as the derivation on a machine slow to fault pages in)."""
+    caller's own copy; a million-row copy costs as much as the derivation on a machine slow to fault pages in).
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n_rows, n_fields), float64
+        Input columns in ``trainer.ingest.columns`` order; NaN where a row has no value.
+    source_codes, preset_codes : ndarray of shape (n_rows,), int
+        Each row's source and preset as codes into sorted name tables.
+    preset_names : ndarray of shape (n_presets,)
+        The preset name table ("" for a row that names none).
+    probe_quality : float
+        The quality the harness probes at.
+    probe_preset : str or None
+        The harness's probe preset, whose ladder stands for every ladder of its source, resolution and frame rate.
+    in_place : bool
+        Fill ``raw`` itself instead of a copy.
+    """
     keys = ladder_keys(raw, source_codes, preset_codes)
     ladder, n_ladders = keys.row_ladder, keys.n_ladders
     names = preset_names.tolist()

@@ -89,6 +89,21 @@ def synthetic_rows(
 
     Rows carry ``"synthetic": true`` unless ``mark_generated`` is off (tests that stand in for a
     real ingest); marked rows can pass the gate but never promote a model.
+
+    Parameters
+    ----------
+    codec : str
+        The codec whose stub curve the VMAF follows.
+    n_sources : int
+        Distinct sources (each with its own content complexity and brightness).
+    rows_per_source : int
+        Encodes per source.
+    noise_sigma : float
+        Standard deviation of the Gaussian noise on VMAF, in VMAF points.
+    seed : int
+        With the other arguments, fixes every number.
+    mark_generated : bool
+        Whether each row carries ``"synthetic": true``.
     """
     cols = synthetic_columns(codec, n_sources, rows_per_source, noise_sigma, seed)
     keys = list(cols)
@@ -104,7 +119,23 @@ def synthetic_rows(
 
 def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise_sigma: float, seed: int,
                          probe_quality: float | None = None):
-    """The same corpus as a training table, without a JSONL round trip (smoke runs, stubs, tests)."""
+    """The same corpus as a training table, without a JSONL round trip (smoke runs, stubs, tests).
+
+    Parameters
+    ----------
+    codec : str
+        The codec whose stub curve the VMAF follows.
+    n_sources : int
+        Distinct sources (each with its own content complexity and brightness).
+    rows_per_source : int
+        Encodes per source.
+    noise_sigma : float
+        Standard deviation of the Gaussian noise on VMAF, in VMAF points.
+    seed : int
+        With the other arguments, fixes every number.
+    probe_quality : float, optional
+        The quality the probe inputs are read at; None: the codec's harness default.
+    """
     from trainer.core.features import project_features
     from trainer.ingest.columns import FIELD_KEYS
     from trainer.ingest.corpus import CodecData

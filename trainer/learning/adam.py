@@ -31,8 +31,8 @@ class FusedAdam:
 
     @torch.no_grad()
     def step(self) -> None:
-        grads = [param.grad for param in self.params]
-        if any(grad is None for grad in grads):
+        grads = [param.grad for param in self.params if param.grad is not None]
+        if len(grads) < len(self.params):
             raise RuntimeError("FusedAdam.step() before every parameter has a gradient")
         torch._foreach_add_(self._steps, 1)
         torch._fused_adam_(self.params, grads, self._exp_avgs, self._exp_avg_sqs, [], self._steps, amsgrad=False,

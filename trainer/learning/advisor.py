@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 
@@ -34,6 +35,15 @@ LADDER = (3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 BEYOND_COUNTING = 1_000_000
 FAR_BEYOND = 10  # an estimate past this many times the current sources is a direction, not a number
 VERDICTS = ("more-sources-likely-enough", "not-reachable-with-these-inputs", "too-few-points")
+
+
+class CurvePoint(TypedDict):
+    """One size on the learning curve: its draws' mean fold PLCC and spread, and each draw's own."""
+
+    n_sources: int
+    mean_plcc: float
+    spread: float
+    draws: list[dict[str, float]]
 
 
 def curve_sizes(largest: int) -> tuple[int, ...]:
@@ -69,10 +79,10 @@ def plan_advice(data: CodecData, profile: TrainingProfile, seed: int,
         seed=stable_seed(seed, data.codec, "advice", k), observed=data.observed))] if sizes else []
 
 
-def curve_points(sizes: Sequence[int], outcomes: Sequence[AdviceOutcome]) -> list[dict[str, object]]:
+def curve_points(sizes: Sequence[int], outcomes: Sequence[AdviceOutcome]) -> list[CurvePoint]:
     """Per size, the draws whose five fold PLCCs are all defined: their mean PLCC and spread."""
     stacked = np.stack([o.plcc for o in sorted(outcomes, key=lambda o: o.fold_index)])  # [folds, sizes, draws]
-    points = []
+    points: list[CurvePoint] = []
     for i, size in enumerate(sizes):
         draws = [{"mean_plcc": float(stacked[:, i, d].mean()),
                   "spread": float(stacked[:, i, d].max() - stacked[:, i, d].min())}
@@ -104,7 +114,7 @@ def assemble_advice(data: CodecData, tasks: Sequence[AdviceTask], outcomes: Sequ
     advice: dict[str, object] = {
         "sources_now": data.n_sources,
         "draws_per_size": tasks[0].draws if tasks else 0,
-        "curve": [{**p, "mean_plcc": round(p["mean_plcc"], 4), "spread": round(p["spread"], 4),  # type: ignore[arg-type]
+        "curve": [{**p, "mean_plcc": round(p["mean_plcc"], 4), "spread": round(p["spread"], 4),
                    "draws": [{k: round(v, 4) for k, v in d.items()} for d in p["draws"]]} for p in points],
         "sources": [e.as_report() for e in errors],
         "training_seconds": round(sum(o.seconds for o in outcomes), 3),
@@ -124,7 +134,7 @@ def _empty_estimates() -> dict[str, object]:
             "sources_needed": empty.as_report()}
 
 
-def _judged(points: list[dict], sources_now: int, seed: int) -> dict[str, object]:
+def _judged(points: list[CurvePoint], sources_now: int, seed: int) -> dict[str, object]:
     sizes = [p["n_sources"] for p in points]
     mean_fit = fit_with_range(sizes, [[d["mean_plcc"] for d in p["draws"]] for p in points], 1.0, seed)
     spread_fit = fit_with_range(sizes, [[-d["spread"] for d in p["draws"]] for p in points], 0.0, seed)

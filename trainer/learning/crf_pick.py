@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -21,6 +22,16 @@ from trainer.core.features import QUALITY_INPUT
 TARGETS = (80.0, 85.0, 90.0, 93.0, 95.0)
 MIN_LADDER_POINTS = 3
 MISS_MARGIN = 1.0
+
+
+class PickSummary(TypedDict):
+    """The report's ``crf_pick``: picks over some ladders. A pooled metric is None when no fold had it."""
+
+    n: int
+    mean_abs_quality_error: float | None
+    mean_abs_vmaf_error: float | None
+    miss_rate: float | None
+    mean_bitrate_overspend_pct: float | None  # None also when no ladder has a bitrate
 
 
 @dataclass(frozen=True)
@@ -160,11 +171,26 @@ def _picks_by_ladder(features: np.ndarray, target: np.ndarray, kbps: np.ndarray,
 
 def crf_pick_metrics(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
                      predict: Callable[[np.ndarray], np.ndarray],
-                     ladders: np.ndarray | None = None) -> dict[str, float | int] | None:
+                     ladders: np.ndarray | None = None) -> PickSummary | None:
     """Summary over every ladder of these rows; None when no ladder has enough quality points.
 
     ``ladders`` (the corpus's ladder per row) keeps apart curves the inputs cannot tell apart:
     two presets of one source share their probe inputs but are measured separately.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order (float32); column ``QUALITY_INPUT`` is the quality a ladder steps through.
+    target : ndarray of shape (n_rows,)
+        Measured VMAF (0-100).
+    kbps : ndarray of shape (n_rows,)
+        Each row's encode bitrate in kbit/s; NaN where the corpus has none (then no bitrate is reported).
+    codec : str
+        The codec, for its quality range (the harness searches every integer quality in it).
+    predict : callable
+        The model: features of shape (m, 14) to predicted VMAF of shape (m,).
+    ladders : ndarray of shape (n_rows,), optional
+        The corpus's ladder id per row (int); None: ladders from the inputs alone.
     """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
@@ -224,9 +250,27 @@ def _points_per_ladder(ladder: np.ndarray, features: np.ndarray) -> np.ndarray:
 
 def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
                       predict: Callable[[np.ndarray], np.ndarray], groups: np.ndarray,
-                      ladders: np.ndarray | None = None) -> dict[str, dict]:
+                      ladders: np.ndarray | None = None) -> dict[str, PickSummary]:
     """A summary per group (source) of its own ladders' picks, so any set of sources can be pooled
-    later (the shipped model is compared with a challenger on the sources it never saw)."""
+    later (the shipped model is compared with a challenger on the sources it never saw).
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order (float32); column ``QUALITY_INPUT`` is the quality a ladder steps through.
+    target : ndarray of shape (n_rows,)
+        Measured VMAF (0-100).
+    kbps : ndarray of shape (n_rows,)
+        Each row's encode bitrate in kbit/s; NaN where the corpus has none (then no bitrate is reported).
+    codec : str
+        The codec, for its quality range (the harness searches every integer quality in it).
+    predict : callable
+        The model: features of shape (m, 14) to predicted VMAF of shape (m,).
+    groups : ndarray of shape (n_rows,)
+        The group (source name) of each row; a ladder never spans two groups.
+    ladders : ndarray of shape (n_rows,), optional
+        The corpus's ladder id per row (int); None: ladders from the inputs and groups alone.
+    """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return {}
@@ -239,7 +283,7 @@ def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray
     return {name: summary for name, group in sorted(picks.items()) if (summary := summarise(group))}
 
 
-def summarise(picks: list[Pick]) -> dict[str, float | int] | None:
+def summarise(picks: list[Pick]) -> PickSummary | None:
     if not picks:
         return None
     overspend = [p.overspend_pct for p in picks if np.isfinite(p.overspend_pct)]
@@ -252,14 +296,21 @@ def summarise(picks: list[Pick]) -> dict[str, float | int] | None:
     }
 
 
-def pool(per_fold: list[dict[str, float | int] | None]) -> dict[str, float | int] | None:
+def pool(per_fold: list[PickSummary | None]) -> PickSummary | None:
     """Folds' summaries into one, each weighted by its number of picks."""
     folds = [f for f in per_fold if f]
     if not folds:
         return None
-    n = sum(int(f["n"]) for f in folds)
-    pooled: dict[str, float | int] = {"n": n}
-    for key in ("mean_abs_quality_error", "mean_abs_vmaf_error", "miss_rate", "mean_bitrate_overspend_pct"):
-        values = [(float(f[key]), int(f["n"])) for f in folds if f.get(key) is not None]
-        pooled[key] = sum(v * w for v, w in values) / sum(w for _, w in values) if values else None
-    return pooled
+    return {
+        "n": sum(int(f["n"]) for f in folds),
+        "mean_abs_quality_error": _weighted([(f.get("mean_abs_quality_error"), f["n"]) for f in folds]),
+        "mean_abs_vmaf_error": _weighted([(f.get("mean_abs_vmaf_error"), f["n"]) for f in folds]),
+        "miss_rate": _weighted([(f.get("miss_rate"), f["n"]) for f in folds]),
+        "mean_bitrate_overspend_pct": _weighted([(f.get("mean_bitrate_overspend_pct"), f["n"]) for f in folds]),
+    }
+
+
+def _weighted(values: list[tuple[float | None, int]]) -> float | None:
+    """The mean of the values present, each weighted by its fold's number of picks."""
+    present = [(float(v), int(w)) for v, w in values if v is not None]
+    return sum(v * w for v, w in present) / sum(w for _, w in present) if present else None

@@ -70,6 +70,23 @@ def held_out_ladders(features: np.ndarray, target: np.ndarray, sources: np.ndarr
     """The ladders of these (held-out) rows with enough quality points, worst-picked first, at most ``limit``.
 
     ``ladder_ids`` (the corpus's ladders) keeps two presets of one source apart, as crf_pick does.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        The held-out rows' model inputs in contract order (float32).
+    target : ndarray of shape (n_rows,)
+        Their measured VMAF (0-100).
+    sources : ndarray of shape (n_rows,) or None
+        Source name per row, for each ladder's label; None labels ladders without one.
+    codec : str
+        The codec, for its quality range (the curve is drawn over all of it).
+    predict : callable
+        The fold model: features of shape (m, 14) to predicted VMAF of shape (m,).
+    limit : int
+        At most this many ladders are kept (the worst picked).
+    ladder_ids : ndarray of shape (n_rows,), optional
+        The corpus's ladder id per row (int).
     """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:

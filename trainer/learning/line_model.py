@@ -61,7 +61,23 @@ def line_log_mask(member: LineInputs, profile: TrainingProfile) -> np.ndarray:
 
 def fit_line(features: np.ndarray, target: np.ndarray, train_masks: np.ndarray, profile: TrainingProfile,
              observed: np.ndarray | None = None, name: str = LINE_CANDIDATE) -> MLPWeights:
-    """One embedded ridge line (family member ``name``) per row of ``train_masks`` ([F, n] bool), as MLP weights."""
+    """One embedded ridge line (family member ``name``) per row of ``train_masks`` ([F, n] bool), as MLP weights.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order.
+    target : ndarray of shape (n_rows,)
+        Measured VMAF (0-100).
+    train_masks : ndarray of shape (n_models, n_rows), bool
+        The rows each line is fitted on (one row per fold).
+    profile : TrainingProfile
+        Decides which inputs the line sees in log scale.
+    observed : ndarray of shape (14,) or (n_models, 14), bool, optional
+        The inputs some row really measured; the others get zero weight.
+    name : str
+        The member of the line family (``LINES``) to fit.
+    """
     member = LINES[name]
     masks = np.asarray(train_masks, dtype=bool)
     log_mask = line_log_mask(member, profile)

@@ -105,9 +105,30 @@ def fit(
     reference trainer's way). One seed per model gives each model its own stream for its weights and its
     row order over the whole table (rows outside its mask weigh 0): a model is then the same whether it
     trains alone or beside others, so how a codec's folds are split into tasks changes no result.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order (cast to float32).
+    target : ndarray of shape (n_rows,)
+        Measured VMAF (0-100).
+    train_masks : ndarray of shape (n_models, n_rows), bool
+        The rows each model trains on.
+    profile : TrainingProfile
+        Epochs, batch size, learning rate, weight decay (``shrink``) and which inputs are log-scaled.
+    seed : int or sequence of n_models ints
+        One stream for all models, or one per model (see above).
+    observed : ndarray of shape (14,) or (n_models, 14), bool, optional
+        The inputs some row really measured; None: all of them.
+    shrinks : sequence of n_models floats, optional
+        Each model's weight-decay strength; None: the profile's for all.
+    monotone : bool
+        Whether the prediction may only fall as the quality input rises.
+    convex : sequence of n_models bools, optional
+        Which models get decreasing quality units only.
     """
     per_model = not isinstance(seed, int)
-    seeds = [int(s) for s in seed] if per_model else [seed]
+    seeds = [seed] if isinstance(seed, int) else [int(s) for s in seed]
     torch.manual_seed(seeds[0])
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     x_all = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))

@@ -25,6 +25,7 @@ from trainer.learning.crf_pick import (
     MISS_MARGIN,
     TARGETS,
     Pick,
+    PickSummary,
     corpus_ladders,
     harness_pick,
     measured_ladder,
@@ -98,7 +99,25 @@ class PickLadder:
 def pick_ladders(features: np.ndarray, target: np.ndarray, kbps: np.ndarray, codec: str,
                  predict: Callable[[np.ndarray], np.ndarray], sources: np.ndarray,
                  ladder_ids: np.ndarray | None = None) -> tuple[PickLadder, ...]:
-    """Every ladder of these rows with enough quality points, with the model's curve along it."""
+    """Every ladder of these rows with enough quality points, with the model's curve along it.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order (float32); column ``QUALITY_INPUT`` is the quality a ladder steps through.
+    target : ndarray of shape (n_rows,)
+        Measured VMAF (0-100).
+    kbps : ndarray of shape (n_rows,)
+        Each row's encode bitrate in kbit/s; NaN where the corpus has none (then no bitrate is reported).
+    codec : str
+        The codec, for its quality range (the harness searches every integer quality in it).
+    predict : callable
+        The model: features of shape (m, 14) to predicted VMAF of shape (m,).
+    sources : ndarray of shape (n_rows,)
+        The source name of each row; a ladder never spans two sources.
+    ladder_ids : ndarray of shape (n_rows,), optional
+        The corpus's ladder id per row (int), keeping two presets of one source apart.
+    """
     features = np.asarray(features, dtype=np.float32)
     if features.shape[0] == 0:
         return ()
@@ -137,6 +156,6 @@ def picks_at(cases: Sequence[PickCase], offset: float) -> list[Pick]:
     return [case.ladder.pick_at(case.target, offset, case.oracle) for case in cases]
 
 
-def summary_at(cases: Sequence[PickCase], offset: float) -> dict[str, float | int] | None:
+def summary_at(cases: Sequence[PickCase], offset: float) -> PickSummary | None:
     """crf_pick's summary of these cases when the harness asks for target + ``offset``."""
     return summarise(picks_at(cases, offset))

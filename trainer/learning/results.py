@@ -10,7 +10,7 @@ import numpy as np
 from trainer.core.gate import LOSO_FOLD_COUNT, evaluate_gate
 from trainer.learning.baseline import BASELINE_KIND
 from trainer.learning.choice_risk import ridge_beats
-from trainer.learning.crf_pick import pool
+from trainer.learning.crf_pick import PickSummary, pool
 from trainer.learning.ladder_curves import LadderCurve
 from trainer.learning.pick_offsets import PickLadder
 from trainer.learning.selection import FoldChoice, final_choice
@@ -34,11 +34,11 @@ class FoldResult:
     baseline_plcc: float = float("nan")
     baseline_rmse: float = float("nan")
     # How well the fold's model picks quality for a target, as the harness uses it (learning.crf_pick).
-    crf_pick: dict[str, float | int] | None = None
+    crf_pick: PickSummary | None = None
     # The same picks on the held-out clips the harness probed, with its own probe as input (--harness-probes).
-    crf_pick_harness_probe: dict[str, float | int] | None = None
+    crf_pick_harness_probe: PickSummary | None = None
     # ... and with the 0 kbps the published harness sends (issue #40), as the exported graph recovers it.
-    crf_pick_harness_probe_0kbps: dict[str, float | int] | None = None
+    crf_pick_harness_probe_0kbps: PickSummary | None = None
     # Its held-out ladders, measured vs the model's curve, for the console's picture (not in report.json).
     ladders: tuple[LadderCurve, ...] = ()
     # The candidate nested LOSO chose for this fold (learning.selection); None without a nested choice.
@@ -48,7 +48,7 @@ class FoldResult:
     # (float32, same order) and its quality picks summarised per held-out source.
     held_out_rows: np.ndarray | None = field(default=None, compare=False, repr=False)
     predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
-    crf_pick_by_source: dict[str, dict] | None = field(default=None, compare=False, repr=False)
+    crf_pick_by_source: dict[str, PickSummary] | None = field(default=None, compare=False, repr=False)
     # With --harness-probes: the fold model on its held-out rows as the harness serves them (its own probe of
     # each clip it probed), what calibration is made of; None: ``predictions`` are already that.
     served_predictions: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -111,11 +111,11 @@ class CodecResult:
             return None
         return float(np.mean(values))
 
-    def crf_pick(self) -> dict[str, float | int] | None:
+    def crf_pick(self) -> PickSummary | None:
         """The folds' quality picks pooled (None on a corpus without quality ladders)."""
         return pool([f.crf_pick for f in self.folds])
 
-    def crf_pick_harness_probe(self) -> dict[str, float | int] | None:
+    def crf_pick_harness_probe(self) -> PickSummary | None:
         """The folds' picks with the harness's own probe as input, pooled (None without --harness-probes)."""
         return pool([f.crf_pick_harness_probe for f in self.folds])
 
@@ -194,6 +194,21 @@ def judged_result(
     provenance: list[dict[str, object]],
     synthetic: bool,
 ) -> CodecResult:
+    """A codec's verdict from its folds, through the gate; a synthetic run can never pass.
+
+    Parameters
+    ----------
+    codec : str
+        The codec judged.
+    n_rows, n_sources : int
+        Its training table's rows and distinct sources, for the report.
+    folds : list of FoldResult
+        Its LOSO folds in any order (judged in fold order).
+    provenance : list of dict
+        The corpus files its rows came from (the report's ``codecs[].provenance``).
+    synthetic : bool
+        Whether the run trains on the synthetic smoke corpus: a pass then becomes a fail with ``SYNTHETIC_REASON``.
+    """
     ordered = sorted(folds, key=lambda f: f.fold_index)
     verdict = evaluate_gate([f.plcc for f in ordered])
     reasons = list(verdict.reasons)

@@ -20,6 +20,7 @@ from trainer.learning.selection import Candidate, FoldChoice
 
 if TYPE_CHECKING:
     from trainer.learning.choice_rule import PickScoring
+    from trainer.learning.crf_pick import PickSummary
     from trainer.learning.model import MLPWeights
 
 # torch is imported inside the task functions: the processes that run tasks pay for it
@@ -125,8 +126,8 @@ def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list
         return _fit_fold_models(_quality_ladder_part(task), kbps[task.pick_rows])
     picks = None if task.sources is None else PickScoring(task.codec, kbps, task.sources, task.ladders)
     may_choose = picks is not None and nested_applies(task.profile, task.target.shape[0], 2)
-    offered = _offered(task, picks) if may_choose else []
-    if picks is None or len(offered) < 2:
+    offered = _offered(task, picks) if may_choose and picks is not None else []
+    if picks is None or task.sources is None or len(offered) < 2:  # no sources: no picks either
         weights = fit(task.features, task.target, ~task.held_out, task.profile, task.fit_seed, task.observed)
         return weights, [None] * len(task.fold_indices)
     from trainer.learning.nested_fit import fit_with_choice
@@ -193,11 +194,8 @@ def _served(task: FoldTask, val: np.ndarray) -> np.ndarray | None:
     return None if task.harness_probe is None else served_features(task.features[val], task.harness_probe[val])
 
 
-Summary = dict[str, float | int] | None
-
-
 def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,
-               fold_model: Callable[[np.ndarray], np.ndarray]) -> tuple[Summary, Summary]:
+               fold_model: Callable[[np.ndarray], np.ndarray]) -> tuple[PickSummary | None, PickSummary | None]:
     """The fold's picks on its held-out clips that the harness probed, with the harness's probe as input:
     at its measured bitrate, and at the 0 kbps the published harness sends (recovered from the probe's frame
     sizes, as the fold model's exported graph would recover it)."""

@@ -11,6 +11,7 @@ from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY
 from trainer.core.display import clip, clip_path
 from trainer.ingest.corpus import CodecData, Corpus
 from trainer.ingest.discovery import CorpusInputs
+from trainer.learning.crf_pick import PickSummary
 from trainer.learning.events import (
     CodecCancelled,
     CodecFinished,
@@ -101,7 +102,7 @@ def _fold_choice(result: FoldResult) -> str:
     return f"; model: {describe_choice(result.model_choice.as_report())} (inner folds)"
 
 
-def describe_crf_pick(pick: dict[str, float | int] | None, lead: str, label: str = "crf pick") -> str:
+def describe_crf_pick(pick: PickSummary | None, lead: str, label: str = "crf pick") -> str:
     """How the model picks quality as the harness uses it; empty without quality ladders."""
     if not pick:
         return ""

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from trainer.core.atomic import atomic_write_bytes, atomic_write_text
 from trainer.shipping.artifacts import sha256_bytes
+
+
+class ManifestEntry(TypedDict):
+    """One file of a backup's manifest.json: its sha256 when it existed, ``created`` when the run made it."""
+
+    file: str
+    sha256: NotRequired[str]
+    created: NotRequired[bool]
 
 
 def unique_backup_dir(backup_root: Path, stamp: str) -> Path:
@@ -17,10 +26,10 @@ def unique_backup_dir(backup_root: Path, stamp: str) -> Path:
     return candidate
 
 
-def write_backup(paths: list[Path], backup_dir: Path) -> list[dict[str, object]]:
+def write_backup(paths: list[Path], backup_dir: Path) -> list[ManifestEntry]:
     """Copy each existing file; one that does not exist yet is recorded as ``created`` (a restore removes it)."""
     backup_dir.mkdir(parents=True, exist_ok=False)
-    manifest: list[dict[str, object]] = []
+    manifest: list[ManifestEntry] = []
     for path in paths:
         if path.exists():
             data = path.read_bytes()

@@ -146,8 +146,25 @@ def plan_promotion(
     allow_regression: Collection[str] = (),
     override_by: str = "--allow-regression",
 ) -> PromotionPlan:
-    """``allow_regression``: codecs that may replace a shipped model that scores better on the same
-    rows; ``override_by`` says who allowed it, on the card."""
+    """What a promotion would write for each judged codec, or why it may not (nothing is written here).
+
+    Parameters
+    ----------
+    results : mapping of str to CodecResult
+        The verdict of each codec in the run.
+    finals : mapping of str to FinalModel
+        The full-corpus retrain of each passing codec (the weights that would ship).
+    datas : mapping of str to CodecData
+        Each codec's training table: generated rows block a promotion; the features check the ONNX.
+    model_dir : Path
+        The model directory whose files the plan would replace.
+    report_path : str
+        The run's report, named on the card by its file name only (cards are committed).
+    allow_regression : collection of str
+        Codecs that may replace a shipped model that scores better on the same rows.
+    override_by : str
+        Who allowed those regressions, as the card says it.
+    """
     plan = PromotionPlan()
     report_name = Path(report_path).name  # cards are committed: no machine's directories in them
     for codec in sorted(results, key=SUPPORTED_CODECS.index):
@@ -166,7 +183,7 @@ def plan_promotion(
                 blocked = validate_onnx(onnx_bytes, final.weights, datas[codec].features)
                 blocked += monotone_violations(onnx_bytes, datas[codec].features, codec)
                 worse = None if blocked else _regression(result, model_path(model_dir, codec), onnx_bytes)
-                overridable = bool(worse) and worse.startswith(WORSE)  # type: ignore[union-attr]
+                overridable = worse is not None and worse.startswith(WORSE)
                 if worse and not (overridable and codec in allow_regression):
                     blocked.append(worse)
                     if overridable:
@@ -257,7 +274,7 @@ def _sidecar_change(codec: str, model_dir: Path, model_sha: str | None, calibrat
     if model_sha is None or data is None or data.n_generated:
         return None
     if calibration is not None and calibration.get("status") == "ok":
-        margin = next(row["margin_vmaf"] for row in calibration["interval_table"]  # type: ignore[attr-defined]
+        margin = next(row["margin_vmaf"] for row in calibration["interval_table"]  # type: ignore[attr-defined]  # calibration section untyped until the second wave
                       if row["alpha"] == 0.05)
         return _change(codec, path, "write-calibration", sidecar_bytes(codec, model_sha, calibration),
                        f"{calibration['method']} margin +-{margin:.2f} VMAF at alpha 0.05 for {model_sha[:12]}")
