@@ -24,6 +24,7 @@ from trainer.learning.planning import build_final_task, build_fold_tasks, mixed_
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.selection import FoldChoice
 from trainer.learning.tasks import run_final_task, run_fold_task
+from trainer.outputs.describe import codec_notes
 
 SIMPLEST_FIRST = ["line-bpp", "line-ladder", "shrink=6"]
 
@@ -121,6 +122,8 @@ def test_a_mixed_table_trains_on_its_quality_ladders_alone_so_its_picks_do_not_m
     data, poisoned = _mixed_corpus(tmp_path), _mixed_corpus(tmp_path, poison=-30.0)
     rows = mixed_pick_rows(data)
     assert rows is not None and rows.sum() == 12 * 10 and (~rows).sum() == 40 * 6
+    note = next(n for n in codec_notes(data) if n.startswith("mixed table"))
+    assert "120 rows of 12 sources on quality ladders" in note and "240 rows (40 sources" in note
     assert mixed_pick_rows(load_corpus([write_rows(tmp_path / "s.jsonl", constant_quality_rows())])
                            .for_codec("libx264")) is None  # a table of one kind trains as before
     clean = [r for t in build_fold_tasks(data, DEFAULT_PROFILE, 0) for r in run_fold_task(t)]
