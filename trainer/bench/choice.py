@@ -9,12 +9,14 @@ worst decile, and the share of subsets more than 0.005 PLCC below it; then the s
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from trainer.bench.choice_eval import RuleScore, Subset, draw_subsets, rule_scores, subset_data, summarise
+from trainer.executors.process_pool import configure_worker
 from trainer.ingest.corpus import CodecData, load_corpus
 from trainer.learning.choice_rule import CHOICE_RULES, DEFAULT_RULE
 from trainer.learning.planning import build_fold_tasks
@@ -62,11 +64,14 @@ def bench_choice(corpus: Path, codec: str = "libx264", workers: int = 2, sizes: 
     scores: dict[str, dict[str, list[RuleScore]]] = {rule: {} for rule in CHOICE_RULES}
     chosen_counts: dict[str, int] = {}
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=configure_worker,
+                             initargs=(os.getpid(),)) as pool:
         futures = [(subset, pool.submit(score_subset, subset_data(data, subset), seed))
                    for subset in subsets for seed in seeds]
-        for subset, future in futures:
+        for done, (subset, future) in enumerate(futures, start=1):
             by_rule, chosen = future.result()
+            if done % 100 == 0:
+                print(f"  {done}/{len(futures)} runs, {time.perf_counter() - started:.0f} s", flush=True)
             for rule, score in by_rule.items():
                 scores[rule].setdefault(subset.name, []).append(score)
             for name in chosen:

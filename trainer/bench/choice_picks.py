@@ -10,6 +10,7 @@ mean pick error per held-out clip (corpus inputs), from the candidates' outer sc
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.bench.choice_eval import draw_subsets, subset_data
+from trainer.executors.process_pool import configure_worker
 from trainer.ingest.corpus import CodecData, load_corpus
 from trainer.ingest.harness_probes import load_harness_probes
 from trainer.learning.choice_rule import CHOICE_RULES
@@ -59,7 +61,8 @@ def bench_choice_picks(corpus: Path, probes: Sequence[Path], codec: str = "libx2
           f"{','.join(map(str, seeds))}: the default vs the harness's curve on the same held-out ladders ==",
           flush=True)
     runs: dict[str, list[dict[str, object]]] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as executor:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+                             initializer=configure_worker, initargs=(os.getpid(),)) as executor:
         futures = [(s, executor.submit(score_pick_subset, subset_data(data, s, keep_harness=True), seed))
                    for s in subsets for seed in seeds]
         for subset, future in futures:
