@@ -57,8 +57,7 @@ def subset_data(data: CodecData, subset: Subset, keep_harness: bool = False) -> 
            if getattr(data, name) is not None}
     harness = None
     if keep_harness and data.harness is not None:
-        harness = replace(data.harness, **{name: value[rows] for name, value in vars(data.harness).items()
-                                           if isinstance(value, np.ndarray) and value.shape[:1] == rows.shape})
+        harness = replace(data.harness, probe=data.harness.probe[rows])  # its one per-row array
     return replace(data, **cut, harness=harness)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from trainer.bench.choice_eval import draw_subsets, subset_data
+from trainer.core.sections import number, section
 from trainer.executors.process_pool import configure_worker
 from trainer.ingest.corpus import CodecData, load_corpus
 from trainer.ingest.harness_probes import load_harness_probes
@@ -46,8 +47,10 @@ def score_pick_subset(data: CodecData, seed: int) -> dict[str, object]:
             chosen = choice.rule_choices.get(rule, choice.chosen) if choice else None
             by_source = (choice.outer_pick_by_source.get(chosen, {}) if choice and chosen else {}) or \
                 (fold.crf_pick_by_source or {})
-            steps[rule] += [float(v) if not isinstance(v, dict) else float(v["mean_abs_quality_error"])
-                            for v in by_source.values()]
+            for value in by_source.values():
+                error = number(value["mean_abs_quality_error"] if isinstance(value, Mapping) else value)
+                if error is not None:
+                    steps[rule].append(error)
     return {"model": {"crf_pick_harness_probe": pool([f.crf_pick_harness_probe for f in folds])},
             "curve": curve, "rule_steps": {rule: float(np.mean(v)) if v else float("nan") for rule, v in steps.items()}}
 
@@ -72,7 +75,7 @@ def bench_choice_picks(corpus: Path, probes: Sequence[Path], codec: str = "libx2
     for size in sizes:
         names = [s.name for s in subsets if len(s.sources) == size]
         for label, side, key in ROWS:
-            rows = [[(r[side] or {}).get(key) for r in runs[n]] for n in names]  # type: ignore[union-attr]
+            rows = [[section(r, side).get(key) for r in runs[n]] for n in names]
             cell = [np.mean([[p["mean_abs_quality_error"], p["miss_rate"], p["mean_bitrate_overspend_pct"]]
                              for p in seeds_ if p], axis=0) for seeds_ in rows if any(seeds_)]
             steps, misses, rate = np.mean(cell, axis=0)

@@ -19,16 +19,17 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from trainer.core.probe_recovery import at_zero_kbps
+from trainer.core.sections import section
 from trainer.ingest.corpus import CodecData
 from trainer.ingest.harness_probes import served_features, with_probe
 from trainer.learning.calibration_sets import served_inputs
-from trainer.learning.crf_pick import crf_pick_by_group, crf_pick_metrics, pool
+from trainer.learning.crf_pick import PickSummary, crf_pick_by_group, crf_pick_metrics, pool
 from trainer.learning.floor import compare_with_curve
 from trainer.learning.harness_curve import coefficients_report, curve_predictor
 from trainer.learning.pick_offsets import pick_cases, summary_at
 from trainer.learning.results import FoldResult
 
-Summary = dict[str, float | int] | None
+Summary = PickSummary | None
 
 
 def _fold_rows(folds: Sequence[FoldResult]) -> list[np.ndarray]:
@@ -59,7 +60,7 @@ def _curve_rows(data: CodecData, folds: Sequence[FoldResult]) -> dict[str, Summa
             "crf_pick_harness_probe_0kbps": pool(zero)}
 
 
-def challenger_by_source(folds: Sequence[FoldResult]) -> dict[str, dict]:
+def challenger_by_source(folds: Sequence[FoldResult]) -> dict[str, PickSummary]:
     """The challenger's out-of-fold picks per source on the served inputs (its folds' pick ladders)."""
     by_source: dict[str, list] = {}
     for case in pick_cases([ladder for fold in folds for ladder in fold.pick_ladders]):
@@ -94,19 +95,20 @@ def harness_curve_report(data: CodecData, folds: Sequence[FoldResult], challenge
         floor["reason"] = label
     if not challenger_ships:  # this run's model, judged too: it is what a pass on more data would ship
         mine = challenger_by_source(folds)
-        floor["challenger"] = {key: compare_with_curve(mine, curves[key], NOT_PROMOTED, name, in_directory=False)
-                               for key, name in FLOOR_CURVES}
-        warnings += [str(v["warning"]) for v in floor["challenger"].values() if v.get("warning")]  # type: ignore[union-attr]
+        challenger = {key: compare_with_curve(mine, curves[key], NOT_PROMOTED, name, in_directory=False)
+                      for key, name in FLOOR_CURVES}
+        floor["challenger"] = challenger
+        warnings += [str(v["warning"]) for v in challenger.values() if v.get("warning")]
     floor["warnings"] = warnings
     return {"coefficients": coefficients_report(data.codec), **rows, "floor": floor}
 
 
 def _model_in_directory(folds: Sequence[FoldResult], challenger_ships: bool,
-                        incumbent: Mapping[str, object] | None) -> tuple[dict[str, dict] | None, str]:
+                        incumbent: Mapping[str, object] | None) -> tuple[Mapping[str, Mapping] | None, str]:
     """The per-source picks of the model that will be in the model directory after this run, and its name
     (or None and why it cannot be judged)."""
     if challenger_ships:
         return challenger_by_source(folds), "promoted challenger"
-    if isinstance(incumbent, Mapping) and incumbent.get("comparable") and incumbent.get("crf_pick_served_by_source"):
-        return dict(incumbent["crf_pick_served_by_source"]), f"kept {incumbent.get('kind', 'shipped')}"  # type: ignore[call-overload]
+    if section(incumbent).get("comparable") and (by_source := section(incumbent, "crf_pick_served_by_source")):
+        return dict(by_source), f"kept {section(incumbent).get('kind', 'shipped')}"
     return None, "the kept model could not be scored on these ladders (see incumbent)"

@@ -119,7 +119,7 @@ class CodecResult:
         """The folds' picks with the harness's own probe as input, pooled (None without --harness-probes)."""
         return pool([f.crf_pick_harness_probe for f in self.folds])
 
-    def crf_pick_harness_probe_0kbps(self) -> dict[str, float | int] | None:
+    def crf_pick_harness_probe_0kbps(self) -> PickSummary | None:
         """The same picks with the 0 kbps the published harness sends (None without --harness-probes)."""
         return pool([f.crf_pick_harness_probe_0kbps for f in self.folds])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from trainer.core.sections import entries, section
 from trainer.shipping.harness_command import command_note, curve_rows, predict_command
 
 Table = Callable[[Sequence[str], Sequence[Sequence[object]]], list[str]]
@@ -61,10 +62,8 @@ def calibration_curve_rows(harness_curve: Mapping | None) -> list[list[str]]:
 
 def predict_lines(report: Mapping[str, object], codecs: Sequence[Mapping]) -> list[str]:
     """``vmaf-tune predict`` for the model each judged codec leaves in the model directory, offset added."""
-    promotion = report.get("promotion") if isinstance(report.get("promotion"), Mapping) else {}
-    promoted = {c.get("codec") for c in (promotion or {}).get("planned") or []  # type: ignore[union-attr]
-                if c.get("action") == "replace-model"}
-    model_dir = str(((report.get("run_provenance") or {}).get("args") or {}).get("model_dir") or "model")  # type: ignore[union-attr]
+    promoted = {c.get("codec") for c in entries(report, "promotion", "planned") if c.get("action") == "replace-model"}
+    model_dir = str(section(report, "run_provenance", "args").get("model_dir") or "model")
     lines = []
     for codec in codecs:
         if codec["status"] in ("missing-rows", "insufficient-sources", "error"):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from trainer.core.sections import section, strings
+
 COMMAND_ALPHA = 0.10
 HARNESS_DEFAULT_TARGET = 93.0  # ``vmaf-tune predict --target-vmaf`` default
 UNFIXABLE = 100.0  # learning.pick_offsets.UNFIXABLE_OFFSET: no offset saves the pick
@@ -61,9 +63,9 @@ def floor_lines(harness_curve: Mapping[str, object] | None) -> list[str]:
     if not isinstance(floor, Mapping):
         return []
     if floor.get("warnings"):
-        return [f"- WARNING: {w}" for w in floor["warnings"]]  # type: ignore[union-attr]
+        return [f"- WARNING: {w}" for w in strings(floor, "warnings")]
     if not floor.get("judged"):
-        reason = floor.get("reason") or (floor.get("as_published") or {}).get("reason")  # type: ignore[union-attr]
+        reason = floor.get("reason") or section(floor, "as_published").get("reason")
         return [f"- harness curve: not judged ({reason or 'no picks'})"]
     return [f"- harness curve: the {floor.get('model')} model does not pick worse than the harness's own curve "
             "(as published at 0 kbps, nor with the bitrate parse fixed) beyond sampling noise"]
@@ -80,7 +82,7 @@ def curve_rows(harness_curve: Mapping[str, object] | None) -> list[tuple[str, Ma
         return []
     rows = []
     for key, label in CURVE_ROWS:
-        for judged in (floor.get(key), (floor.get("challenger") or {}).get(key)):  # type: ignore[union-attr]
+        for judged in (floor.get(key), section(floor, "challenger").get(key)):
             if isinstance(judged, Mapping) and judged.get("curve_pick"):
                 rows.append((label, judged["curve_pick"]))
                 break

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS
+from trainer.core.sections import strings
 from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FinalModel
 from trainer.learning.selection import describe_choice
@@ -235,8 +236,7 @@ def harness_notes(results: Mapping[str, CodecResult], model_dir: Path,
         result = results[codec]
         if not result.folds:
             continue
-        floor = (result.harness_curve or {}).get("floor") or {}
-        warnings = [f"WARNING: {w}" for w in floor.get("warnings") or []]  # type: ignore[union-attr]
+        warnings = [f"WARNING: {w}" for w in strings(result.harness_curve, "floor", "warnings")]
         calibration = (result.calibration if codec in promoted
                        else _kept_calibration(result, sha256_file(model_path(model_dir, codec))))
         which = "this run's model" if codec in promoted else "the kept model"
