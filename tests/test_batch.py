@@ -15,10 +15,11 @@ REPORT_KEYS = {
 CODEC_KEYS = {
     "codec", "status", "mean_plcc", "plcc_spread", "mean_srocc", "mean_rmse", "n_rows_total",
     "n_distinct_sources", "failure_reasons", "corpus_provenance", "folds", "baseline", "training_seconds", "crf_pick",
-    "crf_pick_harness_probe", "incumbent", "model_choice", "advice", "calibration",
+    "crf_pick_harness_probe", "crf_pick_harness_probe_0kbps", "harness_curve", "incumbent", "model_choice", "advice",
+    "calibration",
 }
 FOLD_KEYS = {"fold_index", "held_out_sources", "plcc", "srocc", "rmse", "n_train", "n_val", "crf_pick",
-             "crf_pick_harness_probe", "model_choice"}
+             "crf_pick_harness_probe", "crf_pick_harness_probe_0kbps", "model_choice"}
 
 
 def run(tmp_path, *argv, name="out"):

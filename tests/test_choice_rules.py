@@ -20,7 +20,7 @@ from trainer.learning.choice_rule import (
     one_standard_error_choice,
     paired_choice,
 )
-from trainer.learning.planning import build_final_task, build_fold_tasks, mixed_pick_rows
+from trainer.learning.planning import build_final_task, build_fold_tasks, fold_plan
 from trainer.learning.profiles import DEFAULT_PROFILE
 from trainer.learning.selection import FoldChoice
 from trainer.learning.tasks import run_final_task, run_fold_task
@@ -120,12 +120,12 @@ def test_a_mixed_table_trains_on_its_quality_ladders_alone_so_its_picks_do_not_m
     bitrate ladders' VMAF changes neither a fold model's predictions on the sweep nor the shipped
     model, while those rows are still judged in their folds."""
     data, poisoned = _mixed_corpus(tmp_path), _mixed_corpus(tmp_path, poison=-30.0)
-    rows = mixed_pick_rows(data)
+    rows = fold_plan(data, 0).pick_rows
     assert rows is not None and rows.sum() == 12 * 10 and (~rows).sum() == 40 * 6
-    note = next(n for n in codec_notes(data) if n.startswith("mixed table"))
+    note = next(n for n in codec_notes(data, rows) if n.startswith("mixed table"))
     assert "120 rows of 12 sources on quality ladders" in note and "240 rows (40 sources" in note
-    assert mixed_pick_rows(load_corpus([write_rows(tmp_path / "s.jsonl", constant_quality_rows())])
-                           .for_codec("libx264")) is None  # a table of one kind trains as before
+    assert fold_plan(load_corpus([write_rows(tmp_path / "s.jsonl", constant_quality_rows())])
+                     .for_codec("libx264"), 0).pick_rows is None  # a table of one kind trains as before
     clean = [r for t in build_fold_tasks(data, DEFAULT_PROFILE, 0) for r in run_fold_task(t)]
     dirty = [r for t in build_fold_tasks(poisoned, DEFAULT_PROFILE, 0) for r in run_fold_task(t)]
     for a, b in zip(clean, dirty, strict=True):
@@ -135,6 +135,23 @@ def test_a_mixed_table_trains_on_its_quality_ladders_alone_so_its_picks_do_not_m
         assert a.model_choice is not None and a.model_choice.criterion == "crf_pick"  # the sweep chose, by picks
     final = [run_final_task(build_final_task(d, DEFAULT_PROFILE, 0, None)) for d in (data, poisoned)]
     np.testing.assert_array_equal(final[0].w1, final[1].w1)
+
+
+def test_quality_ladders_too_few_to_stand_alone_leave_the_table_whole(tmp_path):
+    """Three CRFs of a few clips among bitrate ladders are not a corpus: cutting to them left a fold with
+    nothing to train on, and every fold of the codec ended in TrainingDiverged. Below the gate's five
+    sources, or where a fold would keep none of them to train on, the whole table trains."""
+    ladders = line_rows(40, seed=1, codec="libx264")
+    for row in ladders:
+        row["src"] = f"ladder-{row['src']}"
+    for n_sweep in (1, 4):
+        files = [write_rows(tmp_path / f"sweep{n_sweep}.jsonl", constant_quality_rows(n_sources=n_sweep)),
+                 write_rows(tmp_path / "ladders.jsonl", ladders)]
+        data = load_corpus(files).for_codec("libx264")
+        plan = fold_plan(data, 0)
+        assert plan.pick_rows is None and not [n for n in codec_notes(data, None) if n.startswith("mixed")]
+        results = [r for t in build_fold_tasks(data, DEFAULT_PROFILE, 0, plan=plan) for r in run_fold_task(t)]
+        assert len(results) == 5 and all(np.isfinite(r.plcc) for r in results)
 
 
 def test_subsets_are_seeded_and_cut_every_row_array_alike(tmp_path):

@@ -53,8 +53,8 @@ def subset_data(data: CodecData, subset: Subset, keep_harness: bool = False) -> 
     """The codec table restricted to the subset's sources (every per-row array cut alike); the harness's
     probes of its clips too with ``keep_harness``, else none."""
     rows = np.isin(data.sources, np.array(subset.sources))
-    cut = {name: getattr(data, name)[rows] for name in ("features", "target", "sources", "encode_kbps", "ladders")
-           if getattr(data, name) is not None}
+    arrays = ("features", "target", "sources", "encode_kbps", "ladders", "quality_stated")
+    cut = {name: getattr(data, name)[rows] for name in arrays if getattr(data, name) is not None}
     harness = None
     if keep_harness and data.harness is not None:
         harness = replace(data.harness, probe=data.harness.probe[rows])  # its one per-row array

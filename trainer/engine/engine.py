@@ -22,7 +22,7 @@ from trainer.executors.dask_cluster import ClusterUnavailable
 from trainer.executors.host import ExecutorFactory, ExecutorHost, is_broken_executor
 from trainer.ingest.corpus import CodecData
 from trainer.learning.events import EngineError, Event, PoolReplaced, TaskRetried, WorkerDied
-from trainer.learning.planning import build_final_task, build_fold_tasks, fold_groups
+from trainer.learning.planning import build_final_task, build_fold_tasks, fold_groups, fold_plan
 from trainer.learning.profiles import TrainingProfile
 from trainer.learning.results import CodecResult, FinalModel
 from trainer.learning.tasks import FinalTask, FoldTask
@@ -149,9 +149,10 @@ class TrainingEngine:
             with self._lock:
                 events = self._book.verdict_without_training(codec, data)
                 if events is None:
-                    job_id, opened = self._book.open_job(codec, data, len(fold_groups(self.profile, data.n_rows)))
+                    plan, n_tasks = fold_plan(data, self.seed), len(fold_groups(self.profile, data.n_rows))
+                    job_id, opened = self._book.open_job(codec, data, n_tasks, trained_rows=plan.pick_rows)
                     events = self._apply(opened)
-                    self._dispatcher.enqueue(build_fold_tasks(data, self.profile, self.seed, job_id))
+                    self._dispatcher.enqueue(build_fold_tasks(data, self.profile, self.seed, job_id, plan))
                     self._finals.start_beside_folds(self.profile, data)
             self._emit_all(events)
 

@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.ingest.corpus import CodecData
 from trainer.learning.calibration_sets import challenger_calibration
@@ -125,15 +127,17 @@ class JobBook:
         self.loading.discard(codec)
         return self.publish(error_result(codec, 0, 0, f"corpus load failed: {type(exc).__name__}: {exc}"))
 
-    def open_job(self, codec: str, data: CodecData, n_tasks: int,
-                 n_folds: int = LOSO_FOLD_COUNT) -> tuple[int, Transition]:
-        """Register a job with ``n_tasks`` tasks; a job of the same codec still running is superseded."""
+    def open_job(self, codec: str, data: CodecData, n_tasks: int, n_folds: int = LOSO_FOLD_COUNT,
+                 trained_rows: np.ndarray | None = None) -> tuple[int, Transition]:
+        """Register a job with ``n_tasks`` tasks; a job of the same codec still running is superseded.
+        ``trained_rows``: a mixed table's quality-ladder rows, the only ones trained on (learning.planning)."""
         transition = self._supersede(codec)  # requested again while this load ran: the newer data wins
         self.loading.discard(codec)
         job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1
         self.jobs[job_id] = Job(job_id, codec, data, n_tasks, n_folds)
         self.active[codec] = job_id
-        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds, data))
+        transition.events.append(CodecQueued(codec, data.n_rows, data.n_sources, n_folds, data,
+                                                     trained_rows))
         return job_id, transition
 
     def task_done(self, job_id: int, folds: list[FoldResult]) -> list[Event]:

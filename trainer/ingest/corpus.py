@@ -41,6 +41,9 @@ class CodecData:
     # The harness's own probe of some clips, replacing their probe inputs (``--harness-probes``): held-out
     # picks are judged again with these; training never sees them.
     harness: HarnessFeatures | None = None
+    # [n] bool: rows that state their quality (CRF, CQ or QP); None where the table was built without saying.
+    # A table of both kinds trains on these alone (learning.row_kinds).
+    quality_stated: np.ndarray | None = None
 
     def with_harness_probes(self, probes: HarnessProbes) -> CodecData:
         """This table with the harness's own probe of its clips beside it, at its probe quality (for judging only)."""
@@ -181,8 +184,7 @@ class Corpus:
             probe=probe,
             probe_quality=float(probe_quality),
             encode_kbps=raw[:, RAW_COLUMNS.index("bitrate_kbps")].astype(np.float32),
-            ladders=ladders,
-        )
+            ladders=ladders, quality_stated=~np.isnan(raw[:, RAW_COLUMNS.index("crf")]))
 
     def probe_counts(self, probe_quality: Mapping[str, float] | None = None) -> ProbeCounts:
         """Rows by the origin of their probe inputs, over every codec (for the report);

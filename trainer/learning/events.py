@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FoldResult
 
@@ -17,6 +19,8 @@ class CodecQueued:
     # The table queued (no copy): outputs.describe says what the log needs of its inputs (frame sizes withheld
     # or taken on trust, --harness-probes) from it.
     data: CodecData | None = field(default=None, compare=False, repr=False)
+    # A mixed table's quality-ladder rows, the only ones its models train on (learning.planning.fold_plan)
+    trained_rows: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from trainer.core.features import QUALITY_INPUT
 from trainer.core.gate import LOSO_FOLD_COUNT
 from trainer.core.seeds import stable_seed
 from trainer.ingest.corpus import CodecData
-from trainer.learning.crf_pick import pick_ladder_rows
 from trainer.learning.folds import fold_masks
 from trainer.learning.profiles import TrainingProfile
-from trainer.learning.row_kinds import mixed_kinds, quality_ladder_rows
+from trainer.learning.row_kinds import mixed_kinds
 from trainer.learning.selection import profile_for
 from trainer.learning.tasks import FinalTask, FoldTask
 
@@ -34,19 +34,37 @@ def fold_seeds(seed: int, codec: str, folds: tuple[int, ...], profile: TrainingP
     return (stable_seed(seed, codec, *folds),)
 
 
-def mixed_pick_rows(data: CodecData) -> np.ndarray | None:
-    """The rows on a quality ladder where the codec's table holds both row kinds, else None (learning.row_kinds)."""
-    if data.n_rows == 0 or not np.ptp(data.features[:, QUALITY_INPUT]) > 0:
-        return None  # no quality input varies: no row is on a quality ladder
-    quality = data.features[:, QUALITY_INPUT]
-    on_ladder = (pick_ladder_rows(data.features, None) if data.ladders is None
-                 else quality_ladder_rows(data.ladders, quality))
-    return mixed_kinds(on_ladder)
+@dataclass(frozen=True)
+class FoldPlan:
+    """How a codec's table is judged under one seed: each fold's held-out rows and the rows models train on."""
+
+    held_out: np.ndarray  # bool [LOSO_FOLD_COUNT, n]
+    pick_rows: np.ndarray | None  # bool [n]: a mixed table's quality-ladder rows, the only ones trained on
 
 
-def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_id: int = 0) -> list[FoldTask]:
+def fold_plan(data: CodecData, seed: int) -> FoldPlan:
     held_out = fold_masks(data.sources, seed, LOSO_FOLD_COUNT)
-    pick_rows = mixed_pick_rows(data)
+    return FoldPlan(held_out, mixed_pick_rows(data, held_out))
+
+
+def mixed_pick_rows(data: CodecData, held_out: np.ndarray) -> np.ndarray | None:
+    """The rows that state a quality where the codec's table holds both row kinds, else None (learning.row_kinds).
+
+    Only where those rows could stand as a corpus of their own: at least the gate's number of sources, and
+    in every fold of ``held_out`` some of them left to train on. A few clips with a CRF among bitrate
+    ladders would otherwise leave a fold nothing to train on at all.
+    """
+    rows = mixed_kinds(data.quality_stated)
+    if rows is None or np.unique(data.sources[rows]).size < LOSO_FOLD_COUNT:
+        return None
+    return rows if all(bool((rows & ~fold).any()) for fold in held_out) else None
+
+
+def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_id: int = 0,
+                     plan: FoldPlan | None = None) -> list[FoldTask]:
+    """The codec's LOSO fold tasks; ``plan``: its fold plan under ``seed`` where the caller already made it."""
+    plan = plan or fold_plan(data, seed)
+    held_out, pick_rows = plan.held_out, plan.pick_rows
     return [
         FoldTask(
             codec=data.codec,
@@ -72,7 +90,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
 def build_final_task(data: CodecData, profile: TrainingProfile, seed: int,
                      model_choice: dict[str, object] | None = None) -> FinalTask:
     """The full-corpus retrain of a codec: the model that would ship, with the candidate LOSO chose."""
-    rows = mixed_pick_rows(data)  # a mixed table trains on its quality-ladder rows alone (learning.row_kinds)
+    rows = fold_plan(data, seed).pick_rows  # a mixed table trains on its quality-ladder rows alone (learning.row_kinds)
     features, target = (data.features, data.target) if rows is None else (data.features[rows], data.target[rows])
     return FinalTask(data.codec, features, target, profile_for(profile, model_choice),
                      stable_seed(seed, data.codec, "final"), data.observed)

@@ -24,7 +24,6 @@ from trainer.learning.events import (
     TaskRetried,
     WorkerDied,
 )
-from trainer.learning.planning import mixed_pick_rows
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
 from trainer.outputs.calibration_text import calibration_line
@@ -41,7 +40,8 @@ def fmt(value: float | None, digits: int = 4) -> str:
 def describe_event(event: Event) -> str:
     if isinstance(event, CodecQueued):
         queued = f"{event.codec}: queued, {event.n_rows} rows from {event.n_sources} sources, {event.n_folds} folds"
-        return "\n    ".join([queued, *(codec_notes(event.data) if event.data is not None else ())])
+        notes = codec_notes(event.data, event.trained_rows) if event.data is not None else ()
+        return "\n    ".join([queued, *notes])
     if isinstance(event, FoldFinished):
         f = event.result
         return (
@@ -210,10 +210,11 @@ def describe_corpus(inputs: CorpusInputs, corpus: Corpus) -> list[str]:
     return lines + [f"    unreadable file: {clip(problem, 160)}" for problem in rejected.unreadable_files]
 
 
-def codec_notes(data: CodecData) -> tuple[str, ...]:
-    """What the log says of a codec's inputs when it is queued: from its own table, so no extra pass over the corpus."""
+def codec_notes(data: CodecData, trained_rows: np.ndarray | None = None) -> tuple[str, ...]:
+    """What the log says of a codec's inputs when it is queued: from its own table, so no extra pass over the corpus.
+    ``trained_rows``: a mixed table's quality-ladder rows (learning.planning.fold_plan), the only ones trained on."""
     notes = data.probe.frame_size_notes(PROBE_PRESET[data.codec])
-    if (on_ladder := mixed_pick_rows(data)) is not None:
+    if (on_ladder := trained_rows) is not None:
         notes.append(mixed_table_note(data.sources, on_ladder))
     return tuple(notes if data.harness is None else [*notes, data.harness.describe(data.sources)])
 
