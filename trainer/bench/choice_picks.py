@@ -58,6 +58,26 @@ def score_pick_subset(data: CodecData, seed: int) -> dict[str, object]:
 def bench_choice_picks(corpus: Path, probes: Sequence[Path], codec: str = "libx264", workers: int = 2,
                        sizes: Sequence[int] = PICK_SUBSET_SIZES, per_size: int = 50,
                        seeds: Sequence[int] = (0, 1, 2, 3, 4)) -> None:
+    """Print the choice section's picks table: the default's and the curve's held-out picks per subset size,
+    and each choice rule's mean pick error, every subset at every seed scored in a process pool.
+
+    Parameters
+    ----------
+    corpus : Path
+        The real CRF sweep's corpus file.
+    probes : sequence of Path
+        The harness's own probe files of the sweep's clips (--harness-probes), the inputs the default is served.
+    codec : str
+        The codec whose table is scored.
+    workers : int
+        Worker processes (one torch thread each).
+    sizes : sequence of int
+        The subset sizes, in clips (sources) of the sweep.
+    per_size : int
+        How many seeded random subsets are drawn of each size.
+    seeds : sequence of int
+        The run seeds each subset is trained at; the table shows the mean over subsets of the mean over seeds.
+    """
     data = load_corpus([corpus]).for_codec(codec).with_harness_probes(load_harness_probes(list(probes)))
     subsets = draw_subsets(data.sources, sizes, per_size)
     print(f"\n== picks on {len(subsets)} subsets of {corpus.name}'s {data.n_sources} clips, seeds "
