@@ -83,6 +83,30 @@ def kept_model_calibration(features: np.ndarray, truth: np.ndarray, predicted: n
     """``incumbent.calibration``: a fixed model's errors on rows (and ladders) of sources it never saw.
 
     ``features`` … ``ladder_ids`` are those unseen rows only; ``predicted`` the model's output on them.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order (float32), as the harness serves them; column ``QUALITY_INPUT`` is the
+        quality a ladder steps through.
+    truth : ndarray of shape (n_rows,)
+        Measured VMAF (0-100).
+    predicted : ndarray of shape (n_rows,)
+        The kept model's VMAF prediction on ``features``.
+    sources : ndarray of shape (n_rows,)
+        Each row's source name; it places the row in the LOSO fold that held its source out.
+    kbps : ndarray of shape (n_rows,)
+        Each row's encode bitrate in kbit/s; NaN where the corpus has none.
+    codec : str
+        The codec, for its quality range (the harness searches every integer quality in it).
+    predict : callable
+        The kept model: features of shape (m, 14) to predicted VMAF of shape (m,), for the pick ladders.
+    folds : sequence of FoldResult
+        The challenger's LOSO folds, for the fold each source was held out in.
+    ladder_ids : ndarray of shape (n_rows,) or None
+        The corpus's ladder id per row (int); None: ladders from the inputs and sources alone.
+    probed : ndarray of shape (n_rows,), optional
+        Bool: the rows whose inputs are the harness's own probe (--harness-probes); None: no harness probes.
     """
     by_source = fold_of_source(folds)
     row_folds = np.array([by_source.get(str(s), -1) for s in np.asarray(sources).astype(str)], dtype=np.int64)

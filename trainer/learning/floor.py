@@ -88,6 +88,26 @@ def _worse(miss: Mapping[str, float | None], rate: Mapping[str, float | None]) -
 
 def floor_warning(label: str, mine: Mapping[str, float], theirs: Mapping[str, float], n_sources: int,
                   curve_label: str = "", in_directory: bool = True) -> str:
+    """The floor's one-line warning: the model's pooled picks beside the curve's, on the same held-out sources.
+
+    Parameters
+    ----------
+    label : str
+        The model's name in the warning ("promoted challenger", "kept ..."), or the whole phrase naming it
+        when not ``in_directory``.
+    mine : mapping of str to float
+        The model's pooled picks: ``miss_rate`` (0-1) and, where the ladders carry bitrate,
+        ``mean_bitrate_overspend_pct`` (percent against the oracle).
+    theirs : mapping of str to float
+        The harness curve's pooled picks, keyed alike.
+    n_sources : int
+        How many held-out sources both were judged on.
+    curve_label : str
+        Which reading of the curve ("as published (0 kbps)", "with the bitrate parse fixed"); empty: none.
+    in_directory : bool
+        Whether the model is the one that will be in the model directory (then named as such).
+    """
+
     def side(pick: Mapping[str, float]) -> str:
         rate = pick.get("mean_bitrate_overspend_pct")
         return f"{100 * pick['miss_rate']:.0f} % misses" + ("" if rate is None else f" at {rate:+.0f} % bitrate")

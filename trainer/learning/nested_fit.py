@@ -40,6 +40,30 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
     records what every other rule would have chosen from the same scores.
     ``seed``: one per outer fold (per-fold streams: every network of a fold, outer or inner, seeded from its
     fold's seed, so a fold chooses alike alone or beside others), or one int shared by the task.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_rows, 14)
+        Model inputs in contract order (float32).
+    target : ndarray of shape (n_rows,)
+        Measured VMAF (0-100, float32).
+    held_out : ndarray of shape (n_folds, n_rows)
+        Bool: the rows each outer fold holds out; the rest of the rows train that fold's models.
+    fold_indices : sequence of int, of length n_folds
+        Each outer fold's index in the full LOSO split; it seeds the fold's inner folds.
+    sources : ndarray of shape (n_rows,)
+        Each row's source name; the inner LOSO folds hold out one source each.
+    profile : TrainingProfile
+        The training settings (epochs, batch size, learning rate, shrink, ...) every candidate network trains with.
+    seed : int or sequence of int
+        One seed per outer fold (per-fold streams), or one int shared by every network of the task.
+    observed : ndarray of shape (14,), optional
+        Bool: the inputs some row measured (the rest get zero weight); None: every input measured.
+    choices : sequence of Candidate
+        The candidates the inner folds choose among (networks, quality-only curves and lines).
+    picks : PickScoring, optional
+        Scores candidates by the harness's CRF picks where the inner held-out sources have quality ladders;
+        None: by each inner held-out source's RMSE.
     """
     names = [c.name for c in choices]
     simplest_first = tuple(c.name for c in sorted(choices, key=lambda c: c.simplicity))
