@@ -90,7 +90,33 @@ def build_report(
     in_progress: bool = False,
 ) -> dict[str, object]:
     """``recovered_promotion``: what this run found and repaired of an interrupted model-dir write;
-    ``in_progress``: written at a verdict while the run still trains (codecs not yet judged are pending)."""
+    ``in_progress``: written at a verdict while the run still trains (codecs not yet judged are pending).
+
+    Parameters
+    ----------
+    results : dict of str to CodecResult
+        Each judged codec's result by codec name; ``codecs`` lists them in ``SUPPORTED_CODECS`` order.
+    corpus : dict
+        The ``corpus`` section: what was read and rejected (``corpus_section``).
+    synthetic_smoke : bool
+        A synthetic smoke run: diagnostic only, noted in the report; no codec can pass or be promoted.
+    provenance : dict
+        ``run_provenance`` beside its schema: entrypoint, argv, options, inputs, executor and outputs.
+    profile : dict
+        The training profile's settings, as the ``profile`` section.
+    promotion : dict, optional
+        What was written to the model directory; None: no ``promotion`` section.
+    interrupted_by : str, optional
+        The signal that stopped the run, if one did.
+    error : str, optional
+        The unexpected error that ended the run (one line).
+    probe_quality : mapping of str to float, optional
+        The operator's probe-quality overrides per codec (``--probe-quality``), for the ``harness`` section.
+    recovered_promotion : dict, optional
+        What this run found and repaired of an interrupted model-dir write.
+    in_progress : bool
+        Written at a verdict while other codecs still train.
+    """
     ordered = [results[c] for c in SUPPORTED_CODECS if c in results]
     report: dict[str, object] = {
         "schema_version": REPORT_SCHEMA_VERSION,
