@@ -25,7 +25,23 @@ POLL_SECONDS = 0.5
 def advise(datas: Mapping[str, CodecData], profile: TrainingProfile, seed: int, executor_factory: ExecutorFactory,
            should_stop: Callable[[], bool] = lambda: False,
            on_advice: Callable[[str, dict[str, object]], None] = lambda codec, advice: None) -> dict[str, dict]:
-    """Advice for each codec (same seed as its verdict, so the same folds); codecs a stop cut short are absent."""
+    """Advice for each codec (same seed as its verdict, so the same folds); codecs a stop cut short are absent.
+
+    Parameters
+    ----------
+    datas : mapping of str to CodecData
+        Each codec's table to advise on, by codec name; codecs are advised in this order.
+    profile : TrainingProfile
+        The training settings the advisor's fold models train with (those of the verdict).
+    seed : int
+        The run seed, the verdict's: the advisor's folds are the verdict's folds.
+    executor_factory : ExecutorFactory
+        Makes the executor the advice tasks run on (the fork-server pool or the Dask cluster).
+    should_stop : callable
+        Polled while waiting; True stops the advice, kills the executor, and leaves later codecs out.
+    on_advice : callable
+        Called with (codec, advice) as each codec's advice is complete.
+    """
     host = ExecutorHost(executor_factory)
     plans = {codec: plan_advice(data, profile, seed) for codec, data in datas.items()}
     advice: dict[str, dict] = {}
@@ -66,6 +82,21 @@ def advise_failing(verdicts: Verdicts, profile: TrainingProfile, seed: int, exec
     """``--advise``: advice for every codec that failed the gate, set on its result and logged as it lands.
 
     Each codec is advised on the table its verdict judged (the engine's, in memory): no corpus file is read again.
+
+    Parameters
+    ----------
+    verdicts : Verdicts
+        The engine's judged codecs, each with its result and the table it was judged on.
+    profile : TrainingProfile
+        The training settings the advisor's fold models train with (those of the verdict).
+    seed : int
+        The run seed, the verdict's: the advisor's folds are the verdict's folds.
+    executor_factory : ExecutorFactory
+        Makes the executor the advice tasks run on (the fork-server pool or the Dask cluster).
+    log : callable
+        Takes one message (str) for the run log: what is advised, each codec's advice lines, a stop.
+    should_stop : callable
+        Polled while waiting; True stops the advice (codecs without advice have none in the report).
     """
     judged = verdicts.judged()
     failing = [codec for codec, (result, data) in judged.items() if result.status == "fail" and data is not None]

@@ -44,7 +44,23 @@ def _skipped(stop: StopRequest, log: RunLog) -> str:
 
 def apply_promotion(plan: PromotionPlan, model_dir: Path, backup_dir: Path, stamp: str, log: RunLog,
                     stop: StopRequest | None = None) -> PromotionOutcome:
-    """Write the plan's changes (the operator said yes). A model-dir error is recorded, not raised."""
+    """Write the plan's changes (the operator said yes). A model-dir error is recorded, not raised.
+
+    Parameters
+    ----------
+    plan : PromotionPlan
+        The file changes to write, as planned by ``plan_from_verdicts``.
+    model_dir : Path
+        The model directory the changes replace files in (under its lock).
+    backup_dir : Path
+        Where the files replaced are backed up, in a folder of their own named from ``stamp``.
+    stamp : str
+        The UTC timestamp naming the backup folder (``--restore`` takes it back).
+    log : RunLog
+        The run log: each file written or removed, the backup, and how to roll back.
+    stop : StopRequest, optional
+        A stop already requested skips the apply (nothing written); one arriving during it is only recorded.
+    """
     section: dict[str, object] = {**plan.as_report(), "applied": [], "backup": None}
     if stop is not None and stop.requested:  # it arrived while the plan was being built
         return PromotionOutcome({**section, "skipped": _skipped(stop, log)})
@@ -80,6 +96,23 @@ def plan_from_verdicts(engine: TrainingEngine, model_dir: Path, report_path: Pat
     The retrains are the engine's (``train_final`` reuses one started for the same table): in a batch
     they started at each verdict and the batch's one drain ran them, so ``wait_s`` is 0 and the planner
     never drives the engine; the console's engine serves on its own thread, and the planner waits.
+
+    Parameters
+    ----------
+    engine : TrainingEngine
+        The engine whose judged verdicts are planned from and whose ``train_final`` retrains the passing codecs.
+    model_dir : Path
+        The model directory whose files the plan would replace.
+    report_path : Path
+        The run's report, named on the cards by its file name only.
+    allow_regression : collection of str
+        Codecs that may replace a shipped model that scores better on the same rows.
+    log : RunLog
+        The run log: each codec left out because a newer job is training.
+    override_by : str
+        Who allowed those regressions, as the card says it.
+    wait_s : float
+        Seconds to wait for the retrains (0 in a batch, where they already ran); one not done is not planned.
     """
     judged = engine.results.judged()  # one consistent (verdict, data) pair per codec
     training = engine.active_codecs()
