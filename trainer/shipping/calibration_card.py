@@ -33,7 +33,23 @@ def _signed_pct(value: object) -> str:
 
 def calibration_block(codec: str, model_sha256: str, calibration: Mapping[str, object], sidecar_name: str,
                       corpus_files: Sequence[str], harness_curve: Mapping[str, object] | None = None) -> str:
-    """The marked ``## Calibration`` block for a model whose calibration status is ok."""
+    """The marked ``## Calibration`` block for a model whose calibration status is ok.
+
+    Parameters
+    ----------
+    codec : str
+        The model's codec, for the harness command's ``--codec`` and model file.
+    model_sha256 : str
+        The SHA-256 (hex) of the ONNX model the block describes.
+    calibration : mapping
+        The codec's ``calibration`` report section (status ok): method, set sizes, interval and pick tables.
+    sidecar_name : str
+        The calibration sidecar's file name in the model directory, for the harness command.
+    corpus_files : sequence of str
+        Each corpus file the set was judged on, already described in one line.
+    harness_curve : mapping, optional
+        The codec's ``harness_curve`` report section, for the curve's own picks; None: none listed.
+    """
     lines = [
         CALIBRATION_BEGIN,
         "## Calibration",
