@@ -87,6 +87,7 @@ class PredictorConsole(App[int]):
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        """The header, the small-terminal notice, the codec panes (table, detail, corpus) and the log."""
         yield Header()
         yield Static(id="too-small")
         yield CodecPanes(id="main")
@@ -101,6 +102,7 @@ class PredictorConsole(App[int]):
 
     @property
     def table(self) -> CodecTable:
+        """The codec table: its highlighted row is the codec every action applies to."""
         return self.query_one(CodecTable)
 
     def _widgets_ready(self) -> bool:
@@ -114,6 +116,10 @@ class PredictorConsole(App[int]):
         return True
 
     def on_mount(self) -> None:
+        """Title the panes, start the session, then read the corpus and watch it for changes.
+
+        With a Dask cluster the executor line is polled every 2 s, since its workers come and go.
+        """
         self.table.border_title = "codecs  (auto-train on)" if self.auto_train else "codecs  (auto-train off)"
         self.query_one("#detail").border_title = "selected codec"
         self.query_one("#corpus").border_title = "corpus"
@@ -131,9 +137,11 @@ class PredictorConsole(App[int]):
             self.set_interval(2.0, self.show_executor)  # workers come and go; keep the line current
 
     def show_executor(self) -> None:
+        """Show where training runs now (the executor's status) under the corpus pane."""
         self.query_one("#corpus").border_subtitle = self.session.executor_status()
 
     def on_resize(self) -> None:
+        """Show the notice docked at the top while the terminal is smaller than ``MIN_SIZE``."""
         small = self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
         notice = self.query_one("#too-small", Static)
         notice.update(f"Terminal is {self.size.width}x{self.size.height}; the console needs at least "
@@ -141,6 +149,9 @@ class PredictorConsole(App[int]):
         notice.set_class(small, "visible")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette: Textual's own commands, then each key binding, so every action can be
+        found by name as well as by key.
+        """
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
@@ -150,6 +161,7 @@ class PredictorConsole(App[int]):
     # -- corpus ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="scan")
     def initial_scan(self) -> None:
+        """Read every corpus file once, off the UI thread; the result arrives as ``CorpusUpdated``."""
         self.post_message(self.session.scan())
 
     def on_files_changed(self, paths: set[str]) -> None:
@@ -157,6 +169,9 @@ class PredictorConsole(App[int]):
         self.post_message(self.session.refresh(paths))
 
     def on_corpus_updated(self, message: CorpusUpdated) -> None:
+        """New row counts: update the table and corpus pane, then retrain the codecs whose rows changed
+        (on the first scan, every codec with rows), or mark them stale when auto-train is off.
+        """
         if not self._widgets_ready():
             return
         stats = message.stats
@@ -175,11 +190,13 @@ class PredictorConsole(App[int]):
         self.show_selected()
 
     def on_probe_counted(self, message: ProbeCounted) -> None:
+        """Show the corpus's probe counts, counted once the corpus was built for a training table."""
         if self._widgets_ready():
             self.query_one(CorpusPane).show_probe(message.counts)
 
     # -- training ----------------------------------------------------------------------------
     def queue(self, codec: str) -> None:
+        """Queue ``codec`` for training: its old folds, verdict and advice are hidden until the new verdict."""
         self.folds[codec] = []
         self._rejudging.add(codec)
         self.advice.pop(codec, None)
@@ -187,6 +204,7 @@ class PredictorConsole(App[int]):
         self.session.queue(codec)
 
     def on_engine_event(self, message: EngineEvent) -> None:
+        """Follow the engine's progress in the table: training k/n, verdicts, cancels and retries."""
         if not self._widgets_ready():
             return
         event = message.event
@@ -207,35 +225,43 @@ class PredictorConsole(App[int]):
         self.show_selected()
 
     def on_log_written(self, message: LogWritten) -> None:
+        """Append a run-log line to the log pane."""
         if not self._widgets_ready():
             return
         self.query_one(LogPane).write(message.text)
 
     def on_data_table_row_highlighted(self, _message: object) -> None:
+        """The table's cursor moved: show that codec in the detail pane."""
         self.show_selected()
 
     def show_selected(self) -> None:
+        """Fill the detail pane for the selected codec: its state, folds so far and verdict on screen."""
         codec = self.table.selected_codec
         self.query_one(FoldDetail).show(codec, self.table.state_of(codec), self.folds[codec], self.results.get(codec))
 
     def action_train_selected(self) -> None:
+        """``t``: queue the selected codec on the corpus as it is when its turn comes."""
         self.queue(self.table.selected_codec)
 
     def action_train_all(self) -> None:
+        """``T``: queue every supported codec."""
         for codec in SUPPORTED_CODECS:
             self.queue(codec)
 
     def action_cancel_selected(self) -> None:
+        """``c``: drop the selected codec's queued work (tasks already running finish and are discarded)."""
         codec = self.table.selected_codec
         if not self.session.cancel(codec):
             self.notify(f"{codec}: nothing queued or running", markup=False)
 
     def action_retry(self) -> None:
+        """``r``: queue again every codec whose verdict is an error, else the selected codec."""
         failed = [c for c, r in self.results.items() if r.status == "error"]
         for codec in failed or [self.table.selected_codec]:
             self.queue(codec)
 
     def action_toggle_auto(self) -> None:
+        """``a``: switch auto-train; off, codecs whose rows change are marked stale instead of retrained."""
         self.auto_train = not self.auto_train
         self.table.border_title = f"codecs  (auto-train {'on' if self.auto_train else 'off'})"
         self.notify(f"auto-train {'on: changed codecs retrain' if self.auto_train else 'off: changed codecs go stale'}")
@@ -247,6 +273,7 @@ class PredictorConsole(App[int]):
 
     # -- advice ------------------------------------------------------------------------------
     def action_advise(self) -> None:
+        """``v``: open the advice view for the selected codec's trained verdict, computing it if not yet done."""
         codec = self.table.selected_codec
         result = self.results.get(codec)
         if result is None or result.status not in ("pass", "fail"):
@@ -258,12 +285,14 @@ class PredictorConsole(App[int]):
 
     @work(thread=True, group="advice")
     def compute_advice(self, codec: str) -> None:
+        """Run the data advisor off the UI thread; its advice (or the error) arrives as ``AdviceReady``."""
         try:
             self.post_message(AdviceReady(codec, self.session.advise(codec)))
         except Exception as exc:  # shown to the operator, never swallowed
             self.post_message(AdviceReady(codec, None, f"{type(exc).__name__}: {exc}"))
 
     def on_advice_ready(self, message: AdviceReady) -> None:
+        """Keep the advice for its verdict and show it, if the advice view for that codec is still open."""
         if message.advice is not None and message.codec in self.results:
             self.advice[message.codec] = message.advice
         screen = self.screen
@@ -272,6 +301,7 @@ class PredictorConsole(App[int]):
 
     # -- promotion ---------------------------------------------------------------------------
     def action_promote(self) -> None:
+        """``p``: retrain the passing codecs on their full corpus and build the promotion plan to confirm."""
         if not self.results:
             self.notify("No verdicts yet: train first", severity="warning")
             return
@@ -280,6 +310,9 @@ class PredictorConsole(App[int]):
 
     @work(thread=True, exclusive=True, group="promote")
     def build_plan(self, allow_regression: frozenset[str] = frozenset()) -> None:
+        """Build the promotion plan off the UI thread (``allow_regression``: codecs the operator allowed
+        to ship below the incumbent); the plan, or the error, arrives as ``PlanReady``.
+        """
         try:
             plan = self.session.plan(allow_regression)
             self.post_message(PlanReady(plan, regressions_allowed=bool(allow_regression)))
@@ -287,6 +320,7 @@ class PredictorConsole(App[int]):
             self.post_message(PlanReady(None, f"{type(exc).__name__}: {exc}"))
 
     def on_plan_ready(self, message: PlanReady) -> None:
+        """A plan with regressions asks a second time first; otherwise ask to confirm its file changes."""
         if not self._widgets_ready():
             return
         if message.plan is None:
@@ -308,6 +342,8 @@ class PredictorConsole(App[int]):
             self.confirm_plan(plan)
 
     def confirm_plan(self, plan: PromotionPlan) -> None:
+        """Show the plan file by file; a yes applies it, anything else writes nothing (and says so in the log)."""
+
         def decided(confirmed: bool | None) -> None:
             if confirmed:
                 self.apply_plan(plan)
@@ -319,6 +355,7 @@ class PredictorConsole(App[int]):
 
     @work(thread=True, exclusive=True, group="promote")
     def apply_plan(self, plan: PromotionPlan) -> None:
+        """Apply the confirmed plan off the UI thread; what was written, or the error, arrives as ``PlanApplied``."""
         try:
             applied = self.session.apply(plan)
             self.post_message(PlanApplied([c.path for c in plan.changes], str(applied["backup"])))
@@ -326,6 +363,7 @@ class PredictorConsole(App[int]):
             self.post_message(PlanApplied([], None, f"{type(exc).__name__}: {exc}"))
 
     def on_plan_applied(self, message: PlanApplied) -> None:
+        """Tell the operator what was written and where the backup is, or why nothing was."""
         if not self._widgets_ready():
             return
         if message.error:
@@ -335,6 +373,7 @@ class PredictorConsole(App[int]):
 
     # -- quitting ----------------------------------------------------------------------------
     def action_quit_console(self) -> None:
+        """``q``: quit at once when idle; while training runs, ask first (quitting stops it)."""
         if not self.session.busy():
             self.exit(0)
             return
@@ -347,6 +386,7 @@ class PredictorConsole(App[int]):
         self.push_screen(ConfirmQuitScreen(active), decided)
 
     def on_unmount(self) -> None:
+        """Stop the corpus watcher and the session (its engine and workers) as the app closes."""
         if self.watcher is not None:
             self.watcher.stop()
         self.session.stop()

@@ -19,6 +19,9 @@ def build_console_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``predictor-console``'s entry point: the headless batch, the read-only review, or the live console;
+    returns the exit code.
+    """
     from trainer.run import output_dropped_when_gone
 
     args_list = list(sys.argv[1:] if argv is None else argv)

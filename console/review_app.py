@@ -35,6 +35,7 @@ class ReviewConsole(App[int]):
         self.sub_title = clip_path(str(report_path))
 
     def compose(self) -> ComposeResult:
+        """The header, the codec panes (table, detail, corpus) and the report's promotion plan."""
         yield Header()
         yield CodecPanes(id="main")
         yield PlanPane(id="plan")
@@ -42,9 +43,11 @@ class ReviewConsole(App[int]):
 
     @property
     def table(self) -> CodecTable:
+        """The codec table: its highlighted row is the codec the detail pane shows."""
         return self.query_one(CodecTable)
 
     def on_mount(self) -> None:
+        """Fill every pane from the report: each codec's counts and verdict, the corpus, the plan."""
         generated = self.report.get("generated_at_utc", "?")
         self.table.border_title = f"codecs  (report of {generated})"
         self.query_one("#detail").border_title = "selected codec"
@@ -80,9 +83,11 @@ class ReviewConsole(App[int]):
         )
 
     def on_data_table_row_highlighted(self, _message: object) -> None:
+        """The table's cursor moved: show that codec in the detail pane."""
         self.show_selected()
 
     def show_selected(self) -> None:
+        """Fill the detail pane with the selected codec's folds and verdict from the report."""
         codec = self.table.selected_codec
         result = self.results.get(codec)
         detail = self.query_one(FoldDetail)

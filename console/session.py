@@ -41,6 +41,7 @@ class ConsoleSession:
 
     @property
     def log(self) -> RunLog:
+        """The run log, the service's: every line also goes to the console's log pane."""
         return self.service.log
 
     @property
@@ -50,10 +51,12 @@ class ConsoleSession:
 
     @property
     def recovered(self) -> dict[str, object] | None:
+        """What the start found and repaired of an interrupted model-dir write (None: nothing)."""
         return self.service.recovered
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        """Repair a half-written model directory first, then serve the engine and log the run's settings."""
         self.service.recover_logged()  # before anything else: a set a killed run left half-written
         self.service.serve_in_background()
         self.log.line(f"console: profile={self.config.profile.name} seed={self.config.seed} "
@@ -66,11 +69,13 @@ class ConsoleSession:
         return self.service.executor_status()
 
     def stop(self) -> None:
+        """Close the service, killing running tasks; close the wiring too if this session opened it."""
         self.service.close(kill=True)
         if self._own_wiring:
             self.wiring.close()
 
     def busy(self) -> bool:
+        """Whether the engine has work queued or running (quitting would stop it)."""
         return self.service.busy()
 
     # -- corpus ------------------------------------------------------------------------------
@@ -80,13 +85,16 @@ class ConsoleSession:
         return CorpusUpdated(self.live_corpus.stats(), changed, initial=True)
 
     def refresh(self, paths: set[str]) -> CorpusUpdated:
+        """Read the changed ``paths`` again; the message says which codecs' rows changed."""
         changed = self.live_corpus.refresh(paths)
         return CorpusUpdated(self.live_corpus.stats(), changed, initial=False)
 
     def corpus(self) -> Corpus:
+        """The live corpus as read so far, built again only when a read changed it since."""
         return self.live_corpus.corpus()
 
     def stats(self) -> CorpusStats:
+        """The corpus pane's numbers: roots, files, rows and sources per codec, rejections."""
         return self.live_corpus.stats()
 
     # -- training ---------------------------------------------------------------------------
@@ -106,6 +114,7 @@ class ConsoleSession:
         return self.service.advise(codec)
 
     def cancel(self, codec: str) -> bool:
+        """Drop the codec's queued work; False when it had nothing queued or running."""
         return self.service.cancel(codec)
 
     def results(self) -> dict[str, CodecResult]:

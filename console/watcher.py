@@ -27,6 +27,7 @@ class _Collector(FileSystemEventHandler):
         self._watcher = watcher
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        """Note each ``*.jsonl`` an event names that the watcher wants (both ends of a move); folders are ignored."""
         if event.is_directory:
             return
         for raw in (event.src_path, getattr(event, "dest_path", "")):

@@ -29,6 +29,7 @@ class AdviceScreen(ModalScreen[None]):
         self.error: str | None = None
 
     def compose(self) -> ComposeResult:
+        """The title, the scrolling advice plot, and the footer with the close keys."""
         with Vertical(id="advice-dialog"):
             yield Static(f"Data advice for {self.codec}: what more sources would do (learning curve over sources)",
                          id="advice-title")
@@ -37,11 +38,14 @@ class AdviceScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        """Draw the advice known when the view opened (none yet: the plot says it is training in the background)."""
         self.query_one(AdvicePlot).show(self.codec, self.advice, self.error)
 
     def show(self, advice: Mapping[str, object] | None, error: str | None = None) -> None:
+        """The background computation's result: draw the advice, or the error that stopped it."""
         self.advice, self.error = advice, error
         self.query_one(AdvicePlot).show(self.codec, advice, error)
 
     def action_close(self) -> None:
+        """escape or v: close the view (the advice stays with the app for this verdict)."""
         self.dismiss(None)

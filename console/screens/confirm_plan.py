@@ -20,6 +20,9 @@ ACTION_WORDS = {
 
 
 def render_plan(plan: PromotionPlan) -> Text:
+    """The plan as the operator reads it: each file change (what, where, sha256 old -> new, why),
+    the codecs blocked and why, and the notes on using each model with the harness.
+    """
     text = Text()
     if not plan.changes:
         text.append("Nothing to write: the model directory already matches this run.\n", style="green")
@@ -50,6 +53,7 @@ class ConfirmPlanScreen(YesNoScreen):
         self.plan = plan
 
     def compose(self) -> ComposeResult:
+        """The plan's file changes with Write and Cancel buttons; Write is disabled when nothing changes."""
         n = len(self.plan.changes)
         with Vertical(id="plan-dialog"):
             yield Static(f"Promotion plan: {n} file change(s). Nothing is written unless you confirm.",
@@ -61,7 +65,9 @@ class ConfirmPlanScreen(YesNoScreen):
                 yield Button("Cancel (n)", variant="primary", id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Write confirms (True); Cancel declines (False)."""
         self.dismiss(event.button.id == "confirm")
 
     def action_confirm(self) -> None:
+        """y: confirm, but True only when the plan has something to write."""
         self.dismiss(bool(self.plan.changes))

@@ -17,6 +17,7 @@ class ConfirmQuitScreen(YesNoScreen):
         self.active = active
 
     def compose(self) -> ComposeResult:
+        """The question, naming the codecs whose training quitting would stop."""
         with Vertical(id="quit-dialog"):
             yield Static(f"Training is running ({', '.join(self.active) or 'queued work'}).\n"
                          "Quit and stop it?  y = quit, n = keep running", id="quit-text")

@@ -17,6 +17,7 @@ from console.screens.yes_no import YesNoScreen, yes_no_bindings
 
 
 def render_regressions(regressions: Mapping[str, str]) -> Text:
+    """Each codec blocked as worse than the shipped model, with the reason it was blocked."""
     text = Text()
     for codec, reason in regressions.items():
         text.append(f"{codec}\n", style="bold red")
@@ -34,6 +35,7 @@ class ConfirmRegressionScreen(YesNoScreen):
         self.regressions = dict(regressions)
 
     def compose(self) -> ComposeResult:
+        """The question and, below it, each codec that scores below the shipped model and why."""
         with Vertical(id="regression-dialog"):
             yield Static(f"{len(self.regressions)} codec(s) passed the gate but score below the shipped model on the "
                          "rows it never saw. Promote them anyway?  y = include them in the plan (their cards will "

@@ -15,7 +15,9 @@ class YesNoScreen(ModalScreen[bool]):
     """Dismisses with True on y, False on n or escape. Subclasses set BINDINGS = yes_no_bindings(...)."""
 
     def action_confirm(self) -> None:
+        """y: the operator said yes."""
         self.dismiss(True)
 
     def action_cancel(self) -> None:
+        """n or escape: the operator said no."""
         self.dismiss(False)
