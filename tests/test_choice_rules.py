@@ -12,11 +12,14 @@ from trainer.ingest.corpus import load_corpus
 from trainer.learning.choice_risk import ridge_beats
 from trainer.learning.choice_rule import (
     CHOICE_RULES,
-    DEFAULT_RULE,
+    CRF_PICK,
+    DEFAULT_RULES,
     LOWEST,
     ONE_SE,
     PAIRED,
+    RMSE,
     choose,
+    default_rule,
     one_standard_error_choice,
     paired_choice,
 )
@@ -60,19 +63,22 @@ def test_paired_rule_keeps_the_simpler_candidate_when_the_two_trade_sources():
     assert paired_choice({"a": {"x": 1.0, "y": 2.0}, "b": {"x": 1.0, "y": 2.0}}, ["b", "a"]).chosen == "b"
 
 
-def test_choose_records_every_rule_and_decides_by_the_default():
+def test_choose_records_every_rule_and_decides_by_the_criterions_default():
+    """Picks choose by the paired rule, per-source RMSE by the lowest mean (DEFAULT_RULES)."""
     base = _hard_and_easy_sources()
     per_source = {"line-bpp": base * 1.03, "line-ladder": base, "shrink=6": base * 0.99}
     per_source = {name: {f"s{i}": float(v) for i, v in enumerate(values)} for name, values in per_source.items()}
-    verdict, by_rule = choose(per_source, SIMPLEST_FIRST)
-    assert set(by_rule) == set(CHOICE_RULES) == {PAIRED, ONE_SE, LOWEST}
-    assert verdict.chosen == by_rule[DEFAULT_RULE]
+    assert DEFAULT_RULES == {CRF_PICK: PAIRED, RMSE: LOWEST}
+    for criterion in (CRF_PICK, RMSE):
+        verdict, by_rule = choose(per_source, SIMPLEST_FIRST, criterion)
+        assert set(by_rule) == set(CHOICE_RULES) == {PAIRED, ONE_SE, LOWEST}
+        assert verdict.chosen == by_rule[default_rule(criterion)]
     assert by_rule[LOWEST] == "shrink=6" and by_rule[ONE_SE] == "line-bpp"
 
 
 def _fold(rule_choices: dict[str, str], plcc: dict[str, float], rmse: dict[str, float], ridge: tuple[float, float]):
-    return FoldChoice(rule_choices[DEFAULT_RULE], {}, dict(rmse), rule_choices=rule_choices, outer_plcc=dict(plcc),
-                      ridge_plcc=ridge[0], ridge_rmse=ridge[1])
+    return FoldChoice(rule_choices[default_rule(RMSE)], {}, dict(rmse), rule_choices=rule_choices,
+                      outer_plcc=dict(plcc), ridge_plcc=ridge[0], ridge_rmse=ridge[1])
 
 
 def test_ridge_beats_counts_the_folds_each_rule_lost_to_the_ridge_beyond_the_margins():
@@ -97,7 +103,7 @@ def test_the_report_carries_every_rules_choice_and_the_ridge_risk(tmp_path):
     for fold in folds:
         choice = fold.model_choice
         assert choice is not None and set(choice.rule_choices) == set(CHOICE_RULES)
-        assert choice.chosen == choice.rule_choices[DEFAULT_RULE]
+        assert choice.chosen == choice.rule_choices[default_rule(choice.criterion)]
         assert set(choice.outer_plcc) == set(choice.outer_rmse)
         assert choice.ridge_plcc == pytest.approx(fold.baseline_plcc)  # a table of one kind: the same rows
     beats = ridge_beats([f.model_choice for f in folds])

@@ -18,7 +18,7 @@ from pathlib import Path
 from trainer.bench.choice_eval import RuleScore, Subset, draw_subsets, rule_scores, subset_data, summarise
 from trainer.executors.process_pool import configure_worker
 from trainer.ingest.corpus import CodecData, load_corpus
-from trainer.learning.choice_rule import CHOICE_RULES, DEFAULT_RULE
+from trainer.learning.choice_rule import CHOICE_RULES, RMSE, default_rule
 from trainer.learning.planning import build_fold_tasks
 from trainer.learning.profiles import DEFAULT_PROFILE
 
@@ -59,7 +59,7 @@ def bench_choice(corpus: Path, codec: str = "libx264", workers: int = 2, sizes: 
     subsets = draw_subsets(data.sources, sizes, per_size)
     print(f"\n== model-choice rules on {len(subsets)} subsets of {corpus.name} ({codec}, {data.n_sources} sources): "
           f"default profile, seeds {','.join(map(str, seeds))}, the report's ridge on the same folds; "
-          f"chosen by: {DEFAULT_RULE} ==", flush=True)
+          f"bitrate ladders: chosen by {default_rule(RMSE)} ==", flush=True)
     started = time.perf_counter()
     scores: dict[str, dict[str, list[RuleScore]]] = {rule: {} for rule in CHOICE_RULES}
     chosen_counts: dict[str, int] = {}
@@ -76,7 +76,7 @@ def bench_choice(corpus: Path, codec: str = "libx264", workers: int = 2, sizes: 
                 scores[rule].setdefault(subset.name, []).append(score)
             for name in chosen:
                 chosen_counts[name] = chosen_counts.get(name, 0) + 1
-    print(f"{len(futures)} runs in {time.perf_counter() - started:.0f} s; folds chose ({DEFAULT_RULE}): "
+    print(f"{len(futures)} runs in {time.perf_counter() - started:.0f} s; folds chose ({default_rule(RMSE)}): "
           + ", ".join(f"{n} {c}" for n, c in sorted(chosen_counts.items(), key=lambda kv: -kv[1])))
     print_rule_table(scores, subsets, sizes)
     print_subsets(subsets)

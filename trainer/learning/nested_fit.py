@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from trainer.core.seeds import stable_seed
-from trainer.learning.choice_rule import CRF_PICK, PickScoring, choose, rmse_by_source, scorable
+from trainer.learning.choice_rule import CRF_PICK, RMSE, PickScoring, choose, rmse_by_source, scorable
 from trainer.learning.curve_candidate import curve_observed
 from trainer.learning.line_model import fit_line
 from trainer.learning.metrics import plcc
@@ -36,8 +36,8 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
     Every network of every candidate and fold trains in one batched ``fit``; lines are closed form.
     With ``picks``, candidates are judged by the CRF they make the harness pick wherever the inner
     held-out sources have quality ladders (learning.choice_rule), else by each inner held-out source's
-    RMSE; either way by the paired rule, simplest candidate first (learning.choice_rule), which also
-    records what every other rule would have chosen from the same scores.
+    RMSE; picks by the paired rule, simplest candidate first, RMSE by the lowest mean
+    (learning.choice_rule.DEFAULT_RULES), recording what every other rule would have chosen from the same scores.
     ``seed``: one per outer fold (per-fold streams: every network of a fold, outer or inner, seeded from its
     fold's seed, so a fold chooses alike alone or beside others), or one int shared by the task.
 
@@ -119,13 +119,13 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
         # ``covered``: every inner held-out row (the same for each candidate)
         laddered = picks is not None and picks.all_laddered(features, covered)
         if picks is not None and laddered and len(inner_pick) == len(names) and scorable(inner_pick):
-            verdict, by_rule = choose(inner_pick, simplest_first)
+            verdict, by_rule = choose(inner_pick, simplest_first, CRF_PICK)
             choice = FoldChoice(verdict.chosen, inner_rmse, outer_rmse, CRF_PICK, verdict.means,
                                 verdict.standard_error, outer_pick, simplest_first,
                                 picks.all_laddered(features, held_out[k]), rule_choices=by_rule,
                                 outer_plcc=outer_plcc)
         elif scorable(inner_by_source):
-            verdict, by_rule = choose(inner_by_source, simplest_first)
+            verdict, by_rule = choose(inner_by_source, simplest_first, RMSE)
             choice = FoldChoice(verdict.chosen, inner_rmse, outer_rmse, simplest_first=simplest_first,
                                 inner_source_rmse=verdict.means, inner_rmse_se=verdict.standard_error,
                                 outer_rmse_by_source=outer_by_source, rule_choices=by_rule, outer_plcc=outer_plcc)

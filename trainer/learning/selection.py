@@ -15,7 +15,7 @@ corpus on which a simpler model predicts unseen sources better than the network 
 chosen without looking at the sources it is judged on.
 
 Where the held-out rows hold quality ladders, the CRF each candidate makes the harness pick
-chooses, by the paired rule (learning.choice_rule); elsewhere RMSE, not PLCC: the
+chooses, by the paired rule; elsewhere RMSE, not PLCC, by the lowest mean (learning.choice_rule): the
 harness reads the predicted *level*, so being off by a constant costs picks even when the ranking
 is right.
 """
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from trainer.core.seeds import stable_seed
-from trainer.learning.choice_rule import CRF_PICK, DEFAULT_RULE, PAIRED, RMSE, choose, scorable
+from trainer.learning.choice_rule import CRF_PICK, LOWEST, PAIRED, RMSE, choose, default_rule, scorable
 from trainer.learning.folds import fold_masks
 from trainer.learning.line_family import LINE_CANDIDATE, LINE_FAMILY, LINES
 from trainer.learning.profiles import TrainingProfile
@@ -84,15 +84,14 @@ def candidate_label(name: str) -> str:
 
 def describe_choice(choice: dict[str, object]) -> str:
     """One line: what was chosen, by what, and every candidate's score (a fold's or the final choice's)."""
-    noise = "paired standard error" if choice.get("rule") == PAIRED else "one standard error"
     if choice.get("criterion") == CRF_PICK:
         scores = choice.get("mean_outer_crf_pick") or choice.get("inner_crf_pick") or {}
         error = choice.get("outer_crf_pick_se", choice.get("inner_crf_pick_se"))
-        rule = f"CRF-pick error (steps, per source; {noise} {float(error or 0.0):.2f})"  # type: ignore[arg-type]
+        rule = f"CRF-pick error (steps, per source; {_noise(choice.get('rule'), error)})"
     elif choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse"):
         scores = choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse") or {}
         error = choice.get("outer_rmse_se", choice.get("inner_rmse_se"))
-        rule = f"RMSE (per source; {noise} {float(error or 0.0):.2f})"  # type: ignore[arg-type]
+        rule = f"RMSE (per source; {_noise(choice.get('rule'), error)})"
     else:
         scores = choice.get("mean_outer_rmse") or choice.get("inner_rmse") or {}
         rule = "RMSE"
@@ -100,6 +99,14 @@ def describe_choice(choice: dict[str, object]) -> str:
                        for name, value in dict(scores).items())  # type: ignore[call-overload]
     line = f"`{choice['chosen']}` ({candidate_label(str(choice['chosen']))}), chosen by nested LOSO on {rule}: {scored}"
     return line + _risk(choice.get("ridge_beats"))
+
+
+def _noise(rule: object, error: object) -> str:
+    """How the rule weighed the scores' noise, in words: the lowest mean weighs none."""
+    if rule == LOWEST:
+        return "lowest mean"
+    label = "paired standard error" if rule == PAIRED else "one standard error"
+    return f"{label} {float(error) if isinstance(error, int | float) else 0.0:.2f}"
 
 
 def _risk(beats: object) -> str:
@@ -167,8 +174,8 @@ class FoldChoice:
     inner_rmse_se: float | None = None
     outer_rmse_by_source: dict[str, dict[str, float]] = field(default_factory=dict)
     # what each rule of learning.choice_rule would have chosen from the same inner scores (the chosen one is
-    # DEFAULT_RULE's), and every candidate's PLCC on the outer held-out rows: what a rule's choice would
-    # have scored, for the report's risk line and the bench's comparison of rules
+    # that of the criterion's rule, DEFAULT_RULES), and every candidate's PLCC on the outer held-out rows:
+    # what a rule's choice would have scored, for the report's risk line and the bench's comparison of rules
     rule_choices: dict[str, str] = field(default_factory=dict)
     outer_plcc: dict[str, float | None] = field(default_factory=dict)
     # the report's ridge, fitted on the same training rows, on the same outer held-out rows (learning.choice_risk)
@@ -181,7 +188,7 @@ class FoldChoice:
                                      "outer_plcc": dict(self.outer_plcc),
                                      "ridge_plcc": self.ridge_plcc, "ridge_rmse": self.ridge_rmse}
         if self.rule_choices:
-            report["rule"] = DEFAULT_RULE
+            report["rule"] = default_rule(self.criterion)
             report["rule_choices"] = dict(self.rule_choices)
         if self.criterion == CRF_PICK:
             report["inner_crf_pick"] = dict(self.inner_pick)
@@ -240,8 +247,9 @@ def best_candidate(scores: dict[str, float | None]) -> str | None:
 def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
     """The full-corpus model's candidate, from the outer folds (LOSO on all sources), by the rule the
     folds chose with: on every held-out source's CRF-pick error where every fold chose by picks and
-    every outer held-out source had a ladder to pick on, else on every held-out source's RMSE (both
-    by the paired rule of learning.choice_rule); the lowest mean outer RMSE where neither can be scored."""
+    every outer held-out source had a ladder to pick on, else on every held-out source's RMSE (each by
+    its criterion's rule, learning.choice_rule.DEFAULT_RULES); the lowest mean outer RMSE where neither
+    can be scored."""
     if not choices:
         return None
     by_picks = all(c.criterion == CRF_PICK and c.outer_laddered for c in choices)
@@ -252,8 +260,9 @@ def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
     ):
         by_source = _merged(per_fold)
         if applies and scorable(by_source):
-            verdict, by_rule = choose(by_source, list(choices[0].simplest_first))
-            return {"chosen": verdict.chosen, "criterion": criterion, "rule": DEFAULT_RULE, mean_key: verdict.means,
+            verdict, by_rule = choose(by_source, list(choices[0].simplest_first), criterion)
+            return {"chosen": verdict.chosen, "criterion": criterion, "rule": default_rule(criterion),
+                    mean_key: verdict.means,
                     se_key: verdict.standard_error, "rule_choices": by_rule}
     names = list(choices[0].outer_rmse)
     means: dict[str, float | None] = {}
