@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from trainer.core.sections import section
 from trainer.core.seeds import stable_seed
 from trainer.learning.choice_rule import CRF_PICK, DEFAULT_RULE, PAIRED, RMSE, choose, scorable
 from trainer.learning.folds import fold_masks
@@ -82,24 +83,29 @@ def candidate_label(name: str) -> str:
     return {CURVE: "the content-blind curve: the network on the quality input alone"}.get(name, "the network")
 
 
-def describe_choice(choice: dict[str, object]) -> str:
+def describe_choice(choice: Mapping[str, object]) -> str:
     """One line: what was chosen, by what, and every candidate's score (a fold's or the final choice's)."""
     noise = "paired standard error" if choice.get("rule") == PAIRED else "one standard error"
     if choice.get("criterion") == CRF_PICK:
-        scores = choice.get("mean_outer_crf_pick") or choice.get("inner_crf_pick") or {}
+        scores = section(choice, "mean_outer_crf_pick") or section(choice, "inner_crf_pick")
         error = choice.get("outer_crf_pick_se", choice.get("inner_crf_pick_se"))
-        rule = f"CRF-pick error (steps, per source; {noise} {float(error or 0.0):.2f})"  # type: ignore[arg-type]
+        rule = f"CRF-pick error (steps, per source; {noise} {_standard_error(error):.2f})"
     elif choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse"):
-        scores = choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse") or {}
+        scores = section(choice, "mean_outer_source_rmse") or section(choice, "inner_source_rmse")
         error = choice.get("outer_rmse_se", choice.get("inner_rmse_se"))
-        rule = f"RMSE (per source; {noise} {float(error or 0.0):.2f})"  # type: ignore[arg-type]
+        rule = f"RMSE (per source; {noise} {_standard_error(error):.2f})"
     else:
-        scores = choice.get("mean_outer_rmse") or choice.get("inner_rmse") or {}
+        scores = section(choice, "mean_outer_rmse") or section(choice, "inner_rmse")
         rule = "RMSE"
     scored = ", ".join(f"{name} {value:.2f}" if isinstance(value, float) else f"{name} n/a"
-                       for name, value in dict(scores).items())  # type: ignore[call-overload]
+                       for name, value in scores.items())
     line = f"`{choice['chosen']}` ({candidate_label(str(choice['chosen']))}), chosen by nested LOSO on {rule}: {scored}"
     return line + _risk(choice.get("ridge_beats"))
+
+
+def _standard_error(error: object) -> float:
+    """The standard error a choice compared with, as a report holds it: a number, or None (no rule's) as 0."""
+    return float(error) if isinstance(error, int | float) else 0.0
 
 
 def _risk(beats: object) -> str:
@@ -259,7 +265,8 @@ def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
     means: dict[str, float | None] = {}
     for name in names:
         values = [c.outer_rmse.get(name) for c in choices]
-        means[name] = float(np.mean(values)) if all(v is not None for v in values) else None
+        scored = [v for v in values if v is not None]
+        means[name] = float(np.mean(scored)) if len(scored) == len(values) else None
     chosen = best_candidate(means)
     return None if chosen is None else {"chosen": chosen, "criterion": RMSE, "mean_outer_rmse": means}
 
