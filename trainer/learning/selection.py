@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 
@@ -105,7 +105,7 @@ def describe_choice(choice: Mapping[str, object]) -> str:
 
 def _standard_error(error: object) -> float:
     """The standard error a choice compared with, as a report holds it: a number, or None (no rule's) as 0."""
-    return float(error) if isinstance(error, int | float) else 0.0
+    return float(error) if isinstance(error, SupportsFloat) else 0.0
 
 
 def _risk(beats: object) -> str:
