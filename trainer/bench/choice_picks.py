@@ -101,5 +101,5 @@ def bench_choice_picks(corpus: Path, probes: Sequence[Path], codec: str = "libx2
             steps, misses, rate = np.mean(cell, axis=0)
             print(f"{size:>5} {label:<30} {steps:6.2f} {misses:7.0%} {rate:+7.1f}%")
         for rule in CHOICE_RULES:
-            mean = np.nanmean([np.mean([r["rule_steps"][rule] for r in runs[n]]) for n in names])  # type: ignore[index]
+            mean = np.nanmean([np.mean([section(r, "rule_steps")[rule] for r in runs[n]]) for n in names])
             print(f"{size:>5} {'rule ' + rule + ' (corpus inputs)':<30} {mean:6.2f}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from functools import partial
 
 from trainer.engine.dispatcher import Dispatcher, Task
 from trainer.engine.final_trainer import FinalTrainer
@@ -144,7 +145,7 @@ class TrainingEngine:
             try:
                 data = load()
             except Exception as exc:  # a corpus that cannot be loaded is this codec's error
-                self._under_lock(lambda c=codec, e=exc: self._book.load_failed(c, e))
+                self._under_lock(partial(self._book.load_failed, codec, exc))
                 continue
             with self._lock:
                 events = self._book.verdict_without_training(codec, data)

@@ -17,8 +17,11 @@ ExecutorFactory = Callable[[], Executor]
 KILL_JOIN_SECONDS = 5
 
 
-def is_broken_executor(exc: BaseException) -> bool:
-    """The executor itself died (a pool worker was killed): every task in flight on it is lost."""
+def is_broken_executor(exc: BaseException | None) -> bool:
+    """The executor itself died (a pool worker was killed): every task in flight on it is lost.
+
+    Takes ``Future.exception()`` as it comes: None (the task returned) is no break.
+    """
     return isinstance(exc, BrokenExecutor)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.learning.crf_pick import crf_pick_by_group, every_group_has_pick_ladders
+from trainer.learning.crf_pick import PickSummary, crf_pick_by_group, every_group_has_pick_ladders
 
 RMSE = "rmse"
 CRF_PICK = "crf_pick"
@@ -45,7 +45,7 @@ class PickScoring:
         ladders = None if self.ladders is None else self.ladders[rows]
         summaries = crf_pick_by_group(features[rows], target[rows], self.kbps[rows], self.codec, predict,
                                       self.sources[rows], ladders)
-        return {name: float(s["mean_abs_quality_error"]) for name, s in summaries.items()}
+        return {name: _quality_error(s) for name, s in summaries.items()}
 
     def all_laddered(self, features: np.ndarray, rows: np.ndarray) -> bool:
         """Whether every source among ``rows`` has a ladder to pick on (inputs only, not targets).
@@ -55,6 +55,15 @@ class PickScoring:
         """
         return every_group_has_pick_ladders(features[rows], self.sources[rows],
                                             None if self.ladders is None else self.ladders[rows])
+
+
+def _quality_error(summary: PickSummary) -> float:
+    """A source's mean CRF-pick error: a summary of picks always has one (None is only a pooled metric
+    that no fold had), so a None here is a bug and fails as float(None) would."""
+    error = summary["mean_abs_quality_error"]
+    if error is None:
+        raise TypeError("a source's pick summary has no mean_abs_quality_error")
+    return float(error)
 
 
 @dataclass(frozen=True)

@@ -74,11 +74,15 @@ def compare_with_curve(model: Mapping[str, Mapping], curve: Mapping[str, Mapping
 
 
 def _above(side: Mapping[str, float | None]) -> bool:
-    return side.get("low") is not None and float(side["low"]) > 0  # type: ignore[arg-type]
+    """The difference's interval lies above zero (worse beyond noise); no interval is not above."""
+    low = side.get("low")
+    return low is not None and float(low) > 0
 
 
 def _not_below(side: Mapping[str, float | None]) -> bool:
-    return side.get("high") is None or float(side["high"]) >= 0  # type: ignore[arg-type]
+    """The difference's interval reaches zero or above (not better beyond noise); no interval is not below."""
+    high = side.get("high")
+    return high is None or float(high) >= 0
 
 
 def _worse(miss: Mapping[str, float | None], rate: Mapping[str, float | None]) -> bool:

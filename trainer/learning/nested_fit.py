@@ -70,8 +70,7 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
     networks = [c for c in choices if not c.is_line and not c.quality_only]
     fallback = min(networks, key=lambda c: abs(float(c.shrink or 0.0) - profile.shrink)).name if networks else names[0]
     outer_train = ~held_out
-    per_fold = not isinstance(seed, int)
-    fold_seeds = list(seed) if per_fold else [seed] * len(fold_indices)
+    fold_seeds = [seed] * len(fold_indices) if isinstance(seed, int) else list(seed)
     jobs: list[tuple[Candidate, np.ndarray]] = []  # (candidate, training mask), in model-index order below
     job_seeds: list[int] = []  # per-fold streams: each network's own seed
     outer_model: dict[tuple[int, int], int] = {}  # (fold k, candidate c) -> job index
@@ -87,7 +86,7 @@ def fit_with_choice(features: np.ndarray, target: np.ndarray, held_out: np.ndarr
                 inner_models.setdefault((k, c), []).append((len(jobs), held))
                 jobs.append((candidate, outer_train[k] & ~held))
                 job_seeds.append(stable_seed(fold_seeds[k], candidate.name, "inner", j))
-    weights = _fit_jobs(features, target, jobs, profile, job_seeds if per_fold else seed, observed)
+    weights = _fit_jobs(features, target, jobs, profile, seed if isinstance(seed, int) else job_seeds, observed)
     predictions = predict(weights, features).astype(np.float64)
     truth = target.astype(np.float64)
     chosen: list[int] = []

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 
+from trainer.core.sections import section
 from trainer.core.seeds import stable_seed
 from trainer.learning.choice_rule import CRF_PICK, LOWEST, PAIRED, RMSE, choose, default_rule, scorable
 from trainer.learning.folds import fold_masks
@@ -82,21 +83,21 @@ def candidate_label(name: str) -> str:
     return {CURVE: "the content-blind curve: the network on the quality input alone"}.get(name, "the network")
 
 
-def describe_choice(choice: dict[str, object]) -> str:
+def describe_choice(choice: Mapping[str, object]) -> str:
     """One line: what was chosen, by what, and every candidate's score (a fold's or the final choice's)."""
     if choice.get("criterion") == CRF_PICK:
-        scores = choice.get("mean_outer_crf_pick") or choice.get("inner_crf_pick") or {}
+        scores = section(choice, "mean_outer_crf_pick") or section(choice, "inner_crf_pick")
         error = choice.get("outer_crf_pick_se", choice.get("inner_crf_pick_se"))
         rule = f"CRF-pick error (steps, per source; {_noise(choice.get('rule'), error)})"
     elif choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse"):
-        scores = choice.get("mean_outer_source_rmse") or choice.get("inner_source_rmse") or {}
+        scores = section(choice, "mean_outer_source_rmse") or section(choice, "inner_source_rmse")
         error = choice.get("outer_rmse_se", choice.get("inner_rmse_se"))
         rule = f"RMSE (per source; {_noise(choice.get('rule'), error)})"
     else:
-        scores = choice.get("mean_outer_rmse") or choice.get("inner_rmse") or {}
+        scores = section(choice, "mean_outer_rmse") or section(choice, "inner_rmse")
         rule = "RMSE"
     scored = ", ".join(f"{name} {value:.2f}" if isinstance(value, float) else f"{name} n/a"
-                       for name, value in dict(scores).items())  # type: ignore[call-overload]
+                       for name, value in scores.items())
     line = f"`{choice['chosen']}` ({candidate_label(str(choice['chosen']))}), chosen by nested LOSO on {rule}: {scored}"
     return line + _risk(choice.get("ridge_beats"))
 
@@ -106,7 +107,7 @@ def _noise(rule: object, error: object) -> str:
     if rule == LOWEST:
         return "lowest mean"
     label = "paired standard error" if rule == PAIRED else "one standard error"
-    return f"{label} {float(error) if isinstance(error, int | float) else 0.0:.2f}"
+    return f"{label} {float(error) if isinstance(error, SupportsFloat) else 0.0:.2f}"
 
 
 def _risk(beats: object) -> str:
@@ -268,7 +269,8 @@ def final_choice(choices: list[FoldChoice]) -> dict[str, object] | None:
     means: dict[str, float | None] = {}
     for name in names:
         values = [c.outer_rmse.get(name) for c in choices]
-        means[name] = float(np.mean(values)) if all(v is not None for v in values) else None
+        scored = [v for v in values if v is not None]
+        means[name] = float(np.mean(scored)) if len(scored) == len(values) else None
     chosen = best_candidate(means)
     return None if chosen is None else {"chosen": chosen, "criterion": RMSE, "mean_outer_rmse": means}
 

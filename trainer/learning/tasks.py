@@ -210,8 +210,11 @@ def _as_probed(task: FoldTask, val: np.ndarray, kbps: np.ndarray,
         return None, None
     ladder_ids = None if task.ladders is None else task.ladders[rows]
     probed = with_probe(task.features[rows], task.harness_probe[rows])
-    return tuple(crf_pick_metrics(x, task.target[rows], kbps[rows], task.codec, fold_model, ladder_ids)  # type: ignore[return-value]
-                 for x in (probed, recover_probe_bitrate(at_zero_kbps(probed))))
+
+    def picks(features: np.ndarray) -> PickSummary | None:
+        return crf_pick_metrics(features, task.target[rows], kbps[rows], task.codec, fold_model, ladder_ids)
+
+    return picks(probed), picks(recover_probe_bitrate(at_zero_kbps(probed)))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from trainer.learning.events import (
 from trainer.learning.results import CodecResult, FoldResult
 from trainer.learning.selection import describe_choice
 from trainer.outputs.calibration_text import calibration_line
+from trainer.outputs.report import RunSummary
 
 NAMES_SHOWN = 8
 HARNESS_PROBE_LABEL = "crf pick with the harness's own probe"
@@ -169,7 +170,7 @@ def summary_table(results: Iterable[CodecResult]) -> list[str]:
     return lines
 
 
-def verdict_line(summary: dict[str, int], exit_code: int) -> str:
+def verdict_line(summary: RunSummary, exit_code: int) -> str:
     return (
         f"verdict: {summary['n_pass']} pass, {summary['n_fail']} fail, "
         f"{summary['n_insufficient']} insufficient-sources, {summary['n_missing_rows']} missing-rows, "

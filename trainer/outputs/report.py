@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 from trainer.core.atomic import atomic_write_text
 from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY, QUALITY_RANGE, SUPPORTED_CODECS, probe_quality_of
@@ -58,8 +59,21 @@ def harness_section(probe_quality: Mapping[str, float] | None = None) -> dict[st
     return section
 
 
+class RunSummary(TypedDict):
+    """The report's ``summary`` as a run computes it: the exit code and the verdict line are read from it."""
+
+    n_pass: int
+    n_fail: int
+    n_insufficient: int
+    n_missing_rows: int
+    n_error: int
+    interrupted: bool
+    interrupted_by: str | None
+    error: str | None
+
+
 def summary_section(results: Iterable[CodecResult], interrupted_by: str | None = None,
-                    error: str | None = None) -> dict[str, object]:
+                    error: str | None = None) -> RunSummary:
     """Verdict counts; ``interrupted_by`` names the signal that stopped the run, if one did, and
     ``error`` the unexpected error that ended it (one line; the traceback is in the run log)."""
     statuses = [r.status for r in results]

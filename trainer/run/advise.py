@@ -99,7 +99,8 @@ def advise_failing(verdicts: Verdicts, profile: TrainingProfile, seed: int, exec
         Polled while waiting; True stops the advice (codecs without advice have none in the report).
     """
     judged = verdicts.judged()
-    failing = [codec for codec, (result, data) in judged.items() if result.status == "fail" and data is not None]
+    failing: dict[str, CodecData] = {codec: data for codec, (result, data) in judged.items()
+                                     if result.status == "fail" and data is not None}
     if not failing:
         log("advice: no codec failed the gate; nothing to advise")
         return
@@ -109,6 +110,6 @@ def advise_failing(verdicts: Verdicts, profile: TrainingProfile, seed: int, exec
         judged[codec][0].advice = advice
         log("\n".join(f"{codec} {line}" for line in advice_lines(advice)))
 
-    advise({codec: judged[codec][1] for codec in failing}, profile, seed, executor_factory, should_stop, landed)
+    advise(failing, profile, seed, executor_factory, should_stop, landed)
     if should_stop():
         log("advice: stopped; codecs without advice have none in the report")

@@ -13,12 +13,15 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import TextIO
 
 from trainer.core.atomic import OutputUnwritable, require_writable_dir
 from trainer.core.codecs import probe_quality_of
 from trainer.ingest.corpus import CodecData, Corpus, load_corpus
 from trainer.ingest.discovery import CorpusInputs, find_inputs
+from trainer.ingest.harness_probes import HarnessProbes
 from trainer.ingest.synthetic import synthetic_codec_data
 from trainer.learning.results import CodecResult, error_result
 from trainer.outputs.describe import (
@@ -52,19 +55,35 @@ def codec_loaders(config: RunConfig, inputs: CorpusInputs, corpus: Corpus | None
     for codec in config.codecs:
         quality = probe_quality_of(codec, config.probe_quality)  # the operator's --probe-quality, else the harness's
         if config.synthetic_smoke:
-            loaders[codec] = lambda c=codec, q=quality: synthetic_codec_data(
-                c, SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE, config.seed, probe_quality=q
-            )
+            loaders[codec] = partial(_generated, config, codec, quality)
         elif config.profile.reread_corpus_per_codec:
-            loaders[codec] = lambda c=codec, q=quality: load_corpus(
-                inputs.files, probe_measurements=config.probe_measurements).for_codec(c, q)
+            loaders[codec] = partial(_reread, config, inputs, codec, quality)
         else:
             assert corpus is not None
-            loaders[codec] = lambda c=codec, q=quality: corpus.for_codec(c, q)
+            loaders[codec] = partial(_sliced, corpus, codec, quality)
     if config.harness_probes is not None and not config.synthetic_smoke:
         probes = config.harness_probes
-        return {codec: (lambda load=load: load().with_harness_probes(probes)) for codec, load in loaders.items()}
+        return {codec: partial(_with_probes, load, probes) for codec, load in loaders.items()}
     return loaders
+
+
+# The loaders' bodies: module functions bound with functools.partial, so each codec's loader keeps its own
+# codec and quality (a lambda in the loop would see the last ones) and the checker sees their types.
+def _generated(config: RunConfig, codec: str, quality: float) -> CodecData:
+    return synthetic_codec_data(codec, SMOKE_SOURCES, SMOKE_ROWS_PER_SOURCE, SMOKE_NOISE, config.seed,
+                                probe_quality=quality)
+
+
+def _reread(config: RunConfig, inputs: CorpusInputs, codec: str, quality: float) -> CodecData:
+    return load_corpus(inputs.files, probe_measurements=config.probe_measurements).for_codec(codec, quality)
+
+
+def _sliced(corpus: Corpus, codec: str, quality: float) -> CodecData:
+    return corpus.for_codec(codec, quality)
+
+
+def _with_probes(load: Callable[[], CodecData], probes: HarnessProbes) -> CodecData:
+    return load().with_harness_probes(probes)
 
 
 def promote(config: RunConfig, engine_service: RunService, stop: StopRequest) -> PromotionOutcome:
@@ -314,9 +333,10 @@ def _write_partial(config: RunConfig, service: RunService, state: _RunState) -> 
         n_files=len(state.inputs.files), promotion={"skipped": "the run was still training"}, in_progress=True))
 
 
-def _size(path: object) -> int:
+def _size(path: Path) -> int:
+    """A corpus file's size for the ingest stage's line; 0 where it cannot be read."""
     try:
-        return os.stat(path).st_size  # type: ignore[arg-type]  # a corpus file's path
+        return os.stat(path).st_size
     except OSError:
         return 0
 

@@ -71,6 +71,12 @@ def _read_int(path: Path) -> int | None:
     return None if text in ("", "max") else int(text) if text.isdigit() else None
 
 
+def _usage_reader(path: Path) -> Callable[[], int]:
+    """A reader bound to one cgroup's usage counter (0 where it cannot be read), made per limit so each
+    closure keeps its own path."""
+    return lambda: _read_int(path) or 0
+
+
 def cgroup_limits(proc_cgroup: Path = Path("/proc/self/cgroup"),
                   root: Path = Path("/sys/fs/cgroup")) -> list[MemoryLimit]:
     """The memory limits of this process's cgroups, v2 (``memory.max``) and v1 (``memory.limit_in_bytes``),
@@ -93,9 +99,8 @@ def cgroup_limits(proc_cgroup: Path = Path("/proc/self/cgroup"),
         for directory, limit_file, usage_file in candidates:
             limit = _read_int(directory / limit_file)
             if limit is not None and limit < NO_LIMIT and (directory / usage_file).exists():
-                usage_path = directory / usage_file
                 found.append(MemoryLimit(limit, f"cgroup {directory / limit_file}",
-                                         lambda p=usage_path: _read_int(p) or 0))
+                                         _usage_reader(directory / usage_file)))
                 break
     return found
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.core.atomic import OutputUnwritable, atomic_write_text
+from trainer.executors.dask_cluster import ExecutorInfo
 from trainer.ingest.corpus import Corpus
 from trainer.learning.results import CodecResult
 from trainer.outputs.junit import junit_xml
@@ -28,7 +29,7 @@ class ReportInputs:
     corpus: Corpus | None
     present_roots: Sequence[str]
     n_files: int
-    executor: dict[str, object]
+    executor: ExecutorInfo
     log_path: Path | None
     promotion: dict[str, object]
     written: list[str] = field(default_factory=list)

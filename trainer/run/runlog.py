@@ -18,7 +18,7 @@ class RunLog:
         self.path = path
         self._echo = echo
         self._listener = listener
-        self._handle = None
+        self._handle: TextIO | None = None
         self._lock = threading.Lock()  # the progress thread writes lines too: one whole line at a time
         # The first failure to write the log file (a full disk): the run goes on, echoing to the
         # terminal, and the batch reports it at the end instead of dying mid-training.
@@ -64,5 +64,6 @@ class RunLog:
 
     def _close_quietly(self) -> None:
         handle, self._handle = self._handle, None
-        with contextlib.suppress(OSError):
-            handle.close()
+        if handle is not None:  # only called after a write through it failed, but the checker cannot know
+            with contextlib.suppress(OSError):
+                handle.close()

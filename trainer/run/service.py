@@ -9,17 +9,17 @@ its events. Neither face builds a report, a plan or an executor of its own.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from trainer.engine.engine import TrainingEngine, serve
-from trainer.ingest.corpus import CodecData
+from trainer.ingest.corpus import CodecData, Corpus
 from trainer.learning.events import Event
 from trainer.learning.results import CodecResult
 from trainer.outputs.advice_text import advice_lines
 from trainer.outputs.describe import describe_event
-from trainer.outputs.report import utc_stamp
+from trainer.outputs.report import RunSummary, utc_stamp
 from trainer.run.advise import advise
 from trainer.run.config import RunConfig
 from trainer.run.exits import exit_for_outcome
@@ -171,15 +171,19 @@ class RunService:
         self.write_report(self.report_inputs(results=self.results(), corpus=corpus, present_roots=corpus.roots,
                                              n_files=live.n_files, promotion=promotion, written=written))
 
-    def report_inputs(self, **fields: object) -> ReportInputs:
+    def report_inputs(self, *, results: Mapping[str, CodecResult], corpus: Corpus | None,
+                      present_roots: Sequence[str], n_files: int, promotion: dict[str, object],
+                      written: list[str] | None = None, interrupted_by: str | None = None, error: str | None = None,
+                      in_progress: bool = False) -> ReportInputs:
         """A ReportInputs with this run's executor, log and recovery filled in."""
-        defaults: dict[str, object] = {"executor": self.wiring.info, "log_path": self.log.path,
-                                       "recovered": self.recovered}
-        return ReportInputs(**{**defaults, **fields})  # type: ignore[arg-type]
+        return ReportInputs(results=results, corpus=corpus, present_roots=present_roots, n_files=n_files,
+                            executor=self.wiring.info, log_path=self.log.path, promotion=promotion,
+                            written=[] if written is None else written, interrupted_by=interrupted_by,
+                            error=error, recovered=self.recovered, in_progress=in_progress)
 
     @staticmethod
-    def exit_code(summary: dict[str, object], n_selected: int, promotion: dict[str, object],
+    def exit_code(summary: RunSummary, n_selected: int, promotion: dict[str, object],
                   signal_exit: int | None, internal_error: bool) -> int:
-        return exit_for_outcome(int(summary["n_pass"]), n_selected,  # type: ignore[call-overload]
+        return exit_for_outcome(summary["n_pass"], n_selected,
                                 promotion_failed=bool(promotion.get("error")), signal_exit=signal_exit,
                                 internal_error=internal_error)

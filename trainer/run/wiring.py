@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from trainer.executors.dask_cluster import Cluster, cluster_capacity, connect, describe_executor
+from trainer.executors.dask_cluster import Cluster, ExecutorInfo, cluster_capacity, connect, describe_executor
 from trainer.executors.dask_executor import DaskExecutor
 from trainer.executors.host import ExecutorFactory
 from trainer.executors.process_pool import process_pool_factory, start_pool_helpers
@@ -22,7 +22,7 @@ class Wiring:
 
     factory: ExecutorFactory
     capacity: int  # tasks the engine keeps in flight
-    info: dict[str, object]  # run_provenance.executor
+    info: ExecutorInfo  # run_provenance.executor
     cluster: Cluster | None = None
     workers: int = 1
 
