@@ -21,10 +21,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
-from trainer.learning.crf_pick import TARGETS, pool
+from trainer.learning.crf_pick import TARGETS, PickSummary, pool
 from trainer.learning.pick_offsets import PickCase, summary_at
 
 ALPHAS = (0.05, 0.10, 0.20)
@@ -32,6 +33,22 @@ SIDECAR_ALPHA = 0.05  # the harness's default miscoverage (vmaftune.conformal.de
 BAND_MIN_VMAF = min(TARGETS) - 10.0
 MIN_ROWS, MIN_PICKS, MIN_SOURCES = 30, 20, 5
 RESIDUAL_DECIMALS = 4
+
+
+class IntervalRow(TypedDict):
+    """One row of ``calibration.interval_table``: the shipped margin at ``alpha`` and how often it covered."""
+
+    alpha: float
+    margin_vmaf: float | None  # None: no finite quantile (an empty set)
+    row_coverage: float | None
+
+
+class PickRow(TypedDict):
+    """One row of ``calibration.pick_table``: the shipped target offset at ``alpha`` and the picks it makes."""
+
+    alpha: float
+    target_offset_vmaf: float | None
+    crf_pick: PickSummary | None
 
 
 def conformal_quantile(scores: Sequence[float] | np.ndarray, alpha: float) -> float:
@@ -98,9 +115,9 @@ def cross_quantiles(scores: np.ndarray, folds: np.ndarray, alpha: float) -> dict
     return {int(fold): conformal_quantile(scores[folds != fold], alpha) for fold in np.unique(folds)}
 
 
-def interval_table(cal: CalibrationSet) -> list[dict[str, object]]:
+def interval_table(cal: CalibrationSet) -> list[IntervalRow]:
     """Per alpha: the margin from every residual (what ships) and the cross-conformal row coverage."""
-    table = []
+    table: list[IntervalRow] = []
     for alpha in ALPHAS:
         margins = cross_quantiles(cal.residuals, cal.row_folds, alpha)
         covered = sum(int(np.sum(cal.residuals[cal.row_folds == fold] <= margin))
@@ -110,10 +127,10 @@ def interval_table(cal: CalibrationSet) -> list[dict[str, object]]:
     return table
 
 
-def pick_table(cal: CalibrationSet) -> list[dict[str, object]]:
+def pick_table(cal: CalibrationSet) -> list[PickRow]:
     """Per alpha: the target offset from every pick (what ships) and the cross-conformal picks it makes."""
     needed = np.array([case.needed for case in cal.picks], dtype=np.float64)
-    table = []
+    table: list[PickRow] = []
     for alpha in ALPHAS:
         summaries = [summary_at([c for c, f in zip(cal.picks, cal.pick_folds, strict=True) if f == fold], offset)
                      for fold, offset in cross_quantiles(needed, cal.pick_folds, alpha).items()
@@ -147,10 +164,18 @@ def _round(value: float) -> float | None:
     return round(float(value), 4) if np.isfinite(value) else None
 
 
-def _rounded(summary: dict[str, float | int] | None) -> dict[str, object] | None:
+def _rounded(summary: PickSummary | None) -> PickSummary | None:
+    """The summary with its metrics rounded as the report shows them (the count stays as it is)."""
     if summary is None:
         return None
-    return {k: (v if isinstance(v, int) or v is None else _round(float(v))) for k, v in summary.items()}
+    return {"n": summary["n"], "mean_abs_quality_error": _round_metric(summary["mean_abs_quality_error"]),
+            "mean_abs_vmaf_error": _round_metric(summary["mean_abs_vmaf_error"]),
+            "miss_rate": _round_metric(summary["miss_rate"]),
+            "mean_bitrate_overspend_pct": _round_metric(summary["mean_bitrate_overspend_pct"])}
+
+
+def _round_metric(value: float | None) -> float | None:
+    return None if value is None else _round(float(value))
 
 
 def _finite(value: float) -> float | None:

@@ -7,9 +7,11 @@ rebuilt from a downloaded report says it too.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from trainer.core.display import clip
 from trainer.core.gate import SHIP_GATE_MEAN_PLCC, SHIP_GATE_PLCC_SPREAD_MAX
+from trainer.core.sections import entries
 
 MAX_OUTLIERS_SHOWN = 5
 
@@ -26,12 +28,12 @@ def estimate_text(estimate: object) -> str:
 
 def curve_line(advice: Mapping[str, object]) -> str:
     """The learning curve as ``n: mean/spread`` pairs, smallest training set first."""
-    points = advice.get("curve") or []
-    return ", ".join(f"{p['n_sources']}: {p['mean_plcc']:.3f}/{p['spread']:.3f}" for p in points)  # type: ignore[union-attr]
+    points = entries(advice, "curve")
+    return ", ".join(f"{p['n_sources']}: {p['mean_plcc']:.3f}/{p['spread']:.3f}" for p in points)
 
 
 def outlier_lines(advice: Mapping[str, object]) -> list[str]:
-    outliers = [s for s in advice.get("sources") or [] if s.get("outlier")]  # type: ignore[union-attr]
+    outliers = [s for s in entries(advice, "sources") if s.get("outlier")]
     lines = [f"outlier {clip(str(s['src']))} (fold {s['fold']}, {s['n_rows']} rows, bias {s['bias']:+.1f}, "
              f"RMSE {s['rmse']:.1f}): {s['reading']}" for s in outliers[:MAX_OUTLIERS_SHOWN]]
     if len(outliers) > MAX_OUTLIERS_SHOWN:
@@ -39,9 +41,9 @@ def outlier_lines(advice: Mapping[str, object]) -> list[str]:
     return lines
 
 
-def advice_lines(advice: Mapping[str, object] | None) -> list[str]:
-    """A failing codec's advice in a few lines; empty when none was computed."""
-    if not advice:
+def advice_lines(advice: object) -> list[str]:
+    """A failing codec's advice in a few lines; empty when none was computed (the report's ``codecs[].advice``)."""
+    if not advice or not isinstance(advice, Mapping):
         return []
     if advice.get("error"):
         return [f"advice: could not be computed: {advice['error']}"]
@@ -55,15 +57,14 @@ def advice_lines(advice: Mapping[str, object] | None) -> list[str]:
     return lines
 
 
-def advice_markdown(codecs: list[Mapping[str, object]]) -> list[str]:
+def advice_markdown(codecs: list[Mapping[str, Any]]) -> list[str]:
     """A 'Data advice' section for the codecs that carry advice; empty when none do."""
     advised = [c for c in codecs if c.get("advice")]
     if not advised:
         return []
     lines = ["", "### Data advice (learning curve over sources)", ""]
     for codec in advised:
-        advice: Mapping[str, object] = codec["advice"]  # type: ignore[assignment]
-        first, *rest = advice_lines(advice)
+        first, *rest = advice_lines(codec["advice"])
         lines.append(f"- **{codec['codec']}** {_md(first)}")
         lines += [f"  - {_md(line.strip())}" for line in rest]
     return lines

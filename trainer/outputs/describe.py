@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from trainer.core.codecs import PROBE_PRESET, PROBE_QUALITY
 from trainer.core.display import clip, clip_path
+from trainer.core.sections import number, section, strings
 from trainer.ingest.corpus import CodecData, Corpus
 from trainer.ingest.discovery import CorpusInputs
 from trainer.learning.crf_pick import PickSummary
@@ -58,7 +60,7 @@ def describe_event(event: Event) -> str:
         text = f"{r.codec}: {r.status.upper()} mean PLCC {fmt(r.mean_plcc)} spread {fmt(r.plcc_spread)}"
         baseline = r.baseline_report()
         if baseline is not None:
-            text += f" (linear baseline mean PLCC {fmt(baseline['mean_plcc'])})"  # type: ignore[arg-type]
+            text += f" (linear baseline mean PLCC {fmt(number(baseline['mean_plcc']))})"
         text += describe_crf_pick(r.crf_pick(), "\n    ")
         text += describe_crf_pick(r.crf_pick_harness_probe(), "\n    ", HARNESS_PROBE_LABEL)
         text += describe_crf_pick(r.crf_pick_harness_probe_0kbps(), "\n    ", ZERO_KBPS_LABEL)
@@ -107,9 +109,10 @@ def describe_crf_pick(pick: PickSummary | None, lead: str, label: str = "crf pic
     """How the model picks quality as the harness uses it; empty without quality ladders."""
     if not pick:
         return ""
-    overspend = pick.get("mean_bitrate_overspend_pct")
-    return (f"{lead}{label}: off by {fmt(pick['mean_abs_quality_error'], 2)} steps, "  # type: ignore[arg-type]
-            f"VMAF off by {fmt(pick['mean_abs_vmaf_error'], 2)}, misses {100 * float(pick['miss_rate']):.0f}% "
+    overspend, miss_rate = pick.get("mean_bitrate_overspend_pct"), pick["miss_rate"]
+    misses = "-" if miss_rate is None else f"{100 * float(miss_rate):.0f}%"  # None: no fold had one (never with picks)
+    return (f"{lead}{label}: off by {fmt(pick['mean_abs_quality_error'], 2)} steps, "
+            f"VMAF off by {fmt(pick['mean_abs_vmaf_error'], 2)}, misses {misses} "
             f"(> 1 VMAF below target), bitrate {'-' if overspend is None else f'{float(overspend):+.1f}%'} "
             f"vs the oracle, {pick['n']} picks")
 
@@ -121,9 +124,8 @@ def describe_harness_curve(harness_curve: Mapping[str, object] | None) -> list[s
     rows = (("crf_pick", "corpus probe inputs"), ("crf_pick_harness_probe", "its probe as measured"),
             ("crf_pick_harness_probe_0kbps", "its probe at 0 kbps, as published"))
     parts = [f"{label} {_short_pick(harness_curve.get(key))}" for key, label in rows if harness_curve.get(key)]
-    floor = harness_curve.get("floor") or {}
     return [f"harness curve (no model): {'; '.join(parts)}",
-            *(f"WARNING: {w}" for w in floor.get("warnings") or [])]  # type: ignore[union-attr]
+            *(f"WARNING: {w}" for w in strings(harness_curve, "floor", "warnings"))]
 
 
 def _short_pick(pick: object) -> str:
@@ -140,10 +142,10 @@ def describe_incumbent(incumbent: Mapping[str, object] | None) -> str:
         return "vs shipped: not compared"
     if not incumbent.get("comparable"):
         return f"vs shipped: not comparable ({clip(str(incumbent.get('reason')), 160)})"
-    mine: Mapping = incumbent["challenger"]  # type: ignore[assignment]
+    mine = section(incumbent, "challenger")
 
-    def side(scores: Mapping) -> str:
-        pick = scores.get("crf_pick") or {}
+    def side(scores: Mapping[str, Any]) -> str:
+        pick = section(scores, "crf_pick")
         steps = pick.get("mean_abs_quality_error")
         return (f"PLCC {fmt(scores.get('plcc'))} RMSE {fmt(scores.get('rmse'), 2)}"
                 + ("" if steps is None else f" crf pick off {fmt(steps, 2)}"))
@@ -166,7 +168,7 @@ def summary_table(results: Iterable[CodecResult]) -> list[str]:
             f"{r.n_rows_total:>7} {r.n_distinct_sources:>5}"
         )
         lines.extend(f"    {reason}" for reason in r.failure_reasons)
-        lines.extend(f"    WARNING: {w}" for w in ((r.harness_curve or {}).get("floor") or {}).get("warnings") or [])
+        lines.extend(f"    WARNING: {w}" for w in strings(r.harness_curve, "floor", "warnings"))
     return lines
 
 

@@ -50,11 +50,11 @@ def floor_lines(codecs: Sequence[Mapping]) -> list[str]:
 def calibration_curve_rows(harness_curve: Mapping | None) -> list[list[str]]:
     """The calibration table's rows for the harness's curve (CALIBRATION_HEADER's columns): asked for the target
     itself, as the harness asks, on the same picks the floor compared."""
-    def pct(value: object) -> str:
-        return "-" if value is None else f"{100 * float(value):.0f} %"  # type: ignore[arg-type]
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * float(value):.0f} %"
 
-    def signed(value: object) -> str:
-        return "-" if value is None else f"{float(value):+.0f} %"  # type: ignore[arg-type]
+    def signed(value: float | None) -> str:
+        return "-" if value is None else f"{float(value):+.0f} %"
 
     return [[f"harness curve {label}", "plain", "-", "-", "+0.0", pct(pick.get("miss_rate")),
              signed(pick.get("mean_bitrate_overspend_pct"))] for label, pick in curve_rows(harness_curve)]

@@ -19,8 +19,9 @@ class ReportUnreadable(Exception):
     """The file is not a report this build can show (missing, not JSON, other schema, malformed)."""
 
 
-def _number(value: object) -> float:
-    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
+def _number(value: float | None) -> float:
+    """A report metric back as the engine holds it: null (an undefined metric) is NaN again."""
+    return float("nan") if value is None else float(value)
 
 
 def read_report(path: Path) -> dict:

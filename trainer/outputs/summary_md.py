@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from trainer.core.display import clip, clip_path
 from trainer.core.gate import GATE_ADR, SHIP_GATE_MEAN_PLCC, SHIP_GATE_PER_FOLD_MIN, SHIP_GATE_PLCC_SPREAD_MAX
+from trainer.core.sections import entries, section
 from trainer.outputs.advice_text import advice_markdown
 from trainer.outputs.calibration_text import CALIBRATION_HEADER, calibration_rows
 from trainer.outputs.describe import probe_assumed
@@ -33,12 +35,12 @@ def _cell(text: object) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _num(value: object, digits: int = 4) -> str:
-    return "–" if value is None else f"{float(value):.{digits}f}"  # type: ignore[arg-type]
+def _num(value: float | None, digits: int = 4) -> str:
+    return "–" if value is None else f"{float(value):.{digits}f}"
 
 
-def _weakest_fold(codec: Mapping[str, object]) -> str:
-    folds = [f for f in codec.get("folds") or [] if f.get("plcc") is not None]  # type: ignore[union-attr]
+def _weakest_fold(codec: Mapping[str, Any]) -> str:
+    folds = [f for f in entries(codec, "folds") if f.get("plcc") is not None]
     if not folds:
         return "–"
     weakest = min(folds, key=lambda f: f["plcc"])
@@ -51,8 +53,8 @@ def _vs_shipped(incumbent: object) -> str:
         return "–"
     if not incumbent.get("comparable"):
         return f"not comparable: {clip(str(incumbent.get('reason')), 80)}"
-    mine = incumbent.get("challenger") or {}
-    return (f"{_num(mine.get('plcc'))} vs {_num(incumbent.get('plcc'))} ({incumbent.get('kind')}, "  # type: ignore[union-attr]
+    mine = section(incumbent, "challenger")
+    return (f"{_num(mine.get('plcc'))} vs {_num(incumbent.get('plcc'))} ({incumbent.get('kind')}, "
             f"{incumbent.get('n_rows')} rows)")
 
 
@@ -63,10 +65,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]
 
 
 def summary_markdown(report: Mapping[str, object]) -> str:
-    summary: Mapping = report["summary"]  # type: ignore[assignment]
-    codecs: list[Mapping] = list(report["codecs"])  # type: ignore[call-overload]
-    profile: Mapping = report.get("profile") or {}  # type: ignore[assignment]
-    args: Mapping = (report.get("run_provenance") or {}).get("args", {})  # type: ignore[union-attr]
+    summary = section(report, "summary")
+    codecs = entries(report, "codecs")
+    profile = section(report, "profile")
+    args = section(report, "run_provenance", "args")
     headline = (f"{summary['n_pass']} pass, {summary['n_fail']} fail, {summary['n_insufficient']} "
                 f"insufficient-sources, {summary['n_missing_rows']} missing-rows, {summary['n_error']} error")
     lines = [
@@ -89,7 +91,7 @@ def summary_markdown(report: Mapping[str, object]) -> str:
           _weakest_fold(c), _num((c.get("baseline") or {}).get("mean_plcc")), _vs_shipped(c.get("incumbent")),
           c["n_rows_total"], c["n_distinct_sources"]] for c in codecs],
     )
-    lines += ["", *_crf_pick_lines(codecs, report.get("harness") or {})]  # type: ignore[arg-type]
+    lines += ["", *_crf_pick_lines(codecs, section(report, "harness"))]
     lines += floor_lines(codecs)
     lines += _calibration_lines(codecs)
     lines += predict_lines(report, codecs)
@@ -105,12 +107,12 @@ def summary_markdown(report: Mapping[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pick_cell(pick: Mapping | None, key: str, spec: str = ".2f", scale: float = 1.0, unit: str = "") -> str:
+def _pick_cell(pick: Mapping[str, Any] | None, key: str, spec: str = ".2f", scale: float = 1.0, unit: str = "") -> str:
     value = (pick or {}).get(key)
     return "-" if value is None else f"{scale * float(value):{spec}}{unit}"
 
 
-def _crf_pick_lines(codecs: Sequence[Mapping], harness: Mapping[str, object]) -> list[str]:
+def _crf_pick_lines(codecs: Sequence[Mapping[str, Any]], harness: Mapping[str, object]) -> list[str]:
     """The models judged as the harness uses them: held-out picks per codec ("-": no quality ladders)."""
     lines = ["### CRF picks on held-out ladders (as the harness uses the model)", "",
              "Pick = largest quality whose prediction meets the target (80–95), probe inputs fixed; oracle = "
@@ -130,7 +132,7 @@ def _crf_pick_lines(codecs: Sequence[Mapping], harness: Mapping[str, object]) ->
     return lines
 
 
-def _calibration_lines(codecs: Sequence[Mapping]) -> list[str]:
+def _calibration_lines(codecs: Sequence[Mapping[str, Any]]) -> list[str]:
     """How far to trust each codec's model: margins and target offsets, judged on held-out sources."""
     rows = [[c["codec"], *row] for c in codecs
             for row in (calibration_rows("this model", c.get("calibration"))
@@ -144,7 +146,7 @@ def _calibration_lines(codecs: Sequence[Mapping]) -> list[str]:
             "target + offset to hold that miss rate.", "", *_table(["codec", *CALIBRATION_HEADER], rows)]
 
 
-def _pick_cells(pick: Mapping | None) -> list[str]:
+def _pick_cells(pick: Mapping[str, Any] | None) -> list[str]:
     return [_pick_cell(pick, "mean_abs_quality_error"), _pick_cell(pick, "mean_abs_vmaf_error"),
             _pick_cell(pick, "miss_rate", ".0f", 100.0, " %"),
             _pick_cell(pick, "mean_bitrate_overspend_pct", "+.1f", unit=" %")]
@@ -176,8 +178,8 @@ def _promotion_lines(promotion: object) -> list[str]:
 
 
 def _corpus_lines(report: Mapping[str, object]) -> list[str]:
-    corpus: Mapping = report.get("corpus") or {}  # type: ignore[assignment]
-    inputs = list((report.get("run_provenance") or {}).get("inputs") or [])  # type: ignore[union-attr]
+    corpus = section(report, "corpus")
+    inputs = list(section(report, "run_provenance").get("inputs") or [])
     aggregated = corpus.get("aggregated") or {}
     lines = ["### Corpus", "",
              f"{corpus.get('rows_accepted', 0)} rows accepted from {len(inputs)} file(s)"
@@ -189,11 +191,12 @@ def _corpus_lines(report: Mapping[str, object]) -> list[str]:
                                for i in inputs[:MAX_LISTED]])]
     for problem in corpus.get("unreadable_files") or []:
         lines.append(f"- unreadable: {_cell(clip(str(problem), 200))}")
-    rejected = {r: n for r, n in (corpus.get("rejected") or {}).items() if n}
+    rejected = {r: n for r, n in section(corpus, "rejected").items() if n}
     lines += ["", "### Rejected rows", ""]
     if not rejected:
         return [*lines, "None."]
-    lines += _table(["reason", "rows"], sorted(rejected.items(), key=lambda kv: -kv[1]))
+    by_count = sorted(rejected.items(), key=lambda kv: -kv[1])  # most rows first
+    lines += _table(["reason", "rows"], by_count)
     examples = list(corpus.get("rejected_examples") or [])[:MAX_LISTED]
     if examples:
         lines += ["", "First examples:", "", *(f"- `{_cell(clip(str(e), 200))}`" for e in examples)]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from trainer.core.sections import entries
 from trainer.shipping.harness_command import COMMAND_ALPHA, command_note, curve_rows, predict_command
 
 CALIBRATION_BEGIN = "<!-- calibration:begin -->"
@@ -23,17 +25,20 @@ _METHODS = {
 }
 
 
-def _pct(value: object) -> str:
-    return "n/a" if value is None else f"{100 * float(value):.1f} %"  # type: ignore[arg-type]
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f} %"
 
 
-def _signed_pct(value: object) -> str:
-    return "n/a" if value is None else f"{float(value):+.0f} %"  # type: ignore[arg-type]
+def _signed_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{float(value):+.0f} %"
 
 
-def calibration_block(codec: str, model_sha256: str, calibration: Mapping[str, object], sidecar_name: str,
+def calibration_block(codec: str, model_sha256: str, calibration: Mapping[str, Any], sidecar_name: str,
                       corpus_files: Sequence[str], harness_curve: Mapping[str, object] | None = None) -> str:
     """The marked ``## Calibration`` block for a model whose calibration status is ok.
+
+    ``calibration`` is the report's section (learning.calibration.calibration_report): plain JSON values, its
+    required keys indexed so a card is never written from a malformed one.
 
     Parameters
     ----------
@@ -59,7 +64,7 @@ def calibration_block(codec: str, model_sha256: str, calibration: Mapping[str, o
         "",
         f"- model sha256: `{model_sha256}`",
         f"- method: {_METHODS.get(str(calibration['method']), str(calibration['method']))}",
-        f"- set: {calibration['n_rows']} rows with measured VMAF >= {float(calibration['band_min_vmaf']):g} "  # type: ignore[arg-type]
+        f"- set: {calibration['n_rows']} rows with measured VMAF >= {float(calibration['band_min_vmaf']):g} "
         f"(the decision band), {calibration['n_picks']} picks, {calibration['n_sources']} sources",
         f"- inputs: {calibration.get('inputs', 'the corpus probe inputs')}",
         *[f"- corpus file: {described}" for described in corpus_files],
@@ -68,7 +73,7 @@ def calibration_block(codec: str, model_sha256: str, calibration: Mapping[str, o
         "| alpha | interval +- VMAF | rows covered on held-out sources |",
         "|---|---|---|",
     ]
-    for row in calibration["interval_table"]:  # type: ignore[attr-defined]
+    for row in entries(calibration, "interval_table"):
         lines.append(f"| {row['alpha']:g} | {row['margin_vmaf']:.2f} | {_pct(row['row_coverage'])} |")
     command = predict_command(codec, calibration)
     lines += ["", *pick_lines(calibration, harness_curve), "",
@@ -78,15 +83,15 @@ def calibration_block(codec: str, model_sha256: str, calibration: Mapping[str, o
     return "\n".join(lines)
 
 
-def pick_lines(calibration: Mapping[str, object], harness_curve: Mapping[str, object] | None = None) -> list[str]:
+def pick_lines(calibration: Mapping[str, Any], harness_curve: Mapping[str, object] | None = None) -> list[str]:
     """The target offsets in plain words: what each does to misses and bitrate, then the harness's own curve."""
     plain = calibration.get("plain_pick")
     if not plain:
         return [f"Target offsets: none ({calibration.get('pick_status')})."]
-    lines = [f"Target offsets for the harness's pick (asked for the target itself, {_pct(plain['miss_rate'])} of "  # type: ignore[index]
-             f"held-out picks land more than 1 VMAF below it, at {_signed_pct(plain['mean_bitrate_overspend_pct'])} "  # type: ignore[index]
+    lines = [f"Target offsets for the harness's pick (asked for the target itself, {_pct(plain['miss_rate'])} of "
+             f"held-out picks land more than 1 VMAF below it, at {_signed_pct(plain['mean_bitrate_overspend_pct'])} "
              "bitrate against the oracle):", ""]
-    for row in calibration.get("pick_table") or []:  # type: ignore[attr-defined]
+    for row in entries(calibration, "pick_table"):
         pick = row["crf_pick"] or {}
         lines.append(f"- ask for target + {row['target_offset_vmaf']:.1f} to miss <= {100 * row['alpha']:g} % "
                      f"(held out: {_pct(pick.get('miss_rate'))} missed); costs about "

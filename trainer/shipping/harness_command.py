@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
-from trainer.core.sections import section, strings
+from trainer.core.sections import entries, section, strings
 
 COMMAND_ALPHA = 0.10
 HARNESS_DEFAULT_TARGET = 93.0  # ``vmaf-tune predict --target-vmaf`` default
@@ -25,7 +26,7 @@ def alpha_offset(calibration: Mapping[str, object] | None, alpha: float = COMMAN
     """The calibrated target offset at ``alpha``; None without a calibration with offsets."""
     if not isinstance(calibration, Mapping) or calibration.get("status") != "ok":
         return None
-    for row in calibration.get("pick_table") or []:  # type: ignore[attr-defined]
+    for row in entries(calibration, "pick_table"):
         if row.get("alpha") == alpha and row.get("target_offset_vmaf") is not None:
             return float(row["target_offset_vmaf"])
     return None
@@ -74,7 +75,7 @@ def floor_lines(harness_curve: Mapping[str, object] | None) -> list[str]:
 CURVE_ROWS = (("as_published", "as published (0 kbps)"), ("parse_fixed", "with the bitrate parse fixed"))
 
 
-def curve_rows(harness_curve: Mapping[str, object] | None) -> list[tuple[str, Mapping[str, object]]]:
+def curve_rows(harness_curve: Mapping[str, object] | None) -> list[tuple[str, Mapping[str, Any]]]:
     """(label, pooled pick) of the curve both ways, on the sources its floor comparison used (the kept model's,
     else this run's model's)."""
     floor = (harness_curve or {}).get("floor")

@@ -11,14 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
 from trainer.core.probe_recovery import at_zero_kbps
+from trainer.core.sections import number, section
 from trainer.ingest.corpus import CodecData
 from trainer.ingest.harness_probes import served_features
 from trainer.learning.calibration_sets import kept_model_calibration, out_of_fold
-from trainer.learning.crf_pick import crf_pick_by_group, crf_pick_metrics, pool
+from trainer.learning.crf_pick import PickSummary, crf_pick_by_group, crf_pick_metrics, pool
 from trainer.learning.metrics import plcc, rmse
 from trainer.learning.results import FoldResult, finite_or_none
 from trainer.shipping.artifacts import calibration_path, card_path, model_path, sha256_bytes
@@ -38,7 +40,15 @@ def not_comparable(reason: str) -> dict[str, object]:
     return {"comparable": False, "reason": reason}
 
 
-def _scores(pred: np.ndarray, truth: np.ndarray, pick: dict | None) -> dict[str, object]:
+class Scores(TypedDict):
+    """One model on the shared unseen rows: the shipped model's (inline in ``incumbent``) and its ``challenger``."""
+
+    plcc: float | None
+    rmse: float | None
+    crf_pick: PickSummary | None
+
+
+def _scores(pred: np.ndarray, truth: np.ndarray, pick: PickSummary | None) -> Scores:
     return {"plcc": finite_or_none(plcc(pred, truth)), "rmse": finite_or_none(rmse(pred, truth)), "crf_pick": pick}
 
 
@@ -94,7 +104,7 @@ def _compare(data: CodecData, folds: Sequence[FoldResult], model_dir: Path) -> d
     calibration = kept_model_calibration(served, truth, served_shipped, unseen_sources, kbps, data.codec,
                                          shipped_model, folds, ladder_ids, probed)
     as_probed = _as_probed(served, truth, kbps, data.codec, shipped_model, ladder_ids, probed)
-    challenger_picks: dict[str, dict] = {}
+    challenger_picks: dict[str, PickSummary] = {}
     for fold in folds:
         challenger_picks.update(fold.crf_pick_by_source or {})
     names = sorted(set(unseen_sources.tolist()))
@@ -144,12 +154,12 @@ def regression(incumbent: Mapping[str, object] | None) -> str | None:
     """``worse-than-incumbent: …`` with the numbers when the challenger loses on the shared rows, else None."""
     if not incumbent or not incumbent.get("comparable"):
         return None
-    mine: Mapping[str, object] = incumbent["challenger"]  # type: ignore[assignment]
+    mine = section(incumbent, "challenger")
     worse = []
-    ours, theirs = mine.get("plcc"), incumbent.get("plcc")
-    if ours is not None and theirs is not None and float(ours) < float(theirs) - PLCC_MARGIN:  # type: ignore[arg-type]
-        worse.append(f"PLCC {float(ours):.4f} vs shipped {float(theirs):.4f} "  # type: ignore[arg-type]
-                     f"(lower by {float(theirs) - float(ours):.4f} > {PLCC_MARGIN})")  # type: ignore[arg-type]
+    ours, theirs = number(mine.get("plcc")), number(incumbent.get("plcc"))
+    if ours is not None and theirs is not None and ours < theirs - PLCC_MARGIN:
+        worse.append(f"PLCC {ours:.4f} vs shipped {theirs:.4f} "
+                     f"(lower by {theirs - ours:.4f} > {PLCC_MARGIN})")
     our_err, their_err = _quality_error(mine), _quality_error(incumbent)
     if our_err is not None and their_err is not None and our_err > their_err + CRF_PICK_MARGIN_STEPS:
         worse.append(f"CRF-pick error {our_err:.2f} vs shipped {their_err:.2f} steps "
@@ -162,4 +172,5 @@ def regression(incumbent: Mapping[str, object] | None) -> str | None:
 
 
 def _num(value: object) -> str:
-    return "n/a" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]
+    found = number(value)
+    return "n/a" if found is None else f"{found:.2f}"

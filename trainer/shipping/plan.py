@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS
-from trainer.core.sections import strings
+from trainer.core.sections import entries, strings
 from trainer.ingest.corpus import CodecData
 from trainer.learning.results import CodecResult, FinalModel
 from trainer.learning.selection import describe_choice
@@ -274,8 +274,7 @@ def _sidecar_change(codec: str, model_dir: Path, model_sha: str | None, calibrat
     if model_sha is None or data is None or data.n_generated:
         return None
     if calibration is not None and calibration.get("status") == "ok":
-        margin = next(row["margin_vmaf"] for row in calibration["interval_table"]  # type: ignore[attr-defined]  # calibration section untyped until the second wave
-                      if row["alpha"] == 0.05)
+        margin = next(row["margin_vmaf"] for row in entries(calibration, "interval_table") if row["alpha"] == 0.05)
         return _change(codec, path, "write-calibration", sidecar_bytes(codec, model_sha, calibration),
                        f"{calibration['method']} margin +-{margin:.2f} VMAF at alpha 0.05 for {model_sha[:12]}")
     stale = check_sidecar(path, model_sha)

@@ -14,15 +14,21 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from trainer.core.sections import entries
 from trainer.learning.calibration import SIDECAR_ALPHA, conformal_quantile
 
 SIDECAR_METHOD = "split-conformal"  # the only method the harness's sidecar loader accepts
 
 
-def sidecar_bytes(codec: str, model_sha256: str, calibration: Mapping[str, object]) -> bytes:
-    """The sidecar for the model ``model_sha256`` from a calibration report whose status is ok."""
-    residuals = sorted(float(r) for r in calibration["residuals"])  # type: ignore[attr-defined]  # calibration section untyped until the second wave
+def sidecar_bytes(codec: str, model_sha256: str, calibration: Mapping[str, Any]) -> bytes:
+    """The sidecar for the model ``model_sha256`` from a calibration report whose status is ok.
+
+    ``calibration`` is the report's section as built (learning.calibration.calibration_report) or read back:
+    plain JSON values, its required keys indexed so a malformed one fails here rather than ships.
+    """
+    residuals = sorted(float(r) for r in calibration["residuals"])
     doc = {
         "alpha": SIDECAR_ALPHA,
         "method": SIDECAR_METHOD,
@@ -35,7 +41,7 @@ def sidecar_bytes(codec: str, model_sha256: str, calibration: Mapping[str, objec
         "n_sources": calibration["n_sources"],
         "inputs": calibration.get("inputs"),
         "pick_offsets": [{"alpha": row["alpha"], "target_offset_vmaf": row["target_offset_vmaf"]}
-                         for row in calibration.get("pick_table") or []],  # type: ignore[attr-defined]  # calibration section untyped until the second wave
+                         for row in entries(calibration, "pick_table")],
     }
     return (json.dumps(doc, sort_keys=True) + "\n").encode("utf-8")
 
