@@ -26,7 +26,13 @@ from trainer.bench.choice import SUBSETS_PER_SIZE, bench_choice
 from trainer.bench.choice_picks import bench_choice_picks
 from trainer.bench.corpora import write_bench_corpus
 from trainer.bench.encode_media import EncodeToolMissing
-from trainer.bench.encode_section import DEFAULT_CRFS, DEFAULT_TARGETS, bench_encode, replay_encode
+from trainer.bench.encode_section import (
+    DEFAULT_CRFS,
+    DEFAULT_TARGETS,
+    print_encode_record,
+    replay_encode,
+    run_encode_bench,
+)
 from trainer.bench.harness_bridge import HarnessNotFound
 from trainer.bench.ingest import bench_ingest
 from trainer.bench.profile import bench_profile
@@ -267,8 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         replay_encode(args.encode_record)
     elif "encode" in sections:
         try:
-            bench_encode(args.clips, args.codec, args.model_dir or [Path("model")], args.harness, workdir,
-                         args.encode_frames, encode_crfs, encode_targets, args.ffmpeg)
+            record = run_encode_bench(args.clips, args.codec, args.model_dir or [Path("model")], args.harness,
+                                      workdir, args.encode_frames, encode_crfs, encode_targets, args.ffmpeg)
+            print_encode_record(record, f"record {workdir / 'encode' / f'{args.codec}.json'}")
         except (FileNotFoundError, HarnessNotFound, EncodeToolMissing) as err:  # what the operator gave is wrong
             print(f"encode section: {err}", file=sys.stderr)
             return 2

@@ -167,35 +167,6 @@ def print_encode_record(record: dict, source: str) -> None:
               f"probe {probe['frame_types'][:1]}+{len(probe['frame_types']) - 1} frames, the harness read "
               f"{clip['features']['probe_bitrate_kbps']:g} kbps, measured {probe['measured_kbps']:.1f} kbps")
     print("\n".join(table_lines(record)))
-
-
-def bench_encode(clips_dir: Path, codec: str, model_dirs: Sequence[Path], harness_path: Path, workdir: Path,
-                 frames: int, crfs: Sequence[int], targets: Sequence[float], ffmpeg: str | None) -> None:
-    """``run_encode_bench``, then its table printed (the section as ``python -m trainer.bench`` runs it).
-
-    Parameters
-    ----------
-    clips_dir : Path
-        The folder of clips to measure.
-    codec : str
-        The encoder every encode and model is for.
-    model_dirs : sequence of Path
-        Model directories whose ``codec`` model the harness picks with; its analytical curve is always added.
-    harness_path : Path
-        The harness checkout whose feature extraction, encode command and pick_crf are imported.
-    workdir : Path
-        Where the record (``encode/<codec>.json``) and the scratch files go.
-    frames : int
-        The shot: the first ``frames`` frames of each clip.
-    crfs : sequence of int
-        The CRF sweep encoded on every clip, beside every CRF a model picks.
-    targets : sequence of float
-        The VMAF targets the picks are asked for.
-    ffmpeg : str or None
-        The ffmpeg executable; None: the optional encode extra's build.
-    """
-    record = run_encode_bench(clips_dir, codec, model_dirs, harness_path, workdir, frames, crfs, targets, ffmpeg)
-    print_encode_record(record, f"record {workdir / 'encode' / f'{codec}.json'}")
     sys.stdout.flush()
 
 

@@ -54,6 +54,25 @@ PROBE_PRESET: dict[str, str] = {
     "libsvtav1": "veryfast", "h264_qsv": "veryfast", "hevc_qsv": "veryfast", "av1_qsv": "veryfast",
     "libvvenc": "faster",
 }
+# The harness's analytical curve, what it picks with when it has no model (learning.harness_curve):
+# codec -> (a, b, c, d, crf_ref), exactly as it ships them (predictor.py ``_DEFAULT_COEFFS``). The generated
+# corpora and the stubs follow the same curve (ingest.synthetic).
+HARNESS_CURVE_COEFFS: dict[str, tuple[float, float, float, float, float]] = {
+    "libx264": (95.0, 1.20, 0.012, 1.5, 23.0),
+    "libx265": (96.0, 1.10, 0.010, 1.6, 28.0),
+    "libsvtav1": (94.0, 0.95, 0.009, 1.4, 35.0),
+    "libaom-av1": (94.0, 0.90, 0.009, 1.4, 35.0),
+    "libvvenc": (95.0, 0.85, 0.008, 1.5, 32.0),
+    "h264_nvenc": (93.0, 1.30, 0.014, 1.4, 23.0),
+    "hevc_nvenc": (94.0, 1.20, 0.012, 1.5, 23.0),
+    "av1_nvenc": (93.0, 1.10, 0.011, 1.5, 23.0),
+    "h264_amf": (92.0, 1.40, 0.015, 1.3, 23.0),
+    "hevc_amf": (93.0, 1.30, 0.013, 1.4, 23.0),
+    "av1_amf": (92.0, 1.20, 0.012, 1.4, 23.0),
+    "h264_qsv": (93.0, 1.30, 0.013, 1.4, 23.0),
+    "hevc_qsv": (94.0, 1.20, 0.012, 1.5, 23.0),
+    "av1_qsv": (93.0, 1.10, 0.011, 1.5, 23.0),
+}
 QUALITY_RANGE: dict[str, tuple[int, int]] = {
     "libx264": (0, 51), "libx265": (15, 40), "libsvtav1": (20, 50), "libvvenc": (17, 50), "libaom-av1": (0, 63),
     "h264_nvenc": (15, 40), "hevc_nvenc": (15, 40), "av1_nvenc": (15, 40),
@@ -61,6 +80,7 @@ QUALITY_RANGE: dict[str, tuple[int, int]] = {
     "h264_qsv": (1, 51), "hevc_qsv": (1, 51), "av1_qsv": (1, 51),
 }
 assert set(PROBE_QUALITY) == set(PROBE_PRESET) == set(QUALITY_RANGE) == set(SUPPORTED_CODECS)
+assert set(HARNESS_CURVE_COEFFS) == set(SUPPORTED_CODECS)
 
 
 def parse_probe_quality(spec: str) -> tuple[str, float]:

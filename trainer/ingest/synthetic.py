@@ -11,27 +11,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from trainer.core.codecs import PROBE_QUALITY, SUPPORTED_CODECS
+from trainer.core.codecs import HARNESS_CURVE_COEFFS, PROBE_QUALITY
 from trainer.core.seeds import stable_seed
 
 # (a, b, c, d, crf_ref): vmaf = a - b*D - c*D^2 + d*log10(max(kbps, 1)), D = crf - crf_ref.
-STUB_CURVES: dict[str, tuple[float, float, float, float, float]] = {
-    "libx264": (95, 1.20, 0.012, 1.5, 23),
-    "libx265": (96, 1.10, 0.010, 1.6, 28),
-    "libsvtav1": (94, 0.95, 0.009, 1.4, 35),
-    "libaom-av1": (94, 0.90, 0.009, 1.4, 35),
-    "libvvenc": (95, 0.85, 0.008, 1.5, 32),
-    "h264_nvenc": (93, 1.30, 0.014, 1.4, 23),
-    "hevc_nvenc": (94, 1.20, 0.012, 1.5, 23),
-    "av1_nvenc": (93, 1.10, 0.011, 1.5, 23),
-    "h264_amf": (92, 1.40, 0.015, 1.3, 23),
-    "hevc_amf": (93, 1.30, 0.013, 1.4, 23),
-    "av1_amf": (92, 1.20, 0.012, 1.4, 23),
-    "h264_qsv": (93, 1.30, 0.013, 1.4, 23),
-    "hevc_qsv": (94, 1.20, 0.012, 1.5, 23),
-    "av1_qsv": (93, 1.10, 0.011, 1.5, 23),
-}
-assert set(STUB_CURVES) == set(SUPPORTED_CODECS)
+STUB_CURVES = HARNESS_CURVE_COEFFS  # the generated corpora follow the harness's own curve (core.codecs)
 
 RESOLUTIONS = ((854, 480), (1280, 720), (1920, 1080), (3840, 2160))
 FRAMERATES = (24.0, 30.0, 60.0)
@@ -123,16 +107,9 @@ def synthetic_codec_data(codec: str, n_sources: int, rows_per_source: int, noise
 
     Parameters
     ----------
-    codec : str
-        The codec whose stub curve the VMAF follows.
-    n_sources : int
-        Distinct sources (each with its own content complexity and brightness).
-    rows_per_source : int
-        Encodes per source.
-    noise_sigma : float
-        Standard deviation of the Gaussian noise on VMAF, in VMAF points.
-    seed : int
-        With the other arguments, fixes every number.
+    codec, n_sources, rows_per_source, noise_sigma, seed : as in ``synthetic_rows``
+        The codec whose curve VMAF follows, distinct sources, encodes per source, the VMAF noise's standard
+        deviation (VMAF points) and the seed that with them fixes every number.
     probe_quality : float, optional
         The quality the probe inputs are read at; None: the codec's harness default.
     """

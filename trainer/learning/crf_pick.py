@@ -256,16 +256,8 @@ def crf_pick_by_group(features: np.ndarray, target: np.ndarray, kbps: np.ndarray
 
     Parameters
     ----------
-    features : ndarray of shape (n_rows, 14)
-        Model inputs in contract order (float32); column ``QUALITY_INPUT`` is the quality a ladder steps through.
-    target : ndarray of shape (n_rows,)
-        Measured VMAF (0-100).
-    kbps : ndarray of shape (n_rows,)
-        Each row's encode bitrate in kbit/s; NaN where the corpus has none (then no bitrate is reported).
-    codec : str
-        The codec, for its quality range (the harness searches every integer quality in it).
-    predict : callable
-        The model: features of shape (m, 14) to predicted VMAF of shape (m,).
+    features, target, kbps, codec, predict : as in ``crf_pick_metrics``
+        The rows' inputs (n_rows, 14), measured VMAF and kbit/s (n_rows,), the codec and the model.
     groups : ndarray of shape (n_rows,)
         The group (source name) of each row; a ladder never spans two groups.
     ladders : ndarray of shape (n_rows,), optional

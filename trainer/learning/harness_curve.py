@@ -15,26 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from trainer.core.codecs import HARNESS_CURVE_COEFFS
 from trainer.core.features import FEATURE_NAMES, QUALITY_INPUT
 
 HARNESS_COMMIT = "c2a3c7e0"
-# codec: (a, b, c, d, crf_ref), exactly as the harness ships them (predictor.py ``_DEFAULT_COEFFS``).
-HARNESS_CURVE_COEFFS: dict[str, tuple[float, float, float, float, float]] = {
-    "libx264": (95.0, 1.20, 0.012, 1.5, 23.0),
-    "libx265": (96.0, 1.10, 0.010, 1.6, 28.0),
-    "libsvtav1": (94.0, 0.95, 0.009, 1.4, 35.0),
-    "libaom-av1": (94.0, 0.90, 0.009, 1.4, 35.0),
-    "libvvenc": (95.0, 0.85, 0.008, 1.5, 32.0),
-    "h264_nvenc": (93.0, 1.30, 0.014, 1.4, 23.0),
-    "hevc_nvenc": (94.0, 1.20, 0.012, 1.5, 23.0),
-    "av1_nvenc": (93.0, 1.10, 0.011, 1.5, 23.0),
-    "h264_amf": (92.0, 1.40, 0.015, 1.3, 23.0),
-    "hevc_amf": (93.0, 1.30, 0.013, 1.4, 23.0),
-    "av1_amf": (92.0, 1.20, 0.012, 1.4, 23.0),
-    "h264_qsv": (93.0, 1.30, 0.013, 1.4, 23.0),
-    "hevc_qsv": (94.0, 1.20, 0.012, 1.5, 23.0),
-    "av1_qsv": (93.0, 1.10, 0.011, 1.5, 23.0),
-}
 _KBPS = FEATURE_NAMES.index("probe_bitrate_kbps")
 
 

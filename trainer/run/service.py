@@ -175,7 +175,13 @@ class RunService:
                       present_roots: Sequence[str], n_files: int, promotion: dict[str, object],
                       written: list[str] | None = None, interrupted_by: str | None = None, error: str | None = None,
                       in_progress: bool = False) -> ReportInputs:
-        """A ReportInputs with this run's executor, log and recovery filled in."""
+        """A ReportInputs with this run's executor, log and recovery filled in.
+
+        Parameters
+        ----------
+        results, corpus, present_roots, n_files, promotion, written, interrupted_by, error, in_progress : fields
+            The fields of ``ReportInputs`` (run.report_writer) of the same names; ``written`` None is none.
+        """
         return ReportInputs(results=results, corpus=corpus, present_roots=present_roots, n_files=n_files,
                             executor=self.wiring.info, log_path=self.log.path, promotion=promotion,
                             written=[] if written is None else written, interrupted_by=interrupted_by,
