@@ -129,7 +129,7 @@ def test_a_mixed_table_trains_on_its_quality_ladders_alone_so_its_picks_do_not_m
     rows = fold_plan(data, 0).pick_rows
     assert rows is not None and rows.sum() == 12 * 10 and (~rows).sum() == 40 * 6
     note = next(n for n in codec_notes(data, rows) if n.startswith("mixed table"))
-    assert "120 rows of 12 sources on quality ladders" in note and "240 rows (40 sources" in note
+    assert "120 rows of 12 sources that state a quality" in note and "240 rows (40 sources" in note
     assert fold_plan(load_corpus([write_rows(tmp_path / "s.jsonl", constant_quality_rows())])
                      .for_codec("libx264"), 0).pick_rows is None  # a table of one kind trains as before
     clean = [r for t in build_fold_tasks(data, DEFAULT_PROFILE, 0) for r in run_fold_task(t)]

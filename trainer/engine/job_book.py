@@ -130,7 +130,7 @@ class JobBook:
     def open_job(self, codec: str, data: CodecData, n_tasks: int, n_folds: int = LOSO_FOLD_COUNT,
                  trained_rows: np.ndarray | None = None) -> tuple[int, Transition]:
         """Register a job with ``n_tasks`` tasks; a job of the same codec still running is superseded.
-        ``trained_rows``: a mixed table's quality-ladder rows, the only ones trained on (learning.planning)."""
+        ``trained_rows``: a mixed table's rows that state a quality, the only ones trained on (learning.planning)."""
         transition = self._supersede(codec)  # requested again while this load ran: the newer data wins
         self.loading.discard(codec)
         job_id, self._next_job_id = self._next_job_id, self._next_job_id + 1

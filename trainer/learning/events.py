@@ -19,7 +19,7 @@ class CodecQueued:
     # The table queued (no copy): outputs.describe says what the log needs of its inputs (frame sizes withheld
     # or taken on trust, --harness-probes) from it.
     data: CodecData | None = field(default=None, compare=False, repr=False)
-    # A mixed table's quality-ladder rows, the only ones its models train on (learning.planning.fold_plan)
+    # A mixed table's rows that state a quality, the only ones its models train on (learning.planning.fold_plan)
     trained_rows: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 

@@ -39,7 +39,7 @@ class FoldPlan:
     """How a codec's table is judged under one seed: each fold's held-out rows and the rows models train on."""
 
     held_out: np.ndarray  # bool [LOSO_FOLD_COUNT, n]
-    pick_rows: np.ndarray | None  # bool [n]: a mixed table's quality-ladder rows, the only ones trained on
+    pick_rows: np.ndarray | None  # bool [n]: a mixed table's rows that state a quality, the only ones trained on
 
 
 def fold_plan(data: CodecData, seed: int) -> FoldPlan:
@@ -90,7 +90,7 @@ def build_fold_tasks(data: CodecData, profile: TrainingProfile, seed: int, job_i
 def build_final_task(data: CodecData, profile: TrainingProfile, seed: int,
                      model_choice: dict[str, object] | None = None) -> FinalTask:
     """The full-corpus retrain of a codec: the model that would ship, with the candidate LOSO chose."""
-    rows = fold_plan(data, seed).pick_rows  # a mixed table trains on its quality-ladder rows alone (learning.row_kinds)
+    rows = fold_plan(data, seed).pick_rows  # a mixed table trains on its rows that state a quality (learning.row_kinds)
     features, target = (data.features, data.target) if rows is None else (data.features[rows], data.target[rows])
     return FinalTask(data.codec, features, target, profile_for(profile, model_choice),
                      stable_seed(seed, data.codec, "final"), data.observed)

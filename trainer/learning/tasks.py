@@ -115,7 +115,7 @@ def run_fold_task(task: FoldTask) -> list[FoldResult]:
 def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list[FoldChoice | None]]:
     """The task's fold models: by nested model choice where the profile offers candidates, else plain training.
 
-    A mixed table trains, and chooses, on its quality-ladder rows alone (learning.row_kinds): the models are
+    A mixed table trains, and chooses, on its rows that state a quality (learning.row_kinds): the models are
     fitted on that part of the table, then judged on every held-out row like any other.
     """
     from trainer.learning.choice_rule import PickScoring
@@ -123,7 +123,7 @@ def _fit_fold_models(task: FoldTask, kbps: np.ndarray) -> tuple[MLPWeights, list
     from trainer.learning.selection import nested_applies
 
     if task.pick_rows is not None:
-        return _fit_fold_models(_quality_ladder_part(task), kbps[task.pick_rows])
+        return _fit_fold_models(_trained_part(task), kbps[task.pick_rows])
     picks = None if task.sources is None else PickScoring(task.codec, kbps, task.sources, task.ladders)
     may_choose = picks is not None and nested_applies(task.profile, task.target.shape[0], 2)
     offered = _offered(task, picks) if may_choose and picks is not None else []
@@ -158,8 +158,8 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _quality_ladder_part(task: FoldTask) -> FoldTask:
-    """The task cut to its table's quality-ladder rows (``pick_rows``): every per-row array alike."""
+def _trained_part(task: FoldTask) -> FoldTask:
+    """The task cut to the rows its mixed table trains on (``pick_rows``): every per-row array alike."""
     rows = task.pick_rows
     assert rows is not None
 

@@ -215,16 +215,17 @@ def describe_corpus(inputs: CorpusInputs, corpus: Corpus) -> list[str]:
 
 def codec_notes(data: CodecData, trained_rows: np.ndarray | None = None) -> tuple[str, ...]:
     """What the log says of a codec's inputs when it is queued: from its own table, so no extra pass over the corpus.
-    ``trained_rows``: a mixed table's quality-ladder rows (learning.planning.fold_plan), the only ones trained on."""
+    ``trained_rows``: a mixed table's rows that state a quality (learning.planning.fold_plan), the only ones trained
+    on."""
     notes = data.probe.frame_size_notes(PROBE_PRESET[data.codec])
-    if (on_ladder := trained_rows) is not None:
-        notes.append(mixed_table_note(data.sources, on_ladder))
+    if trained_rows is not None:
+        notes.append(mixed_table_note(data.sources, trained_rows))
     return tuple(notes if data.harness is None else [*notes, data.harness.describe(data.sources)])
 
 
-def mixed_table_note(sources: np.ndarray, on_ladder: np.ndarray) -> str:
+def mixed_table_note(sources: np.ndarray, stated: np.ndarray) -> str:
     """A mixed table in words: what trains the model the harness picks with, and what is only judged."""
-    trained, judged = np.unique(sources[on_ladder]).size, np.unique(sources[~on_ladder]).size
-    return (f"mixed table: the model trains and is chosen on the {int(on_ladder.sum())} rows of {trained} sources "
-            f"on quality ladders; the other {int((~on_ladder).sum())} rows ({judged} sources, no quality to pick "
+    trained, judged = np.unique(sources[stated]).size, np.unique(sources[~stated]).size
+    return (f"mixed table: the model trains and is chosen on the {int(stated.sum())} rows of {trained} sources "
+            f"that state a quality; the other {int((~stated).sum())} rows ({judged} sources, no quality to pick "
             "on) are held out and judged in their folds, never trained on (docs/models.md \"Mixed tables\")")
