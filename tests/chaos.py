@@ -96,8 +96,11 @@ def run_with_kill(argv: list[str], out: Path, moment: float | None, find_victims
     """Run the batch; at ``moment`` s kill -9 one process ``find_victims(batch_pid)`` names (if any
     exists then; else the first that appears before the batch ends)."""
     start = time.monotonic()
+    # PYTHONFAULTHANDLER: a run that outlives ``timeout`` is sent SIGABRT, so the failure shows where every
+    # thread of the batch was waiting instead of a bare TimeoutExpired (seen once in a full suite, 2026-12-08).
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"})
     killed = "nothing"
     try:
         if moment is not None:
@@ -111,7 +114,13 @@ def run_with_kill(argv: list[str], out: Path, moment: float | None, find_victims
                     killed = f"pid {victim} at {time.monotonic() - start:.2f} s"
                     break
                 time.sleep(0.01)
-        stdout, stderr = proc.communicate(timeout=timeout)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGABRT)  # faulthandler dumps every thread's stack to stderr
+            stdout, stderr = proc.communicate(timeout=30)
+            raise AssertionError(f"the batch did not end within {timeout:.0f} s (killed {killed}); its threads:\n"
+                                 f"{stderr[-6000:]}\n--- its output:\n{stdout[-3000:]}") from None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
