@@ -19,7 +19,8 @@ def _row(calibration: Mapping[str, Any], key: str, alpha: float) -> Mapping[str,
     return next((r for r in entries(calibration, key) if r.get("alpha") == alpha), None)
 
 
-def _pct(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """A share (0-1) as the calibration tables print it, ``-`` where there is none."""
     return "-" if value is None else f"{100 * float(value):.0f} %"
 
 
@@ -38,12 +39,12 @@ def calibration_summary(calibration: object) -> str | None:
     if calibration.get("status") != "ok":
         return f"none ({calibration.get('status')}: {calibration.get('reason')})"
     interval = _row(calibration, "interval_table", SHOWN_ALPHA) or EMPTY
-    text = f"+-{float(interval.get('margin_vmaf') or 0):.2f} VMAF ({_pct(interval.get('row_coverage'))} covered)"
+    text = f"+-{float(interval.get('margin_vmaf') or 0):.2f} VMAF ({percent(interval.get('row_coverage'))} covered)"
     pick = _row(calibration, "pick_table", SHOWN_ALPHA)
     if pick and pick.get("crf_pick"):
         crf = pick["crf_pick"]
         overspend = crf.get("mean_bitrate_overspend_pct")
-        text += (f", target {float(pick['target_offset_vmaf']):+.1f} -> {_pct(crf.get('miss_rate'))} misses"
+        text += (f", target {float(pick['target_offset_vmaf']):+.1f} -> {percent(crf.get('miss_rate'))} misses"
                  + ("" if overspend is None else f" at {float(overspend):+.0f} % bitrate"))
     return text
 
@@ -70,16 +71,16 @@ def calibration_rows(label: str, calibration: object) -> list[list[str]]:
     rows = []
     plain = calibration.get("plain_pick")
     if isinstance(plain, Mapping):
-        rows.append([label, "plain", "-", "-", "+0.0", _pct(plain.get("miss_rate")),
-                     _signed(plain.get("mean_bitrate_overspend_pct"))])
+        rows.append([label, "plain", "-", "-", "+0.0", percent(plain.get("miss_rate")),
+                     signed_percent(plain.get("mean_bitrate_overspend_pct"))])
     picks = {r["alpha"]: r for r in entries(calibration, "pick_table")}
     for interval in entries(calibration, "interval_table"):
         pick = picks.get(interval["alpha"]) or EMPTY
         crf = section(pick, "crf_pick")
         offset = pick.get("target_offset_vmaf")
         rows.append([label, f"{interval['alpha']:g}", f"+-{float(interval['margin_vmaf']):.2f}",
-                     _pct(interval.get("row_coverage")), "-" if offset is None else f"{float(offset):+.1f}",
-                     _pct(crf.get("miss_rate")), _signed(crf.get("mean_bitrate_overspend_pct"))])
+                     percent(interval.get("row_coverage")), "-" if offset is None else f"{float(offset):+.1f}",
+                     percent(crf.get("miss_rate")), signed_percent(crf.get("mean_bitrate_overspend_pct"))])
     return rows
 
 
@@ -87,5 +88,6 @@ CALIBRATION_HEADER = ["model", "alpha", "interval (VMAF)", "rows covered", "targ
                       "bitrate vs oracle"]
 
 
-def _signed(value: float | None) -> str:
+def signed_percent(value: float | None) -> str:
+    """A bitrate change already in percent, signed, as the calibration tables print it; ``-`` where there is none."""
     return "-" if value is None else f"{float(value):+.0f} %"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from trainer.core.sections import entries, section
+from trainer.outputs.calibration_text import percent, signed_percent
 from trainer.shipping.harness_command import command_note, curve_rows, predict_command
 
 Table = Callable[[Sequence[str], Sequence[Sequence[object]]], list[str]]
@@ -50,14 +51,8 @@ def floor_lines(codecs: Sequence[Mapping]) -> list[str]:
 def calibration_curve_rows(harness_curve: Mapping | None) -> list[list[str]]:
     """The calibration table's rows for the harness's curve (CALIBRATION_HEADER's columns): asked for the target
     itself, as the harness asks, on the same picks the floor compared."""
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{100 * float(value):.0f} %"
-
-    def signed(value: float | None) -> str:
-        return "-" if value is None else f"{float(value):+.0f} %"
-
-    return [[f"harness curve {label}", "plain", "-", "-", "+0.0", pct(pick.get("miss_rate")),
-             signed(pick.get("mean_bitrate_overspend_pct"))] for label, pick in curve_rows(harness_curve)]
+    return [[f"harness curve {label}", "plain", "-", "-", "+0.0", percent(pick.get("miss_rate")),
+             signed_percent(pick.get("mean_bitrate_overspend_pct"))] for label, pick in curve_rows(harness_curve)]
 
 
 def predict_lines(report: Mapping[str, object], codecs: Sequence[Mapping]) -> list[str]:

@@ -87,12 +87,8 @@ def advise_failing(verdicts: Verdicts, profile: TrainingProfile, seed: int, exec
     ----------
     verdicts : Verdicts
         The engine's judged codecs, each with its result and the table it was judged on.
-    profile : TrainingProfile
-        The training settings the advisor's fold models train with (those of the verdict).
-    seed : int
-        The run seed, the verdict's: the advisor's folds are the verdict's folds.
-    executor_factory : ExecutorFactory
-        Makes the executor the advice tasks run on (the fork-server pool or the Dask cluster).
+    profile, seed, executor_factory : as in ``advise``
+        The verdict's training settings and run seed (so the verdict's folds), and what makes the executor.
     log : callable
         Takes one message (str) for the run log: what is advised, each codec's advice lines, a stop.
     should_stop : callable
