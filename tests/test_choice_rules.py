@@ -143,6 +143,32 @@ def test_a_mixed_table_trains_on_its_quality_ladders_alone_so_its_picks_do_not_m
     np.testing.assert_array_equal(final[0].w1, final[1].w1)
 
 
+@pytest.mark.slow
+def test_the_engine_queues_a_mixed_table_with_the_rows_it_trains_on_and_the_log_says_so(tmp_path):
+    """The engine plans the folds once and hands the same cut to the queued event, the fold tasks and the
+    run log's corpus note."""
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    from trainer.engine.engine import TrainingEngine
+    from trainer.learning.events import CodecQueued
+    from trainer.outputs.describe import describe_event
+
+    data, events = _mixed_corpus(tmp_path), []
+    engine = TrainingEngine(replace(DEFAULT_PROFILE, epochs=5), seed=0, emit=events.append,
+                            executor_factory=lambda: ThreadPoolExecutor(2), workers=2)
+    try:
+        engine.submit("libx264", lambda: data)
+        engine.run_until_idle()
+    finally:
+        engine.close()
+    [queued] = [e for e in events if isinstance(e, CodecQueued)]
+    expected = fold_plan(data, 0).pick_rows
+    assert expected is not None and queued.trained_rows is not None
+    np.testing.assert_array_equal(queued.trained_rows, expected)
+    assert "mixed table: the model trains and is chosen on the 120 rows of 12 sources" in describe_event(queued)
+
+
 def test_quality_ladders_too_few_to_stand_alone_leave_the_table_whole(tmp_path):
     """Three CRFs of a few clips among bitrate ladders are not a corpus: cutting to them left a fold with
     nothing to train on, and every fold of the codec ended in TrainingDiverged. Below the gate's five
@@ -155,7 +181,7 @@ def test_quality_ladders_too_few_to_stand_alone_leave_the_table_whole(tmp_path):
                  write_rows(tmp_path / "ladders.jsonl", ladders)]
         data = load_corpus(files).for_codec("libx264")
         plan = fold_plan(data, 0)
-        assert plan.pick_rows is None and not [n for n in codec_notes(data, None) if n.startswith("mixed")]
+        assert plan.pick_rows is None
         results = [r for t in build_fold_tasks(data, DEFAULT_PROFILE, 0, plan=plan) for r in run_fold_task(t)]
         assert len(results) == 5 and all(np.isfinite(r.plcc) for r in results)
 
